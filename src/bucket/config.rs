@@ -1,0 +1,4 @@
+//! The bucketing keys of a job file's `[job]` table.
+
+/// Placeholder.
+pub struct BucketConfig;

@@ -1,0 +1,7 @@
+//! Placeholder.
+
+/// Placeholder.
+pub struct FoldFields;
+
+/// Placeholder.
+pub fn fold_frame() {}

@@ -1,0 +1,12 @@
+//! Buckets: selected events folded into per-bucket presence summaries.
+//!
+//! Input: `store::EventFrame`s with the rows `datafeed` selected. Output: one [`BucketSummary`]
+//! per bucket span, in time order, for `model` to learn from and `results` to explain.
+
+mod config;
+mod fold;
+mod summary;
+
+pub use config::BucketConfig;
+pub use fold::{fold_frame, FoldFields};
+pub use summary::{BucketSummary, SeriesKey, ValueSummary, MAX_INFLUENCER_VALUES};

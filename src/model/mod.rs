@@ -1,0 +1,119 @@
+//! Models: per-bucket presence summaries in, scored by-values out.
+//!
+//! Input: `bucket::BucketSummary`, in time order. Output: one [`Score`] per by-value that deserves
+//! an anomaly record. Neighbours: `bucket` feeds it, `results` turns its scores into records.
+//! Every model sits behind [`Model`]: update with a bucket, snapshot, restore.
+
+mod config;
+pub mod elastic;
+
+pub use config::{ModelConfig, ModelKind};
+
+use serde::{Deserialize, Serialize};
+
+use crate::bucket::{BucketSummary, SeriesKey};
+
+/// Settings every model gets from its job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelParams {
+    /// Bucket span in seconds.
+    pub bucket_span_s: i64,
+    /// `model_memory_limit` in bytes.
+    pub memory_limit_bytes: u64,
+}
+
+/// A by-value's score in one bucket, for values the model reports as anomalous.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    /// The value scored.
+    pub key: SeriesKey,
+    /// Probability of a value at least this rare, in `[f64::MIN_POSITIVE, 1]`.
+    pub probability: f64,
+    /// Unnormalised anomaly score, 0–100.
+    pub raw_score: f64,
+    /// Normalised score, 0–100, when the record was first written.
+    pub record_score: f64,
+    /// What the model expected: the value's category probability for `rare`.
+    pub typical: f64,
+    /// Start of the first bucket in which the value was ever seen, epoch ms.
+    pub first_seen_ms: i64,
+    /// median(concentrations) / concentration of this value: "seen in 1 of every n buckets".
+    pub relative_rarity: f64,
+    /// Why it scored as it did, in words, when the model can say more than the numbers.
+    pub explanation: Option<String>,
+}
+
+/// Whether the model is within its memory limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemoryStatus {
+    /// Below the soft limit.
+    Ok,
+    /// Above 70% of the limit; still learning new values.
+    SoftLimit,
+    /// At the limit: new by-values are refused, known ones still scored.
+    HardLimit,
+}
+
+/// The model's memory use, as reported after each execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryReport {
+    pub status: MemoryStatus,
+    /// Estimated bytes of model state.
+    pub bytes: u64,
+    /// The limit it is held to.
+    pub limit_bytes: u64,
+    /// New by-values refused because of the limit, since the model was created.
+    pub refused_values: u64,
+}
+
+/// A model of one job; one variant per model kind a job file can choose.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Model {
+    Elastic(elastic::ElasticRare),
+}
+
+/// A model's complete state, as stored in the state directory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ModelSnapshot {
+    Elastic(elastic::ElasticSnapshot),
+}
+
+impl Model {
+    /// A fresh model of the configured kind.
+    pub fn new(config: &ModelConfig, params: &ModelParams) -> Model {
+        match config.kind {
+            ModelKind::Elastic => Model::Elastic(elastic::ElasticRare::new(params)),
+        }
+    }
+
+    /// Learns from one bucket (empty buckets included, in time order), then scores the values
+    /// present in it; returns the scores that deserve a record.
+    pub fn update(&mut self, bucket: &BucketSummary) -> Vec<Score> {
+        match self {
+            Model::Elastic(m) => m.update(bucket),
+        }
+    }
+
+    /// The model's memory use and limit status.
+    pub fn memory(&self) -> MemoryReport {
+        match self {
+            Model::Elastic(m) => m.memory(),
+        }
+    }
+
+    /// The full state, to continue later bit-identically.
+    pub fn snapshot(&self) -> ModelSnapshot {
+        match self {
+            Model::Elastic(m) => ModelSnapshot::Elastic(m.snapshot()),
+        }
+    }
+
+    /// Rebuilds a model from its snapshot, refusing one that does not fit `config`.
+    pub fn restore(config: &ModelConfig, params: &ModelParams, snapshot: ModelSnapshot) -> Result<Model, String> {
+        match (config.kind, snapshot) {
+            (ModelKind::Elastic, ModelSnapshot::Elastic(s)) => Ok(Model::Elastic(elastic::ElasticRare::restore(params, s)?)),
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! One normalised column of an [`super::EventFrame`], whatever its Parquet type was.
+
+use std::fmt;
+
+use arrow::array::{Array, Int64Array, ListArray, StringArray};
+
+/// How an ECS field is read, decided by its name (see [`FieldKind::of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// A string: ECS `keyword` and `ip`.
+    Keyword,
+    /// A list of strings; a single string column is read as a one-element list.
+    KeywordList,
+    /// A port, 0..=65535: integers or numeric strings; anything else is counted and nulled.
+    Port,
+    /// A signed integer (`process.pid`): integers or numeric strings.
+    Integer,
+}
+
+impl FieldKind {
+    /// The kind of an ECS field name.
+    pub fn of(field: &str) -> FieldKind {
+        match field {
+            "event.category" | "event.type" | "process.args" | "tags" => FieldKind::KeywordList,
+            "source.port" | "destination.port" | "client.port" | "server.port" => FieldKind::Port,
+            "process.pid" | "process.parent.pid" => FieldKind::Integer,
+            _ => FieldKind::Keyword,
+        }
+    }
+}
+
+/// A column's values, normalised. Nulls mean "field absent" for that event.
+#[derive(Debug, Clone)]
+pub enum Column {
+    /// One string per event.
+    Keyword(StringArray),
+    /// Several strings per event (`event.category`).
+    KeywordList(ListArray),
+    /// One integer per event (ports, pids).
+    Integer(Int64Array),
+}
+
+/// One value of a column, borrowed from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ValueRef<'a> {
+    Str(&'a str),
+    Int(i64),
+}
+
+impl fmt::Display for ValueRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ValueRef::Str(s) => f.write_str(s),
+            ValueRef::Int(i) => write!(f, "{i}"),
+        }
+    }
+}
+
+impl Column {
+    /// Number of events (rows).
+    pub fn len(&self) -> usize {
+        match self {
+            Column::Keyword(a) => a.len(),
+            Column::KeywordList(a) => a.len(),
+            Column::Integer(a) => a.len(),
+        }
+    }
+
+    /// True when the column has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The single value of `row` (the first one for a list), or `None` when absent.
+    pub fn first(&self, row: usize) -> Option<ValueRef<'_>> {
+        self.values(row).next()
+    }
+
+    /// Every value of `row`: none when null, one for scalar columns, each element for lists.
+    pub fn values(&self, row: usize) -> Values<'_> {
+        Values { column: self, row, next: 0 }
+    }
+}
+
+/// Iterator over the values of one row; see [`Column::values`].
+pub struct Values<'a> {
+    column: &'a Column,
+    row: usize,
+    next: usize,
+}
+
+impl<'a> Iterator for Values<'a> {
+    type Item = ValueRef<'a>;
+
+    fn next(&mut self) -> Option<ValueRef<'a>> {
+        let index = self.next;
+        self.next += 1;
+        match self.column {
+            Column::Keyword(a) => (index == 0 && a.is_valid(self.row)).then(|| ValueRef::Str(a.value(self.row))),
+            Column::Integer(a) => (index == 0 && a.is_valid(self.row)).then(|| ValueRef::Int(a.value(self.row))),
+            Column::KeywordList(a) => {
+                if a.is_null(self.row) {
+                    return None;
+                }
+                let offsets = a.value_offsets();
+                let (start, end) = (offsets[self.row] as usize, offsets[self.row + 1] as usize);
+                let strings = a.values().as_any().downcast_ref::<StringArray>()?;
+                let mut at = start + index;
+                while at < end && strings.is_null(at) {
+                    at += 1;
+                    self.next += 1;
+                }
+                (at < end).then(|| ValueRef::Str(strings.value(at)))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{ListBuilder, StringBuilder};
+
+    #[test]
+    fn list_values_skip_null_elements() {
+        let mut builder = ListBuilder::new(StringBuilder::new());
+        builder.values().append_value("network");
+        builder.values().append_null();
+        builder.values().append_value("process");
+        builder.append(true);
+        builder.append(false);
+        let column = Column::KeywordList(builder.finish());
+        let row0: Vec<_> = column.values(0).map(|v| v.to_string()).collect();
+        assert_eq!(row0, ["network", "process"]);
+        assert_eq!(column.values(1).count(), 0);
+    }
+
+    #[test]
+    fn kinds_follow_ecs_names() {
+        assert_eq!(FieldKind::of("destination.port"), FieldKind::Port);
+        assert_eq!(FieldKind::of("event.type"), FieldKind::KeywordList);
+        assert_eq!(FieldKind::of("host.name"), FieldKind::Keyword);
+    }
+}

@@ -1,0 +1,20 @@
+//! The event store: Parquet datasets of ECS network events, read as [`EventFrame`]s.
+//!
+//! Input: a file, a directory (searched recursively) or a glob. Output: frames holding only the
+//! columns a job asked for, normalised to one internal form whatever the file's layout (flat
+//! dotted columns or nested structs; timestamps of any unit, RFC 3339 strings or epoch
+//! milliseconds; keyword lists or single strings; integer or numeric-string ports). Neighbours:
+//! `datafeed` selects rows of the frames; `ingest` and the fleet generator write through [`write`].
+
+pub mod event;
+pub mod write;
+mod column;
+mod error;
+mod files;
+mod scan;
+
+pub use column::{Column, FieldKind, ValueRef};
+pub use error::Error;
+pub use event::EcsEvent;
+pub use files::{EventStore, ScanUnit};
+pub use scan::{EventFrame, FieldRequest, ScanStats, TimeRange};
