@@ -5,5 +5,9 @@
 //! turns records into alerts and `output` writes both; `ingest` and `cli` sit at the edges.
 
 pub mod bucket;
+pub mod datafeed;
+pub mod jobs;
 pub mod model;
+pub mod results;
+pub mod rule;
 pub mod store;

@@ -7,6 +7,6 @@ mod config;
 mod fold;
 mod summary;
 
-pub use config::BucketConfig;
+pub use config::BucketSpan;
 pub use fold::{fold_frame, FoldFields};
 pub use summary::{BucketSummary, SeriesKey, ValueSummary, MAX_INFLUENCER_VALUES};

@@ -1,0 +1,158 @@
+//! Compiling a [`BoolQuery`] and evaluating it row by row over an [`EventFrame`].
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use super::config::{BoolQuery, Clause, DatafeedConfig, TermValue};
+use crate::store::{Column, EventFrame, ValueRef};
+
+/// A query that cannot be compiled.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A CIDR range did not parse.
+    #[error("datafeed.query: field {field:?}: {value:?} is not a CIDR range (expected e.g. \"10.0.0.0/8\")")]
+    BadCidr { field: String, value: String },
+    /// A clause names no field.
+    #[error("datafeed.query: a {clause} clause must name exactly one field")]
+    NoField { clause: &'static str },
+}
+
+/// A compiled datafeed query.
+#[derive(Debug, Clone)]
+pub struct Datafeed {
+    fields: Vec<String>,
+    root: Node,
+}
+
+#[derive(Debug, Clone)]
+enum Node {
+    Bool { all: Vec<Node>, any: Vec<Node>, none: Vec<Node> },
+    Equals { field: usize, strings: HashSet<String>, ints: HashSet<i64>, ips: Vec<IpAddr> },
+    Exists { field: usize },
+    InCidr { field: usize, nets: Vec<IpNet> },
+}
+
+impl Datafeed {
+    /// Compiles the query of `config`, checking every clause.
+    pub fn new(config: &DatafeedConfig) -> Result<Datafeed, Error> {
+        let mut fields = Vec::new();
+        let root = compile_bool(&config.query, &mut fields)?;
+        Ok(Datafeed { fields, root })
+    }
+
+    /// The ECS fields the query reads.
+    pub fn fields(&self) -> &[String] {
+        &self.fields
+    }
+
+    /// The rows of `frame` the query selects, in row order. A field missing from the frame is
+    /// null on every row, as a missing field is in Elasticsearch.
+    pub fn select(&self, frame: &EventFrame) -> Vec<u32> {
+        let columns: Vec<Option<&Column>> = self.fields.iter().map(|f| frame.columns.get(f)).collect();
+        (0..frame.timestamps.len()).filter(|&row| self.root.matches(&columns, row)).map(|row| row as u32).collect()
+    }
+}
+
+fn field_index(fields: &mut Vec<String>, name: &str) -> usize {
+    match fields.iter().position(|f| f == name) {
+        Some(i) => i,
+        None => {
+            fields.push(name.to_string());
+            fields.len() - 1
+        }
+    }
+}
+
+fn compile_bool(query: &BoolQuery, fields: &mut Vec<String>) -> Result<Node, Error> {
+    let compile_all = |clauses: &[Clause], fields: &mut Vec<String>| -> Result<Vec<Node>, Error> {
+        clauses.iter().map(|c| compile_clause(c, fields)).collect()
+    };
+    let mut all = compile_all(&query.filter, fields)?;
+    all.extend(compile_all(&query.must, fields)?);
+    let any = compile_all(&query.should, fields)?;
+    let none = compile_all(&query.must_not, fields)?;
+    Ok(Node::Bool { all, any, none })
+}
+
+fn compile_clause(clause: &Clause, fields: &mut Vec<String>) -> Result<Node, Error> {
+    match clause {
+        Clause::Bool(query) => compile_bool(query, fields),
+        Clause::Exists { field } => Ok(Node::Exists { field: field_index(fields, field) }),
+        Clause::Term(map) => {
+            let (field, value) = single(map, "term")?;
+            Ok(equals(field_index(fields, field), std::slice::from_ref(value)))
+        }
+        Clause::Terms(map) => {
+            let (field, values) = single(map, "terms")?;
+            Ok(equals(field_index(fields, field), values))
+        }
+        Clause::Cidr(map) => {
+            let (field, ranges) = single(map, "cidr")?;
+            let nets = ranges
+                .iter()
+                .map(|r| r.parse::<IpNet>().map_err(|_| Error::BadCidr { field: field.clone(), value: r.clone() }))
+                .collect::<Result<_, _>>()?;
+            Ok(Node::InCidr { field: field_index(fields, field), nets })
+        }
+    }
+}
+
+fn single<'a, V>(map: &'a std::collections::BTreeMap<String, V>, clause: &'static str) -> Result<(&'a String, &'a V), Error> {
+    match (map.len(), map.iter().next()) {
+        (1, Some(entry)) => Ok(entry),
+        _ => Err(Error::NoField { clause }),
+    }
+}
+
+fn equals(field: usize, values: &[TermValue]) -> Node {
+    let mut strings = HashSet::new();
+    let mut ints = HashSet::new();
+    let mut ips = Vec::new();
+    for value in values {
+        match value {
+            TermValue::Int(i) => {
+                ints.insert(*i);
+                strings.insert(i.to_string());
+            }
+            TermValue::Str(s) => {
+                if let Ok(i) = s.parse::<i64>() {
+                    ints.insert(i);
+                }
+                if let Ok(ip) = s.parse::<IpAddr>() {
+                    ips.push(ip);
+                }
+                strings.insert(s.clone());
+            }
+        }
+    }
+    Node::Equals { field, strings, ints, ips }
+}
+
+impl Node {
+    fn matches(&self, columns: &[Option<&Column>], row: usize) -> bool {
+        match self {
+            Node::Bool { all, any, none } => {
+                all.iter().all(|n| n.matches(columns, row))
+                    && (any.is_empty() || any.iter().any(|n| n.matches(columns, row)))
+                    && !none.iter().any(|n| n.matches(columns, row))
+            }
+            Node::Exists { field } => columns[*field].is_some_and(|c| c.values(row).next().is_some()),
+            Node::Equals { field, strings, ints, ips } => columns[*field].is_some_and(|c| {
+                c.values(row).any(|v| match v {
+                    ValueRef::Int(i) => ints.contains(&i),
+                    // IP fields compare as addresses, so "::1" matches "0:0:0:0:0:0:0:1".
+                    ValueRef::Str(s) => strings.contains(s) || (!ips.is_empty() && s.parse::<IpAddr>().is_ok_and(|ip| ips.contains(&ip))),
+                })
+            }),
+            Node::InCidr { field, nets } => columns[*field].is_some_and(|c| {
+                c.values(row).any(|v| match v {
+                    ValueRef::Str(s) => s.parse::<IpAddr>().is_ok_and(|ip| nets.iter().any(|n| n.contains(&ip))),
+                    ValueRef::Int(_) => false,
+                })
+            }),
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! One job file: parsing, checking, and the resolved [`Job`].
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::bucket::BucketSpan;
+use crate::datafeed::{Datafeed, DatafeedConfig};
+use crate::model::{ModelConfig, ModelParams};
+use crate::rule::RuleConfig;
+
+/// A job file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    /// TOML syntax, a wrong type, a missing or unknown key: the message names the key.
+    #[error("{}: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+    /// A value of the right type but not allowed.
+    #[error("{}: {key}: {expected}", path.display())]
+    Invalid { path: PathBuf, key: String, expected: String },
+    #[error("job id {id:?} is defined twice: {} and {}", first.display(), second.display())]
+    DuplicateId { id: String, first: PathBuf, second: PathBuf },
+    #[error("no job files (*.toml) in {}", dir.display())]
+    NoJobs { dir: PathBuf },
+    #[error("no job {id:?}; known jobs: {}", known.join(", "))]
+    UnknownJob { id: String, known: Vec<String> },
+}
+
+/// A job file as written: `[job]`, `[model]`, `[datafeed]`, `[rule]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobFile {
+    pub job: JobConfig,
+    #[serde(default)]
+    pub model: ModelConfig,
+    pub datafeed: DatafeedConfig,
+    pub rule: RuleConfig,
+}
+
+/// `[job]`: the anomaly detection job, with Elastic's names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobConfig {
+    /// Job id; also names its state and output folders.
+    pub id: String,
+    /// What the job looks for.
+    pub description: String,
+    /// The detector function; only `rare` is supported.
+    pub function: Function,
+    /// The field whose rare values are detected, e.g. `destination.port`.
+    pub by_field_name: String,
+    /// Optional: model each value of this field separately, e.g. `host.name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition_field_name: Option<String>,
+    /// Bucket length, e.g. `"15m"`.
+    pub bucket_span: BucketSpan,
+    /// Fields whose co-occurring values are listed in each record.
+    pub influencers: Vec<String>,
+    /// Memory the model may use, Elastic style: `"32mb"` (binary units: b, kb, mb, gb).
+    pub model_memory_limit: MemoryLimit,
+}
+
+/// A detector function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Function {
+    /// Values that occur in few buckets.
+    Rare,
+}
+
+impl Function {
+    /// The name, as in Elastic's records.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Function::Rare => "rare",
+        }
+    }
+}
+
+/// A memory size written as Elasticsearch writes one (`32mb` = 32 MiB).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct MemoryLimit(pub u64);
+
+impl FromStr for MemoryLimit {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let lower = s.trim().to_ascii_lowercase();
+        let digits = lower.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+        let unit = &lower[digits.len()..];
+        let scale: u64 = match unit {
+            "" | "b" => 1,
+            "kb" | "k" => 1 << 10,
+            "mb" | "m" => 1 << 20,
+            "gb" | "g" => 1 << 30,
+            _ => return Err(format!("{s:?}: expected a size such as \"32mb\" (units b, kb, mb, gb)")),
+        };
+        let n: u64 = digits.trim().parse().map_err(|_| format!("{s:?}: expected a size such as \"32mb\""))?;
+        Ok(MemoryLimit(n * scale))
+    }
+}
+
+impl TryFrom<String> for MemoryLimit {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<MemoryLimit> for String {
+    fn from(m: MemoryLimit) -> String {
+        m.to_string()
+    }
+}
+
+impl fmt::Display for MemoryLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            n if n % (1 << 30) == 0 && n > 0 => write!(f, "{}gb", n >> 30),
+            n if n % (1 << 20) == 0 && n > 0 => write!(f, "{}mb", n >> 20),
+            n if n % (1 << 10) == 0 && n > 0 => write!(f, "{}kb", n >> 10),
+            n => write!(f, "{n}b"),
+        }
+    }
+}
+
+/// A checked job, ready to run.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// What the file says.
+    pub file: JobFile,
+    /// The compiled datafeed query.
+    pub datafeed: Datafeed,
+    /// The rule's lookback (`from = "now-45m"`).
+    pub lookback: Duration,
+}
+
+impl Job {
+    /// Reads and checks one job file.
+    pub fn load(path: &Path) -> Result<Job, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+        Job::parse(path, &text)
+    }
+
+    /// Parses and checks the text of a job file; `path` is only for messages.
+    pub fn parse(path: &Path, text: &str) -> Result<Job, Error> {
+        let file: JobFile = toml::from_str(text).map_err(|e| Error::Parse { path: path.to_path_buf(), message: e.to_string() })?;
+        let invalid = |key: &str, expected: String| Error::Invalid { path: path.to_path_buf(), key: key.to_string(), expected };
+        let job = &file.job;
+        if job.id.is_empty() || !job.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            return Err(invalid("job.id", format!("expected letters, digits, '_' or '-', found {:?}", job.id)));
+        }
+        if job.bucket_span.secs() < 60 || job.bucket_span.0.subsec_nanos() != 0 {
+            return Err(invalid("job.bucket_span", "expected whole seconds, at least 1m".into()));
+        }
+        if job.by_field_name.is_empty() {
+            return Err(invalid("job.by_field_name", "expected an ECS field name".into()));
+        }
+        file.rule.validate().map_err(|(key, expected)| invalid(key, expected))?;
+        let lookback = file.rule.lookback().map_err(|e| invalid("rule.from", e))?;
+        let datafeed = Datafeed::new(&file.datafeed).map_err(|e| invalid("datafeed.query", e.to_string()))?;
+        Ok(Job { path: path.to_path_buf(), file, datafeed, lookback })
+    }
+
+    /// The job id.
+    pub fn id(&self) -> &str {
+        &self.file.job.id
+    }
+
+    /// The bucket span.
+    pub fn span(&self) -> BucketSpan {
+        self.file.job.bucket_span
+    }
+
+    /// What the model needs from the job.
+    pub fn model_params(&self) -> ModelParams {
+        ModelParams { bucket_span_s: self.span().secs(), memory_limit_bytes: self.file.job.model_memory_limit.0 }
+    }
+
+    /// Every field the job reads: datafeed fields, by, partition and influencer fields.
+    pub fn fields(&self) -> Vec<String> {
+        let job = &self.file.job;
+        let mut fields: Vec<String> = self.datafeed.fields().to_vec();
+        let extra = std::iter::once(&job.by_field_name).chain(job.partition_field_name.iter()).chain(job.influencers.iter());
+        for field in extra.chain(std::iter::once(&"host.name".to_string())) {
+            if !fields.contains(field) {
+                fields.push(field.clone());
+            }
+        }
+        fields
+    }
+}

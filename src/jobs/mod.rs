@@ -1,0 +1,46 @@
+//! Job files: one TOML file per job in the jobs directory, holding the job, its datafeed, its
+//! model and its rule. Each table is defined by the stage that uses it; this module reads the
+//! files, checks them and hands each stage its part. See `docs/jobs.md` for the format.
+
+mod file;
+
+pub use file::{Error, Function, Job, JobConfig, JobFile, MemoryLimit};
+
+use std::path::Path;
+
+/// Loads every `*.toml` file directly in `dir` (not subfolders: exception lists live there),
+/// sorted by file name. Two files with the same job id are an error.
+pub fn load_dir(dir: &Path) -> Result<Vec<Job>, Error> {
+    let entries = std::fs::read_dir(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
+    let mut paths = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|source| Error::Io { path: dir.to_path_buf(), source })?.path();
+        if path.is_file() && path.extension().is_some_and(|e| e == "toml") {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+    let mut jobs: Vec<Job> = Vec::with_capacity(paths.len());
+    for path in paths {
+        let job = Job::load(&path)?;
+        if let Some(other) = jobs.iter().find(|j| j.id() == job.id()) {
+            return Err(Error::DuplicateId { id: job.id().to_string(), first: other.path.clone(), second: path });
+        }
+        jobs.push(job);
+    }
+    if jobs.is_empty() {
+        return Err(Error::NoJobs { dir: dir.to_path_buf() });
+    }
+    Ok(jobs)
+}
+
+/// Picks the jobs named in `ids` (all when empty), failing on an unknown id.
+pub fn select(jobs: Vec<Job>, ids: &[String]) -> Result<Vec<Job>, Error> {
+    if ids.is_empty() {
+        return Ok(jobs);
+    }
+    if let Some(unknown) = ids.iter().find(|id| !jobs.iter().any(|j| j.id() == id.as_str())) {
+        return Err(Error::UnknownJob { id: unknown.clone(), known: jobs.iter().map(|j| j.id().to_string()).collect() });
+    }
+    Ok(jobs.into_iter().filter(|j| ids.iter().any(|id| id == j.id())).collect())
+}

@@ -1,0 +1,11 @@
+//! Results: model scores become Elastic-shaped anomaly records.
+//!
+//! Input: `model::Score` with the `bucket::ValueSummary` of the same value and bucket. Output:
+//! [`AnomalyRecord`], one per anomalous value and bucket, with Elastic's fields and ids plus
+//! the explanation Elastic lacks. Neighbours: `model` before, `rule` and `output` after.
+
+mod record;
+mod record_id;
+
+pub use record::{AnomalyRecord, Influencer, RecordContext, ALERT_FIELDS};
+pub use record_id::record_id;

@@ -1,0 +1,145 @@
+//! The anomaly record: Elastic's `result_type: record` document, plus explanation fields.
+
+use chrono::DateTime;
+use serde::{Deserialize, Serialize};
+
+use super::record_id::record_id;
+use crate::bucket::ValueSummary;
+use crate::model::Score;
+
+/// The ECS fields that get a top-level list column in records and alerts, holding the values of
+/// the record's influencers, by-field and partition field for that field.
+pub const ALERT_FIELDS: [&str; 5] = ["host.name", "process.name", "user.name", "destination.ip", "destination.port"];
+
+/// One influencer of a record: a field and the values of it that co-occurred with the anomaly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Influencer {
+    pub influencer_field_name: String,
+    pub influencer_field_values: Vec<String>,
+}
+
+/// One anomaly record, as Elastic writes it to `.ml-anomalies-*` (see `docs/outputs.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnomalyRecord {
+    /// Elastic's deterministic record id.
+    pub record_id: String,
+    pub job_id: String,
+    /// Bucket start, epoch ms.
+    pub timestamp_ms: i64,
+    /// Seconds.
+    pub bucket_span: i64,
+    pub detector_index: u32,
+    /// Always false: only complete buckets are modelled.
+    pub is_interim: bool,
+    pub function: String,
+    pub function_description: String,
+    pub by_field_name: String,
+    pub by_field_value: String,
+    pub partition_field_name: Option<String>,
+    pub partition_field_value: Option<String>,
+    pub probability: f64,
+    pub record_score: f64,
+    pub initial_record_score: f64,
+    pub typical: Vec<f64>,
+    pub actual: Vec<f64>,
+    pub influencers: Vec<Influencer>,
+    /// True when some influencer had more values than were kept.
+    pub influencers_capped: bool,
+    /// First bucket in which the by-value was ever seen, epoch ms.
+    pub by_field_first_occurrence_ms: i64,
+    /// median(concentration) / concentration of the value: seen in 1 of every n buckets.
+    pub by_field_relative_rarity: f64,
+    /// Events with the value in the bucket.
+    pub event_count: u64,
+    /// Distinct hosts with the value in the bucket.
+    pub host_count: u64,
+    /// Why it scored as it did, in one sentence.
+    pub explanation: String,
+}
+
+/// What a record needs from its job.
+#[derive(Debug, Clone)]
+pub struct RecordContext<'a> {
+    pub job_id: &'a str,
+    pub bucket_span_s: i64,
+    pub function: &'a str,
+    pub by_field_name: &'a str,
+    pub partition_field_name: Option<&'a str>,
+}
+
+impl AnomalyRecord {
+    /// Builds the record of `score` in the bucket starting at `bucket_start_ms`.
+    pub fn new(ctx: &RecordContext, bucket_start_ms: i64, score: &Score, value: &ValueSummary) -> AnomalyRecord {
+        let by = score.key.by.clone();
+        let partition = score.key.partition.clone();
+        let influencers = value
+            .influencers
+            .iter()
+            .filter(|(_, values)| !values.is_empty())
+            .map(|(field, values)| Influencer { influencer_field_name: field.clone(), influencer_field_values: values.iter().cloned().collect() })
+            .collect();
+        let explanation = score.explanation.clone().unwrap_or_else(|| explain(ctx, bucket_start_ms, score, value));
+        AnomalyRecord {
+            record_id: record_id(ctx.job_id, bucket_start_ms, ctx.bucket_span_s, 0, Some(&by), None, partition.as_deref()),
+            job_id: ctx.job_id.to_string(),
+            timestamp_ms: bucket_start_ms,
+            bucket_span: ctx.bucket_span_s,
+            detector_index: 0,
+            is_interim: false,
+            function: ctx.function.to_string(),
+            function_description: ctx.function.to_string(),
+            by_field_name: ctx.by_field_name.to_string(),
+            by_field_value: by,
+            partition_field_name: ctx.partition_field_name.map(str::to_string),
+            partition_field_value: partition,
+            probability: score.probability,
+            record_score: score.record_score,
+            initial_record_score: score.record_score,
+            typical: vec![score.typical],
+            actual: vec![1.0],
+            influencers,
+            influencers_capped: value.influencers_capped,
+            by_field_first_occurrence_ms: score.first_seen_ms,
+            by_field_relative_rarity: score.relative_rarity,
+            event_count: value.event_count,
+            host_count: value.hosts.len() as u64,
+            explanation,
+        }
+    }
+
+    /// The values of `field` in this record: its influencer values, plus the by-field or
+    /// partition value when that is the field. Sorted, without duplicates.
+    pub fn field_values(&self, field: &str) -> Vec<String> {
+        let mut values: Vec<String> = self
+            .influencers
+            .iter()
+            .filter(|i| i.influencer_field_name == field)
+            .flat_map(|i| i.influencer_field_values.iter().cloned())
+            .collect();
+        if self.by_field_name == field {
+            values.push(self.by_field_value.clone());
+        }
+        if let (Some(name), Some(value)) = (&self.partition_field_name, &self.partition_field_value) {
+            if name == field {
+                values.push(value.clone());
+            }
+        }
+        values.sort();
+        values.dedup();
+        values
+    }
+}
+
+fn explain(ctx: &RecordContext, bucket_start_ms: i64, score: &Score, value: &ValueSummary) -> String {
+    let first = DateTime::from_timestamp_millis(score.first_seen_ms).map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default();
+    let novelty = if score.first_seen_ms == bucket_start_ms { "first time ever".to_string() } else { format!("first seen {first}") };
+    format!(
+        "{} {}: {novelty}; seen in 1 of every {:.0} buckets; probability {:.2e}; {} event(s) on {} host(s) in this bucket",
+        ctx.by_field_name,
+        score.key.by,
+        score.relative_rarity.max(1.0),
+        score.probability,
+        value.event_count,
+        value.hosts.len(),
+    )
+}

@@ -1,0 +1,94 @@
+//! The `[rule]` table of a job file: the detection rule that turns its records into alerts.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// `[rule]`: Kibana's machine-learning rule settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// The rule's stable id (Elastic's prebuilt rule id).
+    pub rule_id: String,
+    /// The rule's name, copied into every alert.
+    pub name: String,
+    /// Minimum `record_score` (0–100) for an alert.
+    pub anomaly_threshold: f64,
+    /// How often the rule runs, e.g. `"15m"`.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// Start of the lookback window as date math, e.g. `"now-45m"`.
+    pub from: String,
+    /// Most alerts written per execution.
+    pub max_signals: usize,
+    /// `low`, `medium`, `high` or `critical`.
+    pub severity: Severity,
+    /// 0–100.
+    pub risk_score: u8,
+    /// Exception list files (relative to the jobs directory) applied to this rule.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exceptions: Vec<String>,
+    /// MITRE ATT&CK mapping.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub threat: Vec<Threat>,
+}
+
+/// Alert severity, as Kibana names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    /// The lower-case name used in alerts.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// One MITRE ATT&CK tactic and the techniques of it the rule covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Threat {
+    /// e.g. `"TA0011"`.
+    pub tactic_id: String,
+    /// e.g. `"Command and Control"`.
+    pub tactic_name: String,
+    /// e.g. `["T1071", "T1571"]`.
+    #[serde(default)]
+    pub techniques: Vec<String>,
+}
+
+impl RuleConfig {
+    /// The lookback as a duration, from `from = "now-<duration>"`.
+    pub fn lookback(&self) -> Result<Duration, String> {
+        let rest = self.from.trim().strip_prefix("now-").ok_or_else(|| format!("{:?} is not of the form \"now-<duration>\"", self.from))?;
+        humantime::parse_duration(rest).map_err(|e| format!("{:?}: {e}", self.from))
+    }
+
+    /// Checks values a TOML type cannot.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if !(0.0..=100.0).contains(&self.anomaly_threshold) {
+            return Err(("rule.anomaly_threshold", format!("expected 0 to 100, found {}", self.anomaly_threshold)));
+        }
+        if self.risk_score > 100 {
+            return Err(("rule.risk_score", format!("expected 0 to 100, found {}", self.risk_score)));
+        }
+        if self.max_signals == 0 {
+            return Err(("rule.max_signals", "expected at least 1".into()));
+        }
+        if self.interval.is_zero() {
+            return Err(("rule.interval", "expected a positive duration".into()));
+        }
+        self.lookback().map(|_| ()).map_err(|e| ("rule.from", e))
+    }
+}

@@ -1,0 +1,225 @@
+//! Exception lists: known-good activity that must not alert (admin tools, internal services on
+//! odd ports, scanners, test hosts, legacy applications). A list is a TOML file, usually under
+//! `jobs/exceptions/`, named by the rules that use it (`exceptions = [...]` in `[rule]`), so one
+//! list can serve several rules. See `docs/exceptions.md`.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::results::AnomalyRecord;
+
+/// An exception list that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{}: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+    /// An entry whose condition is not usable; names the entry and the value.
+    #[error("{}: entry {entry:?}: {problem}", path.display())]
+    BadEntry { path: PathBuf, entry: String, problem: String },
+}
+
+/// Where an entry acts, like Elastic's custom rule actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// The record is written but never alerted (a rule exception in Kibana).
+    #[default]
+    SuppressAlert,
+    /// The model learns from the value but writes no record for it.
+    SkipResult,
+    /// The value is neither learnt from nor scored.
+    SkipModelUpdate,
+}
+
+/// How a condition compares a field's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operator {
+    /// Equals one of `values`.
+    Equals,
+    /// Matches one of the glob patterns in `values` (`*`, `?`, `[..]`), e.g. `/opt/legacy/*`.
+    Wildcard,
+    /// An IP inside one of the CIDR ranges in `values`.
+    Cidr,
+    /// A port inside one of the ranges in `values`, written `"8000-8999"` or `"8443"`.
+    PortRange,
+}
+
+/// One condition: `{ field = "process.name", operator = "equals", values = ["ansible"] }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionConfig {
+    /// An ECS field of the record (its by-field, partition field or an influencer).
+    pub field: String,
+    pub operator: Operator,
+    pub values: Vec<String>,
+}
+
+/// One entry: all its conditions must hold. Every entry says why it exists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntryConfig {
+    pub id: String,
+    /// Why this activity is known to be benign; required.
+    pub comment: String,
+    #[serde(default)]
+    pub action: Action,
+    pub conditions: Vec<ConditionConfig>,
+}
+
+/// An exception list file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListConfig {
+    pub description: String,
+    /// A disabled list is loaded and checked but matches nothing.
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+    #[serde(rename = "entry", default)]
+    pub entries: Vec<EntryConfig>,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+/// Anything whose field values a condition can test: a record, or a value in a bucket.
+pub trait Subject {
+    /// The values of an ECS field; empty when the subject has none.
+    fn values_of(&self, field: &str) -> Vec<String>;
+}
+
+#[derive(Debug, Clone)]
+enum Test {
+    Equals(Vec<String>),
+    Wildcard(Vec<glob::Pattern>),
+    Cidr(Vec<IpNet>),
+    PortRange(Vec<(u16, u16)>),
+}
+
+/// A compiled entry.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub id: String,
+    pub comment: String,
+    pub action: Action,
+    pub source: PathBuf,
+    conditions: Vec<(String, Test)>,
+}
+
+/// The compiled, enabled entries of a rule's exception lists.
+#[derive(Debug, Clone, Default)]
+pub struct Exceptions {
+    entries: Vec<Entry>,
+}
+
+impl Exceptions {
+    /// Loads the lists at `paths` (relative to `base`), checking every entry of every list,
+    /// enabled or not, so a mistake surfaces before it is switched on.
+    pub fn load(base: &Path, paths: &[String]) -> Result<Exceptions, Error> {
+        let mut entries = Vec::new();
+        for relative in paths {
+            let path = base.join(relative);
+            let text = std::fs::read_to_string(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
+            let list: ListConfig = toml::from_str(&text).map_err(|e| Error::Parse { path: path.clone(), message: e.to_string() })?;
+            for entry in &list.entries {
+                let compiled = compile(&path, entry)?;
+                if list.enabled {
+                    entries.push(compiled);
+                }
+            }
+        }
+        Ok(Exceptions { entries })
+    }
+
+    /// The first entry with `action` that matches `subject`.
+    pub fn matching(&self, subject: &dyn Subject, action: Action) -> Option<&Entry> {
+        self.entries.iter().filter(|e| e.action == action).find(|e| e.matches(subject))
+    }
+
+    /// The first entry of any action that matches `subject`.
+    pub fn matches(&self, subject: &dyn Subject) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.matches(subject))
+    }
+
+    /// True when some entry acts at the model stage.
+    pub fn acts_on_model(&self) -> bool {
+        self.entries.iter().any(|e| e.action != Action::SuppressAlert)
+    }
+}
+
+impl Entry {
+    /// Every condition holds. A condition on a multi-valued field holds only when every value
+    /// matches, so an exception for `dev-*` hosts never hides activity that also hit a
+    /// production host.
+    fn matches(&self, subject: &dyn Subject) -> bool {
+        self.conditions.iter().all(|(field, test)| {
+            let values = subject.values_of(field);
+            !values.is_empty() && values.iter().all(|v| test.matches(v))
+        })
+    }
+}
+
+impl Test {
+    fn matches(&self, value: &str) -> bool {
+        match self {
+            Test::Equals(values) => values.iter().any(|v| v == value),
+            Test::Wildcard(patterns) => patterns.iter().any(|p| p.matches(value)),
+            Test::Cidr(nets) => value.parse::<IpAddr>().is_ok_and(|ip| nets.iter().any(|n| n.contains(&ip))),
+            Test::PortRange(ranges) => value.parse::<u16>().is_ok_and(|p| ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&p))),
+        }
+    }
+}
+
+impl Subject for AnomalyRecord {
+    fn values_of(&self, field: &str) -> Vec<String> {
+        match field {
+            "job_id" => vec![self.job_id.clone()],
+            "by_field_value" => vec![self.by_field_value.clone()],
+            "partition_field_value" => self.partition_field_value.iter().cloned().collect(),
+            _ => self.field_values(field),
+        }
+    }
+}
+
+fn compile(path: &Path, entry: &EntryConfig) -> Result<Entry, Error> {
+    let bad = |problem: String| Error::BadEntry { path: path.to_path_buf(), entry: entry.id.clone(), problem };
+    if entry.comment.trim().is_empty() {
+        return Err(bad("comment: say why this activity is benign".into()));
+    }
+    if entry.conditions.is_empty() {
+        return Err(bad("conditions: at least one condition is needed".into()));
+    }
+    let mut conditions = Vec::with_capacity(entry.conditions.len());
+    for c in &entry.conditions {
+        if c.values.is_empty() {
+            return Err(bad(format!("field {:?}: values must not be empty", c.field)));
+        }
+        let test = match c.operator {
+            Operator::Equals => Test::Equals(c.values.clone()),
+            Operator::Wildcard => Test::Wildcard(
+                c.values.iter().map(|v| glob::Pattern::new(v).map_err(|e| bad(format!("field {:?}: bad wildcard {v:?}: {e}", c.field)))).collect::<Result<_, _>>()?,
+            ),
+            Operator::Cidr => Test::Cidr(
+                c.values.iter().map(|v| v.parse::<IpNet>().map_err(|_| bad(format!("field {:?}: {v:?} is not a CIDR range", c.field)))).collect::<Result<_, _>>()?,
+            ),
+            Operator::PortRange => Test::PortRange(
+                c.values.iter().map(|v| port_range(v).ok_or_else(|| bad(format!("field {:?}: {v:?} is not a port range like \"8000-8999\"", c.field)))).collect::<Result<_, _>>()?,
+            ),
+        };
+        conditions.push((c.field.clone(), test));
+    }
+    Ok(Entry { id: entry.id.clone(), comment: entry.comment.clone(), action: entry.action, source: path.to_path_buf(), conditions })
+}
+
+fn port_range(text: &str) -> Option<(u16, u16)> {
+    let (lo, hi) = text.split_once('-').unwrap_or((text, text));
+    let (lo, hi) = (lo.trim().parse().ok()?, hi.trim().parse().ok()?);
+    (lo <= hi).then_some((lo, hi))
+}
