@@ -1,30 +1,230 @@
-//! Elastic's `rare` model (placeholder until implemented).
+//! Elastic's `rare` model without an over field (ml-cpp's individual analysis), reproduced.
+//!
+//! Input: every bucket's [`BucketSummary`], in time order, empty ones included. Output: a [`Score`]
+//! for each present by-value whose probability is below 0.035. Per partition, a Dirichlet–multinomial
+//! over by-values ([`categories`]) gives each present value the probability of a value at least as
+//! rare; [`score`] turns it into a raw score; one job-wide [`normalizer`] turns raw scores into
+//! `record_score`. See `docs/model.md` for the algorithm and its numbers.
+
+mod categories;
+mod memory;
+mod normalizer;
+mod qdigest;
+mod score;
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::{MemoryReport, ModelParams, Score};
-use crate::bucket::BucketSummary;
+use crate::bucket::{BucketSummary, SeriesKey};
+use categories::{decay_factor, Categories};
+use normalizer::{Normalizer, NormalizerSnapshot};
+use score::anomaly_score;
 
+/// Records are written only for probabilities below this (ml-cpp's maximum anomalous probability);
+/// above it the normaliser is fed a raw score of 0.
+pub const MAX_ANOMALOUS_PROBABILITY: f64 = 0.035;
+
+/// The model of one job.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ElasticRare {}
+pub struct ElasticRare {
+    bucket_span_s: i64,
+    memory_limit_bytes: u64,
+    partitions: BTreeMap<Option<String>, Categories>,
+    normalizer: Normalizer,
+    bytes: u64,
+    refused_values: u64,
+}
 
+/// One partition's categories, as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ElasticSnapshot {}
+pub struct PartitionSnapshot {
+    /// The partition-field value; None for jobs without a partition field.
+    pub partition: Option<String>,
+    pub categories: Categories,
+}
+
+/// The model's complete state: restoring it and continuing gives bit-identical scores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ElasticSnapshot {
+    /// Bucket span the state was learnt with, seconds.
+    pub bucket_span_s: i64,
+    pub partitions: Vec<PartitionSnapshot>,
+    pub normalizer: NormalizerSnapshot,
+    /// New by-values refused at the memory limit so far.
+    pub refused_values: u64,
+}
+
+/// A present, accepted value's probability in this bucket.
+struct Scored {
+    key: SeriesKey,
+    probability: f64,
+    typical: f64,
+    relative_rarity: f64,
+    first_seen_ms: i64,
+}
 
 impl ElasticRare {
-    pub fn new(_params: &ModelParams) -> Self {
-        todo!()
+    /// A model that has seen nothing.
+    pub fn new(params: &ModelParams) -> Self {
+        ElasticRare {
+            bucket_span_s: params.bucket_span_s,
+            memory_limit_bytes: params.memory_limit_bytes,
+            partitions: BTreeMap::new(),
+            normalizer: Normalizer::new(params.bucket_span_s),
+            bytes: memory::FIXED_BYTES,
+            refused_values: 0,
+        }
     }
-    pub fn update(&mut self, _bucket: &BucketSummary) -> Vec<Score> {
-        todo!()
+
+    /// Learns from one bucket, then scores its present values; returns those with p < 0.035.
+    pub fn update(&mut self, bucket: &BucketSummary) -> Vec<Score> {
+        let accepted = self.learn(bucket);
+        let scored = self.probabilities(&accepted);
+        self.normalizer.next_bucket();
+        for s in &scored {
+            self.normalizer.update(&s.key, raw_score(s.probability));
+        }
+        scored
+            .into_iter()
+            .filter(|s| s.probability < MAX_ANOMALOUS_PROBABILITY)
+            .map(|s| {
+                let raw = raw_score(s.probability);
+                Score {
+                    record_score: self.normalizer.normalize(&s.key, raw),
+                    key: s.key,
+                    probability: s.probability,
+                    raw_score: raw,
+                    typical: s.typical,
+                    first_seen_ms: s.first_seen_ms,
+                    relative_rarity: s.relative_rarity,
+                    explanation: None,
+                }
+            })
+            .collect()
     }
+
+    /// The estimated state size against the limit.
     pub fn memory(&self) -> MemoryReport {
-        todo!()
+        memory::report(self.bytes, self.memory_limit_bytes, self.refused_values)
     }
+
+    /// The complete state.
     pub fn snapshot(&self) -> ElasticSnapshot {
-        todo!()
+        ElasticSnapshot {
+            bucket_span_s: self.bucket_span_s,
+            partitions: self
+                .partitions
+                .iter()
+                .map(|(partition, categories)| PartitionSnapshot {
+                    partition: partition.clone(),
+                    categories: categories.clone(),
+                })
+                .collect(),
+            normalizer: self.normalizer.snapshot(),
+            refused_values: self.refused_values,
+        }
     }
-    pub fn restore(_params: &ModelParams, _s: ElasticSnapshot) -> Result<Self, String> {
-        todo!()
+
+    /// Rebuilds a model from `s`, refusing a snapshot of another bucket span or with inconsistent
+    /// state.
+    pub fn restore(params: &ModelParams, s: ElasticSnapshot) -> Result<Self, String> {
+        if s.bucket_span_s != params.bucket_span_s {
+            return Err(format!(
+                "snapshot was learnt with {} s buckets but the job uses {} s",
+                s.bucket_span_s, params.bucket_span_s
+            ));
+        }
+        let mut model = ElasticRare::new(params);
+        for p in s.partitions {
+            p.categories.validate().map_err(|e| format!("partition {:?}: {e}", p.partition))?;
+            model.bytes += memory::partition_cost(p.partition.as_deref());
+            for value in p.categories.values.keys() {
+                model.bytes += memory::value_cost(value, p.partition.as_deref());
+            }
+            if model.partitions.insert(p.partition.clone(), p.categories).is_some() {
+                return Err(format!("partition {:?} appears twice", p.partition));
+            }
+        }
+        model.normalizer = Normalizer::restore(params.bucket_span_s, s.normalizer)?;
+        model.refused_values = s.refused_values;
+        Ok(model)
+    }
+
+    /// Counts the bucket's values into their partitions (refusing new ones at the memory limit),
+    /// then decays the partitions that had data. Returns the accepted keys.
+    fn learn(&mut self, bucket: &BucketSummary) -> Vec<SeriesKey> {
+        let mut accepted = Vec::with_capacity(bucket.values.len());
+        for key in bucket.values.keys() {
+            if self.admit(key) {
+                let categories = self.partitions.entry(key.partition.clone()).or_default();
+                categories.observe(&key.by, bucket.start_ms);
+                accepted.push(key.clone());
+            }
+        }
+        let factor = decay_factor(self.bucket_span_s);
+        let mut decayed: Option<&Option<String>> = None;
+        for key in &accepted {
+            if decayed != Some(&key.partition) {
+                if let Some(categories) = self.partitions.get_mut(&key.partition) {
+                    categories.decay(factor);
+                }
+                decayed = Some(&key.partition);
+            }
+        }
+        accepted
+    }
+
+    /// True if `key` is known or fits in the memory limit (and is then charged).
+    fn admit(&mut self, key: &SeriesKey) -> bool {
+        let partition = self.partitions.get(&key.partition);
+        if partition.is_some_and(|c| c.values.contains_key(&key.by)) {
+            return true;
+        }
+        let mut cost = memory::value_cost(&key.by, key.partition.as_deref());
+        if partition.is_none() {
+            cost += memory::partition_cost(key.partition.as_deref());
+        }
+        if self.bytes + cost > self.memory_limit_bytes {
+            self.refused_values += 1;
+            return false;
+        }
+        self.bytes += cost;
+        true
+    }
+
+    /// Probabilities of the accepted values, one sorted table per partition.
+    fn probabilities(&self, accepted: &[SeriesKey]) -> Vec<Scored> {
+        let mut scored = Vec::with_capacity(accepted.len());
+        let mut table = None;
+        for key in accepted {
+            let Some(categories) = self.partitions.get(&key.partition) else { continue };
+            let Some(state) = categories.values.get(&key.by) else { continue };
+            let fresh = match &table {
+                Some((partition, _)) => partition != &key.partition,
+                None => true,
+            };
+            if fresh {
+                table = Some((key.partition.clone(), categories.rarity_table()));
+            }
+            let Some((_, rarity)) = &table else { continue };
+            scored.push(Scored {
+                key: key.clone(),
+                probability: rarity.probability(state.concentration),
+                typical: state.concentration / categories.total,
+                relative_rarity: rarity.relative_rarity(state.concentration),
+                first_seen_ms: state.first_seen_ms,
+            });
+        }
+        scored
     }
 }
+
+/// The raw score fed to the normaliser: 0 above the maximum anomalous probability.
+fn raw_score(probability: f64) -> f64 {
+    if probability > MAX_ANOMALOUS_PROBABILITY { 0.0 } else { anomaly_score(probability) }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,340 @@
+//! Normalisation of raw scores to `record_score` 0–100 (ml-cpp's `CAnomalyScore::CNormalizer`).
+//!
+//! Input: every present value's raw score, once per bucket. Output: the normalised score of a raw
+//! score, the minimum of four ceilings (noise, percentile, per-value maximum, probability). State: a
+//! q-digest of all discretised raw scores, a finer one of those above the ~90th percentile, and a
+//! decaying maximum raw score per series.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use statrs::distribution::{Beta, ContinuousCDF};
+
+use super::qdigest::{QDigest, QDigestSnapshot};
+use super::score::{inverse_anomaly_score, LARGEST_SIGNIFICANT_PROBABILITY, SMALL_PROBABILITY};
+use crate::bucket::SeriesKey;
+
+/// Size parameter of both q-digests.
+pub const DIGEST_K: u64 = 201;
+/// Raw scores are stored in the digests as `round(1000 · score)`.
+const DISCRETIZATION: f64 = 1000.0;
+/// The split between the coarse and the fine digest.
+const HIGH_PERCENTILE: f64 = 90.0;
+/// The digests age once every this many buckets.
+const QUANTILE_DECAY_TIME: f64 = 20.0;
+/// A series' maximum score is forgotten after this many buckets without a score.
+const FORGET_MAX_SCORE_BUCKETS: f64 = 50.0;
+/// Width of the credible interval on a score's percentile, percent.
+const CONFIDENCE: f64 = 70.0;
+/// Percentile below which scores count as noise.
+const NOISE_PERCENTILE: f64 = 50.0;
+/// Weight of the signal above the noise score.
+const NOISE_MULTIPLIER: f64 = 1.0;
+/// Percentile -> normalised score.
+pub const KNOTS: [(f64, f64); 9] =
+    [(0.0, 0.0), (70.0, 1.0), (85.0, 1.2), (90.0, 1.5), (95.0, 3.0), (97.0, 20.0), (99.0, 50.0), (99.9, 90.0), (100.0, 100.0)];
+const MAX_NORMALIZED: f64 = 100.0;
+
+/// A series' decaying maximum raw score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MaxScore {
+    pub key: SeriesKey,
+    /// None until a score was added.
+    pub score: Option<f64>,
+    /// Buckets since the last score.
+    pub buckets_since_score: f64,
+}
+
+/// The normaliser's complete state, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NormalizerSnapshot {
+    pub high_percentile_score: u32,
+    pub high_percentile_count: u64,
+    pub buckets_to_quantile_decay: f64,
+    pub scores: QDigestSnapshot,
+    pub high_scores: QDigestSnapshot,
+    pub max_scores: Vec<MaxScore>,
+}
+
+/// The job's normaliser.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Normalizer {
+    /// `min(1, span / 1800)`: percentiles are converted to the standard 30-minute bucket.
+    bucket_factor: f64,
+    /// Per-bucket decay of the maximum scores is `exp(-2 · max_score_decay)`.
+    max_score_decay: f64,
+    high_percentile_score: u32,
+    high_percentile_count: u64,
+    buckets_to_quantile_decay: f64,
+    scores: QDigest,
+    high_scores: QDigest,
+    max_scores: BTreeMap<SeriesKey, (Option<f64>, f64)>,
+}
+
+fn discrete(score: f64) -> u32 {
+    (DISCRETIZATION * score + 0.5) as u32
+}
+
+/// Quantile `q` of the Beta(n·p + 1/3, n·(1−p) + 1/3) posterior of a fraction `p` measured on `n`
+/// samples (`p` itself at the median or when the posterior is undefined).
+fn cdf_quantile(n: f64, p: f64, q: f64) -> f64 {
+    if q == 0.5 {
+        return p;
+    }
+    match Beta::new(n * p + 1.0 / 3.0, n * (1.0 - p) + 1.0 / 3.0) {
+        Ok(beta) => beta.inverse_cdf(q),
+        Err(_) => p,
+    }
+}
+
+/// Maps a percentile through the knots, linearly between them.
+pub fn knot_score(percentile: f64) -> f64 {
+    let index = KNOTS.partition_point(|k| k.0 < percentile).max(1);
+    match (KNOTS.get(index - 1), KNOTS.get(index)) {
+        (Some(left), Some(right)) => left.1 + (right.1 - left.1) * (percentile - left.0) / (right.0 - left.0),
+        _ => MAX_NORMALIZED,
+    }
+}
+
+/// The probability ceiling: `100 · (0.05 + 0.95 · ln(0.05 / p) / ln(500))`.
+pub fn probability_ceiling(p: f64) -> f64 {
+    let slope = 1.0 / (SMALL_PROBABILITY.ln() - LARGEST_SIGNIFICANT_PROBABILITY.ln());
+    MAX_NORMALIZED * (0.95 * slope * (p.ln() - LARGEST_SIGNIFICANT_PROBABILITY.ln()) + 0.05)
+}
+
+/// The per-series ceiling: `100 · min(1.5 r, 0.5 + 0.5 r)` with `r = score / max score`.
+pub fn max_score_ceiling(score: f64, max_score: f64) -> f64 {
+    let ratio = score / max_score;
+    MAX_NORMALIZED * (1.5 * ratio).min(0.5 + 0.5 * ratio)
+}
+
+impl Normalizer {
+    /// An empty normaliser for buckets of `bucket_span_s` seconds.
+    pub fn new(bucket_span_s: i64) -> Normalizer {
+        let ratio = bucket_span_s as f64 / 1800.0;
+        let decay = 0.0005 * ratio.min(1.0);
+        Normalizer {
+            bucket_factor: ratio.min(1.0),
+            max_score_decay: decay * ratio.max(1.0),
+            high_percentile_score: u32::MAX,
+            high_percentile_count: 0,
+            buckets_to_quantile_decay: QUANTILE_DECAY_TIME,
+            scores: QDigest::new(DIGEST_K, decay),
+            high_scores: QDigest::new(DIGEST_K, decay),
+            max_scores: BTreeMap::new(),
+        }
+    }
+
+    /// Series with a remembered maximum score.
+    pub fn max_score_count(&self) -> usize {
+        self.max_scores.len()
+    }
+
+    /// Advances one bucket: ages the maximum scores (forgetting stale ones) and, every 20 buckets,
+    /// the digests.
+    pub fn next_bucket(&mut self) {
+        let alpha = (-2.0 * self.max_score_decay).exp();
+        self.max_scores.retain(|_, (score, since)| {
+            if let Some(s) = score {
+                *s *= alpha;
+            }
+            *since += 1.0;
+            *since <= FORGET_MAX_SCORE_BUCKETS
+        });
+        self.buckets_to_quantile_decay -= 1.0;
+        if self.buckets_to_quantile_decay <= 0.0 {
+            let time = ((QUANTILE_DECAY_TIME - self.buckets_to_quantile_decay) / QUANTILE_DECAY_TIME).floor();
+            let before = self.scores.n();
+            self.scores.propagate_forwards_by_time(time);
+            self.high_scores.propagate_forwards_by_time(time);
+            if before > 0 {
+                let scale = self.scores.n() as f64 / before as f64;
+                self.high_percentile_count = (scale * self.high_percentile_count as f64 + 0.5) as u64;
+            }
+            self.buckets_to_quantile_decay +=
+                QUANTILE_DECAY_TIME + (-self.buckets_to_quantile_decay / QUANTILE_DECAY_TIME).floor();
+        }
+    }
+
+    /// Learns one raw score of series `key`.
+    pub fn update(&mut self, key: &SeriesKey, score: f64) {
+        let entry = match self.max_scores.get_mut(key) {
+            Some(entry) => entry,
+            None => self.max_scores.entry(key.clone()).or_insert((None, 0.0)),
+        };
+        entry.0 = Some(entry.0.map_or(score, |m| m.max(score)));
+        entry.1 = 0.0;
+        let value = discrete(score);
+        let n = self.scores.n();
+        if n + 1 == self.scores.k() {
+            self.seed_high_scores(n);
+        }
+        self.scores.add(value, 1);
+        if value <= self.high_percentile_score {
+            self.high_percentile_count += 1;
+        } else {
+            self.high_scores.add(value, 1);
+        }
+        if n + 1 > self.scores.k() && (n + 1) % self.scores.k() == 0 {
+            self.refresh_high_percentile(n + 1);
+        }
+    }
+
+    /// The normalised score of raw `score` for series `key`; 0 for a zero score or an empty digest.
+    pub fn normalize(&self, key: &SeriesKey, score: f64) -> f64 {
+        if score == 0.0 || self.scores.n() == 0 {
+            return 0.0;
+        }
+        let noise = self.noise_ceiling(score);
+        let percentile = self.percentile_ceiling(score);
+        let max_score = match self.max_scores.get(key) {
+            Some((Some(max), _)) if *max != 0.0 => max_score_ceiling(score, *max),
+            _ => MAX_NORMALIZED,
+        };
+        let probability = probability_ceiling(inverse_anomaly_score(score));
+        noise.min(percentile).min(max_score).min(probability).min(MAX_NORMALIZED)
+    }
+
+    /// `knot(50%) · max(1 + 10 · (s − s₅₀), 0) + 100 · max(2 · min(l₀ + u₀, 1) − 1, 0)`.
+    fn noise_ceiling(&self, score: f64) -> f64 {
+        let noise_score = self.scores.quantile(NOISE_PERCENTILE / 100.0);
+        let knot = KNOTS.iter().find(|k| **k >= (NOISE_PERCENTILE, 0.0)).map_or(MAX_NORMALIZED, |k| k.1);
+        let signal = NOISE_MULTIPLIER * 10.0 / DISCRETIZATION * (f64::from(discrete(score)) - f64::from(noise_score));
+        let (l0, u0) = self.scores.cdf(0);
+        let zero_mass = (50.0 * (l0 + u0) / NOISE_PERCENTILE).min(1.0);
+        knot * (1.0 + signal).max(0.0) + MAX_NORMALIZED * (2.0 * zero_mass - 1.0).max(0.0)
+    }
+
+    /// The mean of the knot scores of the ends of the score's 70% percentile interval.
+    fn percentile_ceiling(&self, score: f64) -> f64 {
+        let (lower, upper) = self.quantile_bounds(score);
+        let mut lower = 100.0 * lower.powf(1.0 / self.bucket_factor);
+        let mut upper = 100.0 * upper.powf(1.0 / self.bucket_factor);
+        if lower > upper {
+            std::mem::swap(&mut lower, &mut upper);
+        }
+        (knot_score(lower.clamp(0.0, 100.0)) + knot_score(upper.clamp(0.0, 100.0))) / 2.0
+    }
+
+    /// The 70% credible interval of the fraction of scores below `score`.
+    fn quantile_bounds(&self, score: f64) -> (f64, f64) {
+        let value = discrete(score);
+        let n = self.scores.n() as f64;
+        let (lq, uq) = ((100.0 - CONFIDENCE) / 200.0, (100.0 + CONFIDENCE) / 200.0);
+        let f = self.high_percentile_count as f64 / n;
+        let (fl, fu) = (cdf_quantile(n, f, lq), cdf_quantile(n, f, uq));
+        let (lower, upper) = if value <= self.high_percentile_score || self.high_scores.n() == 0 {
+            let (l, u) = self.scores.cdf(value);
+            let (pl, pu) = self.scores.pdf(value);
+            ((l - pu).max(0.0).min(fl), (u - pl).max(0.0).min(fu))
+        } else {
+            let (l, u) = self.high_scores.cdf(value);
+            let (cl, cu) = self.high_scores.cdf(self.high_percentile_score);
+            let (pl, pu) = self.high_scores.pdf(value);
+            (
+                fl + (1.0 - fl) * (l - cu - pu).max(0.0) / (1.0 - cu).max(f64::EPSILON),
+                fu + (1.0 - fu) * (u - cl - pl).max(0.0) / (1.0 - cl).max(f64::EPSILON),
+            )
+        };
+        (cdf_quantile(n, lower, lq), cdf_quantile(n, upper, uq))
+    }
+
+    /// When the coarse digest is about to start merging (`n + 1 = k`), estimates the 90th
+    /// percentile from its still-exact summary and moves everything above it to the fine digest.
+    fn seed_high_scores(&mut self, n: u64) {
+        let summary = self.scores.summary();
+        let Some(&(first_value, first_count)) = summary.first() else { return };
+        let target = (HIGH_PERCENTILE / 100.0 * n as f64 + 0.5) as u64;
+        let split = (1..summary.len()).find(|&i| summary[i].1 > target);
+        let (score, count) = split.map_or((first_value, first_count), |i| summary[i - 1]);
+        self.high_percentile_score = score;
+        self.high_percentile_count = count.min(n);
+        for i in split.unwrap_or(summary.len())..summary.len() {
+            self.high_scores.add(summary[i].0, summary[i].1 - summary[i - 1].1);
+        }
+    }
+
+    /// Every `k` scores, moves the 90th-percentile split to where the coarse digest now puts it.
+    fn refresh_high_percentile(&mut self, n: u64) {
+        let target = (HIGH_PERCENTILE / 100.0 * n as f64 + 0.5) as u64;
+        if self.high_percentile_count <= target {
+            self.high_percentile_score = self.scores.quantile(HIGH_PERCENTILE / 100.0);
+            let (lower, _) = self.scores.cdf(self.high_percentile_score);
+            self.high_percentile_count = (n as f64 * lower + 0.5) as u64;
+            return;
+        }
+        let coarse = self.scores.summary();
+        let fine = self.high_scores.summary();
+        let Some(last) = coarse.len().checked_sub(1) else { return };
+        let i0 = coarse.partition_point(|c| c.1 < target).min(last);
+        let mut j = fine.partition_point(|h| h.0 <= coarse[i0].0).min(fine.len().wrapping_sub(1));
+        let mut running = coarse[i0].1;
+        let mut i = i0 + 1;
+        while i < coarse.len() && coarse[i0].1 + self.high_scores.n() < n {
+            while j < fine.len() && fine[j].0 <= coarse[i].0 {
+                running += fine[j].1 - if j == 0 { 0 } else { fine[j - 1].1 };
+                j += 1;
+            }
+            let missing = coarse[i].1.saturating_sub(running);
+            running += missing;
+            if missing > 0 {
+                self.high_scores.add(coarse[i].0, missing);
+            }
+            i += 1;
+        }
+        self.high_percentile_score = coarse[i0].0;
+        self.high_percentile_count = if coarse[i0].1 > n { n - 1 } else { coarse[i0].1 };
+    }
+
+    /// The state as stored.
+    pub fn snapshot(&self) -> NormalizerSnapshot {
+        NormalizerSnapshot {
+            high_percentile_score: self.high_percentile_score,
+            high_percentile_count: self.high_percentile_count,
+            buckets_to_quantile_decay: self.buckets_to_quantile_decay,
+            scores: self.scores.snapshot(),
+            high_scores: self.high_scores.snapshot(),
+            max_scores: self
+                .max_scores
+                .iter()
+                .map(|(key, (score, since))| MaxScore { key: key.clone(), score: *score, buckets_since_score: *since })
+                .collect(),
+        }
+    }
+
+    /// Rebuilds a normaliser for `bucket_span_s`, validating the digests and counts.
+    pub fn restore(bucket_span_s: i64, s: NormalizerSnapshot) -> Result<Normalizer, String> {
+        let mut normalizer = Normalizer::new(bucket_span_s);
+        let decay = normalizer.scores_decay();
+        normalizer.scores = QDigest::restore(s.scores, decay).map_err(|e| format!("raw score digest: {e}"))?;
+        normalizer.high_scores = QDigest::restore(s.high_scores, decay).map_err(|e| format!("high score digest: {e}"))?;
+        if normalizer.scores.k() != DIGEST_K || normalizer.high_scores.k() != DIGEST_K {
+            return Err(format!("digests must have k = {DIGEST_K}"));
+        }
+        if s.high_percentile_count > normalizer.scores.n() {
+            return Err(format!(
+                "high percentile count {} exceeds the {} scores held",
+                s.high_percentile_count,
+                normalizer.scores.n()
+            ));
+        }
+        if !(s.buckets_to_quantile_decay > 0.0 && s.buckets_to_quantile_decay <= QUANTILE_DECAY_TIME) {
+            return Err(format!("buckets to quantile decay {} is outside (0, 20]", s.buckets_to_quantile_decay));
+        }
+        normalizer.high_percentile_score = s.high_percentile_score;
+        normalizer.high_percentile_count = s.high_percentile_count;
+        normalizer.buckets_to_quantile_decay = s.buckets_to_quantile_decay;
+        for m in s.max_scores {
+            normalizer.max_scores.insert(m.key, (m.score, m.buckets_since_score));
+        }
+        Ok(normalizer)
+    }
+
+    fn scores_decay(&self) -> f64 {
+        0.0005 * self.bucket_factor
+    }
+}
+
+#[cfg(test)]
+#[path = "normalizer_tests.rs"]
+mod tests;
