@@ -8,6 +8,7 @@ pub mod bucket;
 pub mod datafeed;
 pub mod jobs;
 pub mod model;
+pub mod output;
 pub mod results;
 pub mod rule;
 pub mod store;

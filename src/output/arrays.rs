@@ -1,0 +1,48 @@
+//! Small builders shared by the record and alert schemas.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Builder, ListBuilder, StringArray, StringBuilder, TimestampMillisecondArray};
+use arrow::datatypes::{DataType, Field, TimeUnit};
+
+/// A non-null UTC millisecond timestamp column.
+pub fn timestamps(values: impl Iterator<Item = i64>) -> ArrayRef {
+    Arc::new(TimestampMillisecondArray::from(values.collect::<Vec<_>>()).with_timezone("UTC"))
+}
+
+/// A string column.
+pub fn strings<'a>(values: impl Iterator<Item = Option<&'a str>>) -> ArrayRef {
+    Arc::new(values.collect::<StringArray>())
+}
+
+/// A list-of-strings column.
+pub fn string_lists<'a, I: IntoIterator<Item = &'a String>>(rows: impl Iterator<Item = I>) -> ArrayRef {
+    let mut builder = ListBuilder::new(StringBuilder::new());
+    for row in rows {
+        for v in row {
+            builder.values().append_value(v);
+        }
+        builder.append(true);
+    }
+    Arc::new(builder.finish())
+}
+
+/// A list-of-doubles column.
+pub fn float_lists<'a>(rows: impl Iterator<Item = &'a Vec<f64>>) -> ArrayRef {
+    let mut builder = ListBuilder::new(Float64Builder::new());
+    for row in rows {
+        builder.values().append_slice(row);
+        builder.append(true);
+    }
+    Arc::new(builder.finish())
+}
+
+/// The field of a UTC millisecond timestamp column.
+pub fn timestamp_field(name: &str) -> Field {
+    Field::new(name, DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())), false)
+}
+
+/// A field whose type is taken from the array built for it.
+pub fn field_of(name: &str, array: &ArrayRef, nullable: bool) -> Field {
+    Field::new(name, array.data_type().clone(), nullable)
+}
