@@ -201,7 +201,7 @@ fn every_shared_file_ingests() {
         let name = entry.unwrap().file_name().into_string().unwrap();
         let expected_malformed = match name.as_str() {
             "auparse__testdata__audit-rhel7.log" => 1,
-            n if n.ends_with(".log") || n.ends_with(".txt") && !n.starts_with("LICENSE") && !n.starts_with("NOTICE") => 0,
+            n if n.ends_with(".log") || (n.ends_with(".txt") && !n.starts_with("LICENSE") && !n.starts_with("NOTICE")) => 0,
             n if n.ends_with(".json") => {
                 let mut report = IngestReport::default();
                 let events = crate::ingest::ndjson::parse(&testdata(n), n, &mut report);

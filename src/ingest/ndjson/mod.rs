@@ -2,8 +2,8 @@
 //!
 //! Input, one JSON value per line: plain `_source` documents, search hits (`{"_source": ...}`),
 //! `_bulk` bodies (an action line, then the document; `update` documents under `doc`), or
-//! arrays of these; an input whose first line is not complete JSON (a pretty-printed document,
-//! a saved search response) is read as a stream of JSON values instead. Documents whose
+//! arrays of these; an input that opens with a JSON value spread over several lines (a
+//! pretty-printed document, a saved search response) is read as a stream of JSON values. Documents whose
 //! `event.category` lacks `network` are skipped and counted. Output: events in the store
 //! via the parent module's writer, one file per input and day named `ndjson-<content hash>`.
 
@@ -36,10 +36,10 @@ pub fn ingest(inputs: &[Input], out: &Path) -> Result<IngestReport, Error> {
 /// Parses a whole export into network events, counting lines, malformed lines and skips.
 pub fn parse(bytes: &[u8], name: &str, report: &mut IngestReport) -> Vec<EcsEvent> {
     let mut sink = Sink { name, report, events: Vec::new() };
-    let first = lines(bytes).map(|(_, l)| l).find(|l| !is_blank(l));
-    match first {
-        Some(line) if serde_json::from_slice::<Value>(line).is_err() && starts_json(line) => sink.stream(bytes),
-        _ => sink.lines(bytes),
+    if first_value_spans_lines(bytes) {
+        sink.stream(bytes);
+    } else {
+        sink.lines(bytes);
     }
     sink.events
 }
@@ -48,8 +48,12 @@ fn is_blank(line: &[u8]) -> bool {
     line.iter().all(u8::is_ascii_whitespace)
 }
 
-fn starts_json(line: &[u8]) -> bool {
-    matches!(line.iter().find(|b| !b.is_ascii_whitespace()), Some(b'{' | b'['))
+/// Whether the input opens with a complete JSON value written over several lines (a
+/// pretty-printed document or response), rather than one value per line.
+fn first_value_spans_lines(bytes: &[u8]) -> bool {
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
+    let mut values = Deserializer::from_slice(&bytes[start..]).into_iter::<Value>();
+    matches!(values.next(), Some(Ok(_))) && bytes[start..start + values.byte_offset()].contains(&b'\n')
 }
 
 struct Sink<'a> {

@@ -66,6 +66,20 @@ fn drift_is_normalised() {
 }
 
 #[test]
+fn broken_first_line_does_not_hide_the_rest() {
+    let (events, report) = run(&format!("{{\"@timestamp\":\n{DOC}\n{DOC}"));
+    assert_eq!((events.len(), report.malformed, report.malformed_examples[0].line), (2, 1, 1));
+}
+
+#[test]
+fn pretty_printed_documents_are_read_as_a_stream() {
+    let (events, report) = run(&format!("{DOC}\n").replace(",", ",\n  ").repeat(2));
+    assert_eq!((events.len(), report.malformed), (2, 0));
+    let (events, report) = run("{\n\"@timestamp\": 1,\n\"event\": {\"category\": \"network\"}\n}\n{\n oops");
+    assert_eq!((events.len(), report.malformed, report.malformed_examples[0].line), (1, 1, 6));
+}
+
+#[test]
 fn non_network_documents_are_counted_not_stored() {
     let text = r#"{"@timestamp":1,"event":{"category":["process"]}}
 {"@timestamp":1,"message":"no category"}"#;
