@@ -6,6 +6,7 @@
 
 pub mod bucket;
 pub mod datafeed;
+pub mod ingest;
 pub mod jobs;
 pub mod model;
 pub mod output;

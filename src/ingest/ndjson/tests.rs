@@ -1,0 +1,209 @@
+//! NDJSON ingest: document shapes, field drift, malformed lines, the auditd_manager sample,
+//! a write/read round trip and idempotency.
+
+use super::{ingest, parse};
+use crate::ingest::testutil::{read_store, testdata};
+use crate::ingest::{IngestReport, Input};
+use crate::store::EcsEvent;
+
+fn run(text: &str) -> (Vec<EcsEvent>, IngestReport) {
+    let mut report = IngestReport::default();
+    let events = parse(text.as_bytes(), "in.ndjson", &mut report);
+    (events, report)
+}
+
+const DOC: &str = r#"{"@timestamp":"2024-05-01T10:00:00Z","event":{"category":["network"],"type":["start"]},"destination":{"port":443}}"#;
+
+#[test]
+fn plain_hit_bulk_and_search_response_shapes() {
+    let text = [
+        DOC.to_string(),
+        format!(r#"{{"_index":"logs","_id":"1","_source":{DOC}}}"#),
+        r#"{"index":{"_index":"logs","_id":"2"}}"#.to_string(),
+        DOC.to_string(),
+        r#"{"delete":{"_id":"3"}}"#.to_string(),
+        r#"{"update":{"_id":"4"}}"#.to_string(),
+        format!(r#"{{"doc":{DOC}}}"#),
+        format!(r#"{{"hits":{{"total":2,"hits":[{{"_source":{DOC}}},{{"_source":{DOC}}}]}}}}"#),
+        format!("[{DOC},{DOC}]"),
+        String::new(),
+    ]
+    .join("\n");
+    let (events, report) = run(&text);
+    assert_eq!((events.len(), report.malformed, report.lines_read), (8, 0, 9));
+    assert!(events.iter().all(|e| e.destination_port == Some(443) && e.event_type == ["start"]));
+}
+
+#[test]
+fn nested_dotted_and_mixed_keys_agree() {
+    let nested = r#"{"@timestamp":1714557600000,"event":{"category":"network"},"process":{"name":"curl","pid":7},"destination":{"ip":"10.0.0.1","port":80}}"#;
+    let dotted = r#"{"@timestamp":1714557600000,"event.category":"network","process.name":"curl","process.pid":7,"destination.ip":"10.0.0.1","destination.port":80}"#;
+    let mixed = r#"{"@timestamp":1714557600000,"event":{"category":"network"},"process.name":"curl","process":{"pid":7},"destination":{"ip":"10.0.0.1","port":80}}"#;
+    let (events, _) = run(&[nested, dotted, mixed].join("\n"));
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[0], events[1]);
+    assert_eq!(events[0], events[2]);
+    assert_eq!((events[0].process_name.as_deref(), events[0].process_pid), (Some("curl"), Some(7)));
+}
+
+#[test]
+fn drift_is_normalised() {
+    let lines = [
+        r#"{"@timestamp":"1714557600000","event":{"category":"network","type":"start"},"source":{"port":"5353"},"process":{"pid":"42"},"network":{"direction":"incoming","transport":"TCP"},"user":{"id":0}}"#,
+        r#"{"@timestamp":1714557600000.0,"event":{"category":["Network"]},"network":{"direction":"outbound"}}"#,
+        r#"{"@timestamp":"2024-05-01T12:00:00+02:00","event":{"category":["network"]},"network":{"direction":"inbound"}}"#,
+        r#"{"@timestamp":"2024-05-01T10:00:00.000","event":{"category":["network"]},"network":{"direction":"outgoing"}}"#,
+    ];
+    let (events, report) = run(&lines.join("\n"));
+    assert_eq!(report.malformed, 0, "{:?}", report.malformed_examples);
+    assert!(events.iter().all(|e| e.timestamp_ms == 1_714_557_600_000), "{events:?}");
+    let first = &events[0];
+    assert_eq!((first.source_port, first.process_pid, first.user_id.as_deref()), (Some(5353), Some(42), Some("0")));
+    assert_eq!((first.event_type.as_slice(), first.network_transport.as_deref()), (&["start".to_string()][..], Some("tcp")));
+    let directions: Vec<_> = events.iter().map(|e| e.network_direction.as_deref().unwrap()).collect();
+    assert_eq!(directions, ["ingress", "egress", "ingress", "egress"]);
+    assert_eq!(events[1].event_category, ["network"]);
+}
+
+#[test]
+fn broken_first_line_does_not_hide_the_rest() {
+    let (events, report) = run(&format!("{{\"@timestamp\":\n{DOC}\n{DOC}"));
+    assert_eq!((events.len(), report.malformed, report.malformed_examples[0].line), (2, 1, 1));
+}
+
+#[test]
+fn pretty_printed_documents_are_read_as_a_stream() {
+    let (events, report) = run(&format!("{DOC}\n").replace(",", ",\n  ").repeat(2));
+    assert_eq!((events.len(), report.malformed), (2, 0));
+    let (events, report) = run("{\n\"@timestamp\": 1,\n\"event\": {\"category\": \"network\"}\n}\n{\n oops");
+    assert_eq!((events.len(), report.malformed, report.malformed_examples[0].line), (1, 1, 6));
+}
+
+#[test]
+fn non_network_documents_are_counted_not_stored() {
+    let text = r#"{"@timestamp":1,"event":{"category":["process"]}}
+{"@timestamp":1,"message":"no category"}"#;
+    let (events, report) = run(text);
+    assert_eq!((events.len(), report.skipped_non_network, report.malformed), (0, 2, 0));
+}
+
+#[test]
+fn malformed_lines_are_reported_with_line_numbers() {
+    let text = format!(
+        "{DOC}\nnot json\n{}\n{}\n42\n{DOC}\n",
+        r#"{"@timestamp":"yesterday","event":{"category":"network"}}"#,
+        r#"{"@timestamp":1,"event":{"category":"network"},"destination":{"port":"http"}}"#,
+    );
+    let (events, report) = run(&text);
+    assert_eq!((events.len(), report.malformed), (2, 4));
+    let lines: Vec<u64> = report.malformed_examples.iter().map(|m| m.line).collect();
+    assert_eq!(lines, [2, 3, 4, 5]);
+    assert!(report.malformed_examples[1].reason.contains("@timestamp"));
+    assert!(report.malformed_examples[2].reason.contains("destination.port"));
+    assert_eq!(report.malformed_examples[0].input, "in.ndjson");
+}
+
+#[test]
+fn auditd_manager_sample_event_maps_to_ecs() {
+    let pretty = testdata("integrations-auditd_manager__sample_event.json");
+    let value: serde_json::Value = serde_json::from_slice(&pretty).unwrap();
+    for text in [String::from_utf8(pretty).unwrap(), value.to_string()] {
+        let (events, report) = run(&text);
+        assert_eq!((events.len(), report.malformed), (1, 0));
+        let e = &events[0];
+        assert_eq!(e.timestamp_ms, 1_652_361_013_230);
+        assert_eq!(e.event_category, ["process", "configuration", "network"]);
+        assert_eq!(e.event_type, ["change", "connection", "info"]);
+        assert_eq!(e.event_action.as_deref(), Some("changed-audit-configuration"));
+        assert_eq!((e.event_module.as_deref(), e.event_dataset.as_deref()), (Some("auditd"), Some("auditd_manager.auditd")));
+        assert_eq!((e.event_outcome.as_deref(), e.host_name.as_deref()), (Some("success"), Some("custom-agent")));
+        assert_eq!(e.host_os_type.as_deref(), Some("linux"));
+        assert_eq!((e.process_pid, e.process_name.as_deref()), (Some(22501), Some("auditbeat")));
+        assert!(e.process_executable.as_deref().unwrap().ends_with("/auditbeat"));
+        assert_eq!((e.user_id.as_deref(), e.user_name.as_deref()), (Some("0"), Some("root")));
+        assert_eq!(e.network_direction.as_deref(), Some("egress"));
+        assert_eq!((e.destination_ip.as_deref(), e.destination_port, e.network_transport.as_deref()), (None, None, None));
+    }
+}
+
+fn sample_events() -> Vec<EcsEvent> {
+    let base = EcsEvent {
+        timestamp_ms: 1_714_557_600_123,
+        event_category: vec!["network".into()],
+        event_type: vec!["connection".into(), "start".into()],
+        event_action: Some("connection_attempted".into()),
+        event_dataset: Some("endpoint.events.network".into()),
+        event_module: Some("endpoint".into()),
+        event_outcome: Some("success".into()),
+        host_name: Some("web-1".into()),
+        host_id: Some("h-1".into()),
+        host_os_type: Some("linux".into()),
+        host_os_family: Some("debian".into()),
+        process_pid: Some(4242),
+        process_name: Some("curl".into()),
+        process_executable: Some("/usr/bin/curl".into()),
+        process_args: vec!["curl".into(), "https://example.com".into()],
+        user_id: Some("1000".into()),
+        user_name: Some("alice".into()),
+        source_ip: Some("10.0.0.5".into()),
+        source_port: Some(51234),
+        destination_ip: Some("93.184.216.34".into()),
+        destination_port: Some(443),
+        network_direction: Some("egress".into()),
+        network_transport: Some("tcp".into()),
+    };
+    let accepted = EcsEvent {
+        timestamp_ms: base.timestamp_ms + 86_400_000,
+        event_action: Some("connection_accepted".into()),
+        event_type: vec!["start".into()],
+        process_pid: Some(17),
+        process_args: vec![],
+        destination_port: Some(22),
+        network_direction: Some("ingress".into()),
+        user_name: None,
+        ..base.clone()
+    };
+    vec![base, accepted]
+}
+
+/// Formats an event as a nested ECS document, with ports and pids as strings (auditbeat style).
+fn to_ndjson(e: &EcsEvent) -> String {
+    serde_json::json!({
+        "@timestamp": chrono::DateTime::from_timestamp_millis(e.timestamp_ms).unwrap().to_rfc3339(),
+        "event": {"category": e.event_category, "type": e.event_type, "action": e.event_action, "dataset": e.event_dataset,
+                  "module": e.event_module, "outcome": e.event_outcome},
+        "host": {"name": e.host_name, "id": e.host_id, "os": {"type": e.host_os_type, "family": e.host_os_family}},
+        "process": {"pid": e.process_pid.map(|p| p.to_string()), "name": e.process_name, "executable": e.process_executable, "args": e.process_args},
+        "user": {"id": e.user_id, "name": e.user_name},
+        "source.ip": e.source_ip, "source.port": e.source_port.map(|p| p.to_string()),
+        "destination": {"ip": e.destination_ip, "port": e.destination_port},
+        "network": {"direction": e.network_direction, "transport": e.network_transport},
+    })
+    .to_string()
+}
+
+#[test]
+fn events_round_trip_through_ndjson_and_parquet() {
+    let events = sample_events();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("export.ndjson");
+    std::fs::write(&path, events.iter().map(to_ndjson).collect::<Vec<_>>().join("\n")).unwrap();
+    let out = dir.path().join("store");
+    let report = ingest(&[Input::Path(path)], &out).unwrap();
+    assert_eq!((report.events_written, report.files_written.len(), report.malformed), (2, 2, 0));
+    assert_eq!(read_store(&out), events);
+}
+
+#[test]
+fn ingesting_twice_keeps_one_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("export.ndjson");
+    std::fs::write(&path, sample_events().iter().map(to_ndjson).collect::<Vec<_>>().join("\n")).unwrap();
+    let out = dir.path().join("store");
+    let inputs = [Input::Path(path.clone())];
+    ingest(&inputs, &out).unwrap();
+    let second = ingest(&inputs, &out).unwrap();
+    assert_eq!((second.events_written, second.already_ingested.clone()), (0, vec![path.display().to_string()]));
+    assert_eq!(read_store(&out).len(), 2);
+    assert!(second.to_string().contains("already ingested"));
+}
