@@ -96,7 +96,7 @@ mod tests {
         };
         assert_eq!(leaf_names("source.port"), ["source/port"]);
         assert_eq!(leaf_names("destination.port"), ["destination.port"]);
-        assert_eq!(leaf_names("event.category"), ["event/category/list/element"]);
+        assert_eq!(leaf_names("event.category"), ["event/category/list/item"]);
         assert_eq!(leaves(&descriptor, &path(&["source"]).unwrap()).len(), 2);
         assert_eq!(leaves(&descriptor, &path(&["sour"]).unwrap()).len(), 0);
     }
