@@ -12,7 +12,7 @@ use arrow::array::{Array, BooleanArray, Int64Array};
 use arrow::compute::{concat_batches, filter_record_batch};
 use arrow::datatypes::DataType;
 use arrow::record_batch::{RecordBatch, RecordBatchReader};
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
 
 use super::column::{Column, FieldKind};
@@ -102,13 +102,10 @@ pub(super) fn read_unit(unit: &ScanUnit, fields: &[FieldRequest]) -> Result<Even
     let path = unit.path.as_path();
     let (file, metadata) = open_footer(path)?;
     let timestamp = locate(path, &metadata, TIMESTAMP)?;
-    let mut targets = Vec::with_capacity(fields.len());
-    for field in fields {
-        match (locate(path, &metadata, &field.name), field.required) {
-            (Ok(found), _) => targets.push((field.name.as_str(), found)),
-            (Err(missing), true) => return Err(missing),
-            (Err(_), false) => {}
-        }
+    let targets = locate_fields(path, &metadata, fields)?;
+    let groups = metadata.metadata().num_row_groups();
+    if let Some(bad) = unit.row_groups.iter().find(|&&g| g >= groups) {
+        return Err(corrupt(path, format!("no row group {bad}: the file has {groups}")));
     }
     let descriptor = metadata.parquet_schema();
     let wanted = std::iter::once(&timestamp).chain(targets.iter().map(|(_, p)| p));
@@ -119,18 +116,48 @@ pub(super) fn read_unit(unit: &ScanUnit, fields: &[FieldRequest]) -> Result<Even
         .with_batch_size(BATCH_ROWS)
         .build()
         .map_err(|e| corrupt(path, e))?;
+    let mut stats = ScanStats { row_groups_read: unit.row_groups.len() as u64, ..ScanStats::default() };
+    let (timestamps, rows) = decode_window(unit, reader, &timestamp, &mut stats)?;
+    let mut columns = HashMap::with_capacity(targets.len());
+    for (name, found) in &targets {
+        let array = extract(&rows, found).ok_or_else(|| missing(path, name))?;
+        let (column, invalid) = normalize(FieldKind::of(name), &array).map_err(|m| wrong_type(path, name, array.data_type(), m))?;
+        count_invalid(&mut stats, path, name, invalid);
+        columns.insert(name.to_string(), column);
+    }
+    Ok(EventFrame { path: unit.path.clone(), timestamps, columns, stats })
+}
+
+/// The column path of each requested field found in the file; a missing required field is an
+/// error, a missing optional one is left out.
+fn locate_fields<'a>(path: &Path, metadata: &ArrowReaderMetadata, fields: &'a [FieldRequest]) -> Result<Vec<(&'a str, FieldPath)>, Error> {
+    let mut found = Vec::with_capacity(fields.len());
+    for field in fields {
+        match (locate(path, metadata, &field.name), field.required) {
+            (Ok(columns), _) => found.push((field.name.as_str(), columns)),
+            (Err(missing), true) => return Err(missing),
+            (Err(_), false) => {}
+        }
+    }
+    Ok(found)
+}
+
+/// Decodes every batch, keeping the rows whose timestamp is in the unit's window: their
+/// timestamps in milliseconds and their decoded columns as one batch. Counts rows read, rows
+/// kept and invalid timestamps into `stats`.
+fn decode_window(unit: &ScanUnit, reader: ParquetRecordBatchReader, timestamp: &[String], stats: &mut ScanStats) -> Result<(Vec<i64>, RecordBatch), Error> {
+    let path = unit.path.as_path();
     let schema = reader.schema();
     // Checks the timestamp type even when no row is decoded.
-    window_rows(path, &RecordBatch::new_empty(schema.clone()), &timestamp, unit.window)?;
-    let mut stats = ScanStats { row_groups_read: unit.row_groups.len() as u64, ..ScanStats::default() };
+    window_rows(path, &RecordBatch::new_empty(schema.clone()), timestamp, unit.window)?;
     let mut timestamps = Vec::new();
     let mut kept = Vec::new();
-    let mut invalid_timestamps = 0;
+    let mut invalid = 0;
     for batch in reader {
         let batch = batch.map_err(|e| corrupt(path, e))?;
         stats.rows_read += batch.num_rows() as u64;
-        let (ms, in_window) = window_rows(path, &batch, &timestamp, unit.window)?;
-        invalid_timestamps += ms.null_count() as u64;
+        let (ms, in_window) = window_rows(path, &batch, timestamp, unit.window)?;
+        invalid += ms.null_count() as u64;
         let selected = ms.values().iter().zip(in_window.values().iter());
         timestamps.extend(selected.filter(|(_, keep)| *keep).map(|(t, _)| *t));
         kept.push(keep_rows(path, batch, &in_window)?);
@@ -140,15 +167,8 @@ pub(super) fn read_unit(unit: &ScanUnit, fields: &[FieldRequest]) -> Result<Even
         _ => concat_batches(&schema, &kept).map_err(|e| corrupt(path, e))?,
     };
     stats.rows_in_window = timestamps.len() as u64;
-    count_invalid(&mut stats, path, TIMESTAMP, invalid_timestamps);
-    let mut columns = HashMap::with_capacity(targets.len());
-    for (name, found) in &targets {
-        let array = extract(&rows, found).ok_or_else(|| missing(path, name))?;
-        let (column, invalid) = normalize(FieldKind::of(name), &array).map_err(|m| wrong_type(path, name, array.data_type(), m))?;
-        count_invalid(&mut stats, path, name, invalid);
-        columns.insert(name.to_string(), column);
-    }
-    Ok(EventFrame { path: unit.path.clone(), timestamps, columns, stats })
+    count_invalid(stats, path, TIMESTAMP, invalid);
+    Ok((timestamps, rows))
 }
 
 /// Where ECS field `name` is in the file, or [`Error::MissingColumn`].

@@ -326,3 +326,25 @@ fn a_struct_may_hold_dotted_columns() {
     let frame = scan_one(&path, window(D22, D22 + 1), &[field("host.os.type", true)]);
     assert_eq!(rows(&frame, "host.os.type"), text(&[&["linux"], &[]]));
 }
+
+#[test]
+fn a_stale_unit_naming_absent_row_groups_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("e.parquet");
+    write(&path, vec![("@timestamp", ms(&[D22]))], 1024);
+    let unit = ScanUnit { path: path.clone(), row_groups: vec![0, 3], window: window(D22, D22 + 1) };
+    assert!(matches!(unit.read(&[]), Err(Error::Corrupt { path: p, .. }) if p == path));
+}
+
+#[test]
+fn a_null_struct_makes_its_fields_null() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("e.parquet");
+    let port = Arc::new(Field::new("port", arrow::datatypes::DataType::Int64, true));
+    let ports: ArrayRef = Arc::new(Int64Array::from(vec![22, 443]));
+    let parents = arrow::buffer::NullBuffer::from(vec![true, false]);
+    let destination = StructArray::try_new(vec![port].into(), vec![ports], Some(parents)).unwrap();
+    write(&path, vec![("@timestamp", ms(&[D22, D22])), ("destination", Arc::new(destination))], 1024);
+    let frame = scan_one(&path, window(D22, D22 + 1), &[field("destination.port", true)]);
+    assert_eq!(rows(&frame, "destination.port"), text(&[&["22"], &[]]));
+}
