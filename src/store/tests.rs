@@ -140,9 +140,13 @@ fn timestamps_of_every_kind_read_as_milliseconds() {
     ];
     for (name, array) in kinds {
         let path = dir.path().join(format!("{name}.parquet"));
-        write(&path, vec![("@timestamp", array)], 1024);
+        write(&path, vec![("@timestamp", array)], 1);
         let frame = scan_one(&path, window(D22, D22 + DAY), &[]);
         assert_eq!(frame.timestamps, t, "{name}");
+        // Statistics of every kind but strings prune the second row group.
+        let (frames, stats) = scan(&path, window(t[0], t[0] + 1), &[]).unwrap();
+        assert_eq!(frames[0].timestamps, [t[0]], "{name}");
+        assert_eq!(stats.row_groups_skipped, u64::from(name != "rfc3339"), "{name}");
     }
 }
 
