@@ -1,9 +1,28 @@
 //! Finding the store's files and planning which of their row groups a window needs.
+//!
+//! Input: a location and a time window. Output: [`ScanUnit`]s (a file and its row groups that
+//! may hold events of the window) and the counts of what was pruned. Files of hive partitions
+//! outside the window are skipped without being opened; the others' footers are read in
+//! parallel and row groups whose `@timestamp` statistics miss the window are skipped.
 
-use std::path::PathBuf;
+use std::fmt::Display;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 
-use super::scan::{EventFrame, FieldRequest, ScanStats, TimeRange};
+use arrow::array::{Array, Int64Array};
+use arrow::datatypes::DataType;
+use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use rayon::prelude::*;
+
+use super::discover::discover;
+use super::normalize::timestamps_ms;
+use super::partition::may_overlap;
+use super::scan::{read_unit, EventFrame, FieldRequest, ScanStats, TimeRange};
 use super::Error;
+
+/// The column every event has and every window is applied to.
+pub(super) const TIMESTAMP: &str = "@timestamp";
 
 /// A set of Parquet files of ECS events.
 #[derive(Debug, Clone)]
@@ -20,9 +39,10 @@ pub struct ScanUnit {
 }
 
 impl EventStore {
-    /// Lists the files at `location` (file, directory searched recursively, or glob).
+    /// Lists the files at `location` (file, directory searched recursively, or glob), sorted.
+    /// Files are not opened yet; [`Error::NoFiles`] when there are none.
     pub fn open(location: &str) -> Result<EventStore, Error> {
-        todo!("{location}")
+        Ok(EventStore { files: discover(location)? })
     }
 
     /// The files of the store.
@@ -31,15 +51,73 @@ impl EventStore {
     }
 
     /// The units to read for `window`: hive partitions outside it are skipped, and row groups
-    /// whose `@timestamp` statistics fall outside it. Also returns the skip counts.
+    /// whose `@timestamp` statistics fall outside it. Also returns the skip counts: `files` is
+    /// the number of footers opened and `row_groups_skipped` the row groups pruned; the frames
+    /// read from the units count the rest. [`Error::Corrupt`] names a file that is not Parquet.
     pub fn plan(&self, window: TimeRange) -> Result<(Vec<ScanUnit>, ScanStats), Error> {
-        todo!("{window:?}")
+        let planned = self
+            .files
+            .par_iter()
+            .filter(|path| may_overlap(path, window))
+            .map(|path| plan_file(path, window))
+            .collect::<Result<Vec<_>, Error>>()?;
+        tracing::debug!(files = self.files.len(), opened = planned.len(), "planned scan");
+        let mut stats = ScanStats::default();
+        let mut units = Vec::with_capacity(planned.len());
+        for (unit, file_stats) in planned {
+            stats += file_stats;
+            units.extend(unit);
+        }
+        Ok((units, stats))
     }
 }
 
 impl ScanUnit {
     /// Reads the unit's rows inside its window, with only `fields` (plus `@timestamp`) decoded.
+    /// The frame's stats count row groups and rows read, rows in the window and invalid values.
     pub fn read(&self, fields: &[FieldRequest]) -> Result<EventFrame, Error> {
-        todo!("{fields:?}")
+        read_unit(self, fields)
     }
+}
+
+/// Opens `path` and reads its Parquet footer.
+pub(super) fn open_footer(path: &Path) -> Result<(File, ArrowReaderMetadata), Error> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| corrupt(path, e))?;
+    Ok((file, metadata))
+}
+
+/// [`Error::Corrupt`] for `path`.
+pub(super) fn corrupt(path: &Path, reason: impl Display) -> Error {
+    Error::Corrupt { path: path.to_path_buf(), reason: reason.to_string() }
+}
+
+fn plan_file(path: &Path, window: TimeRange) -> Result<(Option<ScanUnit>, ScanStats), Error> {
+    let (_, metadata) = open_footer(path)?;
+    let total = metadata.metadata().num_row_groups();
+    let row_groups: Vec<usize> = match timestamp_bounds(&metadata) {
+        Some((mins, maxes)) => (0..total)
+            .filter(|&i| mins.is_null(i) || maxes.is_null(i) || window.overlaps(mins.value(i), maxes.value(i)))
+            .collect(),
+        None => (0..total).collect(),
+    };
+    let stats = ScanStats { files: 1, row_groups_skipped: (total - row_groups.len()) as u64, ..ScanStats::default() };
+    let unit = (!row_groups.is_empty()).then(|| ScanUnit { path: path.to_path_buf(), row_groups, window });
+    Ok((unit, stats))
+}
+
+/// Per row group, the least and greatest `@timestamp` in epoch milliseconds (null when unknown),
+/// or `None` when the column is absent or of a type whose statistics do not order by time
+/// (strings).
+fn timestamp_bounds(metadata: &ArrowReaderMetadata) -> Option<(Int64Array, Int64Array)> {
+    let schema = metadata.schema();
+    let (_, field) = schema.column_with_name(TIMESTAMP)?;
+    if !matches!(field.data_type(), DataType::Timestamp(..) | DataType::Int64) {
+        return None;
+    }
+    let converter = StatisticsConverter::try_new(TIMESTAMP, schema, metadata.parquet_schema()).ok()?;
+    let groups = metadata.metadata().row_groups();
+    let mins = converter.row_group_mins(groups.iter()).ok()?;
+    let maxes = converter.row_group_maxes(groups.iter()).ok()?;
+    Some((timestamps_ms(&mins).ok()?, timestamps_ms(&maxes).ok()?))
 }

@@ -9,9 +9,15 @@
 pub mod event;
 pub mod write;
 mod column;
+mod discover;
 mod error;
 mod files;
+mod normalize;
+mod partition;
+mod resolve;
 mod scan;
+#[cfg(test)]
+mod tests;
 
 pub use column::{Column, FieldKind, ValueRef};
 pub use error::Error;
