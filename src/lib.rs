@@ -5,5 +5,6 @@
 //! turns records into alerts and `output` writes both; `ingest` and `cli` sit at the edges.
 
 pub mod bucket;
+pub mod fixtures;
 pub mod model;
 pub mod store;
