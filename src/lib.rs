@@ -6,6 +6,7 @@
 
 pub mod bucket;
 pub mod datafeed;
+pub mod fixtures;
 pub mod ingest;
 pub mod jobs;
 pub mod model;
