@@ -11,6 +11,8 @@ pub mod ingest;
 pub mod jobs;
 pub mod model;
 pub mod output;
+pub mod pipeline;
 pub mod results;
 pub mod rule;
+pub mod state;
 pub mod store;

@@ -1,0 +1,112 @@
+//! Reading the store a chunk of time at a time and folding it into every job's buckets at once:
+//! one scan serves all jobs, and units (files × row groups) are read and folded in parallel.
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+
+use crate::bucket::{fold_frame, BucketSummary, FoldFields};
+use crate::jobs::Job;
+use crate::store::{EventStore, FieldRequest, ScanStats, TimeRange};
+
+/// How much time one read covers: big enough to amortise file footers, small enough that a
+/// month-long backfill never holds more than a day of bucket summaries.
+pub const CHUNK_MS: i64 = 24 * 3600 * 1000;
+
+/// Per-job bucket summaries, read ahead of the model.
+pub struct Feed<'a> {
+    store: &'a EventStore,
+    fields: Vec<FieldRequest>,
+    fold: Vec<FoldFields>,
+    jobs: &'a [Job],
+    /// Everything before this time has been read, epoch ms.
+    pub loaded_to: i64,
+    /// Never read at or beyond this time: the last execution's complete buckets end here.
+    pub limit: i64,
+    /// Folded buckets not yet taken by the model, per job.
+    pub buckets: Vec<BTreeMap<i64, BucketSummary>>,
+    /// What all reads so far found.
+    pub stats: ScanStats,
+}
+
+impl<'a> Feed<'a> {
+    /// A feed for `jobs`, each needing the buckets from its checkpoint on, that never reads past
+    /// `limit`.
+    pub fn new(store: &'a EventStore, jobs: &'a [Job], checkpoints: &[i64], limit: i64) -> Feed<'a> {
+        let from = checkpoints.iter().copied().min().unwrap_or(limit);
+        let mut fields: Vec<FieldRequest> = Vec::new();
+        for job in jobs {
+            for name in job.fields() {
+                let required = name == job.file.job.by_field_name;
+                match fields.iter_mut().find(|f| f.name == name) {
+                    Some(f) => f.required |= required,
+                    None => fields.push(FieldRequest { name, required }),
+                }
+            }
+        }
+        let fold = jobs
+            .iter()
+            .zip(checkpoints)
+            .map(|(job, &checkpoint)| FoldFields {
+                span: job.span(),
+                by_field: job.file.job.by_field_name.clone(),
+                partition_field: job.file.job.partition_field_name.clone(),
+                influencers: job.file.job.influencers.clone(),
+                from_ms: checkpoint,
+                to_ms: limit,
+            })
+            .collect();
+        Feed { store, fields, fold, jobs, loaded_to: from, limit, buckets: vec![BTreeMap::new(); jobs.len()], stats: ScanStats::default() }
+    }
+
+    /// Reads until everything before `until` (capped at the limit) is folded.
+    pub fn ensure(&mut self, until: i64) -> Result<(), crate::store::Error> {
+        let until = until.min(self.limit);
+        while self.loaded_to < until {
+            let end = (self.loaded_to + CHUNK_MS).max(until).min(self.limit);
+            self.read(TimeRange { start_ms: self.loaded_to, end_ms: end })?;
+            self.loaded_to = end;
+        }
+        Ok(())
+    }
+
+    fn read(&mut self, window: TimeRange) -> Result<(), crate::store::Error> {
+        let (units, plan_stats) = self.store.plan(window)?;
+        self.stats += plan_stats;
+        let (fields, fold, jobs) = (&self.fields, &self.fold, self.jobs);
+        let empty = || (vec![BTreeMap::new(); jobs.len()], ScanStats::default());
+        let (folded, stats) = units
+            .par_iter()
+            .map(|unit| {
+                let frame = unit.read(fields)?;
+                let per_job = jobs.iter().zip(fold).map(|(job, f)| fold_frame(&frame, &job.datafeed.select(&frame), f)).collect();
+                Ok((per_job, frame.stats))
+            })
+            .try_reduce(empty, |(mut a, mut sa), (b, sb)| {
+                merge_into(&mut a, b);
+                sa += sb;
+                Ok((a, sa))
+            })?;
+        self.stats += stats;
+        merge_into(&mut self.buckets, folded);
+        Ok(())
+    }
+
+    /// Takes job `job`'s summary of the bucket starting at `start` (empty when it had no events).
+    pub fn take(buckets: &mut BTreeMap<i64, BucketSummary>, start: i64) -> BucketSummary {
+        buckets.remove(&start).unwrap_or_else(|| BucketSummary::empty(start))
+    }
+}
+
+fn merge_into(into: &mut [BTreeMap<i64, BucketSummary>], from: Vec<BTreeMap<i64, BucketSummary>>) {
+    for (mine, theirs) in into.iter_mut().zip(from) {
+        for (start, summary) in theirs {
+            match mine.get_mut(&start) {
+                Some(existing) => existing.merge(summary),
+                None => {
+                    mine.insert(start, summary);
+                }
+            }
+        }
+    }
+}
