@@ -2,8 +2,9 @@
 //!
 //! Input: every present value's raw score, once per bucket. Output: the normalised score of a raw
 //! score, the minimum of four ceilings (noise, percentile, per-value maximum, probability). State: a
-//! q-digest of all discretised raw scores, a finer one of those above the ~90th percentile, and a
-//! decaying maximum raw score per series.
+//! q-digest of the high-water mark per sample (the largest raw score over the buckets of a standard
+//! 30-minute sample, discretised), a finer one of those above the ~90th percentile, the sample in
+//! progress, and a decaying maximum raw score per series.
 
 use std::collections::BTreeMap;
 
@@ -20,8 +21,10 @@ pub const DIGEST_K: u64 = 201;
 const DISCRETIZATION: f64 = 1000.0;
 /// The split between the coarse and the fine digest.
 const HIGH_PERCENTILE: f64 = 90.0;
-/// The digests age once every this many buckets.
-const QUANTILE_DECAY_TIME: f64 = 20.0;
+/// The digests age once every this many samples.
+const QUANTILE_DECAY_SAMPLES: u32 = 20;
+/// Length of a sample, seconds: its high-water mark is one digest entry.
+const SAMPLE_SPAN_S: f64 = 1800.0;
 /// A series' maximum score is forgotten after this many buckets without a score.
 const FORGET_MAX_SCORE_BUCKETS: f64 = 50.0;
 /// Width of the credible interval on a score's percentile, percent.
@@ -34,6 +37,8 @@ const NOISE_MULTIPLIER: f64 = 1.0;
 pub const KNOTS: [(f64, f64); 9] =
     [(0.0, 0.0), (70.0, 1.0), (85.0, 1.2), (90.0, 1.5), (95.0, 3.0), (97.0, 20.0), (99.0, 50.0), (99.9, 90.0), (100.0, 100.0)];
 const MAX_NORMALIZED: f64 = 100.0;
+/// The largest raw score (`CTools::anomalyScore` of the smallest probability).
+const MAX_RAW_SCORE: f64 = 100.0;
 
 /// A series' decaying maximum raw score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,25 +55,49 @@ pub struct MaxScore {
 pub struct NormalizerSnapshot {
     pub high_percentile_score: u32,
     pub high_percentile_count: u64,
-    pub buckets_to_quantile_decay: f64,
+    /// Complete samples still to add before the digests next age, 1 to 20.
+    pub samples_to_quantile_decay: u32,
+    /// Buckets of the sample in progress seen so far, 0 to the buckets per sample.
+    pub buckets_in_sample: u32,
+    /// The largest raw score of the sample in progress (0 when none).
+    pub sample_max: f64,
     pub scores: QDigestSnapshot,
     pub high_scores: QDigestSnapshot,
     pub max_scores: Vec<MaxScore>,
 }
 
+/// The digests of sample high-water marks: a coarse one of all of them and a fine one of those
+/// above the split at the ~90th percentile, with the count at or below the split.
+#[derive(Debug, Clone, PartialEq)]
+struct Quantiles {
+    high_percentile_score: u32,
+    high_percentile_count: u64,
+    scores: QDigest,
+    high_scores: QDigest,
+}
+
 /// The job's normaliser.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Normalizer {
-    /// `min(1, span / 1800)`: percentiles are converted to the standard 30-minute bucket.
-    bucket_factor: f64,
+    /// `max(1, round(1800 / span))`: buckets whose maximum raw score makes one digest entry.
+    buckets_per_sample: u32,
     /// Per-bucket decay of the maximum scores is `exp(-2 · max_score_decay)`.
     max_score_decay: f64,
-    high_percentile_score: u32,
-    high_percentile_count: u64,
-    buckets_to_quantile_decay: f64,
-    scores: QDigest,
-    high_scores: QDigest,
+    /// Digest decay rate per ageing.
+    digest_decay: f64,
+    samples_to_quantile_decay: u32,
+    buckets_in_sample: u32,
+    sample_max: f64,
+    quantiles: Quantiles,
     max_scores: BTreeMap<SeriesKey, (Option<f64>, f64)>,
+}
+
+/// Normalises the scores of one bucket against the digests including the sample in progress.
+#[derive(Debug)]
+pub struct Scorer<'a> {
+    /// None on cold start: no sample is complete yet.
+    quantiles: Option<Quantiles>,
+    max_scores: &'a BTreeMap<SeriesKey, (Option<f64>, f64)>,
 }
 
 fn discrete(score: f64) -> u32 {
@@ -111,27 +140,23 @@ pub fn max_score_ceiling(score: f64, max_score: f64) -> f64 {
 impl Normalizer {
     /// An empty normaliser for buckets of `bucket_span_s` seconds.
     pub fn new(bucket_span_s: i64) -> Normalizer {
-        let ratio = bucket_span_s as f64 / 1800.0;
+        let ratio = bucket_span_s as f64 / SAMPLE_SPAN_S;
         let decay = 0.0005 * ratio.min(1.0);
         Normalizer {
-            bucket_factor: ratio.min(1.0),
+            buckets_per_sample: (SAMPLE_SPAN_S / bucket_span_s as f64).round().clamp(1.0, SAMPLE_SPAN_S) as u32,
             max_score_decay: decay * ratio.max(1.0),
-            high_percentile_score: u32::MAX,
-            high_percentile_count: 0,
-            buckets_to_quantile_decay: QUANTILE_DECAY_TIME,
-            scores: QDigest::new(DIGEST_K, decay),
-            high_scores: QDigest::new(DIGEST_K, decay),
+            digest_decay: decay,
+            samples_to_quantile_decay: QUANTILE_DECAY_SAMPLES,
+            buckets_in_sample: 0,
+            sample_max: 0.0,
+            quantiles: Quantiles::new(decay),
             max_scores: BTreeMap::new(),
         }
     }
 
-    /// Series with a remembered maximum score.
-    pub fn max_score_count(&self) -> usize {
-        self.max_scores.len()
-    }
-
-    /// Advances one bucket: ages the maximum scores (forgetting stale ones) and, every 20 buckets,
-    /// the digests.
+    /// Advances one bucket: ages the maximum scores (forgetting stale ones), adds the previous
+    /// sample's high-water mark to the digests once its buckets are all seen (ageing them every 20
+    /// samples), and counts the new bucket into the sample in progress.
     pub fn next_bucket(&mut self) {
         let alpha = (-2.0 * self.max_score_decay).exp();
         self.max_scores.retain(|_, (score, since)| {
@@ -141,22 +166,13 @@ impl Normalizer {
             *since += 1.0;
             *since <= FORGET_MAX_SCORE_BUCKETS
         });
-        self.buckets_to_quantile_decay -= 1.0;
-        if self.buckets_to_quantile_decay <= 0.0 {
-            let time = ((QUANTILE_DECAY_TIME - self.buckets_to_quantile_decay) / QUANTILE_DECAY_TIME).floor();
-            let before = self.scores.n();
-            self.scores.propagate_forwards_by_time(time);
-            self.high_scores.propagate_forwards_by_time(time);
-            if before > 0 {
-                let scale = self.scores.n() as f64 / before as f64;
-                self.high_percentile_count = (scale * self.high_percentile_count as f64 + 0.5) as u64;
-            }
-            self.buckets_to_quantile_decay +=
-                QUANTILE_DECAY_TIME + (-self.buckets_to_quantile_decay / QUANTILE_DECAY_TIME).floor();
+        if self.buckets_in_sample >= self.buckets_per_sample {
+            self.complete_sample();
         }
+        self.buckets_in_sample += 1;
     }
 
-    /// Learns one raw score of series `key`.
+    /// Learns one raw score of series `key` in the current bucket.
     pub fn update(&mut self, key: &SeriesKey, score: f64) {
         let entry = match self.max_scores.get_mut(key) {
             Some(entry) => entry,
@@ -164,7 +180,124 @@ impl Normalizer {
         };
         entry.0 = Some(entry.0.map_or(score, |m| m.max(score)));
         entry.1 = 0.0;
-        let value = discrete(score);
+        self.sample_max = self.sample_max.max(score);
+    }
+
+    /// A scorer for the current bucket, once all its scores were learnt: the digests plus the
+    /// high-water mark of the sample in progress. Cold (every score 0) until a sample is complete.
+    pub fn scorer(&self) -> Scorer<'_> {
+        let complete = self.buckets_in_sample >= self.buckets_per_sample;
+        let quantiles = (self.quantiles.scores.n() > 0 || complete).then(|| {
+            let mut quantiles = self.quantiles.clone();
+            if self.buckets_in_sample > 0 {
+                quantiles.add(discrete(self.sample_max));
+            }
+            quantiles
+        });
+        Scorer { quantiles, max_scores: &self.max_scores }
+    }
+
+    /// Adds the sample's high-water mark and starts a new sample.
+    fn complete_sample(&mut self) {
+        self.quantiles.add(discrete(self.sample_max));
+        self.sample_max = 0.0;
+        self.buckets_in_sample = 0;
+        self.samples_to_quantile_decay -= 1;
+        if self.samples_to_quantile_decay == 0 {
+            self.quantiles.age();
+            self.samples_to_quantile_decay = QUANTILE_DECAY_SAMPLES;
+        }
+    }
+
+    /// The state as stored.
+    pub fn snapshot(&self) -> NormalizerSnapshot {
+        NormalizerSnapshot {
+            high_percentile_score: self.quantiles.high_percentile_score,
+            high_percentile_count: self.quantiles.high_percentile_count,
+            samples_to_quantile_decay: self.samples_to_quantile_decay,
+            buckets_in_sample: self.buckets_in_sample,
+            sample_max: self.sample_max,
+            scores: self.quantiles.scores.snapshot(),
+            high_scores: self.quantiles.high_scores.snapshot(),
+            max_scores: self
+                .max_scores
+                .iter()
+                .map(|(key, (score, since))| MaxScore { key: key.clone(), score: *score, buckets_since_score: *since })
+                .collect(),
+        }
+    }
+
+    /// Rebuilds a normaliser for `bucket_span_s`, validating the digests, counts and sample.
+    pub fn restore(bucket_span_s: i64, s: NormalizerSnapshot) -> Result<Normalizer, String> {
+        let mut normalizer = Normalizer::new(bucket_span_s);
+        if s.buckets_in_sample > normalizer.buckets_per_sample {
+            return Err(format!(
+                "{} buckets in the sample in progress exceed the {} buckets per sample",
+                s.buckets_in_sample, normalizer.buckets_per_sample
+            ));
+        }
+        if !(0.0..=MAX_RAW_SCORE).contains(&s.sample_max) {
+            return Err(format!("sample maximum {} is outside [0, {MAX_RAW_SCORE}]", s.sample_max));
+        }
+        if !(1..=QUANTILE_DECAY_SAMPLES).contains(&s.samples_to_quantile_decay) {
+            return Err(format!("samples to quantile decay {} is outside 1 to 20", s.samples_to_quantile_decay));
+        }
+        normalizer.quantiles = Quantiles::restore(&s, normalizer.digest_decay)?;
+        normalizer.samples_to_quantile_decay = s.samples_to_quantile_decay;
+        normalizer.buckets_in_sample = s.buckets_in_sample;
+        normalizer.sample_max = s.sample_max;
+        for m in s.max_scores {
+            normalizer.max_scores.insert(m.key, (m.score, m.buckets_since_score));
+        }
+        Ok(normalizer)
+    }
+}
+
+impl Scorer<'_> {
+    /// The normalised score of raw `score` for series `key`; 0 for a zero score or on cold start.
+    pub fn normalize(&self, key: &SeriesKey, score: f64) -> f64 {
+        let Some(quantiles) = self.quantiles.as_ref().filter(|_| score != 0.0) else { return 0.0 };
+        let noise = quantiles.noise_ceiling(score);
+        let percentile = quantiles.percentile_ceiling(score);
+        let max_score = match self.max_scores.get(key) {
+            Some((Some(max), _)) if *max != 0.0 => max_score_ceiling(score, *max),
+            _ => MAX_NORMALIZED,
+        };
+        let probability = probability_ceiling(inverse_anomaly_score(score));
+        noise.min(percentile).min(max_score).min(probability).min(MAX_NORMALIZED)
+    }
+}
+
+impl Quantiles {
+    fn new(decay: f64) -> Quantiles {
+        Quantiles {
+            high_percentile_score: u32::MAX,
+            high_percentile_count: 0,
+            scores: QDigest::new(DIGEST_K, decay),
+            high_scores: QDigest::new(DIGEST_K, decay),
+        }
+    }
+
+    /// Rebuilds the digests of a snapshot, checking k and the count below the split.
+    fn restore(s: &NormalizerSnapshot, decay: f64) -> Result<Quantiles, String> {
+        let scores = QDigest::restore(s.scores.clone(), decay).map_err(|e| format!("raw score digest: {e}"))?;
+        let high_scores = QDigest::restore(s.high_scores.clone(), decay).map_err(|e| format!("high score digest: {e}"))?;
+        if scores.k() != DIGEST_K || high_scores.k() != DIGEST_K {
+            return Err(format!("digests must have k = {DIGEST_K}"));
+        }
+        if s.high_percentile_count > scores.n() {
+            return Err(format!("high percentile count {} exceeds the {} scores held", s.high_percentile_count, scores.n()));
+        }
+        Ok(Quantiles {
+            high_percentile_score: s.high_percentile_score,
+            high_percentile_count: s.high_percentile_count,
+            scores,
+            high_scores,
+        })
+    }
+
+    /// Adds one discretised high-water mark.
+    fn add(&mut self, value: u32) {
         let n = self.scores.n();
         if n + 1 == self.scores.k() {
             self.seed_high_scores(n);
@@ -180,19 +313,15 @@ impl Normalizer {
         }
     }
 
-    /// The normalised score of raw `score` for series `key`; 0 for a zero score or an empty digest.
-    pub fn normalize(&self, key: &SeriesKey, score: f64) -> f64 {
-        if score == 0.0 || self.scores.n() == 0 {
-            return 0.0;
+    /// Ages both digests by one unit of time, scaling the count below the split alike.
+    fn age(&mut self) {
+        let before = self.scores.n();
+        self.scores.propagate_forwards_by_time(1.0);
+        self.high_scores.propagate_forwards_by_time(1.0);
+        if before > 0 {
+            let scale = self.scores.n() as f64 / before as f64;
+            self.high_percentile_count = (scale * self.high_percentile_count as f64 + 0.5) as u64;
         }
-        let noise = self.noise_ceiling(score);
-        let percentile = self.percentile_ceiling(score);
-        let max_score = match self.max_scores.get(key) {
-            Some((Some(max), _)) if *max != 0.0 => max_score_ceiling(score, *max),
-            _ => MAX_NORMALIZED,
-        };
-        let probability = probability_ceiling(inverse_anomaly_score(score));
-        noise.min(percentile).min(max_score).min(probability).min(MAX_NORMALIZED)
     }
 
     /// `knot(50%) · max(1 + 10 · (s − s₅₀), 0) + 100 · max(2 · min(l₀ + u₀, 1) − 1, 0)`.
@@ -208,11 +337,7 @@ impl Normalizer {
     /// The mean of the knot scores of the ends of the score's 70% percentile interval.
     fn percentile_ceiling(&self, score: f64) -> f64 {
         let (lower, upper) = self.quantile_bounds(score);
-        let mut lower = 100.0 * lower.powf(1.0 / self.bucket_factor);
-        let mut upper = 100.0 * upper.powf(1.0 / self.bucket_factor);
-        if lower > upper {
-            std::mem::swap(&mut lower, &mut upper);
-        }
+        let (lower, upper) = (100.0 * lower.min(upper), 100.0 * lower.max(upper));
         (knot_score(lower.clamp(0.0, 100.0)) + knot_score(upper.clamp(0.0, 100.0))) / 2.0
     }
 
@@ -284,54 +409,6 @@ impl Normalizer {
         }
         self.high_percentile_score = coarse[i0].0;
         self.high_percentile_count = if coarse[i0].1 > n { n - 1 } else { coarse[i0].1 };
-    }
-
-    /// The state as stored.
-    pub fn snapshot(&self) -> NormalizerSnapshot {
-        NormalizerSnapshot {
-            high_percentile_score: self.high_percentile_score,
-            high_percentile_count: self.high_percentile_count,
-            buckets_to_quantile_decay: self.buckets_to_quantile_decay,
-            scores: self.scores.snapshot(),
-            high_scores: self.high_scores.snapshot(),
-            max_scores: self
-                .max_scores
-                .iter()
-                .map(|(key, (score, since))| MaxScore { key: key.clone(), score: *score, buckets_since_score: *since })
-                .collect(),
-        }
-    }
-
-    /// Rebuilds a normaliser for `bucket_span_s`, validating the digests and counts.
-    pub fn restore(bucket_span_s: i64, s: NormalizerSnapshot) -> Result<Normalizer, String> {
-        let mut normalizer = Normalizer::new(bucket_span_s);
-        let decay = normalizer.scores_decay();
-        normalizer.scores = QDigest::restore(s.scores, decay).map_err(|e| format!("raw score digest: {e}"))?;
-        normalizer.high_scores = QDigest::restore(s.high_scores, decay).map_err(|e| format!("high score digest: {e}"))?;
-        if normalizer.scores.k() != DIGEST_K || normalizer.high_scores.k() != DIGEST_K {
-            return Err(format!("digests must have k = {DIGEST_K}"));
-        }
-        if s.high_percentile_count > normalizer.scores.n() {
-            return Err(format!(
-                "high percentile count {} exceeds the {} scores held",
-                s.high_percentile_count,
-                normalizer.scores.n()
-            ));
-        }
-        if !(s.buckets_to_quantile_decay > 0.0 && s.buckets_to_quantile_decay <= QUANTILE_DECAY_TIME) {
-            return Err(format!("buckets to quantile decay {} is outside (0, 20]", s.buckets_to_quantile_decay));
-        }
-        normalizer.high_percentile_score = s.high_percentile_score;
-        normalizer.high_percentile_count = s.high_percentile_count;
-        normalizer.buckets_to_quantile_decay = s.buckets_to_quantile_decay;
-        for m in s.max_scores {
-            normalizer.max_scores.insert(m.key, (m.score, m.buckets_since_score));
-        }
-        Ok(normalizer)
-    }
-
-    fn scores_decay(&self) -> f64 {
-        0.0005 * self.bucket_factor
     }
 }
 

@@ -174,11 +174,6 @@ impl QDigest {
         result
     }
 
-    /// The number of nodes held.
-    pub fn size(&self) -> usize {
-        self.nodes.len()
-    }
-
     /// The state as stored.
     pub fn snapshot(&self) -> QDigestSnapshot {
         let nodes = self.nodes.iter().map(|(r, c)| (r.start(), r.max, *c)).collect();
@@ -334,7 +329,7 @@ mod tests {
             d.add((i * 7919) % 100_000, 1);
         }
         assert_eq!(d.n(), 20_000);
-        assert!(d.size() <= 3 * 201 + 1, "size {}", d.size());
+        assert!(d.nodes.len() <= 3 * 201 + 1, "size {}", d.nodes.len());
         let (lower, upper) = d.cdf(50_000);
         assert!(lower <= 0.5 + 0.01 && upper >= 0.5 - 0.01, "{lower} {upper}");
         assert_eq!(d.summary().last().map(|s| s.1), Some(20_000));
