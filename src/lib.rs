@@ -5,6 +5,7 @@
 //! turns records into alerts and `output` writes both; `ingest` and `cli` sit at the edges.
 
 pub mod bucket;
+pub mod cli;
 pub mod datafeed;
 pub mod fixtures;
 pub mod ingest;

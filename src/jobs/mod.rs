@@ -34,6 +34,16 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Job>, Error> {
     Ok(jobs)
 }
 
+/// Elastic's two jobs as shipped in `jobs/`, built into the binary so `netrare demo` runs
+/// anywhere.
+pub fn embedded() -> Result<Vec<Job>, Error> {
+    const FILES: [(&str, &str); 2] = [
+        ("v3_linux_anomalous_network_port_activity.toml", include_str!("../../jobs/v3_linux_anomalous_network_port_activity.toml")),
+        ("v3_linux_anomalous_network_activity.toml", include_str!("../../jobs/v3_linux_anomalous_network_activity.toml")),
+    ];
+    FILES.iter().map(|(name, text)| Job::parse(&Path::new("<built-in>").join(name), text)).collect()
+}
+
 /// Picks the jobs named in `ids` (all when empty), failing on an unknown id.
 pub fn select(jobs: Vec<Job>, ids: &[String]) -> Result<Vec<Job>, Error> {
     if ids.is_empty() {

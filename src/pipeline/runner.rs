@@ -38,7 +38,9 @@ pub struct Runner {
     pub model: Model,
     pub exceptions: Exceptions,
     pub checkpoint_ms: i64,
-    pub first_bucket_ms: i64,
+    /// Start of the first bucket that held data; `None` until then, so a job created before its
+    /// data exists does not learn from a run of empty buckets.
+    pub first_bucket_ms: Option<i64>,
     pub rule: RuleState,
     pub summary: JobSummary,
     /// Checkpoint at the last commit: the first bucket of the unflushed records.
@@ -74,7 +76,7 @@ impl Runner {
             }
             None => {
                 let start = job.span().bucket_start(first_now - history.as_millis() as i64);
-                (Model::new(&job.file.model, &params), start, start, RuleState::default())
+                (Model::new(&job.file.model, &params), start, None, RuleState::default())
             }
         };
         let summary = JobSummary {
@@ -114,6 +116,13 @@ impl Runner {
         while self.checkpoint_ms + span <= until {
             let mut bucket = Feed::take(buckets, self.checkpoint_ms);
             self.summary.events += bucket.event_count;
+            if self.first_bucket_ms.is_none() {
+                if bucket.values.is_empty() {
+                    self.checkpoint_ms += span;
+                    continue;
+                }
+                self.first_bucket_ms = Some(bucket.start_ms);
+            }
             if self.exceptions.acts_on_model() {
                 let exceptions = &self.exceptions;
                 bucket.values.retain(|key, value| exceptions.matching(&BucketValue { job, key, value }, Action::SkipModelUpdate).is_none());

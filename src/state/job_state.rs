@@ -24,8 +24,8 @@ pub struct JobState {
     pub job_fingerprint: String,
     /// Start of the next bucket to model, epoch ms.
     pub checkpoint_ms: i64,
-    /// Start of the first bucket ever modelled, epoch ms.
-    pub first_bucket_ms: i64,
+    /// Start of the first bucket that held data, epoch ms; `None` while the job has seen none.
+    pub first_bucket_ms: Option<i64>,
     pub model: ModelSnapshot,
     pub rule: RuleState,
 }

@@ -1,0 +1,150 @@
+//! The command line: clap types, settings, logging and exit codes. Each subcommand lives in its
+//! own file with its `Args` and one `run`; none holds pipeline logic.
+
+mod backfill;
+mod demo;
+mod fixtures;
+mod ingest;
+mod jobs;
+mod print;
+mod run;
+mod settings;
+
+pub use settings::{Settings, SettingsFile};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Exit status when the run succeeded.
+pub const EXIT_OK: u8 = 0;
+/// Exit status for an internal error.
+pub const EXIT_INTERNAL: u8 = 1;
+/// Exit status for a bad flag, settings file, job file or exception list.
+pub const EXIT_CONFIG: u8 = 2;
+/// Exit status for bad input data: an unreadable or corrupt event file, a missing column, a
+/// corrupt or incompatible state snapshot.
+pub const EXIT_DATA: u8 = 65;
+/// Exit status when another execution holds the state lock: try again later.
+pub const EXIT_LOCKED: u8 = 75;
+
+const EXIT_CODES_HELP: &str = "Exit codes: 0 success; 1 internal error; 2 bad flags, settings, job file or exception list; \
+65 bad input data (corrupt or truncated event file, missing column, corrupt or incompatible state); \
+75 another execution holds the state lock (try again later).";
+
+/// Elastic's Linux network rarity detections, run as a batch job over Parquet ECS events.
+#[derive(Debug, Parser)]
+#[command(name = "netrare", version, after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Settings file (default: ./netrare.toml when it exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+    /// Event store: a Parquet file, a directory or a glob.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub store: Option<String>,
+    /// State directory (model snapshots, checkpoints, lock).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<std::path::PathBuf>,
+    /// Output directory (anomalies/ and alerts/).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
+    /// Jobs directory (job files and exceptions/).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub jobs_dir: Option<std::path::PathBuf>,
+    /// More log output (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// One scheduled execution of every job: model the new complete buckets, then alert.
+    Run(run::Args),
+    /// Scheduled executions every interval over a past range, exactly as cron would have run them.
+    Backfill(backfill::Args),
+    /// List or show the job definitions.
+    #[command(subcommand)]
+    Jobs(jobs::Command),
+    /// Generate a synthetic Linux fleet of ECS network events.
+    #[command(subcommand)]
+    Fixtures(fixtures::Command),
+    /// Bring raw audit logs or NDJSON exports into the event store.
+    #[command(subcommand)]
+    Ingest(ingest::Command),
+    /// Generate a small fleet, backfill both jobs over it and print the alerts.
+    Demo(demo::Args),
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::resolve(&cli.global)?;
+    match cli.command {
+        Command::Run(args) => run::run(&args, &settings),
+        Command::Backfill(args) => backfill::run(&args, &settings),
+        Command::Jobs(command) => jobs::run(&command, &settings),
+        Command::Fixtures(command) => fixtures::run(&command),
+        Command::Ingest(command) => ingest::run(&command, &settings),
+        Command::Demo(args) => demo::run(&args),
+    }
+}
+
+/// Sets up `tracing` on stderr: warnings by default, more with `-v`, JSON with `--log-format json`.
+pub fn init_logging(global: &Global) {
+    let level = match global.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NETRARE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match global.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// The exit status for an error, from the kind of its cause.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    let state_code = |e: &crate::state::Error| match e {
+        crate::state::Error::Locked { .. } => EXIT_LOCKED,
+        crate::state::Error::BadSnapshot { .. } => EXIT_DATA,
+        _ => EXIT_INTERNAL,
+    };
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<crate::pipeline::Error>() {
+            return match e {
+                crate::pipeline::Error::State(e) => state_code(e),
+                crate::pipeline::Error::Store(_) => EXIT_DATA,
+                _ => EXIT_INTERNAL,
+            };
+        }
+        if let Some(e) = cause.downcast_ref::<crate::state::Error>() {
+            return state_code(e);
+        }
+        if cause.is::<crate::store::Error>() || cause.is::<crate::ingest::Error>() || cause.is::<crate::fixtures::Error>() {
+            return EXIT_DATA;
+        }
+        if cause.is::<crate::jobs::Error>() || cause.is::<crate::rule::exceptions::Error>() || cause.is::<settings::Error>() {
+            return EXIT_CONFIG;
+        }
+    }
+    EXIT_INTERNAL
+}

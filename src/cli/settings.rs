@@ -1,0 +1,81 @@
+//! Settings: an optional `netrare.toml`, overridden by flags. Every key is documented in
+//! `docs/configuration.md`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::Global;
+
+/// A settings file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{}: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+}
+
+/// `netrare.toml`. Relative paths are relative to the file's folder.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsFile {
+    /// Event store: a Parquet file, a directory (searched recursively) or a glob. Default `events`.
+    pub store: Option<String>,
+    /// State directory. Default `state`.
+    pub state_dir: Option<PathBuf>,
+    /// Output directory. Default `out`.
+    pub out_dir: Option<PathBuf>,
+    /// Jobs directory. Default `jobs`.
+    pub jobs_dir: Option<PathBuf>,
+    /// With no state yet, how much history a job first learns from. Default `14d`.
+    #[serde(default, with = "humantime_serde")]
+    pub history: Option<Duration>,
+}
+
+/// Resolved settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub store: String,
+    pub state_dir: PathBuf,
+    pub out_dir: PathBuf,
+    pub jobs_dir: PathBuf,
+    pub history: Duration,
+}
+
+/// Default history a new job learns from.
+pub const DEFAULT_HISTORY: Duration = Duration::from_secs(14 * 24 * 3600);
+
+impl Settings {
+    /// Reads the settings file (the `--config` one, else `./netrare.toml` if present) and
+    /// applies the flags over it.
+    pub fn resolve(global: &Global) -> Result<Settings, Error> {
+        let path = global.config.clone().or_else(|| Some(PathBuf::from("netrare.toml")).filter(|p| p.exists()));
+        let (file, base) = match &path {
+            Some(path) => (SettingsFile::load(path)?, path.parent().map(Path::to_path_buf).unwrap_or_default()),
+            None => (SettingsFile::default(), PathBuf::new()),
+        };
+        let rel = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+        let store = match &file.store {
+            Some(s) if !Path::new(s).is_absolute() => base.join(s).to_string_lossy().into_owned(),
+            Some(s) => s.clone(),
+            None => "events".to_string(),
+        };
+        Ok(Settings {
+            store: global.store.clone().unwrap_or(store),
+            state_dir: global.state_dir.clone().unwrap_or_else(|| rel(file.state_dir.clone().unwrap_or_else(|| "state".into()))),
+            out_dir: global.out.clone().unwrap_or_else(|| rel(file.out_dir.clone().unwrap_or_else(|| "out".into()))),
+            jobs_dir: global.jobs_dir.clone().unwrap_or_else(|| rel(file.jobs_dir.clone().unwrap_or_else(|| "jobs".into()))),
+            history: file.history.unwrap_or(DEFAULT_HISTORY),
+        })
+    }
+}
+
+impl SettingsFile {
+    /// Parses a settings file, rejecting unknown keys.
+    pub fn load(path: &Path) -> Result<SettingsFile, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+        toml::from_str(&text).map_err(|e| Error::Parse { path: path.to_path_buf(), message: e.to_string() })
+    }
+}
