@@ -156,3 +156,65 @@ impl Node {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::ScanStats;
+    use arrow::array::{Int64Array, ListBuilder, StringArray, StringBuilder};
+    use std::collections::HashMap;
+
+    fn frame() -> EventFrame {
+        let mut categories = ListBuilder::new(StringBuilder::new());
+        for row in [vec!["network"], vec!["network", "process"], vec!["process"], vec![]] {
+            for v in row {
+                categories.values().append_value(v);
+            }
+            categories.append(true);
+        }
+        let mut columns = HashMap::new();
+        columns.insert("event.category".to_string(), Column::KeywordList(categories.finish()));
+        columns.insert("destination.ip".to_string(), Column::Keyword(StringArray::from(vec![Some("0:0:0:0:0:0:0:1"), Some("10.1.2.3"), None, Some("8.8.8.8")])));
+        columns.insert("destination.port".to_string(), Column::Integer(Int64Array::from(vec![Some(22), Some(4444), None, Some(53)])));
+        EventFrame { path: "t.parquet".into(), timestamps: vec![0, 1, 2, 3], columns, stats: ScanStats::default() }
+    }
+
+    fn select(query: &str) -> Vec<u32> {
+        let config: DatafeedConfig = toml::from_str(&format!("[query]\n{query}")).expect("test query parses");
+        Datafeed::new(&config).expect("test query compiles").select(&frame())
+    }
+
+    #[test]
+    fn term_on_a_list_field_means_contains() {
+        assert_eq!(select(r#"filter = [{ term = { "event.category" = "network" } }]"#), [0, 1]);
+    }
+
+    #[test]
+    fn must_not_on_ips_compares_addresses_not_text() {
+        assert_eq!(select(r#"must_not = [{ terms = { "destination.ip" = ["::1"] } }]"#), [1, 2, 3]);
+    }
+
+    #[test]
+    fn cidr_and_exists() {
+        assert_eq!(select(r#"filter = [{ cidr = { "destination.ip" = ["10.0.0.0/8"] } }]"#), [1]);
+        assert_eq!(select(r#"filter = [{ exists = { field = "destination.ip" } }]"#), [0, 1, 3]);
+    }
+
+    #[test]
+    fn should_needs_one_match_and_ports_match_as_numbers() {
+        assert_eq!(select(r#"should = [{ term = { "destination.port" = 22 } }, { term = { "destination.port" = "53" } }]"#), [0, 3]);
+    }
+
+    #[test]
+    fn missing_field_is_null() {
+        assert_eq!(select(r#"filter = [{ term = { "user.name" = "root" } }]"#), Vec::<u32>::new());
+        assert_eq!(select(r#"must_not = [{ term = { "user.name" = "jenkins" } }]"#), [0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn bad_cidr_is_refused_with_the_field() {
+        let config: DatafeedConfig = toml::from_str("[query]\nfilter = [{ cidr = { \"destination.ip\" = [\"10.0.0/33\"] } }]").expect("parses");
+        let err = Datafeed::new(&config).expect_err("bad CIDR");
+        assert!(err.to_string().contains("destination.ip"), "{err}");
+    }
+}
