@@ -199,3 +199,45 @@ impl Job {
         fields
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHIPPED: &str = include_str!("../../jobs/v3_linux_anomalous_network_port_activity.toml");
+
+    #[test]
+    fn memory_limits_use_elastic_binary_units() {
+        assert_eq!("32mb".parse::<MemoryLimit>(), Ok(MemoryLimit(32 << 20)));
+        assert_eq!("1gb".parse::<MemoryLimit>(), Ok(MemoryLimit(1 << 30)));
+        assert!("32 parsecs".parse::<MemoryLimit>().is_err());
+        assert_eq!(MemoryLimit(64 << 20).to_string(), "64mb");
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let text = SHIPPED.replace("bucket_span = \"15m\"", "bukcet_span = \"15m\"");
+        let err = Job::parse(Path::new("jobs/x.toml"), &text).expect_err("typo");
+        let message = err.to_string();
+        assert!(message.contains("jobs/x.toml") && message.contains("bukcet_span"), "{message}");
+    }
+
+    #[test]
+    fn out_of_range_values_name_the_key() {
+        let text = SHIPPED.replace("anomaly_threshold = 50", "anomaly_threshold = 150");
+        let err = Job::parse(Path::new("j.toml"), &text).expect_err("threshold");
+        assert!(err.to_string().contains("rule.anomaly_threshold"), "{err}");
+        let text = SHIPPED.replace("from = \"now-45m\"", "from = \"yesterday\"");
+        assert!(Job::parse(Path::new("j.toml"), &text).expect_err("from").to_string().contains("rule.from"));
+    }
+
+    #[test]
+    fn job_reads_its_query_by_and_influencer_fields() {
+        let job = Job::parse(Path::new("j.toml"), SHIPPED).expect("shipped job parses");
+        let fields = job.fields();
+        for f in ["event.category", "event.type", "host.os.type", "destination.ip", "destination.port", "user.name", "process.name", "host.name"] {
+            assert!(fields.iter().any(|x| x == f), "{f} missing from {fields:?}");
+        }
+        assert_eq!(job.lookback, std::time::Duration::from_secs(45 * 60));
+    }
+}

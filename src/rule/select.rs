@@ -99,3 +99,101 @@ pub fn evaluate(
     state.alerted.retain(|_, t| *t >= keep_from);
     outcome
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rule::config::Severity;
+    use std::time::Duration;
+
+    const SPAN: i64 = 900_000;
+
+    fn rule(max_signals: usize) -> RuleConfig {
+        RuleConfig {
+            rule_id: "r".into(),
+            name: "Rule".into(),
+            anomaly_threshold: 50.0,
+            interval: Duration::from_secs(900),
+            from: "now-45m".into(),
+            max_signals,
+            severity: Severity::Low,
+            risk_score: 21,
+            exceptions: Vec::new(),
+            threat: Vec::new(),
+        }
+    }
+
+    fn record(id: &str, bucket: i64, score: f64) -> AnomalyRecord {
+        AnomalyRecord {
+            record_id: id.into(),
+            job_id: "j".into(),
+            timestamp_ms: bucket * SPAN,
+            bucket_span: 900,
+            detector_index: 0,
+            is_interim: false,
+            function: "rare".into(),
+            function_description: "rare".into(),
+            by_field_name: "destination.port".into(),
+            by_field_value: id.into(),
+            partition_field_name: None,
+            partition_field_value: None,
+            probability: 1e-6,
+            record_score: score,
+            initial_record_score: score,
+            typical: vec![0.0],
+            actual: vec![1.0],
+            influencers: Vec::new(),
+            influencers_capped: false,
+            by_field_first_occurrence_ms: 0,
+            by_field_relative_rarity: 1.0,
+            event_count: 1,
+            host_count: 1,
+            explanation: String::new(),
+        }
+    }
+
+    /// One execution at `now = (bucket + 1) · span + delay`, as a run after bucket `bucket` completes.
+    fn execute(rule: &RuleConfig, state: &mut RuleState, records: &[AnomalyRecord], bucket: i64) -> Outcome {
+        let now = (bucket + 1) * SPAN + 120_000;
+        evaluate(rule, 45 * 60_000, &Exceptions::default(), state, records, now, (bucket + 1) * SPAN)
+    }
+
+    #[test]
+    fn threshold_and_score_order() {
+        let mut state = RuleState::default();
+        let out = execute(&rule(100), &mut state, &[record("a", 10, 49.9), record("b", 10, 60.0), record("c", 10, 90.0)], 10);
+        let ids: Vec<&str> = out.alerts.iter().map(|a| a.record.record_id.as_str()).collect();
+        assert_eq!(ids, ["c", "b"]);
+    }
+
+    #[test]
+    fn capped_records_are_alerted_by_later_executions_not_starved() {
+        let mut state = RuleState::default();
+        let flood: Vec<AnomalyRecord> = (0..5).map(|i| record(&format!("r{i}"), 10, 60.0 + i as f64)).collect();
+        let first = execute(&rule(2), &mut state, &flood, 10);
+        assert_eq!((first.alerts.len(), first.pending), (2, 3));
+        let second = execute(&rule(2), &mut state, &[], 11);
+        let third = execute(&rule(2), &mut state, &[], 12);
+        let mut all: Vec<String> = [first, second, third].iter().flat_map(|o| o.alerts.iter().map(|a| a.record.record_id.clone())).collect();
+        all.sort();
+        assert_eq!(all, ["r0", "r1", "r2", "r3", "r4"]);
+    }
+
+    #[test]
+    fn a_record_is_alerted_once_across_overlapping_windows() {
+        let mut state = RuleState::default();
+        assert_eq!(execute(&rule(100), &mut state, &[record("a", 10, 80.0)], 10).alerts.len(), 1);
+        assert!(execute(&rule(100), &mut state, &[], 11).alerts.is_empty());
+        assert!(execute(&rule(100), &mut state, &[], 12).alerts.is_empty());
+    }
+
+    #[test]
+    fn missed_executions_widen_the_window_to_the_last_one() {
+        let mut state = RuleState::default();
+        execute(&rule(1), &mut state, &[record("old", 10, 70.0), record("older", 10, 60.0)], 10);
+        // Six hours of missed executions: "older" was pending and is far outside now-45m.
+        let late = execute(&rule(100), &mut state, &[], 34);
+        assert_eq!(late.alerts.iter().map(|a| a.record.record_id.as_str()).collect::<Vec<_>>(), ["older"]);
+        assert!(late.gap_ms.is_some_and(|g| g > 5 * 3_600_000));
+    }
+}
