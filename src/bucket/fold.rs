@@ -21,6 +21,9 @@ pub struct FoldFields {
     pub to_ms: i64,
 }
 
+/// A by-value's partial summary while folding, keyed by (partition, by-value).
+type Partials<'a> = HashMap<(Option<ValueRef<'a>>, ValueRef<'a>), Partial<'a>>;
+
 #[derive(Default)]
 struct Partial<'a> {
     event_count: u64,
@@ -36,7 +39,7 @@ pub fn fold_frame(frame: &EventFrame, rows: &[u32], fields: &FoldFields) -> BTre
     let hosts = frame.columns.get("host.name");
     let influencers: Vec<Option<&Column>> = fields.influencers.iter().map(|f| frame.columns.get(f)).collect();
 
-    let mut buckets: HashMap<i64, (u64, HashMap<(Option<ValueRef>, ValueRef), Partial>)> = HashMap::new();
+    let mut buckets: HashMap<i64, (u64, Partials)> = HashMap::new();
     for &row in rows {
         let row = row as usize;
         let t = frame.timestamps[row];
@@ -67,7 +70,7 @@ pub fn fold_frame(frame: &EventFrame, rows: &[u32], fields: &FoldFields) -> BTre
     buckets.into_iter().map(|(start, (count, values))| (start, summarize(start, count, values, &fields.influencers))).collect()
 }
 
-fn summarize(start_ms: i64, event_count: u64, values: HashMap<(Option<ValueRef>, ValueRef), Partial>, names: &[String]) -> BucketSummary {
+fn summarize(start_ms: i64, event_count: u64, values: Partials, names: &[String]) -> BucketSummary {
     let mut summary = BucketSummary { start_ms, values: BTreeMap::new(), event_count };
     for ((partition, by), partial) in values {
         let mut value = ValueSummary {

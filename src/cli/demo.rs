@@ -9,7 +9,8 @@ use super::backfill::schedule;
 use super::print;
 use super::run::build_plan;
 use super::settings::{Settings, DEFAULT_HISTORY};
-use crate::fixtures::{generate_to, read_labels, FleetOptions};
+use super::fixtures::FleetArgs;
+use crate::fixtures::{generate_to, read_labels};
 use crate::pipeline;
 
 /// Generate a small fleet with injected attacks, backfill both Elastic jobs over it and print
@@ -19,24 +20,17 @@ pub struct Args {
     /// Working directory (default: a temporary one, removed afterwards).
     #[arg(long)]
     pub dir: Option<PathBuf>,
-    /// Number of hosts.
-    #[arg(long, default_value_t = 12)]
-    pub hosts: usize,
-    /// Number of days.
-    #[arg(long, default_value_t = 3)]
-    pub days: u32,
-    /// Random seed.
-    #[arg(long, default_value_t = 7)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let temp = tempfile::Builder::new().prefix("netrare-demo-").tempdir()?;
     let dir = args.dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
-    let opts = FleetOptions { hosts: args.hosts, days: args.days, seed: args.seed, ..FleetOptions::default() };
+    let opts = args.fleet.options();
     let events = dir.join("events");
     let fleet = generate_to(&events, &opts).context("generating the demo fleet")?;
-    println!("generated {} hosts x {} days: {} events in {}", args.hosts, args.days, fleet.defend_events + fleet.auditd_events, events.display());
+    println!("generated {} hosts x {} days: {} events in {}", opts.hosts, opts.days, fleet.defend_events + fleet.auditd_events, events.display());
 
     let settings = Settings {
         store: events.to_string_lossy().into_owned(),
@@ -46,7 +40,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         history: DEFAULT_HISTORY,
     };
     let start = opts.start;
-    let end = start + Duration::days(i64::from(args.days));
+    let end = start + Duration::days(i64::from(opts.days));
     let executions = schedule(start, end, std::time::Duration::from_secs(900))?;
     let plan = build_plan(&settings, crate::jobs::embedded()?, executions, None, 96)?;
     let report = pipeline::execute(plan)?;

@@ -14,11 +14,9 @@ pub enum Command {
     Generate(GenerateArgs),
 }
 
+/// The size and seed of a generated fleet.
 #[derive(Debug, clap::Args)]
-pub struct GenerateArgs {
-    /// Output directory.
-    #[arg(long)]
-    pub out: PathBuf,
+pub struct FleetArgs {
     /// Number of hosts.
     #[arg(long, default_value_t = 12)]
     pub hosts: usize,
@@ -28,6 +26,22 @@ pub struct GenerateArgs {
     /// Random seed.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+}
+
+impl FleetArgs {
+    /// Generator options for these arguments, with attacks.
+    pub fn options(&self) -> FleetOptions {
+        FleetOptions { hosts: self.hosts, days: self.days, seed: self.seed, ..FleetOptions::default() }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GenerateArgs {
+    /// Output directory.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
     /// First day, RFC 3339 (default 2026-11-01T00:00:00Z).
     #[arg(long, value_parser = parse_time)]
     pub start: Option<DateTime<Utc>>,
@@ -38,7 +52,7 @@ pub struct GenerateArgs {
 
 pub fn run(command: &Command) -> anyhow::Result<()> {
     let Command::Generate(args) = command;
-    let mut opts = FleetOptions { hosts: args.hosts, days: args.days, seed: args.seed, attacks: !args.no_attacks, ..FleetOptions::default() };
+    let mut opts = FleetOptions { attacks: !args.no_attacks, ..args.fleet.options() };
     if let Some(start) = args.start {
         opts.start = start;
     }

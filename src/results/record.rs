@@ -119,10 +119,10 @@ impl AnomalyRecord {
         if self.by_field_name == field {
             values.push(self.by_field_value.clone());
         }
-        if let (Some(name), Some(value)) = (&self.partition_field_name, &self.partition_field_value) {
-            if name == field {
-                values.push(value.clone());
-            }
+        if let (Some(name), Some(value)) = (&self.partition_field_name, &self.partition_field_value)
+            && name == field
+        {
+            values.push(value.clone());
         }
         values.sort();
         values.dedup();

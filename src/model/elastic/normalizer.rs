@@ -308,7 +308,7 @@ impl Quantiles {
         } else {
             self.high_scores.add(value, 1);
         }
-        if n + 1 > self.scores.k() && (n + 1) % self.scores.k() == 0 {
+        if n + 1 > self.scores.k() && (n + 1).is_multiple_of(self.scores.k()) {
             self.refresh_high_percentile(n + 1);
         }
     }

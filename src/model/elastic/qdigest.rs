@@ -31,7 +31,7 @@ impl Range {
     }
 
     fn sibling(self) -> Range {
-        if (self.start() / self.span) % 2 == 0 {
+        if (self.start() / self.span).is_multiple_of(2) {
             Range { max: self.max + self.span, span: self.span }
         } else {
             Range { max: self.max - self.span, span: self.span }

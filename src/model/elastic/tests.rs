@@ -31,10 +31,10 @@ fn stream(buckets: i64) -> Vec<BucketSummary> {
                 return BucketSummary::empty(i * SPAN_MS);
             }
             let mut values: Vec<String> = (0..30).map(|p| format!("common{p}")).collect();
-            if (state >> 33) % 7 == 0 {
+            if (state >> 33).is_multiple_of(7) {
                 values.push(format!("occasional{}", (state >> 40) % 3));
             }
-            if i > 40 && (state >> 20) % 23 == 0 {
+            if i > 40 && (state >> 20).is_multiple_of(23) {
                 values.push(format!("new{i}"));
             }
             let refs: Vec<&str> = values.iter().map(String::as_str).collect();
