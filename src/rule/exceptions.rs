@@ -223,3 +223,7 @@ fn port_range(text: &str) -> Option<(u16, u16)> {
     let (lo, hi) = (lo.trim().parse().ok()?, hi.trim().parse().ok()?);
     (lo <= hi).then_some((lo, hi))
 }
+
+#[cfg(test)]
+#[path = "exceptions_tests.rs"]
+mod tests;

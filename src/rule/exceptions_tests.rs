@@ -1,0 +1,294 @@
+//! Tests of exception lists (and of the shipped job files they attach to): the example list,
+//! each operator, the all-values rule, and the errors of malformed entries.
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::datafeed::{Clause, TermValue};
+use crate::jobs::Job;
+use crate::results::Influencer;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A port-job record of `port` with the given influencer values.
+fn record(port: &str, influencers: &[(&str, &[&str])]) -> AnomalyRecord {
+    AnomalyRecord {
+        record_id: format!("j_record_0_900_0_1_{}", port.len()),
+        job_id: "j".into(),
+        timestamp_ms: 0,
+        bucket_span: 900,
+        detector_index: 0,
+        is_interim: false,
+        function: "rare".into(),
+        function_description: "rare".into(),
+        by_field_name: "destination.port".into(),
+        by_field_value: port.into(),
+        partition_field_name: None,
+        partition_field_value: None,
+        probability: 1e-6,
+        record_score: 90.0,
+        initial_record_score: 90.0,
+        typical: vec![0.01],
+        actual: vec![1.0],
+        influencers: influencers
+            .iter()
+            .map(|(f, v)| Influencer { influencer_field_name: f.to_string(), influencer_field_values: v.iter().map(|s| s.to_string()).collect() })
+            .collect(),
+        influencers_capped: false,
+        by_field_first_occurrence_ms: 0,
+        by_field_relative_rarity: 1.0,
+        event_count: 1,
+        host_count: 1,
+        explanation: String::new(),
+    }
+}
+
+/// Writes `text` as `list.toml` in a new temporary folder and loads it.
+fn load_text(text: &str) -> (tempfile::TempDir, Result<Exceptions, Error>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("list.toml"), text).expect("write list");
+    let loaded = Exceptions::load(dir.path(), &["list.toml".to_string()]);
+    (dir, loaded)
+}
+
+fn list(conditions: &str) -> Exceptions {
+    let text = format!("description = \"t\"\n[[entry]]\nid = \"e\"\ncomment = \"why\"\nconditions = [{conditions}]\n");
+    load_text(&text).1.expect("list loads")
+}
+
+fn enabled_example() -> (tempfile::TempDir, Exceptions) {
+    let text = std::fs::read_to_string(root().join("jobs/exceptions/example.toml")).expect("example list");
+    assert!(text.contains("\nenabled = false\n"), "the example ships disabled");
+    let (dir, loaded) = load_text(&text.replace("\nenabled = false\n", "\nenabled = true\n"));
+    (dir, loaded.expect("enabled example loads"))
+}
+
+fn matched_id(exceptions: &Exceptions, record: &AnomalyRecord) -> Option<String> {
+    exceptions.matches(record).map(|e| e.id.clone())
+}
+
+#[test]
+fn example_list_loads_disabled_and_matches_nothing() {
+    let exceptions = Exceptions::load(&root().join("jobs"), &["exceptions/example.toml".to_string()]).expect("every entry compiles");
+    let dev = record("31337", &[("host.name", &["dev-01"])]);
+    assert_eq!(matched_id(&exceptions, &dev), None);
+    assert!(!exceptions.acts_on_model());
+}
+
+#[test]
+fn enabled_example_matches_each_category_and_not_its_near_miss() {
+    let (_dir, exceptions) = enabled_example();
+    let cases: [(&str, AnomalyRecord, AnomalyRecord); 5] = [
+        (
+            "admin-tools",
+            record("4505", &[("process.name", &["salt-minion"]), ("destination.ip", &["10.10.0.5"])]),
+            record("4505", &[("process.name", &["salt-minion"]), ("destination.ip", &["203.0.113.5"])]),
+        ),
+        (
+            "internal-services-uncommon-ports",
+            record("8443", &[("destination.ip", &["10.1.2.3"])]),
+            record("7443", &[("destination.ip", &["10.1.2.3"])]),
+        ),
+        (
+            "security-scanners",
+            record("31337", &[("host.name", &["scanner-02"]), ("process.name", &["nmap"])]),
+            record("31337", &[("host.name", &["web-02"]), ("process.name", &["nmap"])]),
+        ),
+        (
+            "dev-test-environments",
+            record("31337", &[("host.name", &["dev-01", "test-7"])]),
+            record("31337", &[("host.name", &["dev-01", "prod-db-1"])]),
+        ),
+        (
+            "legacy-applications",
+            record("7001", &[("process.name", &["billing-sync"]), ("user.name", &["billing"])]),
+            record("7001", &[("process.name", &["billing-sync"]), ("user.name", &["root"])]),
+        ),
+    ];
+    for (id, hit, miss) in &cases {
+        assert_eq!(matched_id(&exceptions, hit).as_deref(), Some(*id), "{id} should match");
+        assert_eq!(matched_id(&exceptions, miss), None, "{id}: the near miss should not match");
+    }
+    assert!(exceptions.acts_on_model());
+    assert_eq!(exceptions.matching(&cases[2].1, Action::SkipModelUpdate).map(|e| e.id.as_str()), Some("security-scanners"));
+    assert!(exceptions.matching(&cases[2].1, Action::SuppressAlert).is_none());
+    assert_eq!(exceptions.matching(&cases[4].1, Action::SkipResult).map(|e| e.id.as_str()), Some("legacy-applications"));
+}
+
+#[test]
+fn equals_compares_whole_values() {
+    let exceptions = list(r#"{ field = "process.name", operator = "equals", values = ["sshd"] }"#);
+    assert!(exceptions.matches(&record("22", &[("process.name", &["sshd"])])).is_some());
+    assert!(exceptions.matches(&record("22", &[("process.name", &["sshd-session"])])).is_none());
+    assert!(exceptions.matches(&record("22", &[("process.name", &["SSHD"])])).is_none());
+}
+
+#[test]
+fn by_field_and_named_record_fields_are_conditions_too() {
+    let exceptions = list(r#"{ field = "destination.port", operator = "equals", values = ["8443"] }"#);
+    assert!(exceptions.matches(&record("8443", &[])).is_some());
+    let by_value = list(r#"{ field = "by_field_value", operator = "equals", values = ["8443"] }"#);
+    assert!(by_value.matches(&record("8443", &[])).is_some());
+    let job = list(r#"{ field = "job_id", operator = "equals", values = ["j"] }"#);
+    assert!(job.matches(&record("1", &[])).is_some());
+}
+
+/// A subject carrying a field records do not have, to test path patterns.
+struct Executable(&'static str);
+
+impl Subject for Executable {
+    fn values_of(&self, field: &str) -> Vec<String> {
+        if field == "process.executable" { vec![self.0.to_string()] } else { Vec::new() }
+    }
+}
+
+#[test]
+fn wildcard_matches_paths_and_star_crosses_slashes() {
+    let exceptions = list(r#"{ field = "process.executable", operator = "wildcard", values = ["/opt/legacy/*", "/usr/lib/jvm/java-?/bin/java"] }"#);
+    assert!(exceptions.matches(&Executable("/opt/legacy/billing")).is_some());
+    assert!(exceptions.matches(&Executable("/opt/legacy/bin/sync")).is_some());
+    assert!(exceptions.matches(&Executable("/usr/lib/jvm/java-8/bin/java")).is_some());
+    assert!(exceptions.matches(&Executable("/usr/lib/jvm/java-17/bin/java")).is_none());
+    assert!(exceptions.matches(&Executable("/opt/legacy-new/billing")).is_none());
+}
+
+#[test]
+fn cidr_matches_v4_and_v6_and_refuses_non_ips() {
+    let exceptions = list(r#"{ field = "destination.ip", operator = "cidr", values = ["10.0.0.0/8", "fd00::/8"] }"#);
+    assert!(exceptions.matches(&record("1", &[("destination.ip", &["10.255.0.1"])])).is_some());
+    assert!(exceptions.matches(&record("1", &[("destination.ip", &["fd12::1"])])).is_some());
+    assert!(exceptions.matches(&record("1", &[("destination.ip", &["11.0.0.1"])])).is_none());
+    assert!(exceptions.matches(&record("1", &[("destination.ip", &["not-an-ip"])])).is_none());
+}
+
+#[test]
+fn port_range_is_inclusive_and_takes_single_ports() {
+    let exceptions = list(r#"{ field = "destination.port", operator = "port_range", values = ["8000-8999", "443"] }"#);
+    for port in ["8000", "8999", "443"] {
+        assert!(exceptions.matches(&record(port, &[])).is_some(), "{port}");
+    }
+    for port in ["7999", "9000", "444", "http"] {
+        assert!(exceptions.matches(&record(port, &[])).is_none(), "{port}");
+    }
+}
+
+#[test]
+fn every_value_of_a_field_must_match_and_a_missing_field_never_does() {
+    let exceptions = list(r#"{ field = "host.name", operator = "wildcard", values = ["dev-*"] }"#);
+    assert!(exceptions.matches(&record("1", &[("host.name", &["dev-1", "dev-2"])])).is_some());
+    assert!(exceptions.matches(&record("1", &[("host.name", &["dev-1", "prod-1"])])).is_none());
+    assert!(exceptions.matches(&record("1", &[("user.name", &["dev-1"])])).is_none());
+}
+
+#[test]
+fn all_conditions_of_an_entry_must_hold() {
+    let exceptions = list(
+        r#"{ field = "process.name", operator = "equals", values = ["curl"] }, { field = "user.name", operator = "equals", values = ["deploy"] }"#,
+    );
+    assert!(exceptions.matches(&record("1", &[("process.name", &["curl"]), ("user.name", &["deploy"])])).is_some());
+    assert!(exceptions.matches(&record("1", &[("process.name", &["curl"]), ("user.name", &["root"])])).is_none());
+}
+
+fn bad_entry(conditions: &str, comment: &str) -> String {
+    let text = format!("description = \"t\"\nenabled = false\n[[entry]]\nid = \"broken-one\"\ncomment = \"{comment}\"\nconditions = [{conditions}]\n");
+    let (dir, loaded) = load_text(&text);
+    let err = loaded.expect_err("a malformed entry is refused, even in a disabled list");
+    assert!(matches!(err, Error::BadEntry { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains(&dir.path().join("list.toml").display().to_string()), "{message}");
+    assert!(message.contains("\"broken-one\""), "{message}");
+    message
+}
+
+#[test]
+fn malformed_entries_name_the_file_and_the_entry() {
+    let cidr = bad_entry(r#"{ field = "destination.ip", operator = "cidr", values = ["10.0.0.0/33"] }"#, "why");
+    assert!(cidr.contains("10.0.0.0/33"), "{cidr}");
+    let ports = bad_entry(r#"{ field = "destination.port", operator = "port_range", values = ["9000-8000"] }"#, "why");
+    assert!(ports.contains("9000-8000"), "{ports}");
+    let too_big = bad_entry(r#"{ field = "destination.port", operator = "port_range", values = ["70000"] }"#, "why");
+    assert!(too_big.contains("70000"), "{too_big}");
+    let comment = bad_entry(r#"{ field = "host.name", operator = "equals", values = ["a"] }"#, "  ");
+    assert!(comment.contains("comment"), "{comment}");
+    let empty = bad_entry(r#"{ field = "host.name", operator = "equals", values = [] }"#, "why");
+    assert!(empty.contains("values"), "{empty}");
+}
+
+#[test]
+fn unknown_keys_name_the_file_line_and_key() {
+    let text = "description = \"t\"\n[[entry]]\nid = \"e\"\ncomment = \"why\"\ncolour = \"red\"\nconditions = []\n";
+    let (dir, loaded) = load_text(text);
+    let err = loaded.expect_err("unknown key refused");
+    assert!(matches!(err, Error::Parse { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains(&dir.path().join("list.toml").display().to_string()), "{message}");
+    assert!(message.contains("colour") && message.contains("line 5"), "{message}");
+}
+
+fn strings(values: &[&str]) -> Vec<TermValue> {
+    values.iter().map(|v| TermValue::Str(v.to_string())).collect()
+}
+
+fn check_elastic_values(job: &Job) {
+    let rule = &job.file.rule;
+    assert_eq!(rule.anomaly_threshold, 50.0);
+    assert_eq!(rule.from, "now-45m");
+    assert_eq!(job.lookback, std::time::Duration::from_secs(45 * 60));
+    assert_eq!(rule.interval, std::time::Duration::from_secs(15 * 60));
+    assert_eq!(job.span().secs(), 900);
+    assert_eq!(rule.max_signals, 100);
+    assert_eq!(rule.severity, super::super::Severity::Low);
+    assert_eq!(rule.risk_score, 21);
+    let must_not = &job.file.datafeed.query.must_not;
+    let expected = [
+        Clause::Terms([("destination.ip".to_string(), strings(&["127.0.0.1", "127.0.0.53", "::", "::1"]))].into()),
+        Clause::Term([("user.name".to_string(), TermValue::Str("jenkins".into()))].into()),
+        Clause::Terms(
+            [(
+                "process.name".to_string(),
+                strings(&[
+                    "elastic-agent", "elastic-agent.exe", "metricbeat", "metricbeat.exe", "filebeat", "filebeat.exe",
+                    "packetbeat", "packetbeat.exe", "winlogbeat", "winlogbeat.exe",
+                ]),
+            )]
+            .into(),
+        ),
+    ];
+    assert_eq!(must_not.as_slice(), expected.as_slice(), "{}", job.path.display());
+}
+
+fn toml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn shipped_jobs_and_examples_load_with_elastic_values() {
+    let mut jobs = Vec::new();
+    for path in toml_files(&root().join("jobs")).into_iter().chain(toml_files(&root().join("docs/examples"))) {
+        let job = Job::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        Exceptions::load(&root().join("jobs"), &job.file.rule.exceptions).unwrap_or_else(|e| panic!("{e}"));
+        check_elastic_values(&job);
+        jobs.push(job);
+    }
+    let find = |id: &str| jobs.iter().find(|j| j.id() == id).unwrap_or_else(|| panic!("job {id} missing"));
+    let port = find("v3_linux_anomalous_network_port_activity");
+    assert_eq!(port.file.rule.rule_id, "3c7e32e6-6104-46d9-a06e-da0f8b5795a0");
+    assert_eq!(port.file.job.by_field_name, "destination.port");
+    assert_eq!(port.file.job.model_memory_limit.0, 32 << 20);
+    let process = find("v3_linux_anomalous_network_activity");
+    assert_eq!(process.file.rule.rule_id, "52afbdc5-db15-485e-bc24-f5707f820c4b");
+    assert_eq!(process.file.job.by_field_name, "process.name");
+    assert_eq!(process.file.job.model_memory_limit.0, 64 << 20);
+    let by_host = find("linux_rare_port_by_host");
+    assert_eq!(by_host.file.job.partition_field_name.as_deref(), Some("host.name"));
+    assert_eq!(by_host.file.rule.exceptions, ["exceptions/example.toml"]);
+    assert_eq!(jobs.len(), 3);
+}
