@@ -13,10 +13,10 @@ use crate::store::{Column, EventFrame, ValueRef};
 #[non_exhaustive]
 pub enum Error {
     /// A CIDR range did not parse.
-    #[error("datafeed.query: field {field:?}: {value:?} is not a CIDR range (expected e.g. \"10.0.0.0/8\")")]
+    #[error("field {field:?}: {value:?} is not a CIDR range (expected e.g. \"10.0.0.0/8\")")]
     BadCidr { field: String, value: String },
     /// A clause names no field.
-    #[error("datafeed.query: a {clause} clause must name exactly one field")]
+    #[error("a {clause} clause must name exactly one field")]
     NoField { clause: &'static str },
 }
 
