@@ -207,3 +207,20 @@ fn ingesting_twice_keeps_one_copy() {
     assert_eq!(read_store(&out).len(), 2);
     assert!(second.to_string().contains("already ingested"));
 }
+
+#[test]
+fn a_generated_fleet_round_trips_through_ndjson_ingest() {
+    let opts = crate::fixtures::FleetOptions { hosts: 6, days: 1, ..crate::fixtures::FleetOptions::default() };
+    let mut events = crate::fixtures::generate(&opts).events;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fleet.ndjson");
+    std::fs::write(&path, events.iter().map(to_ndjson).collect::<Vec<_>>().join("\n")).unwrap();
+    let out = dir.path().join("store");
+    let report = ingest(&[Input::Path(path)], &out).unwrap();
+    assert_eq!((report.events_written, report.malformed), (events.len() as u64, 0));
+    let mut read = read_store(&out);
+    let key = |e: &EcsEvent| format!("{e:?}");
+    events.sort_by_key(key);
+    read.sort_by_key(key);
+    assert_eq!(read, events);
+}
