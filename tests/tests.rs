@@ -1,0 +1,5 @@
+//! End-to-end tests: the real `netrare` binary on the checked-in fleet fixture.
+
+mod util;
+
+mod run;
