@@ -4,3 +4,4 @@ mod util;
 
 mod run;
 mod backfill;
+mod crash;

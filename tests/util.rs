@@ -118,6 +118,13 @@ impl Sandbox {
         self.store.clone()
     }
 
+    /// The published output files: records and alerts, not the staging folder.
+    pub fn published(&self) -> Vec<PathBuf> {
+        let mut files = parquet_files(&self.out().join("anomalies"));
+        files.extend(parquet_files(&self.out().join("alerts")));
+        files
+    }
+
     /// Every anomaly record written, all jobs.
     pub fn records(&self) -> Vec<Row> {
         read_rows(&self.out().join("anomalies"))
