@@ -5,3 +5,4 @@ mod util;
 mod run;
 mod backfill;
 mod crash;
+mod cli;
