@@ -6,3 +6,5 @@ mod run;
 mod backfill;
 mod crash;
 mod cli;
+mod demo;
+mod jobs;
