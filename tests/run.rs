@@ -71,6 +71,7 @@ fn capped_executions_alert_the_rest_later_without_loss_or_duplicates() {
     let most_pending = outputs.iter().map(|o| pending(&o.stdout, PROCESS_JOB)).max().unwrap_or(0);
     assert!(most_pending >= 2, "the cap should have held records back");
     assert_eq!(pending(&outputs.last().expect("runs").stdout, PROCESS_JOB), 0, "pending records never drained");
+    assert!(!outputs.iter().any(|o| o.stdout.contains("executions were missed")), "held-back records were reported as missed executions");
     let alerts = sandbox.alerts();
     for execution in alerts.iter().map(|a| (a.text("job_id"), a.number("@timestamp").to_bits())).collect::<BTreeSet<_>>() {
         let n = alerts.iter().filter(|a| (a.text("job_id"), a.number("@timestamp").to_bits()) == execution).count();
