@@ -50,6 +50,7 @@ impl Output {
 
 /// A test's own folder, with the store, state, output and jobs folders the binary is given.
 pub struct Sandbox {
+    /// The folder, removed when the sandbox is dropped.
     pub dir: tempfile::TempDir,
     pub store: PathBuf,
     pub jobs: PathBuf,
@@ -316,7 +317,12 @@ pub const LAST_RUN: &str = "2026-11-04T00:05:00Z";
 pub fn scheduled_day() -> &'static Scheduled {
     static DAY: std::sync::OnceLock<Scheduled> = std::sync::OnceLock::new();
     DAY.get_or_init(|| {
-        let sandbox = Sandbox::new();
+        // A static is never dropped: keep its folder in one fixed place, replaced by each test run.
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("scheduled-day");
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).expect("scheduled-day folder");
+        let dir = tempfile::Builder::new().tempdir_in(&root).expect("temp dir");
+        let sandbox = Sandbox { dir, store: PathBuf::from(FIXTURE), jobs: PathBuf::from(JOBS) };
         let times = every_15m(FIRST_RUN, LAST_RUN);
         let outputs = sandbox.run_each(&times);
         Scheduled { sandbox, times, outputs }
