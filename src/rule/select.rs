@@ -54,7 +54,9 @@ pub fn evaluate(
     let mut window_start = now_ms - lookback_ms;
     let mut gap_ms = None;
     if let Some(watermark) = state.watermark_ms.filter(|&w| w < window_start) {
-        gap_ms = Some(window_start - watermark);
+        // Records held back by the cap widen the window too, but only a late execution is a gap.
+        let missed = state.last_execution_ms.is_some_and(|last| now_ms - last > rule.interval.as_millis() as i64);
+        gap_ms = missed.then_some(window_start - watermark);
         window_start = watermark;
     }
     let in_window = |r: &AnomalyRecord| r.timestamp_ms >= window_start && r.timestamp_ms <= now_ms;
