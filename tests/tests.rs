@@ -7,4 +7,5 @@ mod backfill;
 mod crash;
 mod cli;
 mod demo;
+mod ingest;
 mod jobs;
