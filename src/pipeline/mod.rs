@@ -10,9 +10,10 @@ mod runner;
 
 pub use runner::{fingerprint, JobSummary};
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
 
 use crate::jobs::Job;
@@ -127,21 +128,23 @@ pub fn execute(plan: Plan) -> Result<Report, Error> {
 
 /// Stages the records and alerts produced since the last commit, then commits them together
 /// with every job's state.
-fn commit(plan: &Plan, runners: &mut [Runner], now: i64, staging: &std::path::Path, all_alerts: &mut Vec<Alert>) -> Result<(), Error> {
+fn commit(plan: &Plan, runners: &mut [Runner], now: i64, staging: &Path, all_alerts: &mut Vec<Alert>) -> Result<(), Error> {
     let mut commit = Commit::default();
     let stage_dir = staging.join(format!("{now}-{}", std::process::id()));
     for (runner, job) in runners.iter_mut().zip(&plan.jobs) {
         let id = job.id();
         if !runner.records.is_empty() {
             let name = format!("records-{}-{}.parquet", runner.flushed_to_ms, runner.checkpoint_ms);
-            let batch = output::records_batch(&runner.records).map_err(|e| output::Error { path: stage_dir.join(&name), reason: e.to_string() })?;
-            commit.files.push(stage(&stage_dir, &plan.out_dir.join("anomalies").join(id), &name, &batch)?);
+            let relative = Path::new("anomalies").join(id).join(name);
+            let batch = output::records_batch(&runner.records).map_err(|e| output::Error { path: relative.clone(), reason: e.to_string() })?;
+            commit.files.push(stage(&stage_dir, &plan.out_dir, relative, &batch)?);
         }
         if !runner.alerts.is_empty() {
             let first = runner.alerts.first().map_or(now, |a| a.timestamp_ms);
             let name = format!("alerts-{first}-{now}.parquet");
-            let batch = output::alerts_batch(&runner.alerts).map_err(|e| output::Error { path: stage_dir.join(&name), reason: e.to_string() })?;
-            commit.files.push(stage(&stage_dir, &plan.out_dir.join("alerts").join(id), &name, &batch)?);
+            let relative = Path::new("alerts").join(id).join(name);
+            let batch = output::alerts_batch(&runner.alerts).map_err(|e| output::Error { path: relative.clone(), reason: e.to_string() })?;
+            commit.files.push(stage(&stage_dir, &plan.out_dir, relative, &batch)?);
         }
         commit.states.push(runner.state(job));
         all_alerts.append(&mut runner.alerts);
@@ -155,13 +158,18 @@ fn commit(plan: &Plan, runners: &mut [Runner], now: i64, staging: &std::path::Pa
     }
     state::failpoint("before-commit");
     commit.commit(&plan.state_dir)?;
-    Ok(())
+    match std::fs::remove_dir_all(&stage_dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(state::Error::Io { path: stage_dir, source: e }.into()),
+        _ => Ok(()),
+    }
 }
 
-fn stage(stage_dir: &std::path::Path, target_dir: &std::path::Path, name: &str, batch: &arrow::record_batch::RecordBatch) -> Result<Publish, Error> {
-    let staged = stage_dir.join(target_dir.file_name().unwrap_or_default()).join(target_dir.parent().and_then(|p| p.file_name()).unwrap_or_default()).join(name);
+/// Writes `batch` at `relative` under the staging folder, to be published at `relative` under
+/// the output folder.
+fn stage(stage_dir: &Path, out_dir: &Path, relative: PathBuf, batch: &RecordBatch) -> Result<Publish, Error> {
+    let staged = stage_dir.join(&relative);
     output::write_parquet(&staged, batch)?;
-    Ok(Publish { staged, target: target_dir.join(name) })
+    Ok(Publish { staged, target: out_dir.join(relative) })
 }
 
 fn progress_bar(plan: &Plan, runners: &[Runner], limit: i64) -> Option<indicatif::ProgressBar> {
