@@ -138,7 +138,6 @@ fn a_weekly_job_stops_alerting_by_its_third_occurrence() {
     let third = seen[2].as_ref().expect("a schedule seen once is still recorded, below 50");
     assert!(third.record_score < 50.0, "{third:?}");
     assert!(third.explanation.as_deref().unwrap_or_default().contains("recurs every 7.0 days"), "{third:?}");
-    let mut model = model;
     let fourth = model.update(&bucket(3 * WEEK + 40, &with(normal(3 * WEEK + 40, 200), &[(5, "9102", "bacula-fd")])));
     assert!(score_of(&fourth, "9102").is_none(), "a schedule seen twice is explained: {fourth:?}");
 }
