@@ -9,13 +9,16 @@ pub enum ModelKind {
     /// Elastic's `rare` (ml-cpp's individual analysis), reproduced exactly.
     #[default]
     Elastic,
+    /// The fleet-aware rare model (`src/model/population/`): host spread, process context, port
+    /// classes and schedules lower false positives on the same 0–100 scale.
+    Population,
 }
 
 /// `[model]`: optional; the default is Elastic's model.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
-    /// `kind = "elastic"`.
+    /// `kind = "elastic"` (the default) or `kind = "population"`.
     #[serde(default)]
     pub kind: ModelKind,
 }

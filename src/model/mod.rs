@@ -6,6 +6,7 @@
 
 mod config;
 pub mod elastic;
+pub mod population;
 
 pub use config::{ModelConfig, ModelKind};
 
@@ -67,10 +68,25 @@ pub struct MemoryReport {
     pub refused_values: u64,
 }
 
+impl MemoryReport {
+    /// The report for an estimate of `bytes` against `limit`: `HardLimit` once a value was refused
+    /// and use is still above 70% of the limit, `SoftLimit` above 70%, `Ok` otherwise.
+    pub fn of(bytes: u64, limit: u64, refused_values: u64) -> MemoryReport {
+        let soft = bytes as f64 > 0.7 * limit as f64;
+        let status = match (soft, refused_values > 0) {
+            (true, true) => MemoryStatus::HardLimit,
+            (true, false) => MemoryStatus::SoftLimit,
+            (false, _) => MemoryStatus::Ok,
+        };
+        MemoryReport { status, bytes, limit_bytes: limit, refused_values }
+    }
+}
+
 /// A model of one job; one variant per model kind a job file can choose.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Model {
     Elastic(elastic::ElasticRare),
+    Population(population::PopulationRare),
 }
 
 /// A model's complete state, as stored in the state directory.
@@ -78,6 +94,7 @@ pub enum Model {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ModelSnapshot {
     Elastic(elastic::ElasticSnapshot),
+    Population(population::PopulationSnapshot),
 }
 
 impl Model {
@@ -85,6 +102,7 @@ impl Model {
     pub fn new(config: &ModelConfig, params: &ModelParams) -> Model {
         match config.kind {
             ModelKind::Elastic => Model::Elastic(elastic::ElasticRare::new(params)),
+            ModelKind::Population => Model::Population(population::PopulationRare::new(params)),
         }
     }
 
@@ -93,6 +111,7 @@ impl Model {
     pub fn update(&mut self, bucket: &BucketSummary) -> Vec<Score> {
         match self {
             Model::Elastic(m) => m.update(bucket),
+            Model::Population(m) => m.update(bucket),
         }
     }
 
@@ -100,6 +119,7 @@ impl Model {
     pub fn memory(&self) -> MemoryReport {
         match self {
             Model::Elastic(m) => m.memory(),
+            Model::Population(m) => m.memory(),
         }
     }
 
@@ -107,6 +127,7 @@ impl Model {
     pub fn snapshot(&self) -> ModelSnapshot {
         match self {
             Model::Elastic(m) => ModelSnapshot::Elastic(m.snapshot()),
+            Model::Population(m) => ModelSnapshot::Population(m.snapshot()),
         }
     }
 
@@ -114,6 +135,8 @@ impl Model {
     pub fn restore(config: &ModelConfig, params: &ModelParams, snapshot: ModelSnapshot) -> Result<Model, String> {
         match (config.kind, snapshot) {
             (ModelKind::Elastic, ModelSnapshot::Elastic(s)) => Ok(Model::Elastic(elastic::ElasticRare::restore(params, s)?)),
+            (ModelKind::Population, ModelSnapshot::Population(s)) => Ok(Model::Population(population::PopulationRare::restore(params, s)?)),
+            (kind, _) => Err(format!("the snapshot is not of the {kind:?} model the job configures")),
         }
     }
 }

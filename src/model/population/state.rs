@@ -1,0 +1,219 @@
+//! What the population model remembers about each value and each process, and the port classes.
+//!
+//! Input: one bucket's facts about a value (its hosts, processes, time). Output: the updated
+//! [`ValueState`] / [`ProcessState`] and the facts scoring needs: host novelty, spread, whether the
+//! value recurs on a schedule, whether a port is usual for a process. Everything is bounded: at most
+//! [`MAX_HOSTS`] hosts and [`MAX_EPISODES`] episode starts per value, [`MAX_PORTS`] ports per process.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::bucket::SeriesKey;
+
+/// Ports from here up are ephemeral (the osquery-defense-kit clamp) and form one class.
+pub const EPHEMERAL_FROM: u16 = 32768;
+/// The by-value under which every ephemeral port is learnt.
+pub const EPHEMERAL_CLASS: &str = "32768-65535";
+/// Host ids kept per value; beyond this the value counts as widespread.
+pub const MAX_HOSTS: usize = 32;
+/// Episode starts kept per value for the periodicity test.
+pub const MAX_EPISODES: usize = 6;
+/// Ports kept per process (the first ones it used).
+pub const MAX_PORTS: usize = 16;
+/// Intervals shorter than this are not schedules (a beacon every few minutes stays suspicious).
+pub const MIN_PERIOD_MS: i64 = 12 * 3_600_000;
+
+/// What the model holds about one value (a port class, a port or a process name).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValueState {
+    /// Start of the first bucket it was present in, epoch ms.
+    pub first_seen_ms: i64,
+    /// Start of the last bucket it was present in, epoch ms.
+    pub last_seen_ms: i64,
+    /// Buckets it was present in.
+    pub buckets: u64,
+    /// Ids of the hosts that produced it, sorted, at most [`MAX_HOSTS`].
+    pub hosts: Vec<u32>,
+    /// True once more hosts produced it than `hosts` holds.
+    pub hosts_capped: bool,
+    /// Starts of its last episodes (runs of consecutive buckets), oldest first.
+    pub episodes: Vec<i64>,
+    /// Earlier intervals matching the interval that started the current episode; 0 if none.
+    pub periodic_matches: u8,
+    /// That interval, ms (0 when not periodic).
+    pub period_ms: i64,
+}
+
+/// What the port job holds about one process: how often it used the network, and on which ports.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ProcessState {
+    /// Buckets in which it used any port.
+    pub buckets: u64,
+    /// Buckets per port (class), for its first [`MAX_PORTS`] ports.
+    pub ports: BTreeMap<String, u64>,
+}
+
+/// The port number of `by`, when it is one (decimal digits, 0–65535).
+pub fn port_of(by: &str) -> Option<u16> {
+    if by.is_empty() || !by.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    by.parse().ok()
+}
+
+/// The key a value is learnt under: ephemeral ports collapse into [`EPHEMERAL_CLASS`].
+pub fn class_key(key: &SeriesKey) -> SeriesKey {
+    match port_of(&key.by) {
+        Some(port) if port >= EPHEMERAL_FROM => SeriesKey { partition: key.partition.clone(), by: EPHEMERAL_CLASS.to_string() },
+        _ => key.clone(),
+    }
+}
+
+impl ValueState {
+    /// A value first present in the bucket starting at `start_ms`, not yet counted.
+    pub fn new(start_ms: i64) -> ValueState {
+        ValueState {
+            first_seen_ms: start_ms,
+            last_seen_ms: start_ms,
+            buckets: 0,
+            hosts: Vec::new(),
+            hosts_capped: false,
+            episodes: Vec::new(),
+            periodic_matches: 0,
+            period_ms: 0,
+        }
+    }
+
+    /// True if host `id` produced this value in an earlier bucket, or may have (hosts capped).
+    pub fn knows_host(&self, id: u32) -> bool {
+        self.hosts_capped || self.hosts.binary_search(&id).is_ok()
+    }
+
+    /// Counts the bucket starting at `start_ms` (span `span_ms`) in which `hosts` produced it.
+    pub fn observe(&mut self, start_ms: i64, span_ms: i64, hosts: &[u32]) {
+        if self.buckets == 0 || self.last_seen_ms + span_ms != start_ms {
+            self.start_episode(start_ms, span_ms);
+        }
+        self.buckets += 1;
+        self.last_seen_ms = start_ms;
+        for &id in hosts {
+            if let Err(at) = self.hosts.binary_search(&id) {
+                if self.hosts.len() < MAX_HOSTS {
+                    self.hosts.insert(at, id);
+                } else {
+                    self.hosts_capped = true;
+                }
+            }
+        }
+    }
+
+    /// Records a new episode at `start_ms` and tests whether it keeps an earlier interval.
+    fn start_episode(&mut self, start_ms: i64, span_ms: i64) {
+        let (matches, period) = match self.episodes.last() {
+            Some(&last) => (matching_intervals(&self.episodes, start_ms - last, span_ms), start_ms - last),
+            None => (0, 0),
+        };
+        self.periodic_matches = matches;
+        self.period_ms = if matches > 0 { period } else { 0 };
+        if self.episodes.len() == MAX_EPISODES {
+            self.episodes.remove(0);
+        }
+        self.episodes.push(start_ms);
+    }
+
+    /// Distinct hosts that produced it, up to [`MAX_HOSTS`].
+    pub fn spread(&self) -> usize {
+        self.hosts.len()
+    }
+}
+
+/// How many of the latest intervals between `episodes`, newest first and without a break, are
+/// within tolerance of `interval` (max(2 buckets, 10%)); 0 for intervals below [`MIN_PERIOD_MS`].
+fn matching_intervals(episodes: &[i64], interval: i64, span_ms: i64) -> u8 {
+    if interval < MIN_PERIOD_MS {
+        return 0;
+    }
+    let tolerance = (2 * span_ms).max(interval / 10);
+    episodes
+        .windows(2)
+        .rev()
+        .take_while(|w| (w[1] - w[0] - interval).abs() <= tolerance)
+        .count() as u8
+}
+
+impl ProcessState {
+    /// Counts one bucket in which the process used the ports of `classes`.
+    pub fn observe<'a>(&mut self, classes: impl Iterator<Item = &'a str>) {
+        self.buckets += 1;
+        for class in classes {
+            if let Some(count) = self.ports.get_mut(class) {
+                *count += 1;
+            } else if self.ports.len() < MAX_PORTS {
+                self.ports.insert(class.to_string(), 1);
+            }
+        }
+    }
+
+    /// True if `class` is this process's usual port: used in at least 3 buckets and in at least
+    /// 5% of the buckets the process used the network.
+    pub fn is_usual(&self, class: &str) -> bool {
+        self.ports.get(class).is_some_and(|&n| n >= 3 && n * 20 >= self.buckets)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPAN: i64 = 900_000;
+    const DAY: i64 = 86_400_000;
+
+    #[test]
+    fn ports_and_classes() {
+        assert_eq!(port_of("4444"), Some(4444));
+        assert_eq!(port_of("65536"), None);
+        assert_eq!(port_of("curl"), None);
+        assert_eq!(port_of("+1"), None);
+        let key = |by: &str| SeriesKey { partition: None, by: by.to_string() };
+        assert_eq!(class_key(&key("40001")).by, EPHEMERAL_CLASS);
+        assert_eq!(class_key(&key("32767")).by, "32767");
+        assert_eq!(class_key(&key("sshd")).by, "sshd");
+    }
+
+    #[test]
+    fn weekly_episodes_are_periodic_and_consecutive_buckets_are_one_episode() {
+        let mut v = ValueState::new(0);
+        v.observe(0, SPAN, &[1]);
+        v.observe(SPAN, SPAN, &[1]);
+        assert_eq!(v.episodes, vec![0]);
+        v.observe(7 * DAY + SPAN, SPAN, &[1]);
+        assert_eq!(v.periodic_matches, 0);
+        v.observe(14 * DAY, SPAN, &[1]);
+        assert_eq!((v.periodic_matches, v.period_ms), (1, 7 * DAY - SPAN));
+        v.observe(20 * DAY + DAY / 2, SPAN, &[1]);
+        assert_eq!(v.periodic_matches, 2, "6.5 days is within 10% of both earlier intervals");
+        v.observe(20 * DAY + DAY / 2 + 6 * 3_600_000, SPAN, &[1]);
+        assert_eq!(v.periodic_matches, 0, "6 hours is not a schedule");
+    }
+
+    #[test]
+    fn hosts_are_bounded_and_usual_ports_need_history() {
+        let mut v = ValueState::new(0);
+        let many: Vec<u32> = (0..40).collect();
+        v.observe(0, SPAN, &many);
+        assert_eq!(v.spread(), MAX_HOSTS);
+        assert!(v.hosts_capped && v.knows_host(39));
+        let mut p = ProcessState::default();
+        for _ in 0..2 {
+            p.observe(["443"].into_iter());
+        }
+        assert!(!p.is_usual("443"));
+        p.observe(["443"].into_iter());
+        assert!(p.is_usual("443"));
+        for i in 0..30 {
+            p.observe([format!("{}", 1000 + i).as_str()].into_iter());
+        }
+        assert_eq!(p.ports.len(), MAX_PORTS);
+    }
+}
