@@ -183,7 +183,11 @@ impl Job {
 
     /// What the model needs from the job.
     pub fn model_params(&self) -> ModelParams {
-        ModelParams { bucket_span_s: self.span().secs(), memory_limit_bytes: self.file.job.model_memory_limit.0 }
+        ModelParams {
+            bucket_span_s: self.span().secs(),
+            memory_limit_bytes: self.file.job.model_memory_limit.0,
+            by_field_is_port: self.file.job.by_field_name.ends_with(".port"),
+        }
     }
 
     /// Every field the job reads: datafeed fields, by, partition and influencer fields.

@@ -21,6 +21,8 @@ pub struct ModelParams {
     pub bucket_span_s: i64,
     /// `model_memory_limit` in bytes.
     pub memory_limit_bytes: u64,
+    /// True when the by-field holds ports (`destination.port`), so a model may class them.
+    pub by_field_is_port: bool,
 }
 
 /// A by-value's score in one bucket, for values the model reports as anomalous.
@@ -72,7 +74,7 @@ impl MemoryReport {
     /// The report for an estimate of `bytes` against `limit`: `HardLimit` once a value was refused
     /// and use is still above 70% of the limit, `SoftLimit` above 70%, `Ok` otherwise.
     pub fn of(bytes: u64, limit: u64, refused_values: u64) -> MemoryReport {
-        let soft = bytes as f64 > 0.7 * limit as f64;
+        let soft = bytes as f64 > SOFT_LIMIT_FRACTION * limit as f64;
         let status = match (soft, refused_values > 0) {
             (true, true) => MemoryStatus::HardLimit,
             (true, false) => MemoryStatus::SoftLimit,
@@ -81,6 +83,9 @@ impl MemoryReport {
         MemoryReport { status, bytes, limit_bytes: limit, refused_values }
     }
 }
+
+/// Above this fraction of its limit a model's memory status is `SoftLimit`.
+pub const SOFT_LIMIT_FRACTION: f64 = 0.7;
 
 /// A model of one job; one variant per model kind a job file can choose.
 #[derive(Debug, Clone, PartialEq)]
@@ -138,5 +143,17 @@ impl Model {
             (ModelKind::Population, ModelSnapshot::Population(s)) => Ok(Model::Population(population::PopulationRare::restore(params, s)?)),
             (kind, _) => Err(format!("the snapshot is not of the {kind:?} model the job configures")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_status_follows_the_soft_limit_and_refusals() {
+        assert_eq!(MemoryReport::of(70, 100, 0).status, MemoryStatus::Ok);
+        assert_eq!(MemoryReport::of(71, 100, 0).status, MemoryStatus::SoftLimit);
+        assert_eq!(MemoryReport::of(99, 100, 3).status, MemoryStatus::HardLimit);
     }
 }

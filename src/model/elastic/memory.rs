@@ -6,7 +6,6 @@
 //! entry (even while forgotten) and its share of the per-bucket scratch, so the estimate cannot grow
 //! behind the limit's back.
 
-use super::super::{MemoryReport, MemoryStatus};
 use super::normalizer::DIGEST_K;
 
 /// Category entry: the key `String` (24) + [`super::categories::ValueState`] (16) + map slack (24).
@@ -19,8 +18,6 @@ const SCRATCH: u64 = 24;
 const PARTITION_ENTRY: u64 = 80;
 /// Two q-digests of at most `3k + 2` nodes of 32 bytes each, plus the fixed structs.
 pub const FIXED_BYTES: u64 = 2 * (3 * DIGEST_K + 2) * 32 + 1024;
-/// Above this fraction of the limit the status is `SoftLimit`.
-const SOFT_LIMIT_FRACTION: f64 = 0.7;
 
 /// Bytes charged for accepting by-value `by` in partition `partition`: the by-value is held twice
 /// (category key and series key), the partition once more in the series key.
@@ -33,31 +30,17 @@ pub fn partition_cost(partition: Option<&str>) -> u64 {
     PARTITION_ENTRY + partition.map_or(0, |p| p.len() as u64)
 }
 
-/// The report for `bytes` against `limit`: `HardLimit` once a value was refused and use is still
-/// above the soft limit, `SoftLimit` above 70%, `Ok` otherwise.
-pub fn report(bytes: u64, limit: u64, refused_values: u64) -> MemoryReport {
-    let soft = bytes as f64 > SOFT_LIMIT_FRACTION * limit as f64;
-    let status = match (soft, refused_values > 0) {
-        (true, true) => MemoryStatus::HardLimit,
-        (true, false) => MemoryStatus::SoftLimit,
-        (false, _) => MemoryStatus::Ok,
-    };
-    MemoryReport { status, bytes, limit_bytes: limit, refused_values }
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn costs_and_status() {
+    fn costs() {
         // 64 + 96 + 24 + 2·4 ("4444") = 192; with partition "web" 195.
         assert_eq!(value_cost("4444", None), 192);
         assert_eq!(value_cost("4444", Some("web")), 195);
         // 2 · 605 · 32 + 1024 = 39,744.
         assert_eq!(FIXED_BYTES, 39_744);
-        assert_eq!(report(70, 100, 0).status, MemoryStatus::Ok);
-        assert_eq!(report(71, 100, 0).status, MemoryStatus::SoftLimit);
-        assert_eq!(report(99, 100, 3).status, MemoryStatus::HardLimit);
     }
 }

@@ -108,7 +108,7 @@ impl ElasticRare {
 
     /// The estimated state size against the limit.
     pub fn memory(&self) -> MemoryReport {
-        memory::report(self.bytes, self.memory_limit_bytes, self.refused_values)
+        MemoryReport::of(self.bytes, self.memory_limit_bytes, self.refused_values)
     }
 
     /// The complete state.

@@ -9,7 +9,7 @@ use crate::model::MemoryStatus;
 const SPAN_MS: i64 = 900_000;
 
 fn params(limit: u64) -> ModelParams {
-    ModelParams { bucket_span_s: 900, memory_limit_bytes: limit }
+    ModelParams { bucket_span_s: 900, memory_limit_bytes: limit, by_field_is_port: true }
 }
 
 fn bucket(index: i64, values: &[&str]) -> BucketSummary {

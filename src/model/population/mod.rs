@@ -21,7 +21,7 @@ use crate::bucket::{BucketSummary, SeriesKey, ValueSummary};
 use rarity::Rarity;
 use score::{Evidence, ProcessFact, MAX_RECORD_PROBABILITY};
 pub use snapshot::{PopulationSnapshot, ProcessEntry, ValueEntry};
-use state::{class_key, port_of, ProcessState, ValueState, EPHEMERAL_CLASS, MAX_HOSTS};
+use state::{class_key, ProcessState, ValueState, MAX_HOSTS};
 
 /// Buckets with data the model only learns from: none of them yields a record.
 pub const COLD_START_BUCKETS: u64 = 20;
@@ -43,6 +43,8 @@ pub struct PopulationRare {
     rarity: BTreeMap<Option<String>, Rarity>,
     bytes: u64,
     refused_values: u64,
+    /// The by-field holds ports: high ports are classed and processes give context.
+    ports: bool,
 }
 
 /// A value class learnt in this bucket, waiting to be judged.
@@ -67,6 +69,7 @@ impl PopulationRare {
             rarity: BTreeMap::new(),
             bytes: memory::FIXED_BYTES,
             refused_values: 0,
+            ports: params.by_field_is_port,
         }
     }
 
@@ -79,7 +82,7 @@ impl PopulationRare {
         self.learn_hosts(bucket);
         let mut classes: BTreeMap<SeriesKey, Vec<&SeriesKey>> = BTreeMap::new();
         for key in bucket.values.keys() {
-            classes.entry(class_key(key)).or_default().push(key);
+            classes.entry(class_key(key, self.ports)).or_default().push(key);
         }
         let mut used: BTreeMap<SeriesKey, BTreeSet<String>> = BTreeMap::new();
         let mut learnt = Vec::with_capacity(classes.len());
@@ -159,7 +162,7 @@ impl PopulationRare {
     /// What the processes of a port class tell, before this bucket; records their use in `used`.
     /// Nothing for non-port values or when the process influencer was capped.
     fn process_facts(&self, class: &SeriesKey, summaries: &[&ValueSummary], used: &mut BTreeMap<SeriesKey, BTreeSet<String>>) -> Vec<ProcessFact> {
-        if !is_port(class) {
+        if !self.ports {
             return Vec::new();
         }
         let names: BTreeSet<&String> = summaries.iter().filter_map(|s| s.influencers.get(PROCESS_FIELD)).flatten().collect();
@@ -199,7 +202,7 @@ impl PopulationRare {
             return Vec::new();
         };
         let total = rarity.total().max(1) as f64;
-        let noun = if is_port(&l.class) { "port" } else { "process" };
+        let noun = if self.ports { "port" } else { "process" };
         let mut evidence = Evidence {
             noun,
             by: String::new(),
@@ -236,10 +239,6 @@ impl PopulationRare {
     }
 }
 
-/// True for a port or the ephemeral port class; other values are taken for process names.
-fn is_port(class: &SeriesKey) -> bool {
-    port_of(&class.by).is_some() || class.by == EPHEMERAL_CLASS
-}
 
 #[cfg(test)]
 mod tests;

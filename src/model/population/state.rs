@@ -62,9 +62,10 @@ pub fn port_of(by: &str) -> Option<u16> {
     by.parse().ok()
 }
 
-/// The key a value is learnt under: ephemeral ports collapse into [`EPHEMERAL_CLASS`].
-pub fn class_key(key: &SeriesKey) -> SeriesKey {
-    match port_of(&key.by) {
+/// The key a value is learnt under: for a port field, ephemeral ports collapse into
+/// [`EPHEMERAL_CLASS`]; other values are their own class.
+pub fn class_key(key: &SeriesKey, ports: bool) -> SeriesKey {
+    match port_of(&key.by).filter(|_| ports) {
         Some(port) if port >= EPHEMERAL_FROM => SeriesKey { partition: key.partition.clone(), by: EPHEMERAL_CLASS.to_string() },
         _ => key.clone(),
     }
@@ -176,9 +177,10 @@ mod tests {
         assert_eq!(port_of("curl"), None);
         assert_eq!(port_of("+1"), None);
         let key = |by: &str| SeriesKey { partition: None, by: by.to_string() };
-        assert_eq!(class_key(&key("40001")).by, EPHEMERAL_CLASS);
-        assert_eq!(class_key(&key("32767")).by, "32767");
-        assert_eq!(class_key(&key("sshd")).by, "sshd");
+        assert_eq!(class_key(&key("40001"), true).by, EPHEMERAL_CLASS);
+        assert_eq!(class_key(&key("32767"), true).by, "32767");
+        assert_eq!(class_key(&key("sshd"), true).by, "sshd");
+        assert_eq!(class_key(&key("40001"), false).by, "40001", "a process named like a port is not a port");
     }
 
     #[test]

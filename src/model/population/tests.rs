@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::*;
+use super::state::EPHEMERAL_CLASS;
 use crate::model::{MemoryStatus, ModelConfig, ModelKind};
 
 const SPAN_MS: i64 = 900_000;
@@ -11,7 +12,7 @@ const WEEK: i64 = 7 * 96;
 const HOSTS: usize = 20;
 
 fn params(limit: u64) -> ModelParams {
-    ModelParams { bucket_span_s: 900, memory_limit_bytes: limit }
+    ModelParams { bucket_span_s: 900, memory_limit_bytes: limit, by_field_is_port: true }
 }
 
 fn host(h: usize) -> String {
@@ -93,7 +94,7 @@ fn a_new_port_on_one_host_scores_high_and_names_the_host_count() {
 
 #[test]
 fn a_new_process_on_one_host_scores_high_in_the_process_job() {
-    let mut model = PopulationRare::new(&params(32 << 20));
+    let mut model = PopulationRare::new(&ModelParams { by_field_is_port: false, ..params(32 << 20) });
     const COMMON: [&str; 10] = ["curl", "sshd", "chronyd", "dnf", "java", "nginx", "node", "python3", "rsyslogd", "systemd-resolved"];
     let normal = |i: i64| -> Vec<(String, String, &str)> {
         let common = (0..HOSTS).flat_map(|h| COMMON.map(|p| (host(h), p.to_string(), p)));
