@@ -7,6 +7,7 @@
 pub mod bucket;
 pub mod cli;
 pub mod datafeed;
+pub mod evaluate;
 pub mod fixtures;
 pub mod ingest;
 pub mod jobs;

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
+use super::evaluate::parse_name;
 use super::run::parse_time;
-use crate::fixtures::{generate_to, FleetOptions};
+use crate::fixtures::{generate_to, FleetOptions, Scenarios};
 
 /// Synthetic data.
 #[derive(Debug, clap::Subcommand)]
@@ -48,11 +49,15 @@ pub struct GenerateArgs {
     /// Leave out the injected attacks.
     #[arg(long)]
     pub no_attacks: bool,
+    /// Labelled scenarios: `basic` (three attacks) or `full` (six attacks and four benign
+    /// look-alikes; see docs/labels.md).
+    #[arg(long, value_parser = parse_name::<Scenarios>, default_value = "basic")]
+    pub scenarios: Scenarios,
 }
 
 pub fn run(command: &Command) -> anyhow::Result<()> {
     let Command::Generate(args) = command;
-    let mut opts = FleetOptions { attacks: !args.no_attacks, ..args.fleet.options() };
+    let mut opts = FleetOptions { attacks: !args.no_attacks, scenarios: args.scenarios, ..args.fleet.options() };
     if let Some(start) = args.start {
         opts.start = start;
     }

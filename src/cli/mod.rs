@@ -3,6 +3,7 @@
 
 mod backfill;
 mod demo;
+mod evaluate;
 mod fixtures;
 mod ingest;
 mod jobs;
@@ -91,6 +92,8 @@ pub enum Command {
     Ingest(ingest::Command),
     /// Generate a small fleet, backfill both jobs over it and print the alerts.
     Demo(demo::Args),
+    /// Backfill each job with each model over a labelled store and compare detections and false alerts.
+    Evaluate(evaluate::Args),
 }
 
 /// Runs the parsed command line.
@@ -103,6 +106,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fixtures(command) => fixtures::run(&command),
         Command::Ingest(command) => ingest::run(&command, &settings),
         Command::Demo(args) => demo::run(&args),
+        Command::Evaluate(args) => evaluate::run(&args, &settings),
     }
 }
 
@@ -139,7 +143,7 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         if let Some(e) = cause.downcast_ref::<crate::state::Error>() {
             return state_code(e);
         }
-        if cause.is::<crate::store::Error>() || cause.is::<crate::ingest::Error>() || cause.is::<crate::fixtures::Error>() {
+        if cause.is::<crate::store::Error>() || cause.is::<crate::ingest::Error>() || cause.is::<crate::fixtures::Error>() || cause.is::<crate::evaluate::Error>() {
             return EXIT_DATA;
         }
         if cause.is::<crate::jobs::Error>() || cause.is::<crate::rule::exceptions::Error>() || cause.is::<settings::Error>() {
