@@ -78,16 +78,18 @@ generate() {
 }
 
 # measure NAME ROUND CMD...: runs CMD under /usr/bin/time -v and appends
-# "name round wall_s rss_kib" to the results; CMD's output goes to $WORK/logs.
+# "name round wall_s rss_kib cpu_s" (cpu = user + system) to the results; CMD's output goes to
+# $WORK/logs.
 measure() {
     local name=$1 round=$2
     shift 2
     local out=$WORK/logs/$name-$round
     /usr/bin/time -v -o "$out.time" "$@" >"$out.log" 2>&1 || { log "$name failed, see $out.log"; tail -5 "$out.log" >&2; exit 1; }
-    local wall rss
+    local wall rss cpu
     wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s}' "$out.time")
     rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$out.time")
-    printf '%s\t%s\t%s\t%s\n' "$name" "$round" "$wall" "$rss" >>"$RESULTS"
+    cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {print s}' "$out.time")
+    printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$round" "$wall" "$rss" "$cpu" >>"$RESULTS"
     log "$name round $round: ${wall}s, $((rss / 1024)) MiB"
 }
 
@@ -122,7 +124,7 @@ scheduled_run() {
     measure run "$1" "$BIN" run --store "$RUN_STORE" --jobs-dir "$JOBS_DIR" --state-dir "$scratch/state" --out "$scratch/out" --now "$(at 30)"
 }
 
-# stat NAME FIELD: median (FIELD 3, wall) or maximum (FIELD 4, RSS) over the rounds.
+# stat NAME FIELD: median (FIELD 3, wall; 5, CPU) or maximum (FIELD 4, RSS) over the rounds.
 stat() {
     awk -F'\t' -v n="$1" -v f="$2" '$1 == n {print $f}' "$RESULTS" | sort -g |
         awk -v f="$2" '{v[NR] = $1} END {if (NR == 0) print "-"; else if (f == 4) print v[NR]; else print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)}'
@@ -139,8 +141,10 @@ report() {
     echo
     echo "Fleet: $HOSTS hosts × $DAYS days, $events events; run store: $RUN_HOSTS hosts × 30 days, $run_events events; $ROUNDS rounds."
     echo
-    echo "| step | what | wall median (s) | wall range (s) | peak RSS (MiB) | events/s |"
-    echo "| --- | --- | ---: | ---: | ---: | ---: |"
+    echo "$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) RAM, $(date -u +%Y-%m-%d); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo
+    echo "| step | what | wall median (s) | wall range (s) | CPU median (s) | peak RSS (MiB) | events/s |"
+    echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
     local name what wall rss eps
     for name in backfill-2t backfill-1t duckdb run; do
         case $name in
@@ -153,14 +157,18 @@ report() {
         rss=$(stat "$name" 4)
         eps="-"
         [[ $name != run ]] && eps=$(awk -v e="$events" -v w="$wall" 'BEGIN {printf "%.0f", e / w}')
-        echo "| $name | $what | $wall | $(range "$name") | $(awk -v r="$rss" 'BEGIN {printf "%.0f", r / 1024}') | $eps |"
+        echo "| $name | $what | $wall | $(range "$name") | $(stat "$name" 5) | $(awk -v r="$rss" 'BEGIN {printf "%.0f", r / 1024}') | $eps |"
     done
     echo
-    awk -v a="$(stat backfill-2t 3)" -v b="$(stat duckdb 3)" -v c="$(stat backfill-1t 3)" 'BEGIN {
-        printf "Ratio netrare backfill (2 jobs) / DuckDB (1 job): %.2f\n", a / b
+    awk -v a="$(stat backfill-2t 3)" -v b="$(stat duckdb 3)" -v c="$(stat backfill-1t 3)" -v ac="$(stat backfill-2t 5)" -v bc="$(stat duckdb 5)" 'BEGIN {
+        printf "Ratio netrare backfill (2 jobs) / DuckDB (1 job): %.2f wall, %.2f CPU\n", a / b, ac / bc
         printf "Speed-up 1 -> 2 threads: %.2fx\n", c / a
     }'
-    echo "DuckDB query-only seconds per round: $(grep -ho 'query_seconds=[0-9.]*' "$WORK"/logs/duckdb-*.log | cut -d= -f2 | tr '\n' ' ')"
+    local query
+    query=$(grep -ho 'query_seconds=[0-9.]*' "$WORK"/logs/duckdb-*.log | cut -d= -f2 | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
+    awk -v a="$(stat backfill-2t 3)" -v q="$query" 'BEGIN {
+        printf "DuckDB query alone (no interpreter start): %.2f s; ratio netrare / query alone: %.2f\n", q, a / q
+    }'
 }
 
 main() {
@@ -168,6 +176,7 @@ main() {
     FLEET=$(generate "$HOSTS" "$DAYS")
     prepare_run
     : >"$RESULTS"
+    rm -f "$WORK"/logs/duckdb-*
     for round in $(seq 1 "$ROUNDS"); do
         if ((round % 2)); then
             backfill 2 "$round"; duckdb_presence "$round"; backfill 1 "$round"
