@@ -26,7 +26,7 @@ fn main() {
 
 fn params() -> ModelParams {
     // The shipped jobs' bucket span and `model_memory_limit` (64mb): 100,000 values fit in it.
-    ModelParams { bucket_span_s: 900, memory_limit_bytes: 64 << 20 }
+    ModelParams { bucket_span_s: 900, memory_limit_bytes: 64 << 20, by_field_is_port: true }
 }
 
 fn key(value: usize) -> SeriesKey {
