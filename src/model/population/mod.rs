@@ -95,7 +95,17 @@ impl PopulationRare {
         if self.buckets_learned <= COLD_START_BUCKETS {
             return Vec::new();
         }
-        learnt.iter().flat_map(|l| self.judge(l)).collect()
+        let mut new_per_host: BTreeMap<&str, usize> = BTreeMap::new();
+        for host in learnt.iter().flat_map(|l| l.new_hosts.iter()) {
+            *new_per_host.entry(host).or_default() += 1;
+        }
+        learnt
+            .iter()
+            .flat_map(|l| {
+                let burst = l.new_hosts.iter().map(|h| new_per_host.get(h.as_str()).copied().unwrap_or(1)).max().unwrap_or(1);
+                self.judge(l, burst)
+            })
+            .collect()
     }
 
     /// The estimated state size against the limit.
@@ -196,8 +206,9 @@ impl PopulationRare {
         }
     }
 
-    /// The scores of a learnt class's member values that deserve a record.
-    fn judge(&self, l: &Learnt) -> Vec<Score> {
+    /// The scores of a learnt class's member values that deserve a record; `burst` is how many
+    /// values were new on the same host in this bucket.
+    fn judge(&self, l: &Learnt, burst: usize) -> Vec<Score> {
         let (Some(state), Some(rarity)) = (self.values.get(&l.class), self.rarity.get(&l.class.partition)) else {
             return Vec::new();
         };
@@ -215,6 +226,7 @@ impl PopulationRare {
             new_hosts: l.new_hosts.clone(),
             processes: l.processes.clone(),
             periodic: (state.periodic_matches, state.period_ms),
+            burst,
         };
         let mut scores = Vec::new();
         for key in &l.members {

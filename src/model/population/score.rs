@@ -14,6 +14,9 @@ pub const ONCE_PERIODIC: f64 = 0.01;
 pub const KNOWN_HOST_FACTOR: f64 = 10.0;
 /// A port used by a process that never used the network before is this many times less likely.
 pub const SILENT_PROCESS_FACTOR: f64 = 0.2;
+/// From this many values new on one host in one bucket, they are one event (a scan, an install):
+/// each is as many times more likely as there were new values.
+pub const BURST_VALUES: usize = 5;
 
 /// What a process in the bucket tells about a port.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +56,8 @@ pub struct Evidence {
     pub processes: Vec<ProcessFact>,
     /// Earlier intervals matching the one that started its current episode, and that interval.
     pub periodic: (u8, i64),
+    /// Values new on the same host in this bucket, this one included (1 when alone).
+    pub burst: usize,
 }
 
 /// The judgement of one value.
@@ -80,6 +85,9 @@ pub fn judge(e: &Evidence, cap: usize) -> Judgement {
     }
     if e.processes.iter().any(|f| matches!(f, ProcessFact::NeverNetworked(_))) {
         p *= SILENT_PROCESS_FACTOR;
+    }
+    if e.burst >= BURST_VALUES {
+        p *= e.burst as f64;
     }
     let usual = !e.processes.is_empty() && e.processes.iter().all(|f| matches!(f, ProcessFact::Usual(_)));
     if widespread || usual || e.periodic.0 >= 2 {
@@ -124,6 +132,9 @@ fn explain(e: &Evidence, widespread: bool, probability: f64) -> String {
             ProcessFact::Usual(p) => format!("usual port for {p}"),
         });
     }
+    if e.burst >= BURST_VALUES {
+        parts.push(format!("one of {} values new on one host in this bucket (a scan or an install)", e.burst));
+    }
     if e.periodic.0 > 0 {
         parts.push(format!("recurs every {:.1} days ({} earlier interval(s) alike)", e.periodic.1 as f64 / 86_400_000.0, e.periodic.0));
     }
@@ -148,6 +159,7 @@ mod tests {
             new_hosts: vec!["web-01".into()],
             processes: vec![ProcessFact::NeverNetworked("kworker_upd".into())],
             periodic: (0, 0),
+            burst: 1,
         }
     }
 
@@ -178,6 +190,22 @@ mod tests {
         let j = judge(&e, 32);
         assert!(j.score > 10.5 && j.score < 50.0, "{j:?}");
         assert!(j.explanation.contains("recurs every 7.0 days"), "{}", j.explanation);
+    }
+
+    #[test]
+    fn many_values_new_on_one_host_at_once_count_as_one_event() {
+        let mut e = evidence();
+        e.processes = vec![ProcessFact::NewPort("nmap".into())];
+        e.rarity = 5e-4;
+        let alone = judge(&e, 32);
+        assert!(alone.score >= 50.0, "{alone:?}");
+        e.burst = 14;
+        let scan = judge(&e, 32);
+        // 5e-4 · 14 = 7e-3: above 2.63e-3, so below the alert threshold.
+        assert!((scan.probability - 7e-3).abs() < 1e-12);
+        assert!(scan.score < 50.0 && scan.explanation.contains("one of 14 values new on one host"), "{scan:?}");
+        e.burst = BURST_VALUES - 1;
+        assert_eq!(judge(&e, 32).probability, alone.probability, "small bursts are not scans");
     }
 
     #[test]
