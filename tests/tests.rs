@@ -7,5 +7,6 @@ mod backfill;
 mod crash;
 mod cli;
 mod demo;
+mod evaluate;
 mod ingest;
 mod jobs;
