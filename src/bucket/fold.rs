@@ -1,7 +1,9 @@
 //! Folding the selected rows of one frame into bucket summaries. Rows borrow their strings from
 //! the frame while folding; only the distinct values of each bucket are copied out.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::config::BucketSpan;
 use super::summary::{BucketSummary, SeriesKey, ValueSummary};
@@ -39,7 +41,7 @@ pub fn fold_frame(frame: &EventFrame, rows: &[u32], fields: &FoldFields) -> BTre
     let hosts = frame.columns.get("host.name");
     let influencers: Vec<Option<&Column>> = fields.influencers.iter().map(|f| frame.columns.get(f)).collect();
 
-    let mut buckets: HashMap<i64, (u64, Partials)> = HashMap::new();
+    let mut buckets: HashMap<i64, (u64, Partials)> = HashMap::default();
     for &row in rows {
         let row = row as usize;
         let t = frame.timestamps[row];
@@ -54,7 +56,7 @@ pub fn fold_frame(frame: &EventFrame, rows: &[u32], fields: &FoldFields) -> BTre
         let (count, values) = buckets.entry(fields.span.bucket_start(t)).or_default();
         *count += 1;
         let partial = values.entry((partition_value, by_value)).or_insert_with(|| Partial {
-            influencers: vec![HashSet::new(); influencers.len()],
+            influencers: vec![HashSet::default(); influencers.len()],
             ..Partial::default()
         });
         partial.event_count += 1;
@@ -79,10 +81,8 @@ fn summarize(start_ms: i64, event_count: u64, values: Partials, names: &[String]
             ..ValueSummary::default()
         };
         for (name, set) in names.iter().zip(partial.influencers) {
-            let mut sorted: Vec<String> = set.into_iter().map(|v| v.to_string()).collect();
-            sorted.sort_unstable();
-            for v in sorted {
-                value.add_influencer(name, &v);
+            if !set.is_empty() {
+                value.set_influencers(name, set.into_iter().map(|v| v.to_string()).collect());
             }
         }
         summary.values.insert(SeriesKey { partition: partition.map(|p| p.to_string()), by: by.to_string() }, value);
@@ -98,7 +98,7 @@ mod tests {
     use std::time::Duration;
 
     fn frame(rows: &[(i64, i64, &str, &str)]) -> EventFrame {
-        let mut columns = HashMap::new();
+        let mut columns = std::collections::HashMap::new();
         columns.insert("destination.port".into(), Column::Integer(rows.iter().map(|r| Some(r.1)).collect::<Int64Array>()));
         columns.insert("host.name".into(), Column::Keyword(rows.iter().map(|r| Some(r.2)).collect::<StringArray>()));
         columns.insert("process.name".into(), Column::Keyword(rows.iter().map(|r| Some(r.3)).collect::<StringArray>()));

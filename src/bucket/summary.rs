@@ -57,14 +57,29 @@ impl ValueSummary {
         }
     }
 
+    /// Sets the values of one influencer field from an unordered list, keeping the cap: the
+    /// same values as adding them one by one, built at once.
+    pub fn set_influencers(&mut self, field: &str, mut values: Vec<String>) {
+        values.sort_unstable();
+        values.dedup();
+        if values.len() > MAX_INFLUENCER_VALUES {
+            values.truncate(MAX_INFLUENCER_VALUES);
+            self.influencers_capped = true;
+        }
+        self.influencers.insert(field.to_string(), values.into_iter().collect());
+    }
+
     /// Merges another summary of the same value and bucket into this one.
     pub fn merge(&mut self, other: ValueSummary) {
         self.event_count += other.event_count;
         self.hosts.extend(other.hosts);
         self.influencers_capped |= other.influencers_capped;
-        for (field, values) in other.influencers {
-            for value in values {
-                self.add_influencer(&field, &value);
+        for (field, mut values) in other.influencers {
+            let mine = self.influencers.entry(field).or_default();
+            mine.append(&mut values);
+            while mine.len() > MAX_INFLUENCER_VALUES {
+                mine.pop_last();
+                self.influencers_capped = true;
             }
         }
     }

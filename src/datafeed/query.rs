@@ -1,6 +1,5 @@
 //! Compiling a [`BoolQuery`] and evaluating it row by row over an [`EventFrame`].
 
-use std::collections::HashSet;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -30,7 +29,8 @@ pub struct Datafeed {
 #[derive(Debug, Clone)]
 enum Node {
     Bool { all: Vec<Node>, any: Vec<Node>, none: Vec<Node> },
-    Equals { field: usize, strings: HashSet<String>, ints: HashSet<i64>, ips: Vec<IpAddr> },
+    /// Term sets are short: a linear scan beats hashing every row's value.
+    Equals { field: usize, strings: Vec<String>, ints: Vec<i64>, ips: Vec<IpAddr> },
     Exists { field: usize },
     InCidr { field: usize, nets: Vec<IpNet> },
 }
@@ -108,23 +108,23 @@ fn single<'a, V>(map: &'a std::collections::BTreeMap<String, V>, clause: &'stati
 }
 
 fn equals(field: usize, values: &[TermValue]) -> Node {
-    let mut strings = HashSet::new();
-    let mut ints = HashSet::new();
+    let mut strings = Vec::new();
+    let mut ints = Vec::new();
     let mut ips = Vec::new();
     for value in values {
         match value {
             TermValue::Int(i) => {
-                ints.insert(*i);
-                strings.insert(i.to_string());
+                ints.push(*i);
+                strings.push(i.to_string());
             }
             TermValue::Str(s) => {
                 if let Ok(i) = s.parse::<i64>() {
-                    ints.insert(i);
+                    ints.push(i);
                 }
-                if let Ok(ip) = s.parse::<IpAddr>() {
+                if let Ok(ip @ IpAddr::V6(_)) = s.parse::<IpAddr>() {
                     ips.push(ip);
                 }
-                strings.insert(s.clone());
+                strings.push(s.clone());
             }
         }
     }
@@ -143,8 +143,12 @@ impl Node {
             Node::Equals { field, strings, ints, ips } => columns[*field].is_some_and(|c| {
                 c.values(row).any(|v| match v {
                     ValueRef::Int(i) => ints.contains(&i),
-                    // IP fields compare as addresses, so "::1" matches "0:0:0:0:0:0:0:1".
-                    ValueRef::Str(s) => strings.contains(s) || (!ips.is_empty() && s.parse::<IpAddr>().is_ok_and(|ip| ips.contains(&ip))),
+                    // IPv6 addresses compare as addresses, so "::1" matches "0:0:0:0:0:0:0:1";
+                    // IPv4 has one text form, so only values with a ':' are parsed.
+                    ValueRef::Str(s) => {
+                        strings.iter().any(|t| t == s)
+                            || (!ips.is_empty() && s.contains(':') && s.parse::<IpAddr>().is_ok_and(|ip| ips.contains(&ip)))
+                    }
                 })
             }),
             Node::InCidr { field, nets } => columns[*field].is_some_and(|c| {

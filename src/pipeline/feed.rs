@@ -7,11 +7,15 @@ use rayon::prelude::*;
 
 use crate::bucket::{fold_frame, BucketSummary, FoldFields};
 use crate::jobs::Job;
-use crate::store::{EventStore, FieldRequest, ScanStats, TimeRange};
+use crate::store::{EventStore, FieldRequest, ScanStats, ScanUnit, TimeRange};
 
 /// How much time one read covers: big enough to amortise file footers, small enough that a
-/// month-long backfill never holds more than a day of bucket summaries.
+/// month-long backfill never holds more than a day of bucket summaries. Reads end on UTC
+/// midnight, so a day-partitioned file is decoded once.
 pub const CHUNK_MS: i64 = 24 * 3600 * 1000;
+/// A file's row groups are read in at most this many pieces, so one big file still keeps every
+/// core busy.
+const PIECES_PER_FILE: usize = 8;
 
 /// Per-job bucket summaries, read ahead of the model.
 pub struct Feed<'a> {
@@ -19,6 +23,8 @@ pub struct Feed<'a> {
     fields: Vec<FieldRequest>,
     fold: Vec<FoldFields>,
     jobs: &'a [Job],
+    /// For each job, the first job with the same datafeed query: its selection is shared.
+    same_query: Vec<usize>,
     /// Everything before this time has been read, epoch ms.
     pub loaded_to: i64,
     /// Never read at or beyond this time: the last execution's complete buckets end here.
@@ -56,14 +62,16 @@ impl<'a> Feed<'a> {
                 to_ms: limit,
             })
             .collect();
-        Feed { store, fields, fold, jobs, loaded_to: from, limit, buckets: vec![BTreeMap::new(); jobs.len()], stats: ScanStats::default() }
+        let same_query = jobs.iter().map(|job| jobs.iter().position(|j| j.file.datafeed.query == job.file.datafeed.query).unwrap_or(0)).collect();
+        Feed { store, fields, fold, jobs, same_query, loaded_to: from, limit, buckets: vec![BTreeMap::new(); jobs.len()], stats: ScanStats::default() }
     }
 
     /// Reads until everything before `until` (capped at the limit) is folded.
     pub fn ensure(&mut self, until: i64) -> Result<(), crate::store::Error> {
         let until = until.min(self.limit);
         while self.loaded_to < until {
-            let end = (self.loaded_to + CHUNK_MS).max(until).min(self.limit);
+            let next_midnight = (self.loaded_to.div_euclid(CHUNK_MS) + 1) * CHUNK_MS;
+            let end = next_midnight.max(until).min(self.limit);
             self.read(TimeRange { start_ms: self.loaded_to, end_ms: end })?;
             self.loaded_to = end;
         }
@@ -73,13 +81,21 @@ impl<'a> Feed<'a> {
     fn read(&mut self, window: TimeRange) -> Result<(), crate::store::Error> {
         let (units, plan_stats) = self.store.plan(window)?;
         self.stats += plan_stats;
-        let (fields, fold, jobs) = (&self.fields, &self.fold, self.jobs);
+        let pieces: Vec<ScanUnit> = units.iter().flat_map(split).collect();
+        let (fields, fold, jobs, same_query) = (&self.fields, &self.fold, self.jobs, &self.same_query);
         let empty = || (vec![BTreeMap::new(); jobs.len()], ScanStats::default());
-        let (folded, stats) = units
+        let (folded, stats) = pieces
             .par_iter()
             .map(|unit| {
                 let frame = unit.read(fields)?;
-                let per_job = jobs.iter().zip(fold).map(|(job, f)| fold_frame(&frame, &job.datafeed.select(&frame), f)).collect();
+                let mut selections: Vec<Option<Vec<u32>>> = vec![None; jobs.len()];
+                let per_job = (0..jobs.len())
+                    .map(|i| {
+                        let shared = same_query[i];
+                        let rows = selections[shared].get_or_insert_with(|| jobs[shared].datafeed.select(&frame));
+                        fold_frame(&frame, rows, &fold[i])
+                    })
+                    .collect();
                 Ok((per_job, frame.stats))
             })
             .try_reduce(empty, |(mut a, mut sa), (b, sb)| {
@@ -96,6 +112,12 @@ impl<'a> Feed<'a> {
     pub fn take(buckets: &mut BTreeMap<i64, BucketSummary>, start: i64) -> BucketSummary {
         buckets.remove(&start).unwrap_or_else(|| BucketSummary::empty(start))
     }
+}
+
+/// One unit as up to [`PIECES_PER_FILE`] units of consecutive row groups.
+fn split(unit: &ScanUnit) -> Vec<ScanUnit> {
+    let size = unit.row_groups.len().div_ceil(PIECES_PER_FILE).max(1);
+    unit.row_groups.chunks(size).map(|groups| ScanUnit { path: unit.path.clone(), row_groups: groups.to_vec(), window: unit.window }).collect()
 }
 
 fn merge_into(into: &mut [BTreeMap<i64, BucketSummary>], from: Vec<BTreeMap<i64, BucketSummary>>) {
