@@ -63,35 +63,10 @@ fn batch_hits(batch: &RecordBatch) -> Result<Vec<Hit>, String> {
 mod tests {
     use super::*;
     use crate::output::{records_batch, write_parquet};
-    use crate::results::{AnomalyRecord, Influencer};
+    use crate::results::AnomalyRecord;
 
     fn record(value: &str, host: &str, timestamp_ms: i64, record_score: f64) -> AnomalyRecord {
-        AnomalyRecord {
-            record_id: format!("r-{value}"),
-            job_id: "port".into(),
-            timestamp_ms,
-            bucket_span: 900,
-            detector_index: 0,
-            is_interim: false,
-            function: "rare".into(),
-            function_description: "rare".into(),
-            by_field_name: "destination.port".into(),
-            by_field_value: value.into(),
-            partition_field_name: None,
-            partition_field_value: None,
-            probability: 0.001,
-            record_score,
-            initial_record_score: record_score,
-            typical: vec![0.1],
-            actual: vec![1.0],
-            influencers: vec![Influencer { influencer_field_name: "host.name".into(), influencer_field_values: vec![host.into()] }],
-            influencers_capped: false,
-            by_field_first_occurrence_ms: timestamp_ms,
-            by_field_relative_rarity: 1.0,
-            event_count: 1,
-            host_count: 1,
-            explanation: String::new(),
-        }
+        AnomalyRecord { record_id: format!("r-{value}"), job_id: "port".into(), ..AnomalyRecord::sample(value, timestamp_ms, record_score, &[("host.name", &[host])]) }
     }
 
     #[test]

@@ -143,3 +143,40 @@ fn explain(ctx: &RecordContext, bucket_start_ms: i64, score: &Score, value: &Val
         value.hosts.len(),
     )
 }
+
+#[cfg(test)]
+impl AnomalyRecord {
+    /// A port-job record of `port` for tests: bucket at `timestamp_ms`, score `record_score`,
+    /// influencers as `(field, values)`; everything else a plain default.
+    pub(crate) fn sample(port: &str, timestamp_ms: i64, record_score: f64, influencers: &[(&str, &[&str])]) -> AnomalyRecord {
+        AnomalyRecord {
+            record_id: crate::results::record_id("j", timestamp_ms, 900, 0, Some(port), None, None),
+            job_id: "j".into(),
+            timestamp_ms,
+            bucket_span: 900,
+            detector_index: 0,
+            is_interim: false,
+            function: "rare".into(),
+            function_description: "rare".into(),
+            by_field_name: "destination.port".into(),
+            by_field_value: port.into(),
+            partition_field_name: None,
+            partition_field_value: None,
+            probability: 1e-6,
+            record_score,
+            initial_record_score: record_score,
+            typical: vec![0.01],
+            actual: vec![1.0],
+            influencers: influencers
+                .iter()
+                .map(|(f, v)| Influencer { influencer_field_name: f.to_string(), influencer_field_values: v.iter().map(|s| s.to_string()).collect() })
+                .collect(),
+            influencers_capped: false,
+            by_field_first_occurrence_ms: timestamp_ms,
+            by_field_relative_rarity: 1.0,
+            event_count: 1,
+            host_count: 1,
+            explanation: String::new(),
+        }
+    }
+}

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use super::*;
 use crate::datafeed::{Clause, TermValue};
 use crate::jobs::Job;
-use crate::results::Influencer;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -14,35 +13,7 @@ fn root() -> PathBuf {
 
 /// A port-job record of `port` with the given influencer values.
 fn record(port: &str, influencers: &[(&str, &[&str])]) -> AnomalyRecord {
-    AnomalyRecord {
-        record_id: format!("j_record_0_900_0_1_{}", port.len()),
-        job_id: "j".into(),
-        timestamp_ms: 0,
-        bucket_span: 900,
-        detector_index: 0,
-        is_interim: false,
-        function: "rare".into(),
-        function_description: "rare".into(),
-        by_field_name: "destination.port".into(),
-        by_field_value: port.into(),
-        partition_field_name: None,
-        partition_field_value: None,
-        probability: 1e-6,
-        record_score: 90.0,
-        initial_record_score: 90.0,
-        typical: vec![0.01],
-        actual: vec![1.0],
-        influencers: influencers
-            .iter()
-            .map(|(f, v)| Influencer { influencer_field_name: f.to_string(), influencer_field_values: v.iter().map(|s| s.to_string()).collect() })
-            .collect(),
-        influencers_capped: false,
-        by_field_first_occurrence_ms: 0,
-        by_field_relative_rarity: 1.0,
-        event_count: 1,
-        host_count: 1,
-        explanation: String::new(),
-    }
+    AnomalyRecord::sample(port, 0, 90.0, influencers)
 }
 
 /// Writes `text` as `list.toml` in a new temporary folder and loads it.

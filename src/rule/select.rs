@@ -126,32 +126,7 @@ mod tests {
     }
 
     fn record(id: &str, bucket: i64, score: f64) -> AnomalyRecord {
-        AnomalyRecord {
-            record_id: id.into(),
-            job_id: "j".into(),
-            timestamp_ms: bucket * SPAN,
-            bucket_span: 900,
-            detector_index: 0,
-            is_interim: false,
-            function: "rare".into(),
-            function_description: "rare".into(),
-            by_field_name: "destination.port".into(),
-            by_field_value: id.into(),
-            partition_field_name: None,
-            partition_field_value: None,
-            probability: 1e-6,
-            record_score: score,
-            initial_record_score: score,
-            typical: vec![0.0],
-            actual: vec![1.0],
-            influencers: Vec::new(),
-            influencers_capped: false,
-            by_field_first_occurrence_ms: 0,
-            by_field_relative_rarity: 1.0,
-            event_count: 1,
-            host_count: 1,
-            explanation: String::new(),
-        }
+        AnomalyRecord { record_id: id.into(), ..AnomalyRecord::sample(id, bucket * SPAN, score, &[]) }
     }
 
     /// One execution at `now = (bucket + 1) · span + delay`, as a run after bucket `bucket` completes.
