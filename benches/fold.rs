@@ -10,7 +10,7 @@ use arrow::array::{Int64Array, ListArray, StringArray};
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, Field};
 use divan::Bencher;
-use netrare::bucket::{fold_frame, FoldFields};
+use netrare::bucket::{FoldFields, fold_frame};
 use netrare::jobs::{self, Job};
 use netrare::store::{Column, EventFrame, ScanStats};
 
@@ -42,32 +42,73 @@ impl Rng {
 }
 
 fn keywords(rows: usize, mut value: impl FnMut(usize) -> String) -> Column {
-    Column::Keyword(StringArray::from((0..rows).map(|r| Some(value(r))).collect::<Vec<_>>()))
+    Column::Keyword(StringArray::from(
+        (0..rows).map(|r| Some(value(r))).collect::<Vec<_>>(),
+    ))
 }
 
 fn single_keyword_list(rows: usize, value: &str) -> Column {
     let values = StringArray::from(vec![value; rows]);
     let field = Arc::new(Field::new("item", DataType::Utf8, true));
-    Column::KeywordList(ListArray::new(field, OffsetBuffer::from_lengths(vec![1; rows]), Arc::new(values), None))
+    Column::KeywordList(ListArray::new(
+        field,
+        OffsetBuffer::from_lengths(vec![1; rows]),
+        Arc::new(values),
+        None,
+    ))
 }
 
 /// The frame: every row a network start event from a Linux host, as the datafeed expects.
 fn frame(rows: usize) -> EventFrame {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let hour_ms = 3_600_000_i64;
-    let timestamps: Vec<i64> = (0..rows).map(|r| r as i64 * hour_ms / EVENTS_PER_HOUR as i64).collect();
+    let timestamps: Vec<i64> = (0..rows)
+        .map(|r| r as i64 * hour_ms / EVENTS_PER_HOUR as i64)
+        .collect();
     let hosts: Vec<usize> = (0..rows).map(|_| rng.below(HOSTS)).collect();
     let mut columns = HashMap::new();
-    columns.insert("host.name".to_string(), keywords(rows, |r| format!("host-{:03}", hosts[r])));
-    columns.insert("process.name".to_string(), keywords(rows, |_| format!("proc-{}", rng.skewed(40))));
-    columns.insert("user.name".to_string(), keywords(rows, |_| format!("user-{}", rng.skewed(10))));
-    columns.insert("destination.ip".to_string(), keywords(rows, |_| format!("10.0.{}.{}", rng.below(8), rng.below(250))));
-    columns.insert("host.os.type".to_string(), keywords(rows, |_| "linux".to_string()));
-    let ports: Vec<i64> = (0..rows).map(|_| [443, 80, 53, 22, 5432, 8080, 9200, 6379][rng.skewed(8)] + rng.skewed(3) as i64 * 1000).collect();
-    columns.insert("destination.port".to_string(), Column::Integer(Int64Array::from(ports)));
-    columns.insert("event.category".to_string(), single_keyword_list(rows, "network"));
+    columns.insert(
+        "host.name".to_string(),
+        keywords(rows, |r| format!("host-{:03}", hosts[r])),
+    );
+    columns.insert(
+        "process.name".to_string(),
+        keywords(rows, |_| format!("proc-{}", rng.skewed(40))),
+    );
+    columns.insert(
+        "user.name".to_string(),
+        keywords(rows, |_| format!("user-{}", rng.skewed(10))),
+    );
+    columns.insert(
+        "destination.ip".to_string(),
+        keywords(rows, |_| {
+            format!("10.0.{}.{}", rng.below(8), rng.below(250))
+        }),
+    );
+    columns.insert(
+        "host.os.type".to_string(),
+        keywords(rows, |_| "linux".to_string()),
+    );
+    let ports: Vec<i64> = (0..rows)
+        .map(|_| {
+            [443, 80, 53, 22, 5432, 8080, 9200, 6379][rng.skewed(8)] + rng.skewed(3) as i64 * 1000
+        })
+        .collect();
+    columns.insert(
+        "destination.port".to_string(),
+        Column::Integer(Int64Array::from(ports)),
+    );
+    columns.insert(
+        "event.category".to_string(),
+        single_keyword_list(rows, "network"),
+    );
     columns.insert("event.type".to_string(), single_keyword_list(rows, "start"));
-    EventFrame { path: PathBuf::from("bench"), timestamps, columns, stats: ScanStats::default() }
+    EventFrame {
+        path: PathBuf::from("bench"),
+        timestamps,
+        columns,
+        stats: ScanStats::default(),
+    }
 }
 
 fn shipped_jobs() -> Vec<Job> {
@@ -93,7 +134,9 @@ fn fold_fields(job: &Job) -> FoldFields {
 fn select(bencher: Bencher) {
     let frame = frame(ROWS);
     let jobs = shipped_jobs();
-    bencher.counter(divan::counter::ItemsCount::new(ROWS)).bench_local(|| jobs[0].datafeed.select(&frame));
+    bencher
+        .counter(divan::counter::ItemsCount::new(ROWS))
+        .bench_local(|| jobs[0].datafeed.select(&frame));
 }
 
 /// Each shipped job's fold of every row into 15-minute summaries (by port, by process).
@@ -101,8 +144,12 @@ fn select(bencher: Bencher) {
 fn fold(bencher: Bencher, job_id: &str) {
     let frame = frame(ROWS);
     let jobs = shipped_jobs();
-    let Some(job) = jobs.iter().find(|j| j.id() == job_id) else { panic!("no shipped job {job_id}") };
+    let Some(job) = jobs.iter().find(|j| j.id() == job_id) else {
+        panic!("no shipped job {job_id}")
+    };
     let rows: Vec<u32> = (0..ROWS as u32).collect();
     let fields = fold_fields(job);
-    bencher.counter(divan::counter::ItemsCount::new(ROWS)).bench_local(|| fold_frame(&frame, &rows, &fields));
+    bencher
+        .counter(divan::counter::ItemsCount::new(ROWS))
+        .bench_local(|| fold_frame(&frame, &rows, &fields));
 }

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use divan::Bencher;
 use netrare::bucket::{BucketSummary, SeriesKey, ValueSummary};
-use netrare::model::elastic::ElasticRare;
 use netrare::model::ModelParams;
+use netrare::model::elastic::ElasticRare;
 
 /// Buckets the model is trained with before it is measured.
 const TRAINING_BUCKETS: usize = 100;
@@ -26,18 +26,39 @@ fn main() {
 
 fn params() -> ModelParams {
     // The shipped jobs' bucket span and `model_memory_limit` (64mb): 100,000 values fit in it.
-    ModelParams { bucket_span_s: 900, memory_limit_bytes: 64 << 20, by_field_is_port: true }
+    ModelParams {
+        bucket_span_s: 900,
+        memory_limit_bytes: 64 << 20,
+        by_field_is_port: true,
+    }
 }
 
 fn key(value: usize) -> SeriesKey {
-    SeriesKey { partition: None, by: value.to_string() }
+    SeriesKey {
+        partition: None,
+        by: value.to_string(),
+    }
 }
 
 fn bucket(index: usize, values: impl IntoIterator<Item = usize>) -> BucketSummary {
-    let values: BTreeMap<SeriesKey, ValueSummary> =
-        values.into_iter().map(|v| (key(v), ValueSummary { event_count: 1, ..ValueSummary::default() })).collect();
+    let values: BTreeMap<SeriesKey, ValueSummary> = values
+        .into_iter()
+        .map(|v| {
+            (
+                key(v),
+                ValueSummary {
+                    event_count: 1,
+                    ..ValueSummary::default()
+                },
+            )
+        })
+        .collect();
     let event_count = values.len() as u64;
-    BucketSummary { start_ms: index as i64 * SPAN_MS, values, event_count }
+    BucketSummary {
+        start_ms: index as i64 * SPAN_MS,
+        values,
+        event_count,
+    }
 }
 
 /// A model that has seen `known` distinct values: the first [`COMMON`] in every training bucket,
@@ -58,8 +79,13 @@ fn update_typical_bucket(bencher: Bencher, known: usize) {
     let model = trained(known);
     let present = known.min(TYPICAL_PRESENT);
     let step = (known / present).max(1);
-    let next = bucket(TRAINING_BUCKETS, (0..known.min(COMMON)).chain((0..present).map(|i| i * step)));
-    bencher.with_inputs(|| model.clone()).bench_local_refs(|m| m.update(&next));
+    let next = bucket(
+        TRAINING_BUCKETS,
+        (0..known.min(COMMON)).chain((0..present).map(|i| i * step)),
+    );
+    bencher
+        .with_inputs(|| model.clone())
+        .bench_local_refs(|m| m.update(&next));
 }
 
 /// The next bucket with every known value present: the worst case for scoring.
@@ -67,5 +93,7 @@ fn update_typical_bucket(bencher: Bencher, known: usize) {
 fn update_all_present(bencher: Bencher, known: usize) {
     let model = trained(known);
     let next = bucket(TRAINING_BUCKETS, 0..known);
-    bencher.with_inputs(|| model.clone()).bench_local_refs(|m| m.update(&next));
+    bencher
+        .with_inputs(|| model.clone())
+        .bench_local_refs(|m| m.update(&next));
 }

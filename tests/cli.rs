@@ -4,8 +4,8 @@
 use std::fs::File;
 use std::path::Path;
 
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::util::*;
 
@@ -19,8 +19,14 @@ fn a_held_lock_exits_75_and_says_another_execution_runs() {
     std::fs::create_dir_all(sandbox.state()).expect("state dir");
     let lock = File::create(sandbox.state().join(".lock")).expect("lock file");
     lock.try_lock().expect("take the lock");
-    let out = sandbox.netrare(&["run", "--now", FIRST_RUN]).failure(EXIT_LOCKED);
-    assert!(out.stderr.contains("another netrare execution is running"), "{}", out.stderr);
+    let out = sandbox
+        .netrare(&["run", "--now", FIRST_RUN])
+        .failure(EXIT_LOCKED);
+    assert!(
+        out.stderr.contains("another netrare execution is running"),
+        "{}",
+        out.stderr
+    );
     assert!(sandbox.published().is_empty());
     drop(lock);
     sandbox.run_at(FIRST_RUN);
@@ -36,8 +42,14 @@ fn a_truncated_store_file_exits_65_naming_it_and_leaves_the_state_alone() {
     std::fs::write(&damaged, &bytes[..bytes.len() / 2]).expect("truncate");
     let (state, out) = (snapshot(&sandbox.state()), snapshot(&sandbox.out()));
 
-    let failed = sandbox.netrare(&["run", "--now", "2026-11-03T12:05:00Z"]).failure(EXIT_DATA);
-    assert!(failed.stderr.contains("date=2026-11-03/defend.parquet"), "{}", failed.stderr);
+    let failed = sandbox
+        .netrare(&["run", "--now", "2026-11-03T12:05:00Z"])
+        .failure(EXIT_DATA);
+    assert!(
+        failed.stderr.contains("date=2026-11-03/defend.parquet"),
+        "{}",
+        failed.stderr
+    );
     assert_eq!(snapshot(&sandbox.state()), state, "the state changed");
     assert_eq!(snapshot(&sandbox.out()), out, "the outputs changed");
 }
@@ -48,24 +60,47 @@ fn a_store_file_without_the_by_field_exits_65_naming_the_column() {
     let store = sandbox.path("events");
     for day in ["date=2026-11-01", "date=2026-11-02", "date=2026-11-03"] {
         let from = Path::new(FIXTURE).join(day).join("defend.parquet");
-        write_without(&from, &store.join(day).join("defend.parquet"), "destination.port");
+        write_without(
+            &from,
+            &store.join(day).join("defend.parquet"),
+            "destination.port",
+        );
     }
     sandbox.store = store;
-    let failed = sandbox.netrare(&["run", "--now", FIRST_RUN]).failure(EXIT_DATA);
-    assert!(failed.stderr.contains("destination.port"), "{}", failed.stderr);
-    assert!(failed.stderr.contains("defend.parquet"), "{}", failed.stderr);
+    let failed = sandbox
+        .netrare(&["run", "--now", FIRST_RUN])
+        .failure(EXIT_DATA);
+    assert!(
+        failed.stderr.contains("destination.port"),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        failed.stderr.contains("defend.parquet"),
+        "{}",
+        failed.stderr
+    );
 }
 
 /// Copies a Parquet file without one column.
 fn write_without(from: &Path, to: &Path, column: &str) {
-    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(from).expect("open")).expect("footer").build().expect("reader");
+    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(from).expect("open"))
+        .expect("footer")
+        .build()
+        .expect("reader");
     std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
     let mut writer = None;
     for batch in reader {
         let mut batch = batch.expect("batch");
-        let index = batch.schema().index_of(column).expect("the fixture has the column");
+        let index = batch
+            .schema()
+            .index_of(column)
+            .expect("the fixture has the column");
         batch.remove_column(index);
-        let writer = writer.get_or_insert_with(|| ArrowWriter::try_new(File::create(to).expect("create"), batch.schema(), None).expect("writer"));
+        let writer = writer.get_or_insert_with(|| {
+            ArrowWriter::try_new(File::create(to).expect("create"), batch.schema(), None)
+                .expect("writer")
+        });
         writer.write(&batch).expect("write");
     }
     writer.expect("at least one batch").close().expect("close");
@@ -79,10 +114,24 @@ fn a_corrupt_state_file_exits_65_and_is_not_relearnt() {
     std::fs::write(&state_file, b"{\"format\": \"netrare-job-st").expect("corrupt");
     let (state, out) = (snapshot(&sandbox.state()), snapshot(&sandbox.out()));
 
-    let failed = sandbox.netrare(&["run", "--now", &plus(FIRST_RUN, 15)]).failure(EXIT_DATA);
-    assert!(failed.stderr.contains(&format!("{PROCESS_JOB}.json")), "{}", failed.stderr);
-    assert_eq!(snapshot(&sandbox.state()), state, "the corrupt state was replaced");
-    assert_eq!(snapshot(&sandbox.out()), out, "outputs were written from a restarted job");
+    let failed = sandbox
+        .netrare(&["run", "--now", &plus(FIRST_RUN, 15)])
+        .failure(EXIT_DATA);
+    assert!(
+        failed.stderr.contains(&format!("{PROCESS_JOB}.json")),
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(
+        snapshot(&sandbox.state()),
+        state,
+        "the corrupt state was replaced"
+    );
+    assert_eq!(
+        snapshot(&sandbox.out()),
+        out,
+        "outputs were written from a restarted job"
+    );
 }
 
 #[test]
@@ -91,11 +140,24 @@ fn an_unknown_key_in_a_job_file_exits_2_naming_the_file_and_key() {
     let jobs = sandbox.copy_jobs();
     let path = jobs.join(format!("{PORT_JOB}.toml"));
     let text = std::fs::read_to_string(&path).expect("job file");
-    std::fs::write(&path, text.replace("risk_score = 21", "risk_score = 21\nriskscore = 21")).expect("write");
-    let failed = sandbox.netrare(&["run", "--now", FIRST_RUN]).failure(EXIT_CONFIG);
-    assert!(failed.stderr.contains(&format!("{PORT_JOB}.toml")), "{}", failed.stderr);
+    std::fs::write(
+        &path,
+        text.replace("risk_score = 21", "risk_score = 21\nriskscore = 21"),
+    )
+    .expect("write");
+    let failed = sandbox
+        .netrare(&["run", "--now", FIRST_RUN])
+        .failure(EXIT_CONFIG);
+    assert!(
+        failed.stderr.contains(&format!("{PORT_JOB}.toml")),
+        "{}",
+        failed.stderr
+    );
     assert!(failed.stderr.contains("riskscore"), "{}", failed.stderr);
-    assert!(!sandbox.state().exists(), "the state was touched before the job files were checked");
+    assert!(
+        !sandbox.state().exists(),
+        "the state was touched before the job files were checked"
+    );
 }
 
 #[test]
@@ -119,6 +181,10 @@ fn every_subcommand_has_help() {
         let mut args = command.to_vec();
         args.push("--help");
         let out = netrare_in(sandbox.dir.path(), &args, &[]).success();
-        assert!(out.stdout.contains("Usage:"), "{command:?} --help:\n{}", out.stdout);
+        assert!(
+            out.stdout.contains("Usage:"),
+            "{command:?} --help:\n{}",
+            out.stdout
+        );
     }
 }

@@ -13,20 +13,50 @@ fn crash_and_recover(failpoint: &str) {
     sandbox.backfill(FIRST_RUN, &plus(CRASHED_RUN, -15), &[]);
     let published_before = sandbox.published().len();
 
-    let crashed = sandbox.netrare_with_env(&["run", "--now", CRASHED_RUN], &[("NETRARE_FAILPOINT", failpoint)]);
-    assert_ne!(crashed.code, Some(0), "{failpoint}: the failpoint did not stop the process");
+    let crashed = sandbox.netrare_with_env(
+        &["run", "--now", CRASHED_RUN],
+        &[("NETRARE_FAILPOINT", failpoint)],
+    );
+    assert_ne!(
+        crashed.code,
+        Some(0),
+        "{failpoint}: the failpoint did not stop the process"
+    );
     let journal = sandbox.state().join("commit.json").exists();
-    assert_eq!(journal, failpoint != "before-commit", "{failpoint}: the commit journal is in the wrong state after the crash");
+    assert_eq!(
+        journal,
+        failpoint != "before-commit",
+        "{failpoint}: the commit journal is in the wrong state after the crash"
+    );
     let published_by_crash = if failpoint == "mid-publish" { 1 } else { 0 };
-    assert_eq!(sandbox.published().len(), published_before + published_by_crash, "{failpoint}: outputs published before the crash");
+    assert_eq!(
+        sandbox.published().len(),
+        published_before + published_by_crash,
+        "{failpoint}: outputs published before the crash"
+    );
 
     let rerun = sandbox.run_at(CRASHED_RUN);
-    assert_eq!(rerun.stdout.contains("finished the commit of an interrupted"), journal, "{failpoint}: recovery report:\n{}", rerun.stdout);
+    assert_eq!(
+        rerun
+            .stdout
+            .contains("finished the commit of an interrupted"),
+        journal,
+        "{failpoint}: recovery report:\n{}",
+        rerun.stdout
+    );
     assert!(!sandbox.state().join("commit.json").exists());
     sandbox.backfill(&plus(CRASHED_RUN, 15), LAST_RUN, &[]);
 
-    assert_eq!(record_bits(&sandbox.records()), record_bits(&day.sandbox.records()), "{failpoint}: records differ from a clean run");
-    assert_eq!(alert_bits(&sandbox.alerts()), alert_bits(&day.sandbox.alerts()), "{failpoint}: alerts differ from a clean run");
+    assert_eq!(
+        record_bits(&sandbox.records()),
+        record_bits(&day.sandbox.records()),
+        "{failpoint}: records differ from a clean run"
+    );
+    assert_eq!(
+        alert_bits(&sandbox.alerts()),
+        alert_bits(&day.sandbox.alerts()),
+        "{failpoint}: alerts differ from a clean run"
+    );
 }
 
 #[test]

@@ -22,11 +22,19 @@ fn jobs_show_prints_the_elastic_reference_values() {
             "severity = \"low\"".to_string(),
             "risk_score = 21".to_string(),
         ] {
-            assert!(out.stdout.contains(&expected), "{job}: no {expected:?} in\n{}", out.stdout);
+            assert!(
+                out.stdout.contains(&expected),
+                "{job}: no {expected:?} in\n{}",
+                out.stdout
+            );
         }
     }
     let list = sandbox.netrare(&["jobs", "list"]).success();
-    assert!(list.stdout.contains(PORT_JOB) && list.stdout.contains(PROCESS_JOB), "{}", list.stdout);
+    assert!(
+        list.stdout.contains(PORT_JOB) && list.stdout.contains(PROCESS_JOB),
+        "{}",
+        list.stdout
+    );
 }
 
 /// A copy of the jobs whose rules both use `exceptions/benign.toml`, holding `list`.
@@ -37,7 +45,14 @@ fn jobs_with_exceptions(sandbox: &mut Sandbox, list: &str) {
     for job in [PROCESS_JOB, PORT_JOB] {
         let path = jobs.join(format!("{job}.toml"));
         let text = std::fs::read_to_string(&path).expect("job file");
-        std::fs::write(&path, text.replace("risk_score = 21", "risk_score = 21\nexceptions = [\"exceptions/benign.toml\"]")).expect("write");
+        std::fs::write(
+            &path,
+            text.replace(
+                "risk_score = 21",
+                "risk_score = 21\nexceptions = [\"exceptions/benign.toml\"]",
+            ),
+        )
+        .expect("write");
     }
 }
 
@@ -58,18 +73,39 @@ fn an_exception_suppresses_its_alerts_and_no_others() {
     unexcepted.backfill(FIRST_RUN, LAST_RUN, &[]);
     let kworker = |a: &Row| a.texts("process.name").contains(&"kworker_upd");
     let all = unexcepted.alerts();
-    assert!(all.iter().any(kworker), "without the exception the beacon alerts");
+    assert!(
+        all.iter().any(kworker),
+        "without the exception the beacon alerts"
+    );
 
     let mut sandbox = Sandbox::new();
     jobs_with_exceptions(&mut sandbox, KWORKER_LIST);
     let out = sandbox.backfill(FIRST_RUN, LAST_RUN, &[]);
-    assert!(out.stdout.contains("suppressed by exceptions"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("suppressed by exceptions"),
+        "{}",
+        out.stdout
+    );
     let alerts = sandbox.alerts();
     assert!(!alerts.iter().any(kworker), "an excepted value was alerted");
-    let others = all.iter().filter(|a| !kworker(a)).map(|a| a.text("kibana.alert.uuid")).collect::<std::collections::BTreeSet<_>>();
+    let others = all
+        .iter()
+        .filter(|a| !kworker(a))
+        .map(|a| a.text("kibana.alert.uuid"))
+        .collect::<std::collections::BTreeSet<_>>();
     assert!(!others.is_empty());
-    assert_eq!(alerts.iter().map(|a| a.text("kibana.alert.uuid")).collect::<std::collections::BTreeSet<_>>(), others);
-    assert_eq!(record_bits(&sandbox.records()), record_bits(&unexcepted.records()), "suppress_alert must still write the records");
+    assert_eq!(
+        alerts
+            .iter()
+            .map(|a| a.text("kibana.alert.uuid"))
+            .collect::<std::collections::BTreeSet<_>>(),
+        others
+    );
+    assert_eq!(
+        record_bits(&sandbox.records()),
+        record_bits(&unexcepted.records()),
+        "suppress_alert must still write the records"
+    );
 }
 
 #[test]
@@ -87,7 +123,18 @@ conditions = [{ field = "destination.ip", operator = "cidr", values = ["10.20.0.
 "#,
     );
     let failed = sandbox.netrare(&["run", "--now", FIRST_RUN]).failure(2);
-    assert!(failed.stderr.contains("exceptions/benign.toml"), "{}", failed.stderr);
-    assert!(failed.stderr.contains("internal-scanner"), "{}", failed.stderr);
-    assert!(!sandbox.state().exists(), "the state was touched before the exceptions were checked");
+    assert!(
+        failed.stderr.contains("exceptions/benign.toml"),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        failed.stderr.contains("internal-scanner"),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        !sandbox.state().exists(),
+        "the state was touched before the exceptions were checked"
+    );
 }

@@ -22,35 +22,72 @@ fn qualifying(records: &[Row], threshold: f64, first_run: &str) -> BTreeSet<Stri
 
 /// The `pending` column of a job's summary line.
 fn pending(stdout: &str, job: &str) -> u64 {
-    let line = stdout.lines().find(|l| l.starts_with(job) && !l.contains(':')).unwrap_or_else(|| panic!("no summary line for {job} in\n{stdout}"));
-    line.split_whitespace().nth(5).and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("no pending column in {line:?}"))
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with(job) && !l.contains(':'))
+        .unwrap_or_else(|| panic!("no summary line for {job} in\n{stdout}"));
+    line.split_whitespace()
+        .nth(5)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no pending column in {line:?}"))
 }
 
 #[test]
 fn every_qualifying_record_is_alerted_exactly_once_by_scheduled_runs() {
     let day = scheduled_day();
     let expected = qualifying(&day.sandbox.records(), 50.0, FIRST_RUN);
-    assert!(expected.len() >= 4, "the attacks should give qualifying records, found {expected:?}");
+    assert!(
+        expected.len() >= 4,
+        "the attacks should give qualifying records, found {expected:?}"
+    );
     let alerts = day.sandbox.alerts();
     assert_eq!(alerted_ids(&alerts), expected);
     assert!(alerts.iter().all(|a| a.number("record_score") >= 50.0));
-    let missed: Vec<&String> = day.times.iter().zip(&day.outputs).filter(|(_, o)| o.stdout.contains("executions were missed")).map(|(t, _)| t).collect();
-    assert!(missed.is_empty(), "no execution was missed, yet a gap was reported at {missed:?}");
+    let missed: Vec<&String> = day
+        .times
+        .iter()
+        .zip(&day.outputs)
+        .filter(|(_, o)| o.stdout.contains("executions were missed"))
+        .map(|(t, _)| t)
+        .collect();
+    assert!(
+        missed.is_empty(),
+        "no execution was missed, yet a gap was reported at {missed:?}"
+    );
 }
 
 #[test]
 fn missed_runs_widen_the_window_so_no_alert_is_lost() {
     let day = scheduled_day();
     let (gap_from, gap_to) = (at("2026-11-03T03:00:00Z"), at("2026-11-03T09:00:00Z"));
-    let times: Vec<String> = day.times.iter().filter(|t| at(t) < gap_from || at(t) > gap_to).cloned().collect();
+    let times: Vec<String> = day
+        .times
+        .iter()
+        .filter(|t| at(t) < gap_from || at(t) > gap_to)
+        .cloned()
+        .collect();
     let sandbox = Sandbox::new();
     let outputs = sandbox.run_each(&times);
 
-    let after_gap = times.iter().position(|t| at(t) > gap_to).expect("a run after the gap");
-    assert!(outputs[after_gap].stdout.contains("executions were missed"), "gap not reported:\n{}", outputs[after_gap].stdout);
-    assert_eq!(record_bits(&sandbox.records()), record_bits(&day.sandbox.records()), "missed runs changed the records");
+    let after_gap = times
+        .iter()
+        .position(|t| at(t) > gap_to)
+        .expect("a run after the gap");
+    assert!(
+        outputs[after_gap].stdout.contains("executions were missed"),
+        "gap not reported:\n{}",
+        outputs[after_gap].stdout
+    );
+    assert_eq!(
+        record_bits(&sandbox.records()),
+        record_bits(&day.sandbox.records()),
+        "missed runs changed the records"
+    );
     let alerts = sandbox.alerts();
-    assert_eq!(alerted_ids(&alerts), qualifying(&sandbox.records(), 50.0, FIRST_RUN));
+    assert_eq!(
+        alerted_ids(&alerts),
+        qualifying(&sandbox.records(), 50.0, FIRST_RUN)
+    );
     assert_eq!(alert_bits(&alerts), alert_bits(&day.sandbox.alerts()));
 }
 
@@ -61,23 +98,51 @@ fn capped_executions_alert_the_rest_later_without_loss_or_duplicates() {
     for job in [PROCESS_JOB, PORT_JOB] {
         let path = jobs.join(format!("{job}.toml"));
         let text = std::fs::read_to_string(&path).expect("job file");
-        let capped = text.replace("anomaly_threshold = 50", "anomaly_threshold = 0").replace("max_signals = 100", "max_signals = 1");
+        let capped = text
+            .replace("anomaly_threshold = 50", "anomaly_threshold = 0")
+            .replace("max_signals = 100", "max_signals = 1");
         assert_ne!(text, capped);
         std::fs::write(&path, capped).expect("write job file");
     }
     let first = "2026-11-03T03:05:00Z";
     let outputs = sandbox.run_each(&every_15m(first, "2026-11-03T12:05:00Z"));
 
-    let most_pending = outputs.iter().map(|o| pending(&o.stdout, PROCESS_JOB)).max().unwrap_or(0);
+    let most_pending = outputs
+        .iter()
+        .map(|o| pending(&o.stdout, PROCESS_JOB))
+        .max()
+        .unwrap_or(0);
     assert!(most_pending >= 2, "the cap should have held records back");
-    assert_eq!(pending(&outputs.last().expect("runs").stdout, PROCESS_JOB), 0, "pending records never drained");
-    assert!(!outputs.iter().any(|o| o.stdout.contains("executions were missed")), "held-back records were reported as missed executions");
+    assert_eq!(
+        pending(&outputs.last().expect("runs").stdout, PROCESS_JOB),
+        0,
+        "pending records never drained"
+    );
+    assert!(
+        !outputs
+            .iter()
+            .any(|o| o.stdout.contains("executions were missed")),
+        "held-back records were reported as missed executions"
+    );
     let alerts = sandbox.alerts();
-    for execution in alerts.iter().map(|a| (a.text("job_id"), a.number("@timestamp").to_bits())).collect::<BTreeSet<_>>() {
-        let n = alerts.iter().filter(|a| (a.text("job_id"), a.number("@timestamp").to_bits()) == execution).count();
-        assert_eq!(n, 1, "an execution wrote more alerts than max_signals: {execution:?}");
+    for execution in alerts
+        .iter()
+        .map(|a| (a.text("job_id"), a.number("@timestamp").to_bits()))
+        .collect::<BTreeSet<_>>()
+    {
+        let n = alerts
+            .iter()
+            .filter(|a| (a.text("job_id"), a.number("@timestamp").to_bits()) == execution)
+            .count();
+        assert_eq!(
+            n, 1,
+            "an execution wrote more alerts than max_signals: {execution:?}"
+        );
     }
-    assert_eq!(alerted_ids(&alerts), qualifying(&sandbox.records(), 0.0, first));
+    assert_eq!(
+        alerted_ids(&alerts),
+        qualifying(&sandbox.records(), 0.0, first)
+    );
 }
 
 #[test]
@@ -85,7 +150,10 @@ fn a_repeated_execution_writes_nothing_new() {
     let sandbox = Sandbox::new();
     let now = "2026-11-03T03:35:00Z";
     sandbox.run_at(now);
-    assert!(!sandbox.alerts().is_empty(), "the beacon's first bucket should alert at {now}");
+    assert!(
+        !sandbox.alerts().is_empty(),
+        "the beacon's first bucket should alert at {now}"
+    );
     let before = snapshot(sandbox.dir.path());
     sandbox.run_at(now);
     assert_eq!(snapshot(sandbox.dir.path()), before);
@@ -95,15 +163,24 @@ fn a_repeated_execution_writes_nothing_new() {
 fn alerts_ndjson_has_a_create_action_and_a_document_per_alert() {
     let sandbox = Sandbox::new();
     let file = sandbox.path("alerts.ndjson");
-    sandbox.backfill(FIRST_RUN, LAST_RUN, &["--alerts-ndjson", file.to_str().expect("utf-8")]);
+    sandbox.backfill(
+        FIRST_RUN,
+        LAST_RUN,
+        &["--alerts-ndjson", file.to_str().expect("utf-8")],
+    );
     let alerts = sandbox.alerts();
     assert!(!alerts.is_empty());
     let text = std::fs::read_to_string(&file).expect("ndjson written");
-    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).expect("one JSON value per line")).collect();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON value per line"))
+        .collect();
     assert_eq!(lines.len(), 2 * alerts.len());
     let mut ids = BTreeSet::new();
     for pair in lines.chunks(2) {
-        let id = pair[0]["create"]["_id"].as_str().expect("create action with _id");
+        let id = pair[0]["create"]["_id"]
+            .as_str()
+            .expect("create action with _id");
         assert_eq!(pair[1]["kibana.alert.uuid"].as_str(), Some(id));
         ids.insert(id.to_string());
     }

@@ -2,11 +2,11 @@
 
 mod util;
 
-mod run;
 mod backfill;
-mod crash;
 mod cli;
+mod crash;
 mod demo;
 mod evaluate;
 mod ingest;
 mod jobs;
+mod run;

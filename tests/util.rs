@@ -37,13 +37,25 @@ pub struct Output {
 impl Output {
     /// Panics with the output unless the process exited 0.
     pub fn success(self) -> Output {
-        assert_eq!(self.code, Some(0), "netrare failed\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code,
+            Some(0),
+            "netrare failed\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
 
     /// Panics unless the process exited with `code`.
     pub fn failure(self, code: i32) -> Output {
-        assert_eq!(self.code, Some(code), "expected exit {code}\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code,
+            Some(code),
+            "expected exit {code}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
 }
@@ -59,8 +71,15 @@ pub struct Sandbox {
 impl Sandbox {
     /// A new folder using the checked-in fixture and jobs.
     pub fn new() -> Sandbox {
-        let dir = tempfile::Builder::new().prefix("e2e-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
-        Sandbox { dir, store: PathBuf::from(FIXTURE), jobs: PathBuf::from(JOBS) }
+        let dir = tempfile::Builder::new()
+            .prefix("e2e-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .expect("temp dir");
+        Sandbox {
+            dir,
+            store: PathBuf::from(FIXTURE),
+            jobs: PathBuf::from(JOBS),
+        }
     }
 
     /// A path inside the sandbox.
@@ -83,9 +102,23 @@ impl Sandbox {
 
     /// Runs `netrare <globals> args` with extra environment variables.
     pub fn netrare_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let paths = [self.store.clone(), self.state(), self.out(), self.jobs.clone()];
+        let paths = [
+            self.store.clone(),
+            self.state(),
+            self.out(),
+            self.jobs.clone(),
+        ];
         let [store, state, out, jobs] = paths.each_ref().map(|p| p.to_str().expect("utf-8 path"));
-        let mut all = vec!["--store", store, "--state-dir", state, "--out", out, "--jobs-dir", jobs];
+        let mut all = vec![
+            "--store",
+            store,
+            "--state-dir",
+            state,
+            "--out",
+            out,
+            "--jobs-dir",
+            jobs,
+        ];
         all.extend_from_slice(args);
         netrare_in(self.dir.path(), &all, env)
     }
@@ -140,7 +173,11 @@ impl Sandbox {
 /// Runs the binary with `args` in `cwd`.
 pub fn netrare_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_netrare"));
-    command.args(args).current_dir(cwd).env_remove("NETRARE_FAILPOINT").env_remove("NETRARE_LOG");
+    command
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("NETRARE_FAILPOINT")
+        .env_remove("NETRARE_LOG");
     for (key, value) in env {
         command.env(key, value);
     }
@@ -172,32 +209,51 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         .into_iter()
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_file())
-        .map(|e| (e.path().to_path_buf(), std::fs::read(e.path()).expect("read")))
+        .map(|e| {
+            (
+                e.path().to_path_buf(),
+                std::fs::read(e.path()).expect("read"),
+            )
+        })
         .collect()
 }
 
 /// Every `.parquet` file under `dir`, sorted.
 pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = snapshot(dir).into_keys().filter(|p| p.extension().is_some_and(|e| e == "parquet")).collect();
+    let mut files: Vec<PathBuf> = snapshot(dir)
+        .into_keys()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
     files.sort();
     files
 }
 
 /// All rows of all Parquet files under `dir`, files in name order.
 pub fn read_rows(dir: &Path) -> Vec<Row> {
-    parquet_files(dir).iter().flat_map(|path| read_file(path)).collect()
+    parquet_files(dir)
+        .iter()
+        .flat_map(|path| read_file(path))
+        .collect()
 }
 
 /// All rows of one Parquet file.
 pub fn read_file(path: &Path) -> Vec<Row> {
     let file = File::open(path).expect("open parquet");
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file).expect("parquet footer").build().expect("reader");
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("parquet footer")
+        .build()
+        .expect("reader");
     let mut rows = Vec::new();
     for batch in reader {
         let batch = batch.expect("batch");
         let schema = batch.schema();
         for i in 0..batch.num_rows() {
-            let row = schema.fields().iter().zip(batch.columns()).map(|(f, c)| (f.name().clone(), cell(c.as_ref(), i))).collect();
+            let row = schema
+                .fields()
+                .iter()
+                .zip(batch.columns())
+                .map(|(f, c)| (f.name().clone(), cell(c.as_ref(), i)))
+                .collect();
             rows.push(row);
         }
     }
@@ -214,7 +270,9 @@ fn cell(array: &dyn Array, i: usize) -> Value {
         DataType::Float64 => Value::from(array.as_primitive::<Float64Type>().value(i)),
         DataType::Int64 => Value::from(array.as_primitive::<Int64Type>().value(i)),
         DataType::Int32 => Value::from(array.as_primitive::<Int32Type>().value(i)),
-        DataType::Timestamp(..) => Value::from(array.as_primitive::<TimestampMillisecondType>().value(i)),
+        DataType::Timestamp(..) => {
+            Value::from(array.as_primitive::<TimestampMillisecondType>().value(i))
+        }
         DataType::Boolean => Value::from(array.as_boolean().value(i)),
         DataType::List(_) => {
             let list = array.as_list::<i32>().value(i);
@@ -233,37 +291,65 @@ pub trait RowExt {
 
 impl RowExt for Row {
     fn text(&self, column: &str) -> &str {
-        self.get(column).and_then(Value::as_str).unwrap_or_else(|| panic!("no text column {column} in {self:?}"))
+        self.get(column)
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("no text column {column} in {self:?}"))
     }
 
     fn number(&self, column: &str) -> f64 {
-        self.get(column).and_then(Value::as_f64).unwrap_or_else(|| panic!("no number column {column} in {self:?}"))
+        self.get(column)
+            .and_then(Value::as_f64)
+            .unwrap_or_else(|| panic!("no number column {column} in {self:?}"))
     }
 
     fn texts(&self, column: &str) -> Vec<&str> {
-        let values = self.get(column).and_then(Value::as_array).unwrap_or_else(|| panic!("no list column {column} in {self:?}"));
+        let values = self
+            .get(column)
+            .and_then(Value::as_array)
+            .unwrap_or_else(|| panic!("no list column {column} in {self:?}"));
         values.iter().filter_map(Value::as_str).collect()
     }
 }
 
 /// Records keyed by id, with the exact bits of their score and probability.
 pub fn record_bits(records: &[Row]) -> BTreeMap<String, (u64, u64)> {
-    let map: BTreeMap<String, (u64, u64)> =
-        records.iter().map(|r| (r.text("record_id").to_string(), (r.number("record_score").to_bits(), r.number("probability").to_bits()))).collect();
+    let map: BTreeMap<String, (u64, u64)> = records
+        .iter()
+        .map(|r| {
+            (
+                r.text("record_id").to_string(),
+                (
+                    r.number("record_score").to_bits(),
+                    r.number("probability").to_bits(),
+                ),
+            )
+        })
+        .collect();
     assert_eq!(map.len(), records.len(), "duplicate record ids");
     map
 }
 
 /// Alerts keyed by uuid, with the exact bits of their record score.
 pub fn alert_bits(alerts: &[Row]) -> BTreeMap<String, u64> {
-    let map: BTreeMap<String, u64> = alerts.iter().map(|a| (a.text("kibana.alert.uuid").to_string(), a.number("record_score").to_bits())).collect();
+    let map: BTreeMap<String, u64> = alerts
+        .iter()
+        .map(|a| {
+            (
+                a.text("kibana.alert.uuid").to_string(),
+                a.number("record_score").to_bits(),
+            )
+        })
+        .collect();
     assert_eq!(map.len(), alerts.len(), "duplicate kibana.alert.uuid");
     map
 }
 
 /// The record ids of the alerts, checking no record is alerted twice.
 pub fn alerted_ids(alerts: &[Row]) -> BTreeSet<String> {
-    let ids: BTreeSet<String> = alerts.iter().map(|a| a.text("record_id").to_string()).collect();
+    let ids: BTreeSet<String> = alerts
+        .iter()
+        .map(|a| a.text("record_id").to_string())
+        .collect();
     assert_eq!(ids.len(), alerts.len(), "a record was alerted twice");
     alert_bits(alerts);
     ids
@@ -271,7 +357,9 @@ pub fn alerted_ids(alerts: &[Row]) -> BTreeSet<String> {
 
 /// Parses an RFC 3339 time.
 pub fn at(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text).expect("RFC 3339").with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(text)
+        .expect("RFC 3339")
+        .with_timezone(&Utc)
 }
 
 /// Formats a time as the CLI takes it.
@@ -321,10 +409,20 @@ pub fn scheduled_day() -> &'static Scheduled {
         let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("scheduled-day");
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).expect("scheduled-day folder");
-        let dir = tempfile::Builder::new().tempdir_in(&root).expect("temp dir");
-        let sandbox = Sandbox { dir, store: PathBuf::from(FIXTURE), jobs: PathBuf::from(JOBS) };
+        let dir = tempfile::Builder::new()
+            .tempdir_in(&root)
+            .expect("temp dir");
+        let sandbox = Sandbox {
+            dir,
+            store: PathBuf::from(FIXTURE),
+            jobs: PathBuf::from(JOBS),
+        };
         let times = every_15m(FIRST_RUN, LAST_RUN);
         let outputs = sandbox.run_each(&times);
-        Scheduled { sandbox, times, outputs }
+        Scheduled {
+            sandbox,
+            times,
+            outputs,
+        }
     })
 }

@@ -8,5 +8,5 @@ mod fold;
 mod summary;
 
 pub use config::BucketSpan;
-pub use fold::{fold_frame, FoldFields};
-pub use summary::{BucketSummary, SeriesKey, ValueSummary, MAX_INFLUENCER_VALUES};
+pub use fold::{FoldFields, fold_frame};
+pub use summary::{BucketSummary, MAX_INFLUENCER_VALUES, SeriesKey, ValueSummary};

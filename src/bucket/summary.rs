@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const MAX_INFLUENCER_VALUES: usize = 100;
 
 /// The series a value belongs to: the by-field value, within its partition when the job has one.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct SeriesKey {
     /// The partition-field value, for jobs with a `partition_field_name`.
     pub partition: Option<String>,
@@ -66,7 +68,8 @@ impl ValueSummary {
             values.truncate(MAX_INFLUENCER_VALUES);
             self.influencers_capped = true;
         }
-        self.influencers.insert(field.to_string(), values.into_iter().collect());
+        self.influencers
+            .insert(field.to_string(), values.into_iter().collect());
     }
 
     /// Merges another summary of the same value and bucket into this one.
@@ -88,7 +91,11 @@ impl ValueSummary {
 impl BucketSummary {
     /// An empty bucket starting at `start_ms`.
     pub fn empty(start_ms: i64) -> BucketSummary {
-        BucketSummary { start_ms, values: BTreeMap::new(), event_count: 0 }
+        BucketSummary {
+            start_ms,
+            values: BTreeMap::new(),
+            event_count: 0,
+        }
     }
 
     /// Merges another summary of the same bucket into this one. Associative and commutative, so

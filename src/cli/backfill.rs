@@ -42,20 +42,45 @@ const COMMIT_EVERY: usize = 96;
 pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
     let executions = schedule(args.from, args.to, args.interval)?;
     let mut settings = settings.clone();
-    let scratch = if args.fresh { Some(tempfile::Builder::new().prefix("netrare-backfill-").tempdir()?) } else { None };
+    let scratch = if args.fresh {
+        Some(
+            tempfile::Builder::new()
+                .prefix("netrare-backfill-")
+                .tempdir()?,
+        )
+    } else {
+        None
+    };
     if let Some(dir) = &scratch {
         settings.state_dir = dir.path().to_path_buf();
-        settings.out_dir = settings.out_dir.join(format!("backfill-{}-{}", args.from.format("%Y%m%dT%H%M"), args.to.format("%Y%m%dT%H%M")));
-        eprintln!("fresh backfill: outputs under {}", settings.out_dir.display());
+        settings.out_dir = settings.out_dir.join(format!(
+            "backfill-{}-{}",
+            args.from.format("%Y%m%dT%H%M"),
+            args.to.format("%Y%m%dT%H%M")
+        ));
+        eprintln!(
+            "fresh backfill: outputs under {}",
+            settings.out_dir.display()
+        );
     }
-    let plan = build_plan(&settings, load_jobs(&settings, &args.jobs)?, executions, args.alerts_ndjson.clone(), COMMIT_EVERY)?;
+    let plan = build_plan(
+        &settings,
+        load_jobs(&settings, &args.jobs)?,
+        executions,
+        args.alerts_ndjson.clone(),
+        COMMIT_EVERY,
+    )?;
     let report = pipeline::execute(plan)?;
     print::summary(&report);
     Ok(())
 }
 
 /// The execution times from `from` to `to` inclusive, every `interval`, in epoch ms.
-pub fn schedule(from: DateTime<Utc>, to: DateTime<Utc>, interval: Duration) -> anyhow::Result<Vec<i64>> {
+pub fn schedule(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    interval: Duration,
+) -> anyhow::Result<Vec<i64>> {
     let step = interval.as_millis() as i64;
     if step <= 0 {
         bail!("--interval must be positive");
@@ -64,5 +89,8 @@ pub fn schedule(from: DateTime<Utc>, to: DateTime<Utc>, interval: Duration) -> a
         bail!("--to ({to}) is before --from ({from})");
     }
     let (from, to) = (from.timestamp_millis(), to.timestamp_millis());
-    Ok((0..).map(|k| from + k * step).take_while(|&t| t <= to).collect())
+    Ok((0..)
+        .map(|k| from + k * step)
+        .take_while(|&t| t <= to)
+        .collect())
 }

@@ -6,10 +6,10 @@ use anyhow::Context;
 use chrono::Duration;
 
 use super::backfill::schedule;
+use super::fixtures::FleetArgs;
 use super::print;
 use super::run::build_plan;
-use super::settings::{Settings, DEFAULT_HISTORY};
-use super::fixtures::FleetArgs;
+use super::settings::{DEFAULT_HISTORY, Settings};
 use crate::fixtures::{generate_to, read_labels};
 use crate::pipeline;
 
@@ -26,11 +26,20 @@ pub struct Args {
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let temp = tempfile::Builder::new().prefix("netrare-demo-").tempdir()?;
-    let dir = args.dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| temp.path().to_path_buf());
     let opts = args.fleet.options();
     let events = dir.join("events");
     let fleet = generate_to(&events, &opts).context("generating the demo fleet")?;
-    println!("generated {} hosts x {} days: {} events in {}", opts.hosts, opts.days, fleet.defend_events + fleet.auditd_events, events.display());
+    println!(
+        "generated {} hosts x {} days: {} events in {}",
+        opts.hosts,
+        opts.days,
+        fleet.defend_events + fleet.auditd_events,
+        events.display()
+    );
 
     let settings = Settings {
         store: events.to_string_lossy().into_owned(),
@@ -56,10 +65,20 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 && a.record.by_field_value == label.value
                 && a.record.field_values("host.name").contains(&label.host)
         });
-        println!("{} {:<28} {}={} on {}", if caught { "caught" } else { "missed" }, label.id, label.field.as_str(), label.value, label.host);
+        println!(
+            "{} {:<28} {}={} on {}",
+            if caught { "caught" } else { "missed" },
+            label.id,
+            label.field.as_str(),
+            label.value,
+            label.host
+        );
     }
     if args.dir.is_some() {
-        println!("\nanomalies and alerts are in {}", dir.join("out").display());
+        println!(
+            "\nanomalies and alerts are in {}",
+            dir.join("out").display()
+        );
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::evaluate::parse_name;
 use super::run::parse_time;
-use crate::fixtures::{generate_to, FleetOptions, Scenarios};
+use crate::fixtures::{FleetOptions, Scenarios, generate_to};
 
 /// Synthetic data.
 #[derive(Debug, clap::Subcommand)]
@@ -32,7 +32,12 @@ pub struct FleetArgs {
 impl FleetArgs {
     /// Generator options for these arguments, with attacks.
     pub fn options(&self) -> FleetOptions {
-        FleetOptions { hosts: self.hosts, days: self.days, seed: self.seed, ..FleetOptions::default() }
+        FleetOptions {
+            hosts: self.hosts,
+            days: self.days,
+            seed: self.seed,
+            ..FleetOptions::default()
+        }
     }
 }
 
@@ -57,7 +62,11 @@ pub struct GenerateArgs {
 
 pub fn run(command: &Command) -> anyhow::Result<()> {
     let Command::Generate(args) = command;
-    let mut opts = FleetOptions { attacks: !args.no_attacks, scenarios: args.scenarios, ..args.fleet.options() };
+    let mut opts = FleetOptions {
+        attacks: !args.no_attacks,
+        scenarios: args.scenarios,
+        ..args.fleet.options()
+    };
     if let Some(start) = args.start {
         opts.start = start;
     }

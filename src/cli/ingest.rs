@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::settings::Settings;
-use crate::ingest::{auditd, ndjson, Input};
+use crate::ingest::{Input, auditd, ndjson};
 
 /// Ingest sources.
 #[derive(Debug, clap::Subcommand)]
@@ -32,15 +32,35 @@ pub enum Command {
 }
 
 fn inputs(names: &[String]) -> Vec<Input> {
-    names.iter().map(|n| if n == "-" { Input::Stdin } else { Input::Path(PathBuf::from(n)) }).collect()
+    names
+        .iter()
+        .map(|n| {
+            if n == "-" {
+                Input::Stdin
+            } else {
+                Input::Path(PathBuf::from(n))
+            }
+        })
+        .collect()
 }
 
 pub fn run(command: &Command, settings: &Settings) -> anyhow::Result<()> {
-    let target = |out: &Option<PathBuf>| out.clone().unwrap_or_else(|| PathBuf::from(&settings.store));
+    let target = |out: &Option<PathBuf>| {
+        out.clone()
+            .unwrap_or_else(|| PathBuf::from(&settings.store))
+    };
     let report = match command {
-        Command::Auditd { inputs: names, host_name, out } => {
-            auditd::ingest(&inputs(names), &target(out), &auditd::AuditdOptions { host_name: host_name.clone() })?
-        }
+        Command::Auditd {
+            inputs: names,
+            host_name,
+            out,
+        } => auditd::ingest(
+            &inputs(names),
+            &target(out),
+            &auditd::AuditdOptions {
+                host_name: host_name.clone(),
+            },
+        )?,
         Command::Ndjson { inputs: names, out } => ndjson::ingest(&inputs(names), &target(out))?,
     };
     println!("{report}");

@@ -20,7 +20,11 @@ pub fn run(command: &Command, settings: &Settings) -> anyhow::Result<()> {
         Command::List => {
             for job in load_jobs(settings, &[])? {
                 let j = &job.file.job;
-                let partition = j.partition_field_name.as_ref().map(|p| format!(" partition by {p}")).unwrap_or_default();
+                let partition = j
+                    .partition_field_name
+                    .as_ref()
+                    .map(|p| format!(" partition by {p}"))
+                    .unwrap_or_default();
                 println!(
                     "{:<45} {} by {}{partition}, {}, {} (threshold {}, {}, every {})",
                     j.id,

@@ -117,8 +117,11 @@ pub fn init_logging(global: &Global) {
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("NETRARE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NETRARE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match global.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -143,10 +146,17 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         if let Some(e) = cause.downcast_ref::<crate::state::Error>() {
             return state_code(e);
         }
-        if cause.is::<crate::store::Error>() || cause.is::<crate::ingest::Error>() || cause.is::<crate::fixtures::Error>() || cause.is::<crate::evaluate::Error>() {
+        if cause.is::<crate::store::Error>()
+            || cause.is::<crate::ingest::Error>()
+            || cause.is::<crate::fixtures::Error>()
+            || cause.is::<crate::evaluate::Error>()
+        {
             return EXIT_DATA;
         }
-        if cause.is::<crate::jobs::Error>() || cause.is::<crate::rule::exceptions::Error>() || cause.is::<settings::Error>() {
+        if cause.is::<crate::jobs::Error>()
+            || cause.is::<crate::rule::exceptions::Error>()
+            || cause.is::<settings::Error>()
+        {
             return EXIT_CONFIG;
         }
     }

@@ -6,7 +6,9 @@ use crate::pipeline::Report;
 use crate::rule::Alert;
 
 fn time(ms: i64) -> String {
-    DateTime::from_timestamp_millis(ms).map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
+    DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
 }
 
 /// One line per job: buckets, events, records, alerts, pending, memory, duration.
@@ -14,9 +16,15 @@ pub fn summary(report: &Report) {
     if report.recovered {
         println!("finished the commit of an interrupted earlier execution");
     }
-    println!("{:<45} {:>8} {:>10} {:>8} {:>7} {:>8} {:>10} {:>9}", "job", "buckets", "events", "records", "alerts", "pending", "memory", "seconds");
+    println!(
+        "{:<45} {:>8} {:>10} {:>8} {:>7} {:>8} {:>10} {:>9}",
+        "job", "buckets", "events", "records", "alerts", "pending", "memory", "seconds"
+    );
     for job in &report.jobs {
-        let memory = serde_json::to_value(job.memory.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let memory = serde_json::to_value(job.memory.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
         println!(
             "{:<45} {:>8} {:>10} {:>8} {:>7} {:>8} {:>10} {:>9.2}",
             job.job_id,
@@ -29,13 +37,23 @@ pub fn summary(report: &Report) {
             job.duration.as_secs_f64()
         );
         if let Some(gap) = job.gap_ms {
-            println!("  {}: executions were missed; the rule window reached back {} more minutes so no record was skipped", job.job_id, gap / 60_000);
+            println!(
+                "  {}: executions were missed; the rule window reached back {} more minutes so no record was skipped",
+                job.job_id,
+                gap / 60_000
+            );
         }
         if job.excepted > 0 {
-            println!("  {}: {} qualifying record(s) suppressed by exceptions", job.job_id, job.excepted);
+            println!(
+                "  {}: {} qualifying record(s) suppressed by exceptions",
+                job.job_id, job.excepted
+            );
         }
         if job.memory.refused_values > 0 {
-            println!("  {}: model at its memory limit; {} new value(s) refused", job.job_id, job.memory.refused_values);
+            println!(
+                "  {}: model at its memory limit; {} new value(s) refused",
+                job.job_id, job.memory.refused_values
+            );
         }
     }
     let invalid: u64 = report.scan.invalid.values().sum();
@@ -47,16 +65,33 @@ pub fn summary(report: &Report) {
 /// The alerts as a table, highest score first.
 pub fn alerts(alerts: &[Alert]) {
     let mut sorted: Vec<&Alert> = alerts.iter().collect();
-    sorted.sort_by(|a, b| b.record.record_score.total_cmp(&a.record.record_score).then(a.original_time_ms.cmp(&b.original_time_ms)));
-    println!("{:<16} {:<36} {:>5}  {:<16} {:<14} {:<16}", "bucket (UTC)", "rule", "score", "rare value", "host", "process");
+    sorted.sort_by(|a, b| {
+        b.record
+            .record_score
+            .total_cmp(&a.record.record_score)
+            .then(a.original_time_ms.cmp(&b.original_time_ms))
+    });
+    println!(
+        "{:<16} {:<36} {:>5}  {:<16} {:<14} {:<16}",
+        "bucket (UTC)", "rule", "score", "rare value", "host", "process"
+    );
     for alert in sorted {
-        let first = |i: usize| alert.field_values[i].first().cloned().unwrap_or_else(|| "-".into());
+        let first = |i: usize| {
+            alert.field_values[i]
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "-".into())
+        };
         println!(
             "{:<16} {:<36} {:>5.0}  {:<16} {:<14} {:<16}",
             time(alert.original_time_ms),
             alert.rule_name,
             alert.record.record_score,
-            format!("{}={}", short(&alert.record.by_field_name), alert.record.by_field_value),
+            format!(
+                "{}={}",
+                short(&alert.record.by_field_name),
+                alert.record.by_field_value
+            ),
             first(0),
             first(1)
         );

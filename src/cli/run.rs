@@ -30,7 +30,13 @@ pub struct Args {
 
 pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
     let now = args.now.unwrap_or_else(Utc::now).timestamp_millis();
-    let plan = build_plan(settings, load_jobs(settings, &args.jobs)?, vec![now], args.alerts_ndjson.clone(), 1)?;
+    let plan = build_plan(
+        settings,
+        load_jobs(settings, &args.jobs)?,
+        vec![now],
+        args.alerts_ndjson.clone(),
+        1,
+    )?;
     let report = pipeline::execute(plan)?;
     print::summary(&report);
     Ok(())
@@ -38,15 +44,28 @@ pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
 
 /// Parses an RFC 3339 time.
 pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).map_err(|e| format!("{text:?} is not an RFC 3339 time ({e}), e.g. 2026-11-22T13:15:00Z"))
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("{text:?} is not an RFC 3339 time ({e}), e.g. 2026-11-22T13:15:00Z"))
 }
 
 /// Loads and checks the jobs' exception lists and the store, then builds the plan shared
 /// by `run` and `backfill`. Fails before any event or state is touched.
-pub fn build_plan(settings: &Settings, jobs: Vec<Job>, executions: Vec<i64>, alerts_ndjson: Option<PathBuf>, commit_every: usize) -> anyhow::Result<Plan> {
+pub fn build_plan(
+    settings: &Settings,
+    jobs: Vec<Job>,
+    executions: Vec<i64>,
+    alerts_ndjson: Option<PathBuf>,
+    commit_every: usize,
+) -> anyhow::Result<Plan> {
     let exceptions = load_exceptions(settings, &jobs)?;
-    let store = EventStore::open(&settings.store).with_context(|| format!("opening the event store {}", settings.store))?;
-    let progress = if std::io::stderr().is_terminal() && executions.len() > 1 { Progress::Bar } else { Progress::Log };
+    let store = EventStore::open(&settings.store)
+        .with_context(|| format!("opening the event store {}", settings.store))?;
+    let progress = if std::io::stderr().is_terminal() && executions.len() > 1 {
+        Progress::Bar
+    } else {
+        Progress::Log
+    };
     Ok(Plan {
         jobs,
         exceptions,
@@ -68,6 +87,9 @@ pub fn load_jobs(settings: &Settings, ids: &[String]) -> anyhow::Result<Vec<Job>
 
 fn load_exceptions(settings: &Settings, jobs: &[Job]) -> anyhow::Result<Vec<Exceptions>> {
     jobs.iter()
-        .map(|job| Exceptions::load(&settings.jobs_dir, &job.file.rule.exceptions).with_context(|| format!("exception lists of job {}", job.id())))
+        .map(|job| {
+            Exceptions::load(&settings.jobs_dir, &job.file.rule.exceptions)
+                .with_context(|| format!("exception lists of job {}", job.id()))
+        })
         .collect()
 }

@@ -12,7 +12,10 @@ use super::Global;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}: {message}", path.display())]
     Parse { path: PathBuf, message: String },
 }
@@ -51,9 +54,15 @@ impl Settings {
     /// Reads the settings file (the `--config` one, else `./netrare.toml` if present) and
     /// applies the flags over it.
     pub fn resolve(global: &Global) -> Result<Settings, Error> {
-        let path = global.config.clone().or_else(|| Some(PathBuf::from("netrare.toml")).filter(|p| p.exists()));
+        let path = global
+            .config
+            .clone()
+            .or_else(|| Some(PathBuf::from("netrare.toml")).filter(|p| p.exists()));
         let (file, base) = match &path {
-            Some(path) => (SettingsFile::load(path)?, path.parent().map(Path::to_path_buf).unwrap_or_default()),
+            Some(path) => (
+                SettingsFile::load(path)?,
+                path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            ),
             None => (SettingsFile::default(), PathBuf::new()),
         };
         let rel = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
@@ -64,9 +73,18 @@ impl Settings {
         };
         Ok(Settings {
             store: global.store.clone().unwrap_or(store),
-            state_dir: global.state_dir.clone().unwrap_or_else(|| rel(file.state_dir.clone().unwrap_or_else(|| "state".into()))),
-            out_dir: global.out.clone().unwrap_or_else(|| rel(file.out_dir.clone().unwrap_or_else(|| "out".into()))),
-            jobs_dir: global.jobs_dir.clone().unwrap_or_else(|| rel(file.jobs_dir.clone().unwrap_or_else(|| "jobs".into()))),
+            state_dir: global
+                .state_dir
+                .clone()
+                .unwrap_or_else(|| rel(file.state_dir.clone().unwrap_or_else(|| "state".into()))),
+            out_dir: global
+                .out
+                .clone()
+                .unwrap_or_else(|| rel(file.out_dir.clone().unwrap_or_else(|| "out".into()))),
+            jobs_dir: global
+                .jobs_dir
+                .clone()
+                .unwrap_or_else(|| rel(file.jobs_dir.clone().unwrap_or_else(|| "jobs".into()))),
             history: file.history.unwrap_or(DEFAULT_HISTORY),
         })
     }
@@ -75,7 +93,13 @@ impl Settings {
 impl SettingsFile {
     /// Parses a settings file, rejecting unknown keys.
     pub fn load(path: &Path) -> Result<SettingsFile, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-        toml::from_str(&text).map_err(|e| Error::Parse { path: path.to_path_buf(), message: e.to_string() })
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| Error::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
     }
 }

@@ -28,11 +28,25 @@ pub struct Datafeed {
 
 #[derive(Debug, Clone)]
 enum Node {
-    Bool { all: Vec<Node>, any: Vec<Node>, none: Vec<Node> },
+    Bool {
+        all: Vec<Node>,
+        any: Vec<Node>,
+        none: Vec<Node>,
+    },
     /// Term sets are short: a linear scan beats hashing every row's value.
-    Equals { field: usize, strings: Vec<String>, ints: Vec<i64>, ips: Vec<IpAddr> },
-    Exists { field: usize },
-    InCidr { field: usize, nets: Vec<IpNet> },
+    Equals {
+        field: usize,
+        strings: Vec<String>,
+        ints: Vec<i64>,
+        ips: Vec<IpAddr>,
+    },
+    Exists {
+        field: usize,
+    },
+    InCidr {
+        field: usize,
+        nets: Vec<IpNet>,
+    },
 }
 
 impl Datafeed {
@@ -51,8 +65,12 @@ impl Datafeed {
     /// The rows of `frame` the query selects, in row order. A field missing from the frame is
     /// null on every row, as a missing field is in Elasticsearch.
     pub fn select(&self, frame: &EventFrame) -> Vec<u32> {
-        let columns: Vec<Option<&Column>> = self.fields.iter().map(|f| frame.columns.get(f)).collect();
-        (0..frame.timestamps.len()).filter(|&row| self.root.matches(&columns, row)).map(|row| row as u32).collect()
+        let columns: Vec<Option<&Column>> =
+            self.fields.iter().map(|f| frame.columns.get(f)).collect();
+        (0..frame.timestamps.len())
+            .filter(|&row| self.root.matches(&columns, row))
+            .map(|row| row as u32)
+            .collect()
     }
 }
 
@@ -80,10 +98,15 @@ fn compile_bool(query: &BoolQuery, fields: &mut Vec<String>) -> Result<Node, Err
 fn compile_clause(clause: &Clause, fields: &mut Vec<String>) -> Result<Node, Error> {
     match clause {
         Clause::Bool(query) => compile_bool(query, fields),
-        Clause::Exists { field } => Ok(Node::Exists { field: field_index(fields, field) }),
+        Clause::Exists { field } => Ok(Node::Exists {
+            field: field_index(fields, field),
+        }),
         Clause::Term(map) => {
             let (field, value) = single(map, "term")?;
-            Ok(equals(field_index(fields, field), std::slice::from_ref(value)))
+            Ok(equals(
+                field_index(fields, field),
+                std::slice::from_ref(value),
+            ))
         }
         Clause::Terms(map) => {
             let (field, values) = single(map, "terms")?;
@@ -93,14 +116,25 @@ fn compile_clause(clause: &Clause, fields: &mut Vec<String>) -> Result<Node, Err
             let (field, ranges) = single(map, "cidr")?;
             let nets = ranges
                 .iter()
-                .map(|r| r.parse::<IpNet>().map_err(|_| Error::BadCidr { field: field.clone(), value: r.clone() }))
+                .map(|r| {
+                    r.parse::<IpNet>().map_err(|_| Error::BadCidr {
+                        field: field.clone(),
+                        value: r.clone(),
+                    })
+                })
                 .collect::<Result<_, _>>()?;
-            Ok(Node::InCidr { field: field_index(fields, field), nets })
+            Ok(Node::InCidr {
+                field: field_index(fields, field),
+                nets,
+            })
         }
     }
 }
 
-fn single<'a, V>(map: &'a std::collections::BTreeMap<String, V>, clause: &'static str) -> Result<(&'a String, &'a V), Error> {
+fn single<'a, V>(
+    map: &'a std::collections::BTreeMap<String, V>,
+    clause: &'static str,
+) -> Result<(&'a String, &'a V), Error> {
     match (map.len(), map.iter().next()) {
         (1, Some(entry)) => Ok(entry),
         _ => Err(Error::NoField { clause }),
@@ -128,7 +162,12 @@ fn equals(field: usize, values: &[TermValue]) -> Node {
             }
         }
     }
-    Node::Equals { field, strings, ints, ips }
+    Node::Equals {
+        field,
+        strings,
+        ints,
+        ips,
+    }
 }
 
 impl Node {
@@ -139,21 +178,32 @@ impl Node {
                     && (any.is_empty() || any.iter().any(|n| n.matches(columns, row)))
                     && !none.iter().any(|n| n.matches(columns, row))
             }
-            Node::Exists { field } => columns[*field].is_some_and(|c| c.values(row).next().is_some()),
-            Node::Equals { field, strings, ints, ips } => columns[*field].is_some_and(|c| {
+            Node::Exists { field } => {
+                columns[*field].is_some_and(|c| c.values(row).next().is_some())
+            }
+            Node::Equals {
+                field,
+                strings,
+                ints,
+                ips,
+            } => columns[*field].is_some_and(|c| {
                 c.values(row).any(|v| match v {
                     ValueRef::Int(i) => ints.contains(&i),
                     // IPv6 addresses compare as addresses, so "::1" matches "0:0:0:0:0:0:0:1";
                     // IPv4 has one text form, so only values with a ':' are parsed.
                     ValueRef::Str(s) => {
                         strings.iter().any(|t| t == s)
-                            || (!ips.is_empty() && s.contains(':') && s.parse::<IpAddr>().is_ok_and(|ip| ips.contains(&ip)))
+                            || (!ips.is_empty()
+                                && s.contains(':')
+                                && s.parse::<IpAddr>().is_ok_and(|ip| ips.contains(&ip)))
                     }
                 })
             }),
             Node::InCidr { field, nets } => columns[*field].is_some_and(|c| {
                 c.values(row).any(|v| match v {
-                    ValueRef::Str(s) => s.parse::<IpAddr>().is_ok_and(|ip| nets.iter().any(|n| n.contains(&ip))),
+                    ValueRef::Str(s) => s
+                        .parse::<IpAddr>()
+                        .is_ok_and(|ip| nets.iter().any(|n| n.contains(&ip))),
                     ValueRef::Int(_) => false,
                 })
             }),
@@ -170,54 +220,107 @@ mod tests {
 
     fn frame() -> EventFrame {
         let mut categories = ListBuilder::new(StringBuilder::new());
-        for row in [vec!["network"], vec!["network", "process"], vec!["process"], vec![]] {
+        for row in [
+            vec!["network"],
+            vec!["network", "process"],
+            vec!["process"],
+            vec![],
+        ] {
             for v in row {
                 categories.values().append_value(v);
             }
             categories.append(true);
         }
         let mut columns = HashMap::new();
-        columns.insert("event.category".to_string(), Column::KeywordList(categories.finish()));
-        columns.insert("destination.ip".to_string(), Column::Keyword(StringArray::from(vec![Some("0:0:0:0:0:0:0:1"), Some("10.1.2.3"), None, Some("8.8.8.8")])));
-        columns.insert("destination.port".to_string(), Column::Integer(Int64Array::from(vec![Some(22), Some(4444), None, Some(53)])));
-        EventFrame { path: "t.parquet".into(), timestamps: vec![0, 1, 2, 3], columns, stats: ScanStats::default() }
+        columns.insert(
+            "event.category".to_string(),
+            Column::KeywordList(categories.finish()),
+        );
+        columns.insert(
+            "destination.ip".to_string(),
+            Column::Keyword(StringArray::from(vec![
+                Some("0:0:0:0:0:0:0:1"),
+                Some("10.1.2.3"),
+                None,
+                Some("8.8.8.8"),
+            ])),
+        );
+        columns.insert(
+            "destination.port".to_string(),
+            Column::Integer(Int64Array::from(vec![Some(22), Some(4444), None, Some(53)])),
+        );
+        EventFrame {
+            path: "t.parquet".into(),
+            timestamps: vec![0, 1, 2, 3],
+            columns,
+            stats: ScanStats::default(),
+        }
     }
 
     fn select(query: &str) -> Vec<u32> {
-        let config: DatafeedConfig = toml::from_str(&format!("[query]\n{query}")).expect("test query parses");
-        Datafeed::new(&config).expect("test query compiles").select(&frame())
+        let config: DatafeedConfig =
+            toml::from_str(&format!("[query]\n{query}")).expect("test query parses");
+        Datafeed::new(&config)
+            .expect("test query compiles")
+            .select(&frame())
     }
 
     #[test]
     fn term_on_a_list_field_means_contains() {
-        assert_eq!(select(r#"filter = [{ term = { "event.category" = "network" } }]"#), [0, 1]);
+        assert_eq!(
+            select(r#"filter = [{ term = { "event.category" = "network" } }]"#),
+            [0, 1]
+        );
     }
 
     #[test]
     fn must_not_on_ips_compares_addresses_not_text() {
-        assert_eq!(select(r#"must_not = [{ terms = { "destination.ip" = ["::1"] } }]"#), [1, 2, 3]);
+        assert_eq!(
+            select(r#"must_not = [{ terms = { "destination.ip" = ["::1"] } }]"#),
+            [1, 2, 3]
+        );
     }
 
     #[test]
     fn cidr_and_exists() {
-        assert_eq!(select(r#"filter = [{ cidr = { "destination.ip" = ["10.0.0.0/8"] } }]"#), [1]);
-        assert_eq!(select(r#"filter = [{ exists = { field = "destination.ip" } }]"#), [0, 1, 3]);
+        assert_eq!(
+            select(r#"filter = [{ cidr = { "destination.ip" = ["10.0.0.0/8"] } }]"#),
+            [1]
+        );
+        assert_eq!(
+            select(r#"filter = [{ exists = { field = "destination.ip" } }]"#),
+            [0, 1, 3]
+        );
     }
 
     #[test]
     fn should_needs_one_match_and_ports_match_as_numbers() {
-        assert_eq!(select(r#"should = [{ term = { "destination.port" = 22 } }, { term = { "destination.port" = "53" } }]"#), [0, 3]);
+        assert_eq!(
+            select(
+                r#"should = [{ term = { "destination.port" = 22 } }, { term = { "destination.port" = "53" } }]"#
+            ),
+            [0, 3]
+        );
     }
 
     #[test]
     fn missing_field_is_null() {
-        assert_eq!(select(r#"filter = [{ term = { "user.name" = "root" } }]"#), Vec::<u32>::new());
-        assert_eq!(select(r#"must_not = [{ term = { "user.name" = "jenkins" } }]"#), [0, 1, 2, 3]);
+        assert_eq!(
+            select(r#"filter = [{ term = { "user.name" = "root" } }]"#),
+            Vec::<u32>::new()
+        );
+        assert_eq!(
+            select(r#"must_not = [{ term = { "user.name" = "jenkins" } }]"#),
+            [0, 1, 2, 3]
+        );
     }
 
     #[test]
     fn bad_cidr_is_refused_with_the_field() {
-        let config: DatafeedConfig = toml::from_str("[query]\nfilter = [{ cidr = { \"destination.ip\" = [\"10.0.0/33\"] } }]").expect("parses");
+        let config: DatafeedConfig = toml::from_str(
+            "[query]\nfilter = [{ cidr = { \"destination.ip\" = [\"10.0.0/33\"] } }]",
+        )
+        .expect("parses");
         let err = Datafeed::new(&config).expect_err("bad CIDR");
         assert!(err.to_string().contains("destination.ip"), "{err}");
     }

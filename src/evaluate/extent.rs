@@ -33,18 +33,40 @@ impl StoreExtent {
 
 /// Scans every file of `store` for its time bounds and distinct hosts.
 pub fn store_extent(store: &EventStore) -> Result<StoreExtent, Error> {
-    let (units, _) = store.plan(TimeRange { start_ms: i64::MIN, end_ms: i64::MAX })?;
-    let fields = [FieldRequest { name: "host.name".into(), required: false }];
+    let (units, _) = store.plan(TimeRange {
+        start_ms: i64::MIN,
+        end_ms: i64::MAX,
+    })?;
+    let fields = [FieldRequest {
+        name: "host.name".into(),
+        required: false,
+    }];
     let extents = units
         .par_iter()
         .map(|unit| {
             let frame = unit.read(&fields)?;
-            let bounds = frame.timestamps.iter().min().zip(frame.timestamps.iter().max()).map(|(a, b)| (*a, *b));
-            let hosts = frame.columns.get("host.name").map(|c| (0..c.len()).filter_map(|row| c.first(row)).map(|v| v.to_string()).collect()).unwrap_or_default();
+            let bounds = frame
+                .timestamps
+                .iter()
+                .min()
+                .zip(frame.timestamps.iter().max())
+                .map(|(a, b)| (*a, *b));
+            let hosts = frame
+                .columns
+                .get("host.name")
+                .map(|c| {
+                    (0..c.len())
+                        .filter_map(|row| c.first(row))
+                        .map(|v| v.to_string())
+                        .collect()
+                })
+                .unwrap_or_default();
             Ok(StoreExtent { bounds, hosts })
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    Ok(extents.into_iter().fold(StoreExtent::default(), StoreExtent::merge))
+    Ok(extents
+        .into_iter()
+        .fold(StoreExtent::default(), StoreExtent::merge))
 }
 
 #[cfg(test)]
@@ -58,8 +80,14 @@ mod tests {
         let extent = store_extent(&EventStore::open(&dir.to_string_lossy()).unwrap()).unwrap();
         let first_day = FleetOptions::default().start.timestamp_millis();
         let (first, last) = extent.bounds.unwrap();
-        assert!((first_day..first_day + 900_000).contains(&first), "first event at {first}");
-        assert!((first_day + 3 * 86_400_000 - 900_000..first_day + 3 * 86_400_000).contains(&last), "last event at {last}");
+        assert!(
+            (first_day..first_day + 900_000).contains(&first),
+            "first event at {first}"
+        );
+        assert!(
+            (first_day + 3 * 86_400_000 - 900_000..first_day + 3 * 86_400_000).contains(&last),
+            "last event at {last}"
+        );
         assert_eq!(extent.hosts.len(), 12);
         assert!(extent.hosts.contains("web-01") && extent.hosts.contains("mac-01"));
     }

@@ -10,9 +10,9 @@ mod extent;
 mod records;
 mod score;
 
-pub use extent::{store_extent, StoreExtent};
+pub use extent::{StoreExtent, store_extent};
 pub use records::read_records;
-pub use score::{evaluate_job, matches, Hit, HostDays, JobEval, JobUnderTest, ScenarioEval};
+pub use score::{Hit, HostDays, JobEval, JobUnderTest, ScenarioEval, evaluate_job, matches};
 
 use std::path::PathBuf;
 

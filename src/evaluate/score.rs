@@ -89,7 +89,11 @@ impl JobEval {
     /// False alerts per 1,000 host-days (0 when there are no host-days).
     pub fn false_per_1000_host_days(&self) -> f64 {
         let host_days = self.host_days.hosts as f64 * self.host_days.days;
-        if host_days > 0.0 { self.false_alerts as f64 / host_days * 1000.0 } else { 0.0 }
+        if host_days > 0.0 {
+            self.false_alerts as f64 / host_days * 1000.0
+        } else {
+            0.0
+        }
     }
 }
 
@@ -104,16 +108,39 @@ pub fn matches(label: &Label, hit: &Hit, bucket_span_ms: i64) -> bool {
 }
 
 /// Scores `job`'s `alerts` and `records` against `labels`.
-pub fn evaluate_job(job: &JobUnderTest, labels: &[Label], alerts: &[Hit], records: &[Hit], host_days: HostDays) -> JobEval {
-    let applicable: Vec<&Label> = labels.iter().filter(|l| l.field.as_str() == job.by_field_name).collect();
+pub fn evaluate_job(
+    job: &JobUnderTest,
+    labels: &[Label],
+    alerts: &[Hit],
+    records: &[Hit],
+    host_days: HostDays,
+) -> JobEval {
+    let applicable: Vec<&Label> = labels
+        .iter()
+        .filter(|l| l.field.as_str() == job.by_field_name)
+        .collect();
     let span = job.bucket_span_ms;
     let (detected, missed): (Vec<&Label>, Vec<&Label>) = applicable
         .iter()
         .filter(|l| l.kind == LabelKind::Attack)
         .partition(|l| alerts.iter().any(|a| matches(l, a, span)));
     let ids = |labels: Vec<&Label>| labels.into_iter().map(|l| l.id.clone()).collect();
-    let false_alerts = alerts.iter().filter(|a| !applicable.iter().any(|l| l.kind == LabelKind::Attack && matches(l, a, span))).count();
-    JobEval { job: job.clone(), detected: ids(detected), missed: ids(missed), false_alerts, scenarios: scenarios(&applicable, alerts, records, span), host_days }
+    let false_alerts = alerts
+        .iter()
+        .filter(|a| {
+            !applicable
+                .iter()
+                .any(|l| l.kind == LabelKind::Attack && matches(l, a, span))
+        })
+        .count();
+    JobEval {
+        job: job.clone(),
+        detected: ids(detected),
+        missed: ids(missed),
+        false_alerts,
+        scenarios: scenarios(&applicable, alerts, records, span),
+        host_days,
+    }
 }
 
 /// Per scenario, in the order of its first label: the highest matching record score and the
@@ -121,7 +148,11 @@ pub fn evaluate_job(job: &JobUnderTest, labels: &[Label], alerts: &[Hit], record
 fn scenarios(labels: &[&Label], alerts: &[Hit], records: &[Hit], span: i64) -> Vec<ScenarioEval> {
     let mut groups: BTreeMap<&str, (usize, Vec<&Label>)> = BTreeMap::new();
     for (i, label) in labels.iter().enumerate() {
-        groups.entry(label.scenario()).or_insert((i, Vec::new())).1.push(label);
+        groups
+            .entry(label.scenario())
+            .or_insert((i, Vec::new()))
+            .1
+            .push(label);
     }
     let mut ordered: Vec<(&str, (usize, Vec<&Label>))> = groups.into_iter().collect();
     ordered.sort_by_key(|(_, (first, _))| *first);
@@ -132,7 +163,11 @@ fn scenarios(labels: &[&Label], alerts: &[Hit], records: &[Hit], span: i64) -> V
             ScenarioEval {
                 scenario: scenario.to_string(),
                 kind: group[0].kind,
-                max_record_score: records.iter().filter(shows).map(|r| r.record_score).reduce(f64::max),
+                max_record_score: records
+                    .iter()
+                    .filter(shows)
+                    .map(|r| r.record_score)
+                    .reduce(f64::max),
                 alerts: alerts.iter().filter(shows).count(),
             }
         })
@@ -152,7 +187,15 @@ mod tests {
         DateTime::from_timestamp_millis(ms).unwrap()
     }
 
-    fn label(id: &str, kind: LabelKind, host: &str, value: &str, start: i64, end: i64, scenario: Option<&str>) -> Label {
+    fn label(
+        id: &str,
+        kind: LabelKind,
+        host: &str,
+        value: &str,
+        start: i64,
+        end: i64,
+        scenario: Option<&str>,
+    ) -> Label {
         Label {
             id: id.into(),
             kind,
@@ -168,51 +211,188 @@ mod tests {
     }
 
     fn hit(value: &str, hosts: &[&str], bucket_ms: i64, score: f64) -> Hit {
-        Hit { by_field_name: "destination.port".into(), by_field_value: value.into(), hosts: hosts.iter().map(|h| h.to_string()).collect(), bucket_ms, record_score: score }
+        Hit {
+            by_field_name: "destination.port".into(),
+            by_field_value: value.into(),
+            hosts: hosts.iter().map(|h| h.to_string()).collect(),
+            bucket_ms,
+            record_score: score,
+        }
     }
 
     fn job() -> JobUnderTest {
-        JobUnderTest { job_id: "port".into(), by_field_name: "destination.port".into(), bucket_span_ms: SPAN }
+        JobUnderTest {
+            job_id: "port".into(),
+            by_field_name: "destination.port".into(),
+            bucket_span_ms: SPAN,
+        }
     }
 
     #[test]
     fn a_hit_matches_on_field_value_host_and_bucket_window() {
-        let l = label("a", LabelKind::Attack, "web-01", "4444", T0 + 100_000, T0 + 2 * SPAN, None);
-        assert!(matches(&l, &hit("4444", &["db-01", "web-01"], T0, 80.0), SPAN));
-        assert!(matches(&l, &hit("4444", &["web-01"], T0 + 2 * SPAN, 80.0), SPAN));
-        assert!(matches(&l, &hit("4444", &["web-01"], T0 + 100_000 - SPAN, 80.0), SPAN));
-        assert!(!matches(&l, &hit("4444", &["web-01"], T0 + 99_999 - SPAN, 80.0), SPAN), "bucket ends before the label starts");
-        assert!(!matches(&l, &hit("4444", &["web-01"], T0 + 2 * SPAN + 1, 80.0), SPAN), "bucket starts after the label ends");
-        assert!(!matches(&l, &hit("4444", &["web-02"], T0, 80.0), SPAN), "another host");
-        assert!(!matches(&l, &hit("4445", &["web-01"], T0, 80.0), SPAN), "another value");
-        let other_field = Hit { by_field_name: "process.name".into(), ..hit("4444", &["web-01"], T0, 80.0) };
+        let l = label(
+            "a",
+            LabelKind::Attack,
+            "web-01",
+            "4444",
+            T0 + 100_000,
+            T0 + 2 * SPAN,
+            None,
+        );
+        assert!(matches(
+            &l,
+            &hit("4444", &["db-01", "web-01"], T0, 80.0),
+            SPAN
+        ));
+        assert!(matches(
+            &l,
+            &hit("4444", &["web-01"], T0 + 2 * SPAN, 80.0),
+            SPAN
+        ));
+        assert!(matches(
+            &l,
+            &hit("4444", &["web-01"], T0 + 100_000 - SPAN, 80.0),
+            SPAN
+        ));
+        assert!(
+            !matches(
+                &l,
+                &hit("4444", &["web-01"], T0 + 99_999 - SPAN, 80.0),
+                SPAN
+            ),
+            "bucket ends before the label starts"
+        );
+        assert!(
+            !matches(&l, &hit("4444", &["web-01"], T0 + 2 * SPAN + 1, 80.0), SPAN),
+            "bucket starts after the label ends"
+        );
+        assert!(
+            !matches(&l, &hit("4444", &["web-02"], T0, 80.0), SPAN),
+            "another host"
+        );
+        assert!(
+            !matches(&l, &hit("4445", &["web-01"], T0, 80.0), SPAN),
+            "another value"
+        );
+        let other_field = Hit {
+            by_field_name: "process.name".into(),
+            ..hit("4444", &["web-01"], T0, 80.0)
+        };
         assert!(!matches(&l, &other_field, SPAN), "another field");
     }
 
     #[test]
     fn detections_false_alerts_and_scenario_scores_are_counted() {
-        let mut process = label("p", LabelKind::Attack, "web-01", "kworker_upd", T0, T0, None);
+        let mut process = label(
+            "p",
+            LabelKind::Attack,
+            "web-01",
+            "kworker_upd",
+            T0,
+            T0,
+            None,
+        );
         process.field = LabelField::ProcessName;
         let labels = [
-            label("beacon", LabelKind::Attack, "web-01", "4444", T0, T0 + SPAN, None),
+            label(
+                "beacon",
+                LabelKind::Attack,
+                "web-01",
+                "4444",
+                T0,
+                T0 + SPAN,
+                None,
+            ),
             label("curl", LabelKind::Attack, "db-01", "8443", T0, T0, None),
             process,
-            label("scan-a", LabelKind::Benign, "bastion-01", "21", T0, T0, Some("scanner")),
-            label("scan-b", LabelKind::Benign, "bastion-01", "23", T0, T0, Some("scanner")),
+            label(
+                "scan-a",
+                LabelKind::Benign,
+                "bastion-01",
+                "21",
+                T0,
+                T0,
+                Some("scanner"),
+            ),
+            label(
+                "scan-b",
+                LabelKind::Benign,
+                "bastion-01",
+                "23",
+                T0,
+                T0,
+                Some("scanner"),
+            ),
         ];
-        let alerts = [hit("4444", &["web-01"], T0, 90.0), hit("4444", &["web-01"], T0 + SPAN, 70.0), hit("21", &["bastion-01"], T0, 60.0), hit("9999", &["ci-01"], T0, 55.0)];
-        let records = [alerts[0].clone(), hit("8443", &["db-01"], T0, 12.5), hit("23", &["bastion-01"], T0, 66.0), hit("21", &["bastion-01"], T0, 60.0)];
-        let eval = evaluate_job(&job(), &labels, &alerts, &records, HostDays { hosts: 10, days: 2.0 });
-        assert_eq!((eval.detected.clone(), eval.missed.clone(), eval.applicable()), (vec!["beacon".to_string()], vec!["curl".to_string()], 2));
-        assert_eq!(eval.false_alerts, 2, "the scanner alert and the unlabelled one");
+        let alerts = [
+            hit("4444", &["web-01"], T0, 90.0),
+            hit("4444", &["web-01"], T0 + SPAN, 70.0),
+            hit("21", &["bastion-01"], T0, 60.0),
+            hit("9999", &["ci-01"], T0, 55.0),
+        ];
+        let records = [
+            alerts[0].clone(),
+            hit("8443", &["db-01"], T0, 12.5),
+            hit("23", &["bastion-01"], T0, 66.0),
+            hit("21", &["bastion-01"], T0, 60.0),
+        ];
+        let eval = evaluate_job(
+            &job(),
+            &labels,
+            &alerts,
+            &records,
+            HostDays {
+                hosts: 10,
+                days: 2.0,
+            },
+        );
+        assert_eq!(
+            (
+                eval.detected.clone(),
+                eval.missed.clone(),
+                eval.applicable()
+            ),
+            (vec!["beacon".to_string()], vec!["curl".to_string()], 2)
+        );
+        assert_eq!(
+            eval.false_alerts, 2,
+            "the scanner alert and the unlabelled one"
+        );
         assert_eq!(eval.false_per_1000_host_days(), 100.0);
-        let scenarios: Vec<(&str, Option<f64>, usize)> = eval.scenarios.iter().map(|s| (s.scenario.as_str(), s.max_record_score, s.alerts)).collect();
-        assert_eq!(scenarios, [("beacon", Some(90.0), 2), ("curl", Some(12.5), 0), ("scanner", Some(66.0), 1)]);
+        let scenarios: Vec<(&str, Option<f64>, usize)> = eval
+            .scenarios
+            .iter()
+            .map(|s| (s.scenario.as_str(), s.max_record_score, s.alerts))
+            .collect();
+        assert_eq!(
+            scenarios,
+            [
+                ("beacon", Some(90.0), 2),
+                ("curl", Some(12.5), 0),
+                ("scanner", Some(66.0), 1)
+            ]
+        );
     }
 
     #[test]
     fn no_host_days_gives_a_zero_rate() {
-        let eval = evaluate_job(&job(), &[], &[hit("1", &["a"], T0, 60.0)], &[], HostDays { hosts: 0, days: 3.0 });
-        assert_eq!((eval.false_alerts, eval.false_per_1000_host_days(), eval.applicable()), (1, 0.0, 0));
+        let eval = evaluate_job(
+            &job(),
+            &[],
+            &[hit("1", &["a"], T0, 60.0)],
+            &[],
+            HostDays {
+                hosts: 0,
+                days: 3.0,
+            },
+        );
+        assert_eq!(
+            (
+                eval.false_alerts,
+                eval.false_per_1000_host_days(),
+                eval.applicable()
+            ),
+            (1, 0.0, 0)
+        );
     }
 }

@@ -6,7 +6,10 @@
 pub enum Error {
     /// An input could not be read.
     #[error("{input}: cannot read: {source}")]
-    Read { input: String, source: std::io::Error },
+    Read {
+        input: String,
+        source: std::io::Error,
+    },
     /// The event store could not be written.
     #[error("cannot write the event store: {0}")]
     Store(#[from] crate::store::Error),

@@ -26,12 +26,18 @@ impl Input {
 
     /// Reads the whole input.
     pub(crate) fn load(&self) -> Result<Vec<u8>, Error> {
-        let read_err = |source| Error::Read { input: self.name(), source };
+        let read_err = |source| Error::Read {
+            input: self.name(),
+            source,
+        };
         match self {
             Input::Path(path) => std::fs::read(path).map_err(read_err),
             Input::Stdin => {
                 let mut bytes = Vec::new();
-                std::io::stdin().lock().read_to_end(&mut bytes).map_err(read_err)?;
+                std::io::stdin()
+                    .lock()
+                    .read_to_end(&mut bytes)
+                    .map_err(read_err)?;
                 Ok(bytes)
             }
         }
@@ -45,7 +51,9 @@ pub(crate) fn lines(bytes: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
     if bytes.is_empty() {
         split.next();
     }
-    split.zip(1u64..).map(|(line, n)| (n, line.strip_suffix(b"\r").unwrap_or(line)))
+    split
+        .zip(1u64..)
+        .map(|(line, n)| (n, line.strip_suffix(b"\r").unwrap_or(line)))
 }
 
 #[cfg(test)]
@@ -55,14 +63,24 @@ mod tests {
     #[test]
     fn lines_are_numbered_and_stripped() {
         let got: Vec<_> = lines(b"a\r\nb\n\nc").collect();
-        assert_eq!(got, vec![(1, &b"a"[..]), (2, &b"b"[..]), (3, &b""[..]), (4, &b"c"[..])]);
+        assert_eq!(
+            got,
+            vec![
+                (1, &b"a"[..]),
+                (2, &b"b"[..]),
+                (3, &b""[..]),
+                (4, &b"c"[..])
+            ]
+        );
         assert_eq!(lines(b"a\n").count(), 1);
         assert_eq!(lines(b"").count(), 0);
     }
 
     #[test]
     fn missing_file_is_a_read_error_naming_it() {
-        let err = Input::Path("/nonexistent/audit.log".into()).load().unwrap_err();
+        let err = Input::Path("/nonexistent/audit.log".into())
+            .load()
+            .unwrap_err();
         assert!(err.to_string().contains("/nonexistent/audit.log"), "{err}");
     }
 }

@@ -8,9 +8,9 @@
 //! `store` (its event type and writer); `cli` calls [`auditd::ingest`] and [`ndjson::ingest`].
 
 pub mod auditd;
-pub mod ndjson;
 mod error;
 mod input;
+pub mod ndjson;
 mod report;
 mod write;
 
@@ -19,4 +19,4 @@ mod testutil;
 
 pub use error::Error;
 pub use input::Input;
-pub use report::{IngestReport, MalformedLine, MAX_MALFORMED_EXAMPLES};
+pub use report::{IngestReport, MAX_MALFORMED_EXAMPLES, MalformedLine};

@@ -43,7 +43,11 @@ impl IngestReport {
     pub(crate) fn malformed(&mut self, input: &str, line: u64, reason: impl Into<String>) {
         self.malformed += 1;
         if self.malformed_examples.len() < MAX_MALFORMED_EXAMPLES {
-            self.malformed_examples.push(MalformedLine { input: input.to_string(), line, reason: reason.into() });
+            self.malformed_examples.push(MalformedLine {
+                input: input.to_string(),
+                line,
+                reason: reason.into(),
+            });
         }
     }
 }
@@ -66,7 +70,11 @@ impl fmt::Display for IngestReport {
             self.skipped_not_ip
         )?;
         if !self.already_ingested.is_empty() {
-            writeln!(f, "already ingested, not rewritten: {}", self.already_ingested.join(", "))?;
+            writeln!(
+                f,
+                "already ingested, not rewritten: {}",
+                self.already_ingested.join(", ")
+            )?;
         }
         if self.malformed > 0 {
             writeln!(f, "{} malformed lines skipped, first:", self.malformed)?;
@@ -90,18 +98,29 @@ mod tests {
         }
         assert_eq!(report.malformed, 25);
         assert_eq!(report.malformed_examples.len(), MAX_MALFORMED_EXAMPLES);
-        assert_eq!(report.malformed_examples[0].to_string(), "audit.log:1: no header");
+        assert_eq!(
+            report.malformed_examples[0].to_string(),
+            "audit.log:1: no header"
+        );
     }
 
     #[test]
     fn summary_names_counts_and_examples() {
-        let mut report = IngestReport { lines_read: 7, events_written: 2, skipped_non_network: 3, ..Default::default() };
+        let mut report = IngestReport {
+            lines_read: 7,
+            events_written: 2,
+            skipped_non_network: 3,
+            ..Default::default()
+        };
         report.malformed("x.log", 4, "bad");
         report.already_ingested.push("old.log".into());
         let text = report.to_string();
         assert!(text.contains("read 7 lines; wrote 2 events"), "{text}");
         assert!(text.contains("3 non-network"), "{text}");
         assert!(text.contains("x.log:4: bad"), "{text}");
-        assert!(text.contains("already ingested, not rewritten: old.log"), "{text}");
+        assert!(
+            text.contains("already ingested, not rewritten: old.log"),
+            "{text}"
+        );
     }
 }

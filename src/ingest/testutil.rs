@@ -34,7 +34,11 @@ pub(crate) fn read_store(dir: &Path) -> Vec<EcsEvent> {
     for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
         let entry = entry.unwrap();
         if entry.path().extension().is_some_and(|e| e == "parquet") {
-            let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(entry.path()).unwrap()).unwrap().build().unwrap();
+            let reader =
+                ParquetRecordBatchReaderBuilder::try_new(File::open(entry.path()).unwrap())
+                    .unwrap()
+                    .build()
+                    .unwrap();
             for batch in reader {
                 events.extend(batch_events(&batch.unwrap()));
             }
@@ -45,7 +49,12 @@ pub(crate) fn read_store(dir: &Path) -> Vec<EcsEvent> {
 }
 
 fn batch_events(batch: &RecordBatch) -> Vec<EcsEvent> {
-    let col = |name: &str| batch.column_by_name(name).unwrap_or_else(|| panic!("no column {name}")).clone();
+    let col = |name: &str| {
+        batch
+            .column_by_name(name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+            .clone()
+    };
     let text = |name: &str, row: usize| {
         let array = col(name);
         let array = array.as_any().downcast_ref::<StringArray>().unwrap();
@@ -58,12 +67,21 @@ fn batch_events(batch: &RecordBatch) -> Vec<EcsEvent> {
     };
     let list = |name: &str, row: usize| {
         let array = col(name);
-        let values = array.as_any().downcast_ref::<ListArray>().unwrap().value(row);
+        let values = array
+            .as_any()
+            .downcast_ref::<ListArray>()
+            .unwrap()
+            .value(row);
         let values = values.as_any().downcast_ref::<StringArray>().unwrap();
-        (0..values.len()).map(|i| values.value(i).to_string()).collect::<Vec<_>>()
+        (0..values.len())
+            .map(|i| values.value(i).to_string())
+            .collect::<Vec<_>>()
     };
     let times = col("@timestamp");
-    let times = times.as_any().downcast_ref::<TimestampMillisecondArray>().unwrap();
+    let times = times
+        .as_any()
+        .downcast_ref::<TimestampMillisecondArray>()
+        .unwrap();
     (0..batch.num_rows())
         .map(|row| EcsEvent {
             timestamp_ms: times.value(row),

@@ -8,8 +8,8 @@ use chrono::DateTime;
 use sha2::{Digest, Sha256};
 
 use super::{Error, IngestReport};
-use crate::store::write::{write_partitioned, WriteOptions};
 use crate::store::EcsEvent;
+use crate::store::write::{WriteOptions, write_partitioned};
 
 /// `<kind>-<first 16 hex digits of the SHA-256 of bytes>`, e.g. `auditd-3f2a...`.
 pub(crate) fn file_stem(kind: &str, bytes: &[u8]) -> String {
@@ -20,7 +20,13 @@ pub(crate) fn file_stem(kind: &str, bytes: &[u8]) -> String {
 
 /// Writes `events` of input `name` under `out` with file stem `stem`, unless every day file
 /// they would go to exists already; updates the report either way.
-pub(crate) fn commit(out: &Path, stem: &str, name: &str, events: &[EcsEvent], report: &mut IngestReport) -> Result<(), Error> {
+pub(crate) fn commit(
+    out: &Path,
+    stem: &str,
+    name: &str,
+    events: &[EcsEvent],
+    report: &mut IngestReport,
+) -> Result<(), Error> {
     if events.is_empty() {
         return Ok(());
     }
@@ -29,12 +35,19 @@ pub(crate) fn commit(out: &Path, stem: &str, name: &str, events: &[EcsEvent], re
         .filter_map(|e| DateTime::from_timestamp_millis(e.timestamp_ms))
         .map(|t| t.format("%Y-%m-%d").to_string())
         .collect();
-    let done = days.iter().all(|day| out.join(format!("date={day}")).join(format!("{stem}.parquet")).is_file());
+    let done = days.iter().all(|day| {
+        out.join(format!("date={day}"))
+            .join(format!("{stem}.parquet"))
+            .is_file()
+    });
     if done {
         report.already_ingested.push(name.to_string());
         return Ok(());
     }
-    let opts = WriteOptions { file_stem: stem.to_string(), ..WriteOptions::default() };
+    let opts = WriteOptions {
+        file_stem: stem.to_string(),
+        ..WriteOptions::default()
+    };
     let files = write_partitioned(out, events, &opts)?;
     report.events_written += events.len() as u64;
     report.files_written.extend(files);
@@ -55,14 +68,23 @@ mod tests {
         let a = file_stem("auditd", b"type=EOE");
         assert_eq!(a, file_stem("auditd", b"type=EOE"));
         assert_ne!(a, file_stem("auditd", b"type=EOE "));
-        assert!(a.starts_with("auditd-") && a.len() == "auditd-".len() + 16, "{a}");
+        assert!(
+            a.starts_with("auditd-") && a.len() == "auditd-".len() + 16,
+            "{a}"
+        );
     }
 
     #[test]
     fn second_commit_of_same_events_is_skipped() {
         let dir = tempfile::tempdir().unwrap();
         let day = 86_400_000;
-        let events: Vec<EcsEvent> = [day, 2 * day + 5].iter().map(|&t| EcsEvent { timestamp_ms: t, ..Default::default() }).collect();
+        let events: Vec<EcsEvent> = [day, 2 * day + 5]
+            .iter()
+            .map(|&t| EcsEvent {
+                timestamp_ms: t,
+                ..Default::default()
+            })
+            .collect();
         let mut report = IngestReport::default();
         commit(dir.path(), "x-1", "in", &events, &mut report).unwrap();
         assert_eq!((report.events_written, report.files_written.len()), (2, 2));

@@ -17,15 +17,26 @@ use crate::rule::RuleConfig;
 #[non_exhaustive]
 pub enum Error {
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// TOML syntax, a wrong type, a missing or unknown key: the message names the key.
     #[error("{}: {message}", path.display())]
     Parse { path: PathBuf, message: String },
     /// A value of the right type but not allowed.
     #[error("{}: {key}: {expected}", path.display())]
-    Invalid { path: PathBuf, key: String, expected: String },
+    Invalid {
+        path: PathBuf,
+        key: String,
+        expected: String,
+    },
     #[error("job id {id:?} is defined twice: {} and {}", first.display(), second.display())]
-    DuplicateId { id: String, first: PathBuf, second: PathBuf },
+    DuplicateId {
+        id: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
     #[error("no job files (*.toml) in {}", dir.display())]
     NoJobs { dir: PathBuf },
     #[error("no job {id:?}; known jobs: {}", known.join(", "))]
@@ -100,9 +111,16 @@ impl FromStr for MemoryLimit {
             "kb" | "k" => 1 << 10,
             "mb" | "m" => 1 << 20,
             "gb" | "g" => 1 << 30,
-            _ => return Err(format!("{s:?}: expected a size such as \"32mb\" (units b, kb, mb, gb)")),
+            _ => {
+                return Err(format!(
+                    "{s:?}: expected a size such as \"32mb\" (units b, kb, mb, gb)"
+                ));
+            }
         };
-        let n: u64 = digits.trim().parse().map_err(|_| format!("{s:?}: expected a size such as \"32mb\""))?;
+        let n: u64 = digits
+            .trim()
+            .parse()
+            .map_err(|_| format!("{s:?}: expected a size such as \"32mb\""))?;
         Ok(MemoryLimit(n * scale))
     }
 }
@@ -147,28 +165,60 @@ pub struct Job {
 impl Job {
     /// Reads and checks one job file.
     pub fn load(path: &Path) -> Result<Job, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Job::parse(path, &text)
     }
 
     /// Parses and checks the text of a job file; `path` is only for messages.
     pub fn parse(path: &Path, text: &str) -> Result<Job, Error> {
-        let file: JobFile = toml::from_str(text).map_err(|e| Error::Parse { path: path.to_path_buf(), message: e.to_string() })?;
-        let invalid = |key: &str, expected: String| Error::Invalid { path: path.to_path_buf(), key: key.to_string(), expected };
+        let file: JobFile = toml::from_str(text).map_err(|e| Error::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let invalid = |key: &str, expected: String| Error::Invalid {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+            expected,
+        };
         let job = &file.job;
-        if job.id.is_empty() || !job.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-            return Err(invalid("job.id", format!("expected letters, digits, '_' or '-', found {:?}", job.id)));
+        if job.id.is_empty()
+            || !job
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(invalid(
+                "job.id",
+                format!("expected letters, digits, '_' or '-', found {:?}", job.id),
+            ));
         }
         if job.bucket_span.secs() < 60 || job.bucket_span.0.subsec_nanos() != 0 {
-            return Err(invalid("job.bucket_span", "expected whole seconds, at least 1m".into()));
+            return Err(invalid(
+                "job.bucket_span",
+                "expected whole seconds, at least 1m".into(),
+            ));
         }
         if job.by_field_name.is_empty() {
-            return Err(invalid("job.by_field_name", "expected an ECS field name".into()));
+            return Err(invalid(
+                "job.by_field_name",
+                "expected an ECS field name".into(),
+            ));
         }
-        file.rule.validate().map_err(|(key, expected)| invalid(key, expected))?;
+        file.rule
+            .validate()
+            .map_err(|(key, expected)| invalid(key, expected))?;
         let lookback = file.rule.lookback().map_err(|e| invalid("rule.from", e))?;
-        let datafeed = Datafeed::new(&file.datafeed).map_err(|e| invalid("datafeed.query", e.to_string()))?;
-        Ok(Job { path: path.to_path_buf(), file, datafeed, lookback })
+        let datafeed =
+            Datafeed::new(&file.datafeed).map_err(|e| invalid("datafeed.query", e.to_string()))?;
+        Ok(Job {
+            path: path.to_path_buf(),
+            file,
+            datafeed,
+            lookback,
+        })
     }
 
     /// The job id.
@@ -194,7 +244,9 @@ impl Job {
     pub fn fields(&self) -> Vec<String> {
         let job = &self.file.job;
         let mut fields: Vec<String> = self.datafeed.fields().to_vec();
-        let extra = std::iter::once(&job.by_field_name).chain(job.partition_field_name.iter()).chain(job.influencers.iter());
+        let extra = std::iter::once(&job.by_field_name)
+            .chain(job.partition_field_name.iter())
+            .chain(job.influencers.iter());
         for field in extra.chain(std::iter::once(&"host.name".to_string())) {
             if !fields.contains(field) {
                 fields.push(field.clone());
@@ -223,7 +275,10 @@ mod tests {
         let text = SHIPPED.replace("bucket_span = \"15m\"", "bukcet_span = \"15m\"");
         let err = Job::parse(Path::new("jobs/x.toml"), &text).expect_err("typo");
         let message = err.to_string();
-        assert!(message.contains("jobs/x.toml") && message.contains("bukcet_span"), "{message}");
+        assert!(
+            message.contains("jobs/x.toml") && message.contains("bukcet_span"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -232,14 +287,28 @@ mod tests {
         let err = Job::parse(Path::new("j.toml"), &text).expect_err("threshold");
         assert!(err.to_string().contains("rule.anomaly_threshold"), "{err}");
         let text = SHIPPED.replace("from = \"now-45m\"", "from = \"yesterday\"");
-        assert!(Job::parse(Path::new("j.toml"), &text).expect_err("from").to_string().contains("rule.from"));
+        assert!(
+            Job::parse(Path::new("j.toml"), &text)
+                .expect_err("from")
+                .to_string()
+                .contains("rule.from")
+        );
     }
 
     #[test]
     fn job_reads_its_query_by_and_influencer_fields() {
         let job = Job::parse(Path::new("j.toml"), SHIPPED).expect("shipped job parses");
         let fields = job.fields();
-        for f in ["event.category", "event.type", "host.os.type", "destination.ip", "destination.port", "user.name", "process.name", "host.name"] {
+        for f in [
+            "event.category",
+            "event.type",
+            "host.os.type",
+            "destination.ip",
+            "destination.port",
+            "user.name",
+            "process.name",
+            "host.name",
+        ] {
             assert!(fields.iter().any(|x| x == f), "{f} missing from {fields:?}");
         }
         assert_eq!(job.lookback, std::time::Duration::from_secs(45 * 60));

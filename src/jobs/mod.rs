@@ -11,10 +11,18 @@ use std::path::Path;
 /// Loads every `*.toml` file directly in `dir` (not subfolders: exception lists live there),
 /// sorted by file name. Two files with the same job id are an error.
 pub fn load_dir(dir: &Path) -> Result<Vec<Job>, Error> {
-    let entries = std::fs::read_dir(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
+    let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let mut paths = Vec::new();
     for entry in entries {
-        let path = entry.map_err(|source| Error::Io { path: dir.to_path_buf(), source })?.path();
+        let path = entry
+            .map_err(|source| Error::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?
+            .path();
         if path.is_file() && path.extension().is_some_and(|e| e == "toml") {
             paths.push(path);
         }
@@ -24,12 +32,18 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Job>, Error> {
     for path in paths {
         let job = Job::load(&path)?;
         if let Some(other) = jobs.iter().find(|j| j.id() == job.id()) {
-            return Err(Error::DuplicateId { id: job.id().to_string(), first: other.path.clone(), second: path });
+            return Err(Error::DuplicateId {
+                id: job.id().to_string(),
+                first: other.path.clone(),
+                second: path,
+            });
         }
         jobs.push(job);
     }
     if jobs.is_empty() {
-        return Err(Error::NoJobs { dir: dir.to_path_buf() });
+        return Err(Error::NoJobs {
+            dir: dir.to_path_buf(),
+        });
     }
     Ok(jobs)
 }
@@ -38,10 +52,19 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Job>, Error> {
 /// anywhere.
 pub fn embedded() -> Result<Vec<Job>, Error> {
     const FILES: [(&str, &str); 2] = [
-        ("v3_linux_anomalous_network_port_activity.toml", include_str!("../../jobs/v3_linux_anomalous_network_port_activity.toml")),
-        ("v3_linux_anomalous_network_activity.toml", include_str!("../../jobs/v3_linux_anomalous_network_activity.toml")),
+        (
+            "v3_linux_anomalous_network_port_activity.toml",
+            include_str!("../../jobs/v3_linux_anomalous_network_port_activity.toml"),
+        ),
+        (
+            "v3_linux_anomalous_network_activity.toml",
+            include_str!("../../jobs/v3_linux_anomalous_network_activity.toml"),
+        ),
     ];
-    FILES.iter().map(|(name, text)| Job::parse(&Path::new("<built-in>").join(name), text)).collect()
+    FILES
+        .iter()
+        .map(|(name, text)| Job::parse(&Path::new("<built-in>").join(name), text))
+        .collect()
 }
 
 /// Picks the jobs named in `ids` (all when empty), failing on an unknown id.
@@ -49,8 +72,17 @@ pub fn select(jobs: Vec<Job>, ids: &[String]) -> Result<Vec<Job>, Error> {
     if ids.is_empty() {
         return Ok(jobs);
     }
-    if let Some(unknown) = ids.iter().find(|id| !jobs.iter().any(|j| j.id() == id.as_str())) {
-        return Err(Error::UnknownJob { id: unknown.clone(), known: jobs.iter().map(|j| j.id().to_string()).collect() });
+    if let Some(unknown) = ids
+        .iter()
+        .find(|id| !jobs.iter().any(|j| j.id() == id.as_str()))
+    {
+        return Err(Error::UnknownJob {
+            id: unknown.clone(),
+            known: jobs.iter().map(|j| j.id().to_string()).collect(),
+        });
     }
-    Ok(jobs.into_iter().filter(|j| ids.iter().any(|id| id == j.id())).collect())
+    Ok(jobs
+        .into_iter()
+        .filter(|j| ids.iter().any(|id| id == j.id()))
+        .collect())
 }

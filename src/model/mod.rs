@@ -80,7 +80,12 @@ impl MemoryReport {
             (true, false) => MemoryStatus::SoftLimit,
             (false, _) => MemoryStatus::Ok,
         };
-        MemoryReport { status, bytes, limit_bytes: limit, refused_values }
+        MemoryReport {
+            status,
+            bytes,
+            limit_bytes: limit,
+            refused_values,
+        }
     }
 }
 
@@ -137,11 +142,21 @@ impl Model {
     }
 
     /// Rebuilds a model from its snapshot, refusing one that does not fit `config`.
-    pub fn restore(config: &ModelConfig, params: &ModelParams, snapshot: ModelSnapshot) -> Result<Model, String> {
+    pub fn restore(
+        config: &ModelConfig,
+        params: &ModelParams,
+        snapshot: ModelSnapshot,
+    ) -> Result<Model, String> {
         match (config.kind, snapshot) {
-            (ModelKind::Elastic, ModelSnapshot::Elastic(s)) => Ok(Model::Elastic(elastic::ElasticRare::restore(params, s)?)),
-            (ModelKind::Population, ModelSnapshot::Population(s)) => Ok(Model::Population(population::PopulationRare::restore(params, s)?)),
-            (kind, _) => Err(format!("the snapshot is not of the {kind:?} model the job configures")),
+            (ModelKind::Elastic, ModelSnapshot::Elastic(s)) => {
+                Ok(Model::Elastic(elastic::ElasticRare::restore(params, s)?))
+            }
+            (ModelKind::Population, ModelSnapshot::Population(s)) => Ok(Model::Population(
+                population::PopulationRare::restore(params, s)?,
+            )),
+            (kind, _) => Err(format!(
+                "the snapshot is not of the {kind:?} model the job configures"
+            )),
         }
     }
 }

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Float64Builder, ListBuilder, StringArray, StringBuilder, TimestampMillisecondArray};
+use arrow::array::{
+    ArrayRef, Float64Builder, ListBuilder, StringArray, StringBuilder, TimestampMillisecondArray,
+};
 use arrow::datatypes::{DataType, Field, TimeUnit};
 
 /// A non-null UTC millisecond timestamp column.
@@ -16,7 +18,9 @@ pub fn strings<'a>(values: impl Iterator<Item = Option<&'a str>>) -> ArrayRef {
 }
 
 /// A list-of-strings column.
-pub fn string_lists<'a, I: IntoIterator<Item = &'a String>>(rows: impl Iterator<Item = I>) -> ArrayRef {
+pub fn string_lists<'a, I: IntoIterator<Item = &'a String>>(
+    rows: impl Iterator<Item = I>,
+) -> ArrayRef {
     let mut builder = ListBuilder::new(StringBuilder::new());
     for row in rows {
         for v in row {
@@ -39,7 +43,11 @@ pub fn float_lists<'a>(rows: impl Iterator<Item = &'a Vec<f64>>) -> ArrayRef {
 
 /// The field of a UTC millisecond timestamp column.
 pub fn timestamp_field(name: &str) -> Field {
-    Field::new(name, DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())), false)
+    Field::new(
+        name,
+        DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+        false,
+    )
 }
 
 /// A field whose type is taken from the array built for it.

@@ -32,13 +32,19 @@ pub struct Error {
 
 /// Writes `batch` as a zstd-compressed Parquet file at `path` and fsyncs it.
 pub fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<(), Error> {
-    let fail = |reason: String| Error { path: path.to_path_buf(), reason };
+    let fail = |reason: String| Error {
+        path: path.to_path_buf(),
+        reason,
+    };
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| fail(e.to_string()))?;
     }
     let file = File::create(path).map_err(|e| fail(e.to_string()))?;
-    let props = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default())).build();
-    let mut writer = ArrowWriter::try_new(&file, batch.schema(), Some(props)).map_err(|e| fail(e.to_string()))?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .build();
+    let mut writer = ArrowWriter::try_new(&file, batch.schema(), Some(props))
+        .map_err(|e| fail(e.to_string()))?;
     writer.write(batch).map_err(|e| fail(e.to_string()))?;
     writer.close().map_err(|e| fail(e.to_string()))?;
     file.sync_all().map_err(|e| fail(e.to_string()))

@@ -1,7 +1,7 @@
 //! Alerts as Elasticsearch `_bulk` NDJSON, to load them into an Elastic alerts index.
 
 use chrono::{DateTime, SecondsFormat};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::results::ALERT_FIELDS;
 use crate::rule::Alert;
@@ -24,7 +24,9 @@ pub fn alerts_ndjson(alerts: &[Alert]) -> String {
 }
 
 fn rfc3339(ms: i64) -> String {
-    DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true)).unwrap_or_default()
+    DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
+        .unwrap_or_default()
 }
 
 fn document(alert: &Alert) -> Map<String, Value> {
@@ -35,7 +37,10 @@ fn document(alert: &Alert) -> Map<String, Value> {
     };
     put("@timestamp", json!(rfc3339(alert.timestamp_ms)));
     put("kibana.alert.uuid", json!(alert.uuid));
-    put("kibana.alert.original_time", json!(rfc3339(alert.original_time_ms)));
+    put(
+        "kibana.alert.original_time",
+        json!(rfc3339(alert.original_time_ms)),
+    );
     put("kibana.alert.rule.rule_id", json!(alert.rule_id));
     put("kibana.alert.rule.name", json!(alert.rule_name));
     put("kibana.alert.rule.severity", json!(alert.severity));
@@ -43,7 +48,10 @@ fn document(alert: &Alert) -> Map<String, Value> {
     put("kibana.alert.rule.threat", json!(alert.threat));
     put("kibana.alert.reason", json!(alert.reason));
     put("kibana.alert.workflow_status", json!(alert.workflow_status));
-    put("kibana.alert.ancestors", json!([{ "id": record.record_id, "type": "event", "index": ".ml-anomalies-shared", "depth": 0 }]));
+    put(
+        "kibana.alert.ancestors",
+        json!([{ "id": record.record_id, "type": "event", "index": ".ml-anomalies-shared", "depth": 0 }]),
+    );
     put("event.kind", json!("signal"));
     put("job_id", json!(record.job_id));
     put("record_id", json!(record.record_id));

@@ -2,51 +2,128 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, ListArray, StructArray};
+use arrow::array::{
+    ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, ListArray, StructArray,
+};
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{Field, Fields, Schema};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 
 use super::arrays::{field_of, float_lists, string_lists, strings, timestamp_field, timestamps};
-use crate::results::{AnomalyRecord, ALERT_FIELDS};
+use crate::results::{ALERT_FIELDS, AnomalyRecord};
 
 /// One row per record, with Elastic's field names; see `docs/outputs.md`.
 pub fn records_batch(records: &[AnomalyRecord]) -> Result<RecordBatch, ArrowError> {
     let text = |f: fn(&AnomalyRecord) -> &str| strings(records.iter().map(|r| Some(f(r))));
-    let float = |f: fn(&AnomalyRecord) -> f64| -> ArrayRef { Arc::new(records.iter().map(f).collect::<Float64Array>()) };
-    let int = |f: fn(&AnomalyRecord) -> i64| -> ArrayRef { Arc::new(records.iter().map(f).collect::<Int64Array>()) };
+    let float = |f: fn(&AnomalyRecord) -> f64| -> ArrayRef {
+        Arc::new(records.iter().map(f).collect::<Float64Array>())
+    };
+    let int = |f: fn(&AnomalyRecord) -> i64| -> ArrayRef {
+        Arc::new(records.iter().map(f).collect::<Int64Array>())
+    };
     let mut columns: Vec<(String, ArrayRef, bool)> = vec![
         ("record_id".into(), text(|r| &r.record_id), false),
         ("job_id".into(), text(|r| &r.job_id), false),
         ("result_type".into(), text(|_| "record"), false),
-        ("timestamp".into(), timestamps(records.iter().map(|r| r.timestamp_ms)), false),
+        (
+            "timestamp".into(),
+            timestamps(records.iter().map(|r| r.timestamp_ms)),
+            false,
+        ),
         ("bucket_span".into(), int(|r| r.bucket_span), false),
-        ("detector_index".into(), Arc::new(records.iter().map(|r| r.detector_index as i32).collect::<Int32Array>()), false),
-        ("is_interim".into(), Arc::new(records.iter().map(|r| Some(r.is_interim)).collect::<BooleanArray>()), false),
+        (
+            "detector_index".into(),
+            Arc::new(
+                records
+                    .iter()
+                    .map(|r| r.detector_index as i32)
+                    .collect::<Int32Array>(),
+            ),
+            false,
+        ),
+        (
+            "is_interim".into(),
+            Arc::new(
+                records
+                    .iter()
+                    .map(|r| Some(r.is_interim))
+                    .collect::<BooleanArray>(),
+            ),
+            false,
+        ),
         ("function".into(), text(|r| &r.function), false),
-        ("function_description".into(), text(|r| &r.function_description), false),
+        (
+            "function_description".into(),
+            text(|r| &r.function_description),
+            false,
+        ),
         ("by_field_name".into(), text(|r| &r.by_field_name), false),
         ("by_field_value".into(), text(|r| &r.by_field_value), false),
-        ("partition_field_name".into(), strings(records.iter().map(|r| r.partition_field_name.as_deref())), true),
-        ("partition_field_value".into(), strings(records.iter().map(|r| r.partition_field_value.as_deref())), true),
+        (
+            "partition_field_name".into(),
+            strings(records.iter().map(|r| r.partition_field_name.as_deref())),
+            true,
+        ),
+        (
+            "partition_field_value".into(),
+            strings(records.iter().map(|r| r.partition_field_value.as_deref())),
+            true,
+        ),
         ("probability".into(), float(|r| r.probability), false),
         ("record_score".into(), float(|r| r.record_score), false),
-        ("initial_record_score".into(), float(|r| r.initial_record_score), false),
-        ("typical".into(), float_lists(records.iter().map(|r| &r.typical)), false),
-        ("actual".into(), float_lists(records.iter().map(|r| &r.actual)), false),
+        (
+            "initial_record_score".into(),
+            float(|r| r.initial_record_score),
+            false,
+        ),
+        (
+            "typical".into(),
+            float_lists(records.iter().map(|r| &r.typical)),
+            false,
+        ),
+        (
+            "actual".into(),
+            float_lists(records.iter().map(|r| &r.actual)),
+            false,
+        ),
         ("influencers".into(), influencers(records)?, false),
-        ("influencers_capped".into(), Arc::new(records.iter().map(|r| Some(r.influencers_capped)).collect::<BooleanArray>()), false),
+        (
+            "influencers_capped".into(),
+            Arc::new(
+                records
+                    .iter()
+                    .map(|r| Some(r.influencers_capped))
+                    .collect::<BooleanArray>(),
+            ),
+            false,
+        ),
     ];
     for field in ALERT_FIELDS {
         let values: Vec<Vec<String>> = records.iter().map(|r| r.field_values(field)).collect();
         columns.push((field.to_string(), string_lists(values.iter()), false));
     }
     columns.extend([
-        ("by_field_first_occurrence".to_string(), timestamps(records.iter().map(|r| r.by_field_first_occurrence_ms)), false),
-        ("by_field_relative_rarity".to_string(), float(|r| r.by_field_relative_rarity), false),
-        ("event_count".to_string(), int(|r| r.event_count as i64), false),
-        ("host_count".to_string(), int(|r| r.host_count as i64), false),
+        (
+            "by_field_first_occurrence".to_string(),
+            timestamps(records.iter().map(|r| r.by_field_first_occurrence_ms)),
+            false,
+        ),
+        (
+            "by_field_relative_rarity".to_string(),
+            float(|r| r.by_field_relative_rarity),
+            false,
+        ),
+        (
+            "event_count".to_string(),
+            int(|r| r.event_count as i64),
+            false,
+        ),
+        (
+            "host_count".to_string(),
+            int(|r| r.host_count as i64),
+            false,
+        ),
         ("explanation".to_string(), text(|r| &r.explanation), false),
     ]);
     batch(columns)
@@ -61,7 +138,10 @@ pub(super) fn batch(columns: Vec<(String, ArrayRef, bool)>) -> Result<RecordBatc
             _ => field_of(name, array, *nullable),
         })
         .collect();
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns.into_iter().map(|(_, a, _)| a).collect())
+    RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns.into_iter().map(|(_, a, _)| a).collect(),
+    )
 }
 
 /// `influencers`: list of `{influencer_field_name, influencer_field_values}`, as Elastic nests it.
@@ -69,9 +149,21 @@ fn influencers(records: &[AnomalyRecord]) -> Result<ArrayRef, ArrowError> {
     let all: Vec<_> = records.iter().flat_map(|r| r.influencers.iter()).collect();
     let names = strings(all.iter().map(|i| Some(i.influencer_field_name.as_str())));
     let values = string_lists(all.iter().map(|i| i.influencer_field_values.iter()));
-    let fields = Fields::from(vec![field_of("influencer_field_name", &names, false), field_of("influencer_field_values", &values, false)]);
+    let fields = Fields::from(vec![
+        field_of("influencer_field_name", &names, false),
+        field_of("influencer_field_values", &values, false),
+    ]);
     let structs = StructArray::try_new(fields.clone(), vec![names, values], None)?;
     let offsets = OffsetBuffer::from_lengths(records.iter().map(|r| r.influencers.len()));
-    let item = Arc::new(Field::new("item", arrow::datatypes::DataType::Struct(fields), false));
-    Ok(Arc::new(ListArray::try_new(item, offsets, Arc::new(structs), None)?))
+    let item = Arc::new(Field::new(
+        "item",
+        arrow::datatypes::DataType::Struct(fields),
+        false,
+    ));
+    Ok(Arc::new(ListArray::try_new(
+        item,
+        offsets,
+        Arc::new(structs),
+        None,
+    )?))
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
-use crate::bucket::{fold_frame, BucketSummary, FoldFields};
+use crate::bucket::{BucketSummary, FoldFields, fold_frame};
 use crate::jobs::Job;
 use crate::store::{EventStore, FieldRequest, ScanStats, ScanUnit, TimeRange};
 
@@ -38,7 +38,12 @@ pub struct Feed<'a> {
 impl<'a> Feed<'a> {
     /// A feed for `jobs`, each needing the buckets from its checkpoint on, that never reads past
     /// `limit`.
-    pub fn new(store: &'a EventStore, jobs: &'a [Job], checkpoints: &[i64], limit: i64) -> Feed<'a> {
+    pub fn new(
+        store: &'a EventStore,
+        jobs: &'a [Job],
+        checkpoints: &[i64],
+        limit: i64,
+    ) -> Feed<'a> {
         let from = checkpoints.iter().copied().min().unwrap_or(limit);
         let mut fields: Vec<FieldRequest> = Vec::new();
         for job in jobs {
@@ -62,8 +67,25 @@ impl<'a> Feed<'a> {
                 to_ms: limit,
             })
             .collect();
-        let same_query = jobs.iter().map(|job| jobs.iter().position(|j| j.file.datafeed.query == job.file.datafeed.query).unwrap_or(0)).collect();
-        Feed { store, fields, fold, jobs, same_query, loaded_to: from, limit, buckets: vec![BTreeMap::new(); jobs.len()], stats: ScanStats::default() }
+        let same_query = jobs
+            .iter()
+            .map(|job| {
+                jobs.iter()
+                    .position(|j| j.file.datafeed.query == job.file.datafeed.query)
+                    .unwrap_or(0)
+            })
+            .collect();
+        Feed {
+            store,
+            fields,
+            fold,
+            jobs,
+            same_query,
+            loaded_to: from,
+            limit,
+            buckets: vec![BTreeMap::new(); jobs.len()],
+            stats: ScanStats::default(),
+        }
     }
 
     /// Reads until everything before `until` (capped at the limit) is folded.
@@ -72,7 +94,10 @@ impl<'a> Feed<'a> {
         while self.loaded_to < until {
             let next_midnight = (self.loaded_to.div_euclid(CHUNK_MS) + 1) * CHUNK_MS;
             let end = next_midnight.max(until).min(self.limit);
-            self.read(TimeRange { start_ms: self.loaded_to, end_ms: end })?;
+            self.read(TimeRange {
+                start_ms: self.loaded_to,
+                end_ms: end,
+            })?;
             self.loaded_to = end;
         }
         Ok(())
@@ -82,7 +107,8 @@ impl<'a> Feed<'a> {
         let (units, plan_stats) = self.store.plan(window)?;
         self.stats += plan_stats;
         let pieces: Vec<ScanUnit> = units.iter().flat_map(split).collect();
-        let (fields, fold, jobs, same_query) = (&self.fields, &self.fold, self.jobs, &self.same_query);
+        let (fields, fold, jobs, same_query) =
+            (&self.fields, &self.fold, self.jobs, &self.same_query);
         let empty = || (vec![BTreeMap::new(); jobs.len()], ScanStats::default());
         let (folded, stats) = pieces
             .par_iter()
@@ -92,7 +118,8 @@ impl<'a> Feed<'a> {
                 let per_job = (0..jobs.len())
                     .map(|i| {
                         let shared = same_query[i];
-                        let rows = selections[shared].get_or_insert_with(|| jobs[shared].datafeed.select(&frame));
+                        let rows = selections[shared]
+                            .get_or_insert_with(|| jobs[shared].datafeed.select(&frame));
                         fold_frame(&frame, rows, &fold[i])
                     })
                     .collect();
@@ -110,14 +137,23 @@ impl<'a> Feed<'a> {
 
     /// Takes job `job`'s summary of the bucket starting at `start` (empty when it had no events).
     pub fn take(buckets: &mut BTreeMap<i64, BucketSummary>, start: i64) -> BucketSummary {
-        buckets.remove(&start).unwrap_or_else(|| BucketSummary::empty(start))
+        buckets
+            .remove(&start)
+            .unwrap_or_else(|| BucketSummary::empty(start))
     }
 }
 
 /// One unit as up to [`PIECES_PER_FILE`] units of consecutive row groups.
 fn split(unit: &ScanUnit) -> Vec<ScanUnit> {
     let size = unit.row_groups.len().div_ceil(PIECES_PER_FILE).max(1);
-    unit.row_groups.chunks(size).map(|groups| ScanUnit { path: unit.path.clone(), row_groups: groups.to_vec(), window: unit.window }).collect()
+    unit.row_groups
+        .chunks(size)
+        .map(|groups| ScanUnit {
+            path: unit.path.clone(),
+            row_groups: groups.to_vec(),
+            window: unit.window,
+        })
+        .collect()
 }
 
 fn merge_into(into: &mut [BTreeMap<i64, BucketSummary>], from: Vec<BTreeMap<i64, BucketSummary>>) {

@@ -10,8 +10,8 @@ use crate::jobs::Job;
 use crate::model::{MemoryReport, Model};
 use crate::results::{AnomalyRecord, RecordContext};
 use crate::rule::exceptions::{Action, Subject};
-use crate::rule::{evaluate, Alert, Exceptions, RuleState};
-use crate::state::{JobState, FORMAT, VERSION};
+use crate::rule::{Alert, Exceptions, RuleState, evaluate};
+use crate::state::{FORMAT, JobState, VERSION};
 
 use super::feed::Feed;
 
@@ -65,20 +65,39 @@ pub fn fingerprint(job: &Job) -> String {
 impl Runner {
     /// Restores the job from `state_dir`, or starts it fresh with its checkpoint `history`
     /// before `first_now`.
-    pub fn load(job: &Job, exceptions: Exceptions, state_dir: &Path, first_now: i64, history: Duration) -> Result<Runner, crate::state::Error> {
+    pub fn load(
+        job: &Job,
+        exceptions: Exceptions,
+        state_dir: &Path,
+        first_now: i64,
+        history: Duration,
+    ) -> Result<Runner, crate::state::Error> {
         let params = job.model_params();
-        let (model, checkpoint_ms, first_bucket_ms, rule) = match JobState::load(state_dir, job.id(), &fingerprint(job))? {
-            Some(state) => {
-                let path = JobState::path(state_dir, job.id());
-                let model = Model::restore(&job.file.model, &params, state.model)
-                    .map_err(|reason| crate::state::Error::BadSnapshot { path, reason })?;
-                (model, state.checkpoint_ms, state.first_bucket_ms, state.rule)
-            }
-            None => {
-                let start = job.span().bucket_start(first_now - history.as_millis() as i64);
-                (Model::new(&job.file.model, &params), start, None, RuleState::default())
-            }
-        };
+        let (model, checkpoint_ms, first_bucket_ms, rule) =
+            match JobState::load(state_dir, job.id(), &fingerprint(job))? {
+                Some(state) => {
+                    let path = JobState::path(state_dir, job.id());
+                    let model = Model::restore(&job.file.model, &params, state.model)
+                        .map_err(|reason| crate::state::Error::BadSnapshot { path, reason })?;
+                    (
+                        model,
+                        state.checkpoint_ms,
+                        state.first_bucket_ms,
+                        state.rule,
+                    )
+                }
+                None => {
+                    let start = job
+                        .span()
+                        .bucket_start(first_now - history.as_millis() as i64);
+                    (
+                        Model::new(&job.file.model, &params),
+                        start,
+                        None,
+                        RuleState::default(),
+                    )
+                }
+            };
         let summary = JobSummary {
             job_id: job.id().to_string(),
             buckets: 0,
@@ -91,18 +110,34 @@ impl Runner {
             memory: model.memory(),
             duration: Duration::ZERO,
         };
-        Ok(Runner { model, exceptions, checkpoint_ms, first_bucket_ms, rule, summary, flushed_to_ms: checkpoint_ms, records: Vec::new(), alerts: Vec::new() })
+        Ok(Runner {
+            model,
+            exceptions,
+            checkpoint_ms,
+            first_bucket_ms,
+            rule,
+            summary,
+            flushed_to_ms: checkpoint_ms,
+            records: Vec::new(),
+            alerts: Vec::new(),
+        })
     }
 
     /// End (exclusive) of the complete buckets at `now`: a bucket is complete once it ended at
     /// least `query_delay` ago.
     pub fn complete_until(job: &Job, now: i64) -> i64 {
-        job.span().bucket_start(now - job.file.datafeed.query_delay.as_millis() as i64)
+        job.span()
+            .bucket_start(now - job.file.datafeed.query_delay.as_millis() as i64)
     }
 
     /// Models every bucket from the checkpoint to `until`, in order, empty ones included, and
     /// returns the records written.
-    pub fn model_until(&mut self, job: &Job, until: i64, buckets: &mut BTreeMap<i64, BucketSummary>) -> Vec<AnomalyRecord> {
+    pub fn model_until(
+        &mut self,
+        job: &Job,
+        until: i64,
+        buckets: &mut BTreeMap<i64, BucketSummary>,
+    ) -> Vec<AnomalyRecord> {
         let span = job.span().ms();
         let j = &job.file.job;
         let ctx = RecordContext {
@@ -125,11 +160,28 @@ impl Runner {
             }
             if self.exceptions.acts_on_model() {
                 let exceptions = &self.exceptions;
-                bucket.values.retain(|key, value| exceptions.matching(&BucketValue { job, key, value }, Action::SkipModelUpdate).is_none());
+                bucket.values.retain(|key, value| {
+                    exceptions
+                        .matching(&BucketValue { job, key, value }, Action::SkipModelUpdate)
+                        .is_none()
+                });
             }
             for score in self.model.update(&bucket) {
-                let Some(value) = bucket.values.get(&score.key) else { continue };
-                if self.exceptions.matching(&BucketValue { job, key: &score.key, value }, Action::SkipResult).is_some() {
+                let Some(value) = bucket.values.get(&score.key) else {
+                    continue;
+                };
+                if self
+                    .exceptions
+                    .matching(
+                        &BucketValue {
+                            job,
+                            key: &score.key,
+                            value,
+                        },
+                        Action::SkipResult,
+                    )
+                    .is_some()
+                {
                     continue;
                 }
                 records.push(AnomalyRecord::new(&ctx, bucket.start_ms, &score, value));
@@ -147,7 +199,15 @@ impl Runner {
     /// Runs the rule at `now` over this execution's `records` and what the rule remembers.
     pub fn alert(&mut self, job: &Job, now: i64, records: &[AnomalyRecord]) {
         let lookback = job.lookback.as_millis() as i64;
-        let outcome = evaluate(&job.file.rule, lookback, &self.exceptions, &mut self.rule, records, now, self.checkpoint_ms);
+        let outcome = evaluate(
+            &job.file.rule,
+            lookback,
+            &self.exceptions,
+            &mut self.rule,
+            records,
+            now,
+            self.checkpoint_ms,
+        );
         self.summary.alerts += outcome.alerts.len() as u64;
         self.summary.pending = outcome.pending as u64;
         self.summary.excepted += outcome.excepted as u64;
@@ -180,7 +240,12 @@ struct BucketValue<'a> {
 impl Subject for BucketValue<'_> {
     fn values_of(&self, field: &str) -> Vec<String> {
         let j = &self.job.file.job;
-        let mut values: Vec<String> = self.value.influencers.get(field).map(|v| v.iter().cloned().collect()).unwrap_or_default();
+        let mut values: Vec<String> = self
+            .value
+            .influencers
+            .get(field)
+            .map(|v| v.iter().cloned().collect())
+            .unwrap_or_default();
         if field == "host.name" && values.is_empty() {
             values = self.value.hosts.iter().cloned().collect();
         }

@@ -7,5 +7,5 @@
 mod record;
 mod record_id;
 
-pub use record::{AnomalyRecord, Influencer, RecordContext, ALERT_FIELDS};
+pub use record::{ALERT_FIELDS, AnomalyRecord, Influencer, RecordContext};
 pub use record_id::record_id;

@@ -9,7 +9,13 @@ use crate::model::Score;
 
 /// The ECS fields that get a top-level list column in records and alerts, holding the values of
 /// the record's influencers, by-field and partition field for that field.
-pub const ALERT_FIELDS: [&str; 5] = ["host.name", "process.name", "user.name", "destination.ip", "destination.port"];
+pub const ALERT_FIELDS: [&str; 5] = [
+    "host.name",
+    "process.name",
+    "user.name",
+    "destination.ip",
+    "destination.port",
+];
 
 /// One influencer of a record: a field and the values of it that co-occurred with the anomaly.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,18 +75,37 @@ pub struct RecordContext<'a> {
 
 impl AnomalyRecord {
     /// Builds the record of `score` in the bucket starting at `bucket_start_ms`.
-    pub fn new(ctx: &RecordContext, bucket_start_ms: i64, score: &Score, value: &ValueSummary) -> AnomalyRecord {
+    pub fn new(
+        ctx: &RecordContext,
+        bucket_start_ms: i64,
+        score: &Score,
+        value: &ValueSummary,
+    ) -> AnomalyRecord {
         let by = score.key.by.clone();
         let partition = score.key.partition.clone();
         let influencers = value
             .influencers
             .iter()
             .filter(|(_, values)| !values.is_empty())
-            .map(|(field, values)| Influencer { influencer_field_name: field.clone(), influencer_field_values: values.iter().cloned().collect() })
+            .map(|(field, values)| Influencer {
+                influencer_field_name: field.clone(),
+                influencer_field_values: values.iter().cloned().collect(),
+            })
             .collect();
-        let explanation = score.explanation.clone().unwrap_or_else(|| explain(ctx, bucket_start_ms, score, value));
+        let explanation = score
+            .explanation
+            .clone()
+            .unwrap_or_else(|| explain(ctx, bucket_start_ms, score, value));
         AnomalyRecord {
-            record_id: record_id(ctx.job_id, bucket_start_ms, ctx.bucket_span_s, 0, Some(&by), None, partition.as_deref()),
+            record_id: record_id(
+                ctx.job_id,
+                bucket_start_ms,
+                ctx.bucket_span_s,
+                0,
+                Some(&by),
+                None,
+                partition.as_deref(),
+            ),
             job_id: ctx.job_id.to_string(),
             timestamp_ms: bucket_start_ms,
             bucket_span: ctx.bucket_span_s,
@@ -130,9 +155,20 @@ impl AnomalyRecord {
     }
 }
 
-fn explain(ctx: &RecordContext, bucket_start_ms: i64, score: &Score, value: &ValueSummary) -> String {
-    let first = DateTime::from_timestamp_millis(score.first_seen_ms).map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default();
-    let novelty = if score.first_seen_ms == bucket_start_ms { "first time ever".to_string() } else { format!("first seen {first}") };
+fn explain(
+    ctx: &RecordContext,
+    bucket_start_ms: i64,
+    score: &Score,
+    value: &ValueSummary,
+) -> String {
+    let first = DateTime::from_timestamp_millis(score.first_seen_ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default();
+    let novelty = if score.first_seen_ms == bucket_start_ms {
+        "first time ever".to_string()
+    } else {
+        format!("first seen {first}")
+    };
     format!(
         "{} {}: {novelty}; seen in 1 of every {:.0} buckets; probability {:.2e}; {} event(s) on {} host(s) in this bucket",
         ctx.by_field_name,
@@ -148,7 +184,12 @@ fn explain(ctx: &RecordContext, bucket_start_ms: i64, score: &Score, value: &Val
 impl AnomalyRecord {
     /// A port-job record of `port` for tests: bucket at `timestamp_ms`, score `record_score`,
     /// influencers as `(field, values)`; everything else a plain default.
-    pub(crate) fn sample(port: &str, timestamp_ms: i64, record_score: f64, influencers: &[(&str, &[&str])]) -> AnomalyRecord {
+    pub(crate) fn sample(
+        port: &str,
+        timestamp_ms: i64,
+        record_score: f64,
+        influencers: &[(&str, &[&str])],
+    ) -> AnomalyRecord {
         AnomalyRecord {
             record_id: crate::results::record_id("j", timestamp_ms, 900, 0, Some(port), None, None),
             job_id: "j".into(),
@@ -169,7 +210,10 @@ impl AnomalyRecord {
             actual: vec![1.0],
             influencers: influencers
                 .iter()
-                .map(|(f, v)| Influencer { influencer_field_name: f.to_string(), influencer_field_values: v.iter().map(|s| s.to_string()).collect() })
+                .map(|(f, v)| Influencer {
+                    influencer_field_name: f.to_string(),
+                    influencer_field_values: v.iter().map(|s| s.to_string()).collect(),
+                })
                 .collect(),
             influencers_capped: false,
             by_field_first_occurrence_ms: timestamp_ms,

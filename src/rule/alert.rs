@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::config::RuleConfig;
-use crate::results::{AnomalyRecord, ALERT_FIELDS};
+use crate::results::{ALERT_FIELDS, AnomalyRecord};
 
 /// One alert, as Kibana's detection engine writes it for a machine-learning rule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,14 +34,20 @@ pub struct Alert {
 /// `kibana.alert.uuid`: hex SHA-256 of the anomaly record id followed by the rule id, so the
 /// same record alerted by the same rule always gets the same id.
 pub fn alert_uuid(record_id: &str, rule_id: &str) -> String {
-    let digest = Sha256::new().chain_update(record_id.as_bytes()).chain_update(rule_id.as_bytes()).finalize();
+    let digest = Sha256::new()
+        .chain_update(record_id.as_bytes())
+        .chain_update(rule_id.as_bytes())
+        .finalize();
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Alert {
     /// The alert of `record` under `rule`, made by the execution at `now_ms`.
     pub fn new(rule: &RuleConfig, record: &AnomalyRecord, now_ms: i64) -> Alert {
-        let field_values: Vec<Vec<String>> = ALERT_FIELDS.iter().map(|f| record.field_values(f)).collect();
+        let field_values: Vec<Vec<String>> = ALERT_FIELDS
+            .iter()
+            .map(|f| record.field_values(f))
+            .collect();
         Alert {
             uuid: alert_uuid(&record.record_id, &rule.rule_id),
             timestamp_ms: now_ms,
@@ -52,7 +58,11 @@ impl Alert {
             risk_score: rule.risk_score,
             reason: reason(rule, record),
             workflow_status: "open".to_string(),
-            threat: rule.threat.iter().map(|t| format!("{}:{}", t.tactic_id, t.techniques.join(","))).collect(),
+            threat: rule
+                .threat
+                .iter()
+                .map(|t| format!("{}:{}", t.tactic_id, t.techniques.join(",")))
+                .collect(),
             record: record.clone(),
             field_values,
         }

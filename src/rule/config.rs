@@ -71,17 +71,27 @@ pub struct Threat {
 impl RuleConfig {
     /// The lookback as a duration, from `from = "now-<duration>"`.
     pub fn lookback(&self) -> Result<Duration, String> {
-        let rest = self.from.trim().strip_prefix("now-").ok_or_else(|| format!("{:?} is not of the form \"now-<duration>\"", self.from))?;
+        let rest = self
+            .from
+            .trim()
+            .strip_prefix("now-")
+            .ok_or_else(|| format!("{:?} is not of the form \"now-<duration>\"", self.from))?;
         humantime::parse_duration(rest).map_err(|e| format!("{:?}: {e}", self.from))
     }
 
     /// Checks values a TOML type cannot.
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
         if !(0.0..=100.0).contains(&self.anomaly_threshold) {
-            return Err(("rule.anomaly_threshold", format!("expected 0 to 100, found {}", self.anomaly_threshold)));
+            return Err((
+                "rule.anomaly_threshold",
+                format!("expected 0 to 100, found {}", self.anomaly_threshold),
+            ));
         }
         if self.risk_score > 100 {
-            return Err(("rule.risk_score", format!("expected 0 to 100, found {}", self.risk_score)));
+            return Err((
+                "rule.risk_score",
+                format!("expected 0 to 100, found {}", self.risk_score),
+            ));
         }
         if self.max_signals == 0 {
             return Err(("rule.max_signals", "expected at least 1".into()));

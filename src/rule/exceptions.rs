@@ -16,12 +16,19 @@ use crate::results::AnomalyRecord;
 #[non_exhaustive]
 pub enum Error {
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}: {message}", path.display())]
     Parse { path: PathBuf, message: String },
     /// An entry whose condition is not usable; names the entry and the value.
     #[error("{}: entry {entry:?}: {problem}", path.display())]
-    BadEntry { path: PathBuf, entry: String, problem: String },
+    BadEntry {
+        path: PathBuf,
+        entry: String,
+        problem: String,
+    },
 }
 
 /// Where an entry acts, like Elastic's custom rule actions.
@@ -126,8 +133,14 @@ impl Exceptions {
         let mut entries = Vec::new();
         for relative in paths {
             let path = base.join(relative);
-            let text = std::fs::read_to_string(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
-            let list: ListConfig = toml::from_str(&text).map_err(|e| Error::Parse { path: path.clone(), message: e.to_string() })?;
+            let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let list: ListConfig = toml::from_str(&text).map_err(|e| Error::Parse {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
             for entry in &list.entries {
                 let compiled = compile(&path, entry)?;
                 if list.enabled {
@@ -140,7 +153,10 @@ impl Exceptions {
 
     /// The first entry with `action` that matches `subject`.
     pub fn matching(&self, subject: &dyn Subject, action: Action) -> Option<&Entry> {
-        self.entries.iter().filter(|e| e.action == action).find(|e| e.matches(subject))
+        self.entries
+            .iter()
+            .filter(|e| e.action == action)
+            .find(|e| e.matches(subject))
     }
 
     /// The first entry of any action that matches `subject`.
@@ -150,7 +166,9 @@ impl Exceptions {
 
     /// True when some entry acts at the model stage.
     pub fn acts_on_model(&self) -> bool {
-        self.entries.iter().any(|e| e.action != Action::SuppressAlert)
+        self.entries
+            .iter()
+            .any(|e| e.action != Action::SuppressAlert)
     }
 }
 
@@ -171,8 +189,12 @@ impl Test {
         match self {
             Test::Equals(values) => values.iter().any(|v| v == value),
             Test::Wildcard(patterns) => patterns.iter().any(|p| p.matches(value)),
-            Test::Cidr(nets) => value.parse::<IpAddr>().is_ok_and(|ip| nets.iter().any(|n| n.contains(&ip))),
-            Test::PortRange(ranges) => value.parse::<u16>().is_ok_and(|p| ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&p))),
+            Test::Cidr(nets) => value
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| nets.iter().any(|n| n.contains(&ip))),
+            Test::PortRange(ranges) => value
+                .parse::<u16>()
+                .is_ok_and(|p| ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&p))),
         }
     }
 }
@@ -189,7 +211,11 @@ impl Subject for AnomalyRecord {
 }
 
 fn compile(path: &Path, entry: &EntryConfig) -> Result<Entry, Error> {
-    let bad = |problem: String| Error::BadEntry { path: path.to_path_buf(), entry: entry.id.clone(), problem };
+    let bad = |problem: String| Error::BadEntry {
+        path: path.to_path_buf(),
+        entry: entry.id.clone(),
+        problem,
+    };
     if entry.comment.trim().is_empty() {
         return Err(bad("comment: say why this activity is benign".into()));
     }
@@ -199,23 +225,56 @@ fn compile(path: &Path, entry: &EntryConfig) -> Result<Entry, Error> {
     let mut conditions = Vec::with_capacity(entry.conditions.len());
     for c in &entry.conditions {
         if c.values.is_empty() {
-            return Err(bad(format!("field {:?}: values must not be empty", c.field)));
+            return Err(bad(format!(
+                "field {:?}: values must not be empty",
+                c.field
+            )));
         }
         let test = match c.operator {
             Operator::Equals => Test::Equals(c.values.clone()),
             Operator::Wildcard => Test::Wildcard(
-                c.values.iter().map(|v| glob::Pattern::new(v).map_err(|e| bad(format!("field {:?}: bad wildcard {v:?}: {e}", c.field)))).collect::<Result<_, _>>()?,
+                c.values
+                    .iter()
+                    .map(|v| {
+                        glob::Pattern::new(v).map_err(|e| {
+                            bad(format!("field {:?}: bad wildcard {v:?}: {e}", c.field))
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
             ),
             Operator::Cidr => Test::Cidr(
-                c.values.iter().map(|v| v.parse::<IpNet>().map_err(|_| bad(format!("field {:?}: {v:?} is not a CIDR range", c.field)))).collect::<Result<_, _>>()?,
+                c.values
+                    .iter()
+                    .map(|v| {
+                        v.parse::<IpNet>().map_err(|_| {
+                            bad(format!("field {:?}: {v:?} is not a CIDR range", c.field))
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
             ),
             Operator::PortRange => Test::PortRange(
-                c.values.iter().map(|v| port_range(v).ok_or_else(|| bad(format!("field {:?}: {v:?} is not a port range like \"8000-8999\"", c.field)))).collect::<Result<_, _>>()?,
+                c.values
+                    .iter()
+                    .map(|v| {
+                        port_range(v).ok_or_else(|| {
+                            bad(format!(
+                                "field {:?}: {v:?} is not a port range like \"8000-8999\"",
+                                c.field
+                            ))
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
             ),
         };
         conditions.push((c.field.clone(), test));
     }
-    Ok(Entry { id: entry.id.clone(), comment: entry.comment.clone(), action: entry.action, source: path.to_path_buf(), conditions })
+    Ok(Entry {
+        id: entry.id.clone(),
+        comment: entry.comment.clone(),
+        action: entry.action,
+        source: path.to_path_buf(),
+        conditions,
+    })
 }
 
 fn port_range(text: &str) -> Option<(u16, u16)> {

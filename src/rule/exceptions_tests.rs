@@ -25,13 +25,19 @@ fn load_text(text: &str) -> (tempfile::TempDir, Result<Exceptions, Error>) {
 }
 
 fn list(conditions: &str) -> Exceptions {
-    let text = format!("description = \"t\"\n[[entry]]\nid = \"e\"\ncomment = \"why\"\nconditions = [{conditions}]\n");
+    let text = format!(
+        "description = \"t\"\n[[entry]]\nid = \"e\"\ncomment = \"why\"\nconditions = [{conditions}]\n"
+    );
     load_text(&text).1.expect("list loads")
 }
 
 fn enabled_example() -> (tempfile::TempDir, Exceptions) {
-    let text = std::fs::read_to_string(root().join("jobs/exceptions/example.toml")).expect("example list");
-    assert!(text.contains("\nenabled = false\n"), "the example ships disabled");
+    let text =
+        std::fs::read_to_string(root().join("jobs/exceptions/example.toml")).expect("example list");
+    assert!(
+        text.contains("\nenabled = false\n"),
+        "the example ships disabled"
+    );
     let (dir, loaded) = load_text(&text.replace("\nenabled = false\n", "\nenabled = true\n"));
     (dir, loaded.expect("enabled example loads"))
 }
@@ -42,7 +48,11 @@ fn matched_id(exceptions: &Exceptions, record: &AnomalyRecord) -> Option<String>
 
 #[test]
 fn example_list_loads_disabled_and_matches_nothing() {
-    let exceptions = Exceptions::load(&root().join("jobs"), &["exceptions/example.toml".to_string()]).expect("every entry compiles");
+    let exceptions = Exceptions::load(
+        &root().join("jobs"),
+        &["exceptions/example.toml".to_string()],
+    )
+    .expect("every entry compiles");
     let dev = record("31337", &[("host.name", &["dev-01"])]);
     assert_eq!(matched_id(&exceptions, &dev), None);
     assert!(!exceptions.acts_on_model());
@@ -54,8 +64,20 @@ fn enabled_example_matches_each_category_and_not_its_near_miss() {
     let cases: [(&str, AnomalyRecord, AnomalyRecord); 5] = [
         (
             "admin-tools",
-            record("4505", &[("process.name", &["salt-minion"]), ("destination.ip", &["10.10.0.5"])]),
-            record("4505", &[("process.name", &["salt-minion"]), ("destination.ip", &["203.0.113.5"])]),
+            record(
+                "4505",
+                &[
+                    ("process.name", &["salt-minion"]),
+                    ("destination.ip", &["10.10.0.5"]),
+                ],
+            ),
+            record(
+                "4505",
+                &[
+                    ("process.name", &["salt-minion"]),
+                    ("destination.ip", &["203.0.113.5"]),
+                ],
+            ),
         ),
         (
             "internal-services-uncommon-ports",
@@ -64,8 +86,14 @@ fn enabled_example_matches_each_category_and_not_its_near_miss() {
         ),
         (
             "security-scanners",
-            record("31337", &[("host.name", &["scanner-02"]), ("process.name", &["nmap"])]),
-            record("31337", &[("host.name", &["web-02"]), ("process.name", &["nmap"])]),
+            record(
+                "31337",
+                &[("host.name", &["scanner-02"]), ("process.name", &["nmap"])],
+            ),
+            record(
+                "31337",
+                &[("host.name", &["web-02"]), ("process.name", &["nmap"])],
+            ),
         ),
         (
             "dev-test-environments",
@@ -74,31 +102,78 @@ fn enabled_example_matches_each_category_and_not_its_near_miss() {
         ),
         (
             "legacy-applications",
-            record("7001", &[("process.name", &["billing-sync"]), ("user.name", &["billing"])]),
-            record("7001", &[("process.name", &["billing-sync"]), ("user.name", &["root"])]),
+            record(
+                "7001",
+                &[
+                    ("process.name", &["billing-sync"]),
+                    ("user.name", &["billing"]),
+                ],
+            ),
+            record(
+                "7001",
+                &[
+                    ("process.name", &["billing-sync"]),
+                    ("user.name", &["root"]),
+                ],
+            ),
         ),
     ];
     for (id, hit, miss) in &cases {
-        assert_eq!(matched_id(&exceptions, hit).as_deref(), Some(*id), "{id} should match");
-        assert_eq!(matched_id(&exceptions, miss), None, "{id}: the near miss should not match");
+        assert_eq!(
+            matched_id(&exceptions, hit).as_deref(),
+            Some(*id),
+            "{id} should match"
+        );
+        assert_eq!(
+            matched_id(&exceptions, miss),
+            None,
+            "{id}: the near miss should not match"
+        );
     }
     assert!(exceptions.acts_on_model());
-    assert_eq!(exceptions.matching(&cases[2].1, Action::SkipModelUpdate).map(|e| e.id.as_str()), Some("security-scanners"));
-    assert!(exceptions.matching(&cases[2].1, Action::SuppressAlert).is_none());
-    assert_eq!(exceptions.matching(&cases[4].1, Action::SkipResult).map(|e| e.id.as_str()), Some("legacy-applications"));
+    assert_eq!(
+        exceptions
+            .matching(&cases[2].1, Action::SkipModelUpdate)
+            .map(|e| e.id.as_str()),
+        Some("security-scanners")
+    );
+    assert!(
+        exceptions
+            .matching(&cases[2].1, Action::SuppressAlert)
+            .is_none()
+    );
+    assert_eq!(
+        exceptions
+            .matching(&cases[4].1, Action::SkipResult)
+            .map(|e| e.id.as_str()),
+        Some("legacy-applications")
+    );
 }
 
 #[test]
 fn equals_compares_whole_values() {
     let exceptions = list(r#"{ field = "process.name", operator = "equals", values = ["sshd"] }"#);
-    assert!(exceptions.matches(&record("22", &[("process.name", &["sshd"])])).is_some());
-    assert!(exceptions.matches(&record("22", &[("process.name", &["sshd-session"])])).is_none());
-    assert!(exceptions.matches(&record("22", &[("process.name", &["SSHD"])])).is_none());
+    assert!(
+        exceptions
+            .matches(&record("22", &[("process.name", &["sshd"])]))
+            .is_some()
+    );
+    assert!(
+        exceptions
+            .matches(&record("22", &[("process.name", &["sshd-session"])]))
+            .is_none()
+    );
+    assert!(
+        exceptions
+            .matches(&record("22", &[("process.name", &["SSHD"])]))
+            .is_none()
+    );
 }
 
 #[test]
 fn by_field_and_named_record_fields_are_conditions_too() {
-    let exceptions = list(r#"{ field = "destination.port", operator = "equals", values = ["8443"] }"#);
+    let exceptions =
+        list(r#"{ field = "destination.port", operator = "equals", values = ["8443"] }"#);
     assert!(exceptions.matches(&record("8443", &[])).is_some());
     let by_value = list(r#"{ field = "by_field_value", operator = "equals", values = ["8443"] }"#);
     assert!(by_value.matches(&record("8443", &[])).is_some());
@@ -111,32 +186,78 @@ struct Executable(&'static str);
 
 impl Subject for Executable {
     fn values_of(&self, field: &str) -> Vec<String> {
-        if field == "process.executable" { vec![self.0.to_string()] } else { Vec::new() }
+        if field == "process.executable" {
+            vec![self.0.to_string()]
+        } else {
+            Vec::new()
+        }
     }
 }
 
 #[test]
 fn wildcard_matches_paths_and_star_crosses_slashes() {
-    let exceptions = list(r#"{ field = "process.executable", operator = "wildcard", values = ["/opt/legacy/*", "/usr/lib/jvm/java-?/bin/java"] }"#);
-    assert!(exceptions.matches(&Executable("/opt/legacy/billing")).is_some());
-    assert!(exceptions.matches(&Executable("/opt/legacy/bin/sync")).is_some());
-    assert!(exceptions.matches(&Executable("/usr/lib/jvm/java-8/bin/java")).is_some());
-    assert!(exceptions.matches(&Executable("/usr/lib/jvm/java-17/bin/java")).is_none());
-    assert!(exceptions.matches(&Executable("/opt/legacy-new/billing")).is_none());
+    let exceptions = list(
+        r#"{ field = "process.executable", operator = "wildcard", values = ["/opt/legacy/*", "/usr/lib/jvm/java-?/bin/java"] }"#,
+    );
+    assert!(
+        exceptions
+            .matches(&Executable("/opt/legacy/billing"))
+            .is_some()
+    );
+    assert!(
+        exceptions
+            .matches(&Executable("/opt/legacy/bin/sync"))
+            .is_some()
+    );
+    assert!(
+        exceptions
+            .matches(&Executable("/usr/lib/jvm/java-8/bin/java"))
+            .is_some()
+    );
+    assert!(
+        exceptions
+            .matches(&Executable("/usr/lib/jvm/java-17/bin/java"))
+            .is_none()
+    );
+    assert!(
+        exceptions
+            .matches(&Executable("/opt/legacy-new/billing"))
+            .is_none()
+    );
 }
 
 #[test]
 fn cidr_matches_v4_and_v6_and_refuses_non_ips() {
-    let exceptions = list(r#"{ field = "destination.ip", operator = "cidr", values = ["10.0.0.0/8", "fd00::/8"] }"#);
-    assert!(exceptions.matches(&record("1", &[("destination.ip", &["10.255.0.1"])])).is_some());
-    assert!(exceptions.matches(&record("1", &[("destination.ip", &["fd12::1"])])).is_some());
-    assert!(exceptions.matches(&record("1", &[("destination.ip", &["11.0.0.1"])])).is_none());
-    assert!(exceptions.matches(&record("1", &[("destination.ip", &["not-an-ip"])])).is_none());
+    let exceptions = list(
+        r#"{ field = "destination.ip", operator = "cidr", values = ["10.0.0.0/8", "fd00::/8"] }"#,
+    );
+    assert!(
+        exceptions
+            .matches(&record("1", &[("destination.ip", &["10.255.0.1"])]))
+            .is_some()
+    );
+    assert!(
+        exceptions
+            .matches(&record("1", &[("destination.ip", &["fd12::1"])]))
+            .is_some()
+    );
+    assert!(
+        exceptions
+            .matches(&record("1", &[("destination.ip", &["11.0.0.1"])]))
+            .is_none()
+    );
+    assert!(
+        exceptions
+            .matches(&record("1", &[("destination.ip", &["not-an-ip"])]))
+            .is_none()
+    );
 }
 
 #[test]
 fn port_range_is_inclusive_and_takes_single_ports() {
-    let exceptions = list(r#"{ field = "destination.port", operator = "port_range", values = ["8000-8999", "443"] }"#);
+    let exceptions = list(
+        r#"{ field = "destination.port", operator = "port_range", values = ["8000-8999", "443"] }"#,
+    );
     for port in ["8000", "8999", "443"] {
         assert!(exceptions.matches(&record(port, &[])).is_some(), "{port}");
     }
@@ -148,9 +269,21 @@ fn port_range_is_inclusive_and_takes_single_ports() {
 #[test]
 fn every_value_of_a_field_must_match_and_a_missing_field_never_does() {
     let exceptions = list(r#"{ field = "host.name", operator = "wildcard", values = ["dev-*"] }"#);
-    assert!(exceptions.matches(&record("1", &[("host.name", &["dev-1", "dev-2"])])).is_some());
-    assert!(exceptions.matches(&record("1", &[("host.name", &["dev-1", "prod-1"])])).is_none());
-    assert!(exceptions.matches(&record("1", &[("user.name", &["dev-1"])])).is_none());
+    assert!(
+        exceptions
+            .matches(&record("1", &[("host.name", &["dev-1", "dev-2"])]))
+            .is_some()
+    );
+    assert!(
+        exceptions
+            .matches(&record("1", &[("host.name", &["dev-1", "prod-1"])]))
+            .is_none()
+    );
+    assert!(
+        exceptions
+            .matches(&record("1", &[("user.name", &["dev-1"])]))
+            .is_none()
+    );
 }
 
 #[test]
@@ -158,32 +291,66 @@ fn all_conditions_of_an_entry_must_hold() {
     let exceptions = list(
         r#"{ field = "process.name", operator = "equals", values = ["curl"] }, { field = "user.name", operator = "equals", values = ["deploy"] }"#,
     );
-    assert!(exceptions.matches(&record("1", &[("process.name", &["curl"]), ("user.name", &["deploy"])])).is_some());
-    assert!(exceptions.matches(&record("1", &[("process.name", &["curl"]), ("user.name", &["root"])])).is_none());
+    assert!(
+        exceptions
+            .matches(&record(
+                "1",
+                &[("process.name", &["curl"]), ("user.name", &["deploy"])]
+            ))
+            .is_some()
+    );
+    assert!(
+        exceptions
+            .matches(&record(
+                "1",
+                &[("process.name", &["curl"]), ("user.name", &["root"])]
+            ))
+            .is_none()
+    );
 }
 
 fn bad_entry(conditions: &str, comment: &str) -> String {
-    let text = format!("description = \"t\"\nenabled = false\n[[entry]]\nid = \"broken-one\"\ncomment = \"{comment}\"\nconditions = [{conditions}]\n");
+    let text = format!(
+        "description = \"t\"\nenabled = false\n[[entry]]\nid = \"broken-one\"\ncomment = \"{comment}\"\nconditions = [{conditions}]\n"
+    );
     let (dir, loaded) = load_text(&text);
     let err = loaded.expect_err("a malformed entry is refused, even in a disabled list");
     assert!(matches!(err, Error::BadEntry { .. }), "{err:?}");
     let message = err.to_string();
-    assert!(message.contains(&dir.path().join("list.toml").display().to_string()), "{message}");
+    assert!(
+        message.contains(&dir.path().join("list.toml").display().to_string()),
+        "{message}"
+    );
     assert!(message.contains("\"broken-one\""), "{message}");
     message
 }
 
 #[test]
 fn malformed_entries_name_the_file_and_the_entry() {
-    let cidr = bad_entry(r#"{ field = "destination.ip", operator = "cidr", values = ["10.0.0.0/33"] }"#, "why");
+    let cidr = bad_entry(
+        r#"{ field = "destination.ip", operator = "cidr", values = ["10.0.0.0/33"] }"#,
+        "why",
+    );
     assert!(cidr.contains("10.0.0.0/33"), "{cidr}");
-    let ports = bad_entry(r#"{ field = "destination.port", operator = "port_range", values = ["9000-8000"] }"#, "why");
+    let ports = bad_entry(
+        r#"{ field = "destination.port", operator = "port_range", values = ["9000-8000"] }"#,
+        "why",
+    );
     assert!(ports.contains("9000-8000"), "{ports}");
-    let too_big = bad_entry(r#"{ field = "destination.port", operator = "port_range", values = ["70000"] }"#, "why");
+    let too_big = bad_entry(
+        r#"{ field = "destination.port", operator = "port_range", values = ["70000"] }"#,
+        "why",
+    );
     assert!(too_big.contains("70000"), "{too_big}");
-    let comment = bad_entry(r#"{ field = "host.name", operator = "equals", values = ["a"] }"#, "  ");
+    let comment = bad_entry(
+        r#"{ field = "host.name", operator = "equals", values = ["a"] }"#,
+        "  ",
+    );
     assert!(comment.contains("comment"), "{comment}");
-    let empty = bad_entry(r#"{ field = "host.name", operator = "equals", values = [] }"#, "why");
+    let empty = bad_entry(
+        r#"{ field = "host.name", operator = "equals", values = [] }"#,
+        "why",
+    );
     assert!(empty.contains("values"), "{empty}");
 }
 
@@ -194,12 +361,21 @@ fn unknown_keys_name_the_file_line_and_key() {
     let err = loaded.expect_err("unknown key refused");
     assert!(matches!(err, Error::Parse { .. }), "{err:?}");
     let message = err.to_string();
-    assert!(message.contains(&dir.path().join("list.toml").display().to_string()), "{message}");
-    assert!(message.contains("colour") && message.contains("line 5"), "{message}");
+    assert!(
+        message.contains(&dir.path().join("list.toml").display().to_string()),
+        "{message}"
+    );
+    assert!(
+        message.contains("colour") && message.contains("line 5"),
+        "{message}"
+    );
 }
 
 fn strings(values: &[&str]) -> Vec<TermValue> {
-    values.iter().map(|v| TermValue::Str(v.to_string())).collect()
+    values
+        .iter()
+        .map(|v| TermValue::Str(v.to_string()))
+        .collect()
 }
 
 fn check_elastic_values(job: &Job) {
@@ -214,20 +390,39 @@ fn check_elastic_values(job: &Job) {
     assert_eq!(rule.risk_score, 21);
     let must_not = &job.file.datafeed.query.must_not;
     let expected = [
-        Clause::Terms([("destination.ip".to_string(), strings(&["127.0.0.1", "127.0.0.53", "::", "::1"]))].into()),
+        Clause::Terms(
+            [(
+                "destination.ip".to_string(),
+                strings(&["127.0.0.1", "127.0.0.53", "::", "::1"]),
+            )]
+            .into(),
+        ),
         Clause::Term([("user.name".to_string(), TermValue::Str("jenkins".into()))].into()),
         Clause::Terms(
             [(
                 "process.name".to_string(),
                 strings(&[
-                    "elastic-agent", "elastic-agent.exe", "metricbeat", "metricbeat.exe", "filebeat", "filebeat.exe",
-                    "packetbeat", "packetbeat.exe", "winlogbeat", "winlogbeat.exe",
+                    "elastic-agent",
+                    "elastic-agent.exe",
+                    "metricbeat",
+                    "metricbeat.exe",
+                    "filebeat",
+                    "filebeat.exe",
+                    "packetbeat",
+                    "packetbeat.exe",
+                    "winlogbeat",
+                    "winlogbeat.exe",
                 ]),
             )]
             .into(),
         ),
     ];
-    assert_eq!(must_not.as_slice(), expected.as_slice(), "{}", job.path.display());
+    assert_eq!(
+        must_not.as_slice(),
+        expected.as_slice(),
+        "{}",
+        job.path.display()
+    );
 }
 
 fn toml_files(dir: &Path) -> Vec<PathBuf> {
@@ -243,23 +438,40 @@ fn toml_files(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn shipped_jobs_and_examples_load_with_elastic_values() {
     let mut jobs = Vec::new();
-    for path in toml_files(&root().join("jobs")).into_iter().chain(toml_files(&root().join("docs/examples"))) {
+    for path in toml_files(&root().join("jobs"))
+        .into_iter()
+        .chain(toml_files(&root().join("docs/examples")))
+    {
         let job = Job::load(&path).unwrap_or_else(|e| panic!("{e}"));
-        Exceptions::load(&root().join("jobs"), &job.file.rule.exceptions).unwrap_or_else(|e| panic!("{e}"));
+        Exceptions::load(&root().join("jobs"), &job.file.rule.exceptions)
+            .unwrap_or_else(|e| panic!("{e}"));
         check_elastic_values(&job);
         jobs.push(job);
     }
-    let find = |id: &str| jobs.iter().find(|j| j.id() == id).unwrap_or_else(|| panic!("job {id} missing"));
+    let find = |id: &str| {
+        jobs.iter()
+            .find(|j| j.id() == id)
+            .unwrap_or_else(|| panic!("job {id} missing"))
+    };
     let port = find("v3_linux_anomalous_network_port_activity");
-    assert_eq!(port.file.rule.rule_id, "3c7e32e6-6104-46d9-a06e-da0f8b5795a0");
+    assert_eq!(
+        port.file.rule.rule_id,
+        "3c7e32e6-6104-46d9-a06e-da0f8b5795a0"
+    );
     assert_eq!(port.file.job.by_field_name, "destination.port");
     assert_eq!(port.file.job.model_memory_limit.0, 32 << 20);
     let process = find("v3_linux_anomalous_network_activity");
-    assert_eq!(process.file.rule.rule_id, "52afbdc5-db15-485e-bc24-f5707f820c4b");
+    assert_eq!(
+        process.file.rule.rule_id,
+        "52afbdc5-db15-485e-bc24-f5707f820c4b"
+    );
     assert_eq!(process.file.job.by_field_name, "process.name");
     assert_eq!(process.file.job.model_memory_limit.0, 64 << 20);
     let by_host = find("linux_rare_port_by_host");
-    assert_eq!(by_host.file.job.partition_field_name.as_deref(), Some("host.name"));
+    assert_eq!(
+        by_host.file.job.partition_field_name.as_deref(),
+        Some("host.name")
+    );
     assert_eq!(by_host.file.rule.exceptions, ["exceptions/example.toml"]);
     assert_eq!(jobs.len(), 3);
 }

@@ -12,7 +12,7 @@ mod config;
 pub mod exceptions;
 mod select;
 
-pub use alert::{alert_uuid, Alert};
+pub use alert::{Alert, alert_uuid};
 pub use config::{RuleConfig, Severity, Threat};
-pub use select::{evaluate, Outcome, RuleState};
 pub use exceptions::Exceptions;
+pub use select::{Outcome, RuleState, evaluate};

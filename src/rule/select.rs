@@ -49,13 +49,17 @@ pub fn evaluate(
     modelled_until_ms: i64,
 ) -> Outcome {
     let qualifies = |r: &AnomalyRecord| !r.is_interim && r.record_score >= rule.anomaly_threshold;
-    state.candidates.extend(new_records.iter().filter(|r| qualifies(r)).cloned());
+    state
+        .candidates
+        .extend(new_records.iter().filter(|r| qualifies(r)).cloned());
 
     let mut window_start = now_ms - lookback_ms;
     let mut gap_ms = None;
     if let Some(watermark) = state.watermark_ms.filter(|&w| w < window_start) {
         // Records held back by the cap widen the window too, but only a late execution is a gap.
-        let missed = state.last_execution_ms.is_some_and(|last| now_ms - last > rule.interval.as_millis() as i64);
+        let missed = state
+            .last_execution_ms
+            .is_some_and(|last| now_ms - last > rule.interval.as_millis() as i64);
         gap_ms = missed.then_some(window_start - watermark);
         window_start = watermark;
     }
@@ -82,19 +86,32 @@ pub fn evaluate(
         selected.push(record);
     }
     selected.sort_by(|a, b| {
-        b.record_score.total_cmp(&a.record_score).then(a.timestamp_ms.cmp(&b.timestamp_ms)).then(a.record_id.cmp(&b.record_id))
+        b.record_score
+            .total_cmp(&a.record_score)
+            .then(a.timestamp_ms.cmp(&b.timestamp_ms))
+            .then(a.record_id.cmp(&b.record_id))
     });
     let pending: Vec<AnomalyRecord> = selected.split_off(selected.len().min(rule.max_signals));
-    let alerts: Vec<Alert> = selected.iter().map(|r| Alert::new(rule, r, now_ms)).collect();
+    let alerts: Vec<Alert> = selected
+        .iter()
+        .map(|r| Alert::new(rule, r, now_ms))
+        .collect();
     for record in &selected {
-        state.alerted.insert(record.record_id.clone(), record.timestamp_ms);
+        state
+            .alerted
+            .insert(record.record_id.clone(), record.timestamp_ms);
     }
 
     let oldest_pending = pending.iter().map(|r| r.timestamp_ms).min();
     let watermark = oldest_pending.map_or(modelled_until_ms, |p| p.min(modelled_until_ms));
     state.watermark_ms = Some(watermark);
     state.last_execution_ms = Some(now_ms);
-    let outcome = Outcome { pending: pending.len(), alerts, excepted, gap_ms };
+    let outcome = Outcome {
+        pending: pending.len(),
+        alerts,
+        excepted,
+        gap_ms,
+    };
     state.candidates = pending;
     state.candidates.extend(later);
     let keep_from = watermark.min(now_ms - lookback_ms) - lookback_ms;
@@ -126,32 +143,66 @@ mod tests {
     }
 
     fn record(id: &str, bucket: i64, score: f64) -> AnomalyRecord {
-        AnomalyRecord { record_id: id.into(), ..AnomalyRecord::sample(id, bucket * SPAN, score, &[]) }
+        AnomalyRecord {
+            record_id: id.into(),
+            ..AnomalyRecord::sample(id, bucket * SPAN, score, &[])
+        }
     }
 
     /// One execution at `now = (bucket + 1) · span + delay`, as a run after bucket `bucket` completes.
-    fn execute(rule: &RuleConfig, state: &mut RuleState, records: &[AnomalyRecord], bucket: i64) -> Outcome {
+    fn execute(
+        rule: &RuleConfig,
+        state: &mut RuleState,
+        records: &[AnomalyRecord],
+        bucket: i64,
+    ) -> Outcome {
         let now = (bucket + 1) * SPAN + 120_000;
-        evaluate(rule, 45 * 60_000, &Exceptions::default(), state, records, now, (bucket + 1) * SPAN)
+        evaluate(
+            rule,
+            45 * 60_000,
+            &Exceptions::default(),
+            state,
+            records,
+            now,
+            (bucket + 1) * SPAN,
+        )
     }
 
     #[test]
     fn threshold_and_score_order() {
         let mut state = RuleState::default();
-        let out = execute(&rule(100), &mut state, &[record("a", 10, 49.9), record("b", 10, 60.0), record("c", 10, 90.0)], 10);
-        let ids: Vec<&str> = out.alerts.iter().map(|a| a.record.record_id.as_str()).collect();
+        let out = execute(
+            &rule(100),
+            &mut state,
+            &[
+                record("a", 10, 49.9),
+                record("b", 10, 60.0),
+                record("c", 10, 90.0),
+            ],
+            10,
+        );
+        let ids: Vec<&str> = out
+            .alerts
+            .iter()
+            .map(|a| a.record.record_id.as_str())
+            .collect();
         assert_eq!(ids, ["c", "b"]);
     }
 
     #[test]
     fn capped_records_are_alerted_by_later_executions_not_starved() {
         let mut state = RuleState::default();
-        let flood: Vec<AnomalyRecord> = (0..5).map(|i| record(&format!("r{i}"), 10, 60.0 + i as f64)).collect();
+        let flood: Vec<AnomalyRecord> = (0..5)
+            .map(|i| record(&format!("r{i}"), 10, 60.0 + i as f64))
+            .collect();
         let first = execute(&rule(2), &mut state, &flood, 10);
         assert_eq!((first.alerts.len(), first.pending), (2, 3));
         let second = execute(&rule(2), &mut state, &[], 11);
         let third = execute(&rule(2), &mut state, &[], 12);
-        let mut all: Vec<String> = [first, second, third].iter().flat_map(|o| o.alerts.iter().map(|a| a.record.record_id.clone())).collect();
+        let mut all: Vec<String> = [first, second, third]
+            .iter()
+            .flat_map(|o| o.alerts.iter().map(|a| a.record.record_id.clone()))
+            .collect();
         all.sort();
         assert_eq!(all, ["r0", "r1", "r2", "r3", "r4"]);
     }
@@ -159,7 +210,12 @@ mod tests {
     #[test]
     fn a_record_is_alerted_once_across_overlapping_windows() {
         let mut state = RuleState::default();
-        assert_eq!(execute(&rule(100), &mut state, &[record("a", 10, 80.0)], 10).alerts.len(), 1);
+        assert_eq!(
+            execute(&rule(100), &mut state, &[record("a", 10, 80.0)], 10)
+                .alerts
+                .len(),
+            1
+        );
         assert!(execute(&rule(100), &mut state, &[], 11).alerts.is_empty());
         assert!(execute(&rule(100), &mut state, &[], 12).alerts.is_empty());
     }
@@ -167,10 +223,21 @@ mod tests {
     #[test]
     fn missed_executions_widen_the_window_to_the_last_one() {
         let mut state = RuleState::default();
-        execute(&rule(1), &mut state, &[record("old", 10, 70.0), record("older", 10, 60.0)], 10);
+        execute(
+            &rule(1),
+            &mut state,
+            &[record("old", 10, 70.0), record("older", 10, 60.0)],
+            10,
+        );
         // Six hours of missed executions: "older" was pending and is far outside now-45m.
         let late = execute(&rule(100), &mut state, &[], 34);
-        assert_eq!(late.alerts.iter().map(|a| a.record.record_id.as_str()).collect::<Vec<_>>(), ["older"]);
+        assert_eq!(
+            late.alerts
+                .iter()
+                .map(|a| a.record.record_id.as_str())
+                .collect::<Vec<_>>(),
+            ["older"]
+        );
         assert!(late.gap_ms.is_some_and(|g| g > 5 * 3_600_000));
     }
 }

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::job_state::JobState;
 use super::Error;
+use super::job_state::JobState;
 
 const JOURNAL: &str = "commit.json";
 
@@ -36,7 +36,8 @@ impl Commit {
     /// Commits: journal first, then applies it. The staged files must already be durable.
     pub fn commit(&self, state_dir: &Path) -> Result<(), Error> {
         let journal = state_dir.join(JOURNAL);
-        let bytes = serde_json::to_vec(self).map_err(|e| Error::io(&journal, std::io::Error::other(e)))?;
+        let bytes =
+            serde_json::to_vec(self).map_err(|e| Error::io(&journal, std::io::Error::other(e)))?;
         write_atomic(&journal, &bytes)?;
         failpoint("after-journal");
         self.apply(state_dir)
@@ -45,7 +46,9 @@ impl Commit {
     fn apply(&self, state_dir: &Path) -> Result<(), Error> {
         for state in &self.states {
             let path = JobState::path(state_dir, &state.job_id);
-            let bytes = state.to_json().map_err(|e| Error::io(&path, std::io::Error::other(e)))?;
+            let bytes = state
+                .to_json()
+                .map_err(|e| Error::io(&path, std::io::Error::other(e)))?;
             write_atomic(&path, &bytes)?;
         }
         failpoint("after-states");
@@ -66,8 +69,11 @@ pub fn recover(state_dir: &Path, staging_dir: &Path) -> Result<bool, Error> {
     let journal = state_dir.join(JOURNAL);
     let finished = match std::fs::read(&journal) {
         Ok(bytes) => {
-            let commit: Commit = serde_json::from_slice(&bytes)
-                .map_err(|e| Error::BadSnapshot { path: journal.clone(), reason: format!("corrupt commit journal: {e}") })?;
+            let commit: Commit =
+                serde_json::from_slice(&bytes).map_err(|e| Error::BadSnapshot {
+                    path: journal.clone(),
+                    reason: format!("corrupt commit journal: {e}"),
+                })?;
             commit.apply(state_dir)?;
             true
         }
@@ -105,7 +111,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 }
 
 fn sync_dir(dir: &Path) -> Result<(), Error> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, e))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
 }
 
 /// Crash injection for the recovery tests: `NETRARE_FAILPOINT=<name>` kills the process at that

@@ -45,16 +45,25 @@ impl JobState {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io(&path, e)),
         };
-        let bad = |reason: String| Error::BadSnapshot { path: path.clone(), reason };
-        let header: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| bad(format!("corrupt snapshot: {e}")))?;
+        let bad = |reason: String| Error::BadSnapshot {
+            path: path.clone(),
+            reason,
+        };
+        let header: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| bad(format!("corrupt snapshot: {e}")))?;
         if header.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
             return Err(bad("not a netrare job state file".into()));
         }
         match header.get("version").and_then(|v| v.as_u64()) {
             Some(v) if v == VERSION as u64 => {}
-            other => return Err(bad(format!("state format version {other:?} is not the supported version {VERSION}"))),
+            other => {
+                return Err(bad(format!(
+                    "state format version {other:?} is not the supported version {VERSION}"
+                )));
+            }
         }
-        let state: JobState = serde_json::from_value(header).map_err(|e| bad(format!("corrupt snapshot: {e}")))?;
+        let state: JobState =
+            serde_json::from_value(header).map_err(|e| bad(format!("corrupt snapshot: {e}")))?;
         if state.job_id != job_id {
             return Err(bad(format!("holds job {:?}, not {job_id:?}", state.job_id)));
         }

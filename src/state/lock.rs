@@ -17,10 +17,20 @@ impl StateLock {
     pub fn acquire(dir: &Path) -> Result<StateLock, Error> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let path = dir.join(".lock");
-        let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|e| Error::io(&path, e))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
         match file.try_lock() {
-            Ok(()) => Ok(StateLock { _file: file, dir: dir.to_path_buf() }),
-            Err(TryLockError::WouldBlock) => Err(Error::Locked { path: dir.to_path_buf() }),
+            Ok(()) => Ok(StateLock {
+                _file: file,
+                dir: dir.to_path_buf(),
+            }),
+            Err(TryLockError::WouldBlock) => Err(Error::Locked {
+                path: dir.to_path_buf(),
+            }),
             Err(TryLockError::Error(e)) => Err(Error::io(&path, e)),
         }
     }
@@ -34,7 +44,10 @@ mod tests {
     fn second_lock_is_refused_until_the_first_is_dropped() {
         let dir = tempfile::tempdir().expect("temp dir");
         let first = StateLock::acquire(dir.path()).expect("first lock");
-        assert!(matches!(StateLock::acquire(dir.path()), Err(Error::Locked { .. })));
+        assert!(matches!(
+            StateLock::acquire(dir.path()),
+            Err(Error::Locked { .. })
+        ));
         drop(first);
         assert!(StateLock::acquire(dir.path()).is_ok());
     }

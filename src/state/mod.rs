@@ -9,8 +9,8 @@ mod commit;
 mod job_state;
 mod lock;
 
-pub use commit::{failpoint, recover, write_atomic, Commit, Publish};
-pub use job_state::{JobState, FORMAT, VERSION};
+pub use commit::{Commit, Publish, failpoint, recover, write_atomic};
+pub use job_state::{FORMAT, JobState, VERSION};
 pub use lock::StateLock;
 
 use std::path::PathBuf;
@@ -20,7 +20,10 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// Another execution holds the lock.
     #[error("{}: another netrare execution is running on this state directory; try again later", path.display())]
     Locked { path: PathBuf },
@@ -31,6 +34,9 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
-        Error::Io { path: path.to_path_buf(), source }
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }

@@ -78,7 +78,11 @@ impl Column {
 
     /// Every value of `row`: none when null, one for scalar columns, each element for lists.
     pub fn values(&self, row: usize) -> Values<'_> {
-        Values { column: self, row, next: 0 }
+        Values {
+            column: self,
+            row,
+            next: 0,
+        }
     }
 }
 
@@ -96,8 +100,12 @@ impl<'a> Iterator for Values<'a> {
         let index = self.next;
         self.next += 1;
         match self.column {
-            Column::Keyword(a) => (index == 0 && a.is_valid(self.row)).then(|| ValueRef::Str(a.value(self.row))),
-            Column::Integer(a) => (index == 0 && a.is_valid(self.row)).then(|| ValueRef::Int(a.value(self.row))),
+            Column::Keyword(a) => {
+                (index == 0 && a.is_valid(self.row)).then(|| ValueRef::Str(a.value(self.row)))
+            }
+            Column::Integer(a) => {
+                (index == 0 && a.is_valid(self.row)).then(|| ValueRef::Int(a.value(self.row)))
+            }
             Column::KeywordList(a) => {
                 if a.is_null(self.row) {
                     return None;

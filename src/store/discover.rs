@@ -28,19 +28,24 @@ pub fn discover(location: &str) -> Result<Vec<PathBuf>, Error> {
     files.sort();
     files.dedup();
     if files.is_empty() {
-        return Err(Error::NoFiles { location: location.to_string() });
+        return Err(Error::NoFiles {
+            location: location.to_string(),
+        });
     }
     Ok(files)
 }
 
 /// Hidden or bookkeeping names: `.tmpXYZ`, `.git`, `_SUCCESS`, `_temporary`.
 fn is_ignored(name: &OsStr) -> bool {
-    name.to_str().is_none_or(|n| n.starts_with('.') || n.starts_with('_'))
+    name.to_str()
+        .is_none_or(|n| n.starts_with('.') || n.starts_with('_'))
 }
 
 fn is_parquet(name: &OsStr) -> bool {
     !is_ignored(name)
-        && Path::new(name).extension().is_some_and(|ext| ext.eq_ignore_ascii_case("parquet"))
+        && Path::new(name)
+            .extension()
+            .is_some_and(|ext| ext.eq_ignore_ascii_case("parquet"))
 }
 
 fn walk(dir: &Path) -> Result<Vec<PathBuf>, Error> {
@@ -58,15 +63,22 @@ fn walk(dir: &Path) -> Result<Vec<PathBuf>, Error> {
 fn walk_error(dir: &Path, error: walkdir::Error) -> Error {
     let path = error.path().unwrap_or(dir).to_path_buf();
     let message = error.to_string();
-    let source = error.into_io_error().unwrap_or_else(|| io::Error::other(message));
+    let source = error
+        .into_io_error()
+        .unwrap_or_else(|| io::Error::other(message));
     Error::Io { path, source }
 }
 
 /// Files matched by `pattern`; matched directories are walked like a directory location.
 fn expand_glob(pattern: &str) -> Result<Vec<PathBuf>, Error> {
-    let options = glob::MatchOptions { require_literal_leading_dot: true, ..glob::MatchOptions::new() };
-    let matches = glob::glob_with(pattern, options)
-        .map_err(|e| Error::BadGlob { pattern: pattern.to_string(), reason: e.to_string() })?;
+    let options = glob::MatchOptions {
+        require_literal_leading_dot: true,
+        ..glob::MatchOptions::new()
+    };
+    let matches = glob::glob_with(pattern, options).map_err(|e| Error::BadGlob {
+        pattern: pattern.to_string(),
+        reason: e.to_string(),
+    })?;
     let mut files = Vec::new();
     for matched in matches {
         let path = matched.map_err(|e| {
@@ -97,7 +109,10 @@ mod tests {
     }
 
     fn names(files: &[PathBuf], root: &Path) -> Vec<String> {
-        files.iter().map(|f| f.strip_prefix(root).unwrap().to_string_lossy().into_owned()).collect()
+        files
+            .iter()
+            .map(|f| f.strip_prefix(root).unwrap().to_string_lossy().into_owned())
+            .collect()
     }
 
     #[test]
@@ -118,7 +133,14 @@ mod tests {
             touch(root, name);
         }
         let found = discover(root.to_str().unwrap()).unwrap();
-        assert_eq!(names(&found, root), ["date=2026-11-22/a.parquet", "date=2026-11-23/b.parquet", "top.PARQUET"]);
+        assert_eq!(
+            names(&found, root),
+            [
+                "date=2026-11-22/a.parquet",
+                "date=2026-11-23/b.parquet",
+                "top.PARQUET"
+            ]
+        );
     }
 
     #[test]
@@ -132,11 +154,19 @@ mod tests {
     fn glob_matches_files_and_walks_directories() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        for name in ["date=2026-11-22/a.parquet", "date=2026-11-23/b.parquet", "date=2026-11-23/_c.parquet", "other/c.parquet"] {
+        for name in [
+            "date=2026-11-22/a.parquet",
+            "date=2026-11-23/b.parquet",
+            "date=2026-11-23/_c.parquet",
+            "other/c.parquet",
+        ] {
             touch(root, name);
         }
         let files = discover(&format!("{}/date=*/*.parquet", root.display())).unwrap();
-        assert_eq!(names(&files, root), ["date=2026-11-22/a.parquet", "date=2026-11-23/b.parquet"]);
+        assert_eq!(
+            names(&files, root),
+            ["date=2026-11-22/a.parquet", "date=2026-11-23/b.parquet"]
+        );
         let dirs = discover(&format!("{}/date=2026-11-2[3]", root.display())).unwrap();
         assert_eq!(names(&dirs, root), ["date=2026-11-23/b.parquet"]);
     }
@@ -145,13 +175,22 @@ mod tests {
     fn empty_or_missing_locations_have_no_files() {
         let dir = tempfile::tempdir().unwrap();
         touch(dir.path(), "readme.txt");
-        for location in [dir.path().display().to_string(), format!("{}/nothing", dir.path().display()), format!("{}/*.parquet", dir.path().display())] {
-            assert!(matches!(discover(&location), Err(Error::NoFiles { location: l }) if l == location));
+        for location in [
+            dir.path().display().to_string(),
+            format!("{}/nothing", dir.path().display()),
+            format!("{}/*.parquet", dir.path().display()),
+        ] {
+            assert!(
+                matches!(discover(&location), Err(Error::NoFiles { location: l }) if l == location)
+            );
         }
     }
 
     #[test]
     fn bad_glob_is_reported() {
-        assert!(matches!(discover("/x/***/a.parquet"), Err(Error::BadGlob { .. })));
+        assert!(matches!(
+            discover("/x/***/a.parquet"),
+            Err(Error::BadGlob { .. })
+        ));
     }
 }

@@ -14,7 +14,10 @@ pub enum Error {
     BadGlob { pattern: String, reason: String },
     /// The file system refused an operation.
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The file is not valid Parquet (truncated, corrupt, or another format).
     #[error("{}: unreadable Parquet file: {reason}", path.display())]
     Corrupt { path: PathBuf, reason: String },
@@ -23,7 +26,12 @@ pub enum Error {
     MissingColumn { path: PathBuf, column: String },
     /// A column exists but its type cannot be read as the field's kind.
     #[error("{}: column {column:?} has type {found}, expected {expected}", path.display())]
-    WrongType { path: PathBuf, column: String, found: String, expected: String },
+    WrongType {
+        path: PathBuf,
+        column: String,
+        found: String,
+        expected: String,
+    },
     /// Writing the store failed.
     #[error("{}: cannot write: {reason}", path.display())]
     Write { path: PathBuf, reason: String },
@@ -31,6 +39,9 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
-        Error::Io { path: path.to_path_buf(), source }
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }

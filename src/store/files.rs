@@ -15,11 +15,11 @@ use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use rayon::prelude::*;
 
+use super::Error;
 use super::discover::discover;
 use super::normalize::timestamps_ms;
 use super::partition::may_overlap;
-use super::scan::{read_unit, EventFrame, FieldRequest, ScanStats, TimeRange};
-use super::Error;
+use super::scan::{EventFrame, FieldRequest, ScanStats, TimeRange, read_unit};
 
 /// The column every event has and every window is applied to.
 pub(super) const TIMESTAMP: &str = "@timestamp";
@@ -42,7 +42,9 @@ impl EventStore {
     /// Lists the files at `location` (file, directory searched recursively, or glob), sorted.
     /// Files are not opened yet; [`Error::NoFiles`] when there are none.
     pub fn open(location: &str) -> Result<EventStore, Error> {
-        Ok(EventStore { files: discover(location)? })
+        Ok(EventStore {
+            files: discover(location)?,
+        })
     }
 
     /// The files of the store.
@@ -61,7 +63,11 @@ impl EventStore {
             .filter(|path| may_overlap(path, window))
             .map(|path| plan_file(path, window))
             .collect::<Result<Vec<_>, Error>>()?;
-        tracing::debug!(files = self.files.len(), opened = planned.len(), "planned scan");
+        tracing::debug!(
+            files = self.files.len(),
+            opened = planned.len(),
+            "planned scan"
+        );
         let mut stats = ScanStats::default();
         let mut units = Vec::with_capacity(planned.len());
         for (unit, file_stats) in planned {
@@ -83,13 +89,17 @@ impl ScanUnit {
 /// Opens `path` and reads its Parquet footer.
 pub(super) fn open_footer(path: &Path) -> Result<(File, ArrowReaderMetadata), Error> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| corrupt(path, e))?;
+    let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
+        .map_err(|e| corrupt(path, e))?;
     Ok((file, metadata))
 }
 
 /// [`Error::Corrupt`] for `path`.
 pub(super) fn corrupt(path: &Path, reason: impl Display) -> Error {
-    Error::Corrupt { path: path.to_path_buf(), reason: reason.to_string() }
+    Error::Corrupt {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    }
 }
 
 fn plan_file(path: &Path, window: TimeRange) -> Result<(Option<ScanUnit>, ScanStats), Error> {
@@ -97,12 +107,24 @@ fn plan_file(path: &Path, window: TimeRange) -> Result<(Option<ScanUnit>, ScanSt
     let total = metadata.metadata().num_row_groups();
     let row_groups: Vec<usize> = match timestamp_bounds(&metadata) {
         Some((mins, maxes)) => (0..total)
-            .filter(|&i| mins.is_null(i) || maxes.is_null(i) || window.overlaps(mins.value(i), maxes.value(i)))
+            .filter(|&i| {
+                mins.is_null(i)
+                    || maxes.is_null(i)
+                    || window.overlaps(mins.value(i), maxes.value(i))
+            })
             .collect(),
         None => (0..total).collect(),
     };
-    let stats = ScanStats { files: 1, row_groups_skipped: (total - row_groups.len()) as u64, ..ScanStats::default() };
-    let unit = (!row_groups.is_empty()).then(|| ScanUnit { path: path.to_path_buf(), row_groups, window });
+    let stats = ScanStats {
+        files: 1,
+        row_groups_skipped: (total - row_groups.len()) as u64,
+        ..ScanStats::default()
+    };
+    let unit = (!row_groups.is_empty()).then(|| ScanUnit {
+        path: path.to_path_buf(),
+        row_groups,
+        window,
+    });
     Ok((unit, stats))
 }
 
@@ -115,7 +137,8 @@ fn timestamp_bounds(metadata: &ArrowReaderMetadata) -> Option<(Int64Array, Int64
     if !matches!(field.data_type(), DataType::Timestamp(..) | DataType::Int64) {
         return None;
     }
-    let converter = StatisticsConverter::try_new(TIMESTAMP, schema, metadata.parquet_schema()).ok()?;
+    let converter =
+        StatisticsConverter::try_new(TIMESTAMP, schema, metadata.parquet_schema()).ok()?;
     let groups = metadata.metadata().row_groups();
     let mins = converter.row_group_mins(groups.iter()).ok()?;
     let maxes = converter.row_group_maxes(groups.iter()).ok()?;

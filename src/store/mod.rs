@@ -6,11 +6,10 @@
 //! milliseconds; keyword lists or single strings; integer or numeric-string ports). Neighbours:
 //! `datafeed` selects rows of the frames; `ingest` and the fleet generator write through [`write`].
 
-pub mod event;
-pub mod write;
 mod column;
 mod discover;
 mod error;
+pub mod event;
 mod files;
 mod normalize;
 mod partition;
@@ -18,6 +17,7 @@ mod resolve;
 mod scan;
 #[cfg(test)]
 mod tests;
+pub mod write;
 
 pub use column::{Column, FieldKind, ValueRef};
 pub use error::Error;

@@ -23,11 +23,15 @@ pub struct Mismatch {
 
 impl Mismatch {
     fn new(expected: &str) -> Mismatch {
-        Mismatch { expected: expected.to_string() }
+        Mismatch {
+            expected: expected.to_string(),
+        }
     }
 
     fn cast(expected: &str, error: arrow::error::ArrowError) -> Mismatch {
-        Mismatch { expected: format!("{expected} (conversion failed: {error})") }
+        Mismatch {
+            expected: format!("{expected} (conversion failed: {error})"),
+        }
     }
 }
 
@@ -68,7 +72,10 @@ fn scale_to_ms(raw: &Int64Array, unit: TimeUnit) -> Int64Array {
 
 fn parse_rfc3339<'a>(values: impl Iterator<Item = Option<&'a str>>) -> Int64Array {
     values
-        .map(|v| v.and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|t| t.timestamp_millis()))
+        .map(|v| {
+            v.and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                .map(|t| t.timestamp_millis())
+        })
         .collect()
 }
 
@@ -78,7 +85,9 @@ pub fn normalize(kind: FieldKind, array: &ArrayRef) -> Result<(Column, u64), Mis
     match kind {
         FieldKind::Keyword => Ok((Column::Keyword(keyword(array)?), 0)),
         FieldKind::KeywordList => Ok((Column::KeywordList(keyword_list(array)?), 0)),
-        FieldKind::Integer => integers(array).map(|(ints, invalid)| (Column::Integer(ints), invalid)),
+        FieldKind::Integer => {
+            integers(array).map(|(ints, invalid)| (Column::Integer(ints), invalid))
+        }
         FieldKind::Port => {
             let (ints, unparseable) = integers(array)?;
             let ports = ints.unary_opt(|v| (0..=65_535).contains(&v).then_some(v));
@@ -89,7 +98,10 @@ pub fn normalize(kind: FieldKind, array: &ArrayRef) -> Result<(Column, u64), Mis
 }
 
 fn is_string(data_type: &DataType) -> bool {
-    matches!(data_type, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+    matches!(
+        data_type,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    )
 }
 
 /// Strings and integers (formatted), plain or dictionary-encoded.
@@ -113,7 +125,9 @@ fn keyword(array: &ArrayRef) -> Result<StringArray, Mismatch> {
 
 fn keyword_list(array: &ArrayRef) -> Result<ListArray, Mismatch> {
     match array.data_type() {
-        DataType::List(item) if item.data_type() == &DataType::Utf8 => Ok(array.as_list::<i32>().clone()),
+        DataType::List(item) if item.data_type() == &DataType::Utf8 => {
+            Ok(array.as_list::<i32>().clone())
+        }
         DataType::List(item) | DataType::LargeList(item) if is_keyword(item.data_type()) => {
             let target = DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)));
             let lists = cast(array, &target).map_err(|e| Mismatch::cast(KEYWORD_LIST, e))?;
@@ -157,7 +171,9 @@ mod tests {
     const T: i64 = 1_795_359_600_123; // 2026-11-22T15:00:00.123Z
 
     fn values(column: &Column) -> Vec<Vec<String>> {
-        (0..column.len()).map(|row| column.values(row).map(|v| v.to_string()).collect()).collect()
+        (0..column.len())
+            .map(|row| column.values(row).map(|v| v.to_string()).collect())
+            .collect()
     }
 
     #[test]
@@ -168,16 +184,33 @@ mod tests {
         assert_eq!(timestamps_ms(&seconds).unwrap().value(0), T / 1000 * 1000);
         assert_eq!(timestamps_ms(&micros).unwrap().value(0), T);
         assert_eq!(timestamps_ms(&nanos).unwrap().value(0), -1);
-        assert!(timestamps_ms(&TimestampSecondArray::from(vec![i64::MAX])).unwrap().is_null(0));
+        assert!(
+            timestamps_ms(&TimestampSecondArray::from(vec![i64::MAX]))
+                .unwrap()
+                .is_null(0)
+        );
     }
 
     #[test]
     fn timestamp_strings_parse_as_rfc3339() {
-        let texts = ["2026-11-22T15:00:00.123Z", "2026-11-22T17:00:00.123+02:00", "yesterday"];
+        let texts = [
+            "2026-11-22T15:00:00.123Z",
+            "2026-11-22T17:00:00.123+02:00",
+            "yesterday",
+        ];
         let expected = Int64Array::from(vec![Some(T), Some(T), None]);
-        assert_eq!(timestamps_ms(&StringArray::from(texts.to_vec())).unwrap(), expected);
-        assert_eq!(timestamps_ms(&LargeStringArray::from(texts.to_vec())).unwrap(), expected);
-        assert_eq!(timestamps_ms(&StringViewArray::from(texts.to_vec())).unwrap(), expected);
+        assert_eq!(
+            timestamps_ms(&StringArray::from(texts.to_vec())).unwrap(),
+            expected
+        );
+        assert_eq!(
+            timestamps_ms(&LargeStringArray::from(texts.to_vec())).unwrap(),
+            expected
+        );
+        assert_eq!(
+            timestamps_ms(&StringViewArray::from(texts.to_vec())).unwrap(),
+            expected
+        );
         assert!(timestamps_ms(&Float64Array::from(vec![1.0])).is_err());
     }
 
@@ -191,7 +224,10 @@ mod tests {
         assert_eq!(values(&column), [vec!["7".to_string()], vec![]]);
         assert_eq!(invalid, 0);
         let floats: ArrayRef = Arc::new(Float64Array::from(vec![1.5]));
-        assert_eq!(normalize(FieldKind::Keyword, &floats).unwrap_err(), Mismatch::new(KEYWORD));
+        assert_eq!(
+            normalize(FieldKind::Keyword, &floats).unwrap_err(),
+            Mismatch::new(KEYWORD)
+        );
     }
 
     #[test]
@@ -201,7 +237,13 @@ mod tests {
         builder.append(true);
         builder.append(false);
         let lists: ArrayRef = Arc::new(builder.finish());
-        let large: ArrayRef = Arc::new(cast(&lists, &DataType::LargeList(Arc::new(Field::new_list_field(DataType::LargeUtf8, true)))).unwrap());
+        let large: ArrayRef = Arc::new(
+            cast(
+                &lists,
+                &DataType::LargeList(Arc::new(Field::new_list_field(DataType::LargeUtf8, true))),
+            )
+            .unwrap(),
+        );
         assert!(large.as_any().is::<LargeListArray>());
         let single: ArrayRef = Arc::new(StringArray::from(vec![Some("network"), None]));
         for array in [lists, large, single] {
@@ -214,19 +256,38 @@ mod tests {
     #[test]
     fn ports_accept_integers_and_numeric_strings_and_null_the_rest() {
         let arrays: Vec<ArrayRef> = vec![
-            Arc::new(Int32Array::from(vec![Some(443), Some(-1), Some(70_000), None])),
-            Arc::new(StringArray::from(vec![Some("443"), Some("-1"), Some("abc"), None])),
+            Arc::new(Int32Array::from(vec![
+                Some(443),
+                Some(-1),
+                Some(70_000),
+                None,
+            ])),
+            Arc::new(StringArray::from(vec![
+                Some("443"),
+                Some("-1"),
+                Some("abc"),
+                None,
+            ])),
         ];
         for array in arrays {
             let (column, invalid) = normalize(FieldKind::Port, &array).unwrap();
-            assert_eq!(values(&column), [vec!["443".to_string()], vec![], vec![], vec![]]);
+            assert_eq!(
+                values(&column),
+                [vec!["443".to_string()], vec![], vec![], vec![]]
+            );
             assert_eq!(invalid, 2);
         }
         let wide: ArrayRef = Arc::new(UInt64Array::from(vec![u64::MAX, 22]));
         let (column, invalid) = normalize(FieldKind::Port, &wide).unwrap();
-        assert_eq!((column.first(1), invalid), (Some(crate::store::ValueRef::Int(22)), 1));
+        assert_eq!(
+            (column.first(1), invalid),
+            (Some(crate::store::ValueRef::Int(22)), 1)
+        );
         let small: ArrayRef = Arc::new(UInt16Array::from(vec![65_535]));
-        assert_eq!(normalize(FieldKind::Port, &small).unwrap().0.first(0), Some(crate::store::ValueRef::Int(65_535)));
+        assert_eq!(
+            normalize(FieldKind::Port, &small).unwrap().0.first(0),
+            Some(crate::store::ValueRef::Int(65_535))
+        );
     }
 
     #[test]

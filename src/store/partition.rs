@@ -19,19 +19,35 @@ pub fn partition_range(path: &Path) -> Option<TimeRange> {
     let mut day_start = None;
     let mut hour = None;
     for component in path.components() {
-        let Some((key, value)) = component.as_os_str().to_str().and_then(|c| c.split_once('=')) else {
+        let Some((key, value)) = component
+            .as_os_str()
+            .to_str()
+            .and_then(|c| c.split_once('='))
+        else {
             continue;
         };
         match key {
             "date" | "dt" | "day" => day_start = parse_day(value).or(day_start),
-            "hour" => hour = value.parse::<i64>().ok().filter(|h| (0..24).contains(h)).or(hour),
+            "hour" => {
+                hour = value
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|h| (0..24).contains(h))
+                    .or(hour)
+            }
             _ => {}
         }
     }
     let start = day_start?;
     Some(match hour {
-        Some(h) => TimeRange { start_ms: start + h * MS_PER_HOUR, end_ms: start + (h + 1) * MS_PER_HOUR },
-        None => TimeRange { start_ms: start, end_ms: start + MS_PER_DAY },
+        Some(h) => TimeRange {
+            start_ms: start + h * MS_PER_HOUR,
+            end_ms: start + (h + 1) * MS_PER_HOUR,
+        },
+        None => TimeRange {
+            start_ms: start,
+            end_ms: start + MS_PER_DAY,
+        },
     })
 }
 
@@ -54,7 +70,13 @@ mod tests {
     #[test]
     fn date_partition_covers_the_day() {
         let span = partition_range(Path::new("/s/date=2026-11-22/events.parquet"));
-        assert_eq!(span, Some(TimeRange { start_ms: DAY_22, end_ms: DAY_22 + MS_PER_DAY }));
+        assert_eq!(
+            span,
+            Some(TimeRange {
+                start_ms: DAY_22,
+                end_ms: DAY_22 + MS_PER_DAY
+            })
+        );
         assert_eq!(partition_range(Path::new("dt=2026-11-22/a.parquet")), span);
         assert_eq!(partition_range(Path::new("day=2026-11-22/a.parquet")), span);
     }
@@ -63,13 +85,22 @@ mod tests {
     fn hour_narrows_the_day() {
         let span = partition_range(Path::new("/s/date=2026-11-22/hour=13/events.parquet"));
         let start = DAY_22 + 13 * MS_PER_HOUR;
-        assert_eq!(span, Some(TimeRange { start_ms: start, end_ms: start + MS_PER_HOUR }));
+        assert_eq!(
+            span,
+            Some(TimeRange {
+                start_ms: start,
+                end_ms: start + MS_PER_HOUR
+            })
+        );
     }
 
     #[test]
     fn unknown_or_bad_partitions_promise_nothing() {
         assert_eq!(partition_range(Path::new("/s/events.parquet")), None);
-        assert_eq!(partition_range(Path::new("/s/date=yesterday/e.parquet")), None);
+        assert_eq!(
+            partition_range(Path::new("/s/date=yesterday/e.parquet")),
+            None
+        );
         assert_eq!(partition_range(Path::new("/s/hour=13/e.parquet")), None);
         let bad_hour = partition_range(Path::new("/s/date=2026-11-22/hour=24/e.parquet"));
         assert_eq!(bad_hour.map(|s| s.end_ms - s.start_ms), Some(MS_PER_DAY));
@@ -78,8 +109,14 @@ mod tests {
     #[test]
     fn overlap_uses_the_half_open_span() {
         let path = Path::new("date=2026-11-22/e.parquet");
-        let next_day = TimeRange { start_ms: DAY_22 + MS_PER_DAY, end_ms: DAY_22 + 2 * MS_PER_DAY };
-        let last_ms = TimeRange { start_ms: DAY_22 + MS_PER_DAY - 1, end_ms: DAY_22 + MS_PER_DAY };
+        let next_day = TimeRange {
+            start_ms: DAY_22 + MS_PER_DAY,
+            end_ms: DAY_22 + 2 * MS_PER_DAY,
+        };
+        let last_ms = TimeRange {
+            start_ms: DAY_22 + MS_PER_DAY - 1,
+            end_ms: DAY_22 + MS_PER_DAY,
+        };
         assert!(!may_overlap(path, next_day));
         assert!(may_overlap(path, last_ms));
         assert!(may_overlap(Path::new("plain/e.parquet"), next_day));

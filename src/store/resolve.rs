@@ -22,7 +22,9 @@ pub fn resolve(fields: &Fields, name: &str) -> Option<FieldPath> {
     name.match_indices('.').find_map(|(at, _)| {
         let (head, rest) = (&name[..at], &name[at + 1..]);
         let field = fields.iter().find(|f| f.name() == head)?;
-        let DataType::Struct(children) = field.data_type() else { return None };
+        let DataType::Struct(children) = field.data_type() else {
+            return None;
+        };
         let mut path = resolve(children, rest)?;
         path.insert(0, head.to_string());
         Some(path)
@@ -33,7 +35,9 @@ pub fn resolve(fields: &Fields, name: &str) -> Option<FieldPath> {
 /// or list).
 pub fn leaves(schema: &SchemaDescriptor, path: &[String]) -> Vec<usize> {
     let under = |parts: &[String]| parts.len() >= path.len() && parts[..path.len()] == *path;
-    (0..schema.num_columns()).filter(|&i| under(schema.column(i).path().parts())).collect()
+    (0..schema.num_columns())
+        .filter(|&i| under(schema.column(i).path().parts()))
+        .collect()
 }
 
 /// The array at `path` in a batch decoded with `path`'s leaves. The Parquet reader marks a struct
@@ -66,8 +70,18 @@ mod tests {
         Schema::new(vec![
             text("destination.port"),
             strukt("source", vec![text("port"), text("ip")]),
-            strukt("host", vec![text("os.type"), strukt("os", vec![text("family")])]),
-            strukt("event", vec![Field::new_list("category", Field::new_list_field(DataType::Utf8, true), true)]),
+            strukt(
+                "host",
+                vec![text("os.type"), strukt("os", vec![text("family")])],
+            ),
+            strukt(
+                "event",
+                vec![Field::new_list(
+                    "category",
+                    Field::new_list_field(DataType::Utf8, true),
+                    true,
+                )],
+            ),
         ])
     }
 
@@ -78,10 +92,16 @@ mod tests {
     #[test]
     fn names_resolve_flat_nested_and_mixed() {
         let fields = schema().fields().clone();
-        assert_eq!(resolve(&fields, "destination.port"), path(&["destination.port"]));
+        assert_eq!(
+            resolve(&fields, "destination.port"),
+            path(&["destination.port"])
+        );
         assert_eq!(resolve(&fields, "source.port"), path(&["source", "port"]));
         assert_eq!(resolve(&fields, "host.os.type"), path(&["host", "os.type"]));
-        assert_eq!(resolve(&fields, "host.os.family"), path(&["host", "os", "family"]));
+        assert_eq!(
+            resolve(&fields, "host.os.family"),
+            path(&["host", "os", "family"])
+        );
         assert_eq!(resolve(&fields, "host.name"), None);
         assert_eq!(resolve(&fields, "destination"), None);
     }
@@ -92,7 +112,10 @@ mod tests {
         let fields = schema().fields().clone();
         let leaf_names = |name: &str| -> Vec<String> {
             let found = resolve(&fields, name).unwrap();
-            leaves(&descriptor, &found).iter().map(|&i| descriptor.column(i).path().parts().join("/")).collect()
+            leaves(&descriptor, &found)
+                .iter()
+                .map(|&i| descriptor.column(i).path().parts().join("/"))
+                .collect()
         };
         assert_eq!(leaf_names("source.port"), ["source/port"]);
         assert_eq!(leaf_names("destination.port"), ["destination.port"]);

@@ -12,14 +12,16 @@ use arrow::array::{Array, BooleanArray, Int64Array};
 use arrow::compute::{concat_batches, filter_record_batch};
 use arrow::datatypes::DataType;
 use arrow::record_batch::{RecordBatch, RecordBatchReader};
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+};
 
-use super::column::{Column, FieldKind};
-use super::files::{corrupt, open_footer, ScanUnit, TIMESTAMP};
-use super::normalize::{normalize, timestamps_ms, Mismatch};
-use super::resolve::{extract, leaves, resolve, FieldPath};
 use super::Error;
+use super::column::{Column, FieldKind};
+use super::files::{ScanUnit, TIMESTAMP, corrupt, open_footer};
+use super::normalize::{Mismatch, normalize, timestamps_ms};
+use super::resolve::{FieldPath, extract, leaves, resolve};
 
 /// Rows per decoded batch: large enough to amortise per-batch work, small enough that a batch
 /// of a wide file stays a few megabytes.
@@ -105,32 +107,53 @@ pub(super) fn read_unit(unit: &ScanUnit, fields: &[FieldRequest]) -> Result<Even
     let targets = locate_fields(path, &metadata, fields)?;
     let groups = metadata.metadata().num_row_groups();
     if let Some(bad) = unit.row_groups.iter().find(|&&g| g >= groups) {
-        return Err(corrupt(path, format!("no row group {bad}: the file has {groups}")));
+        return Err(corrupt(
+            path,
+            format!("no row group {bad}: the file has {groups}"),
+        ));
     }
     let descriptor = metadata.parquet_schema();
     let wanted = std::iter::once(&timestamp).chain(targets.iter().map(|(_, p)| p));
-    let mask = ProjectionMask::leaves(descriptor, wanted.flat_map(|p| leaves(descriptor, p)).collect::<Vec<_>>());
+    let mask = ProjectionMask::leaves(
+        descriptor,
+        wanted
+            .flat_map(|p| leaves(descriptor, p))
+            .collect::<Vec<_>>(),
+    );
     let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata)
         .with_projection(mask)
         .with_row_groups(unit.row_groups.clone())
         .with_batch_size(BATCH_ROWS)
         .build()
         .map_err(|e| corrupt(path, e))?;
-    let mut stats = ScanStats { row_groups_read: unit.row_groups.len() as u64, ..ScanStats::default() };
+    let mut stats = ScanStats {
+        row_groups_read: unit.row_groups.len() as u64,
+        ..ScanStats::default()
+    };
     let (timestamps, rows) = decode_window(unit, reader, &timestamp, &mut stats)?;
     let mut columns = HashMap::with_capacity(targets.len());
     for (name, found) in &targets {
         let array = extract(&rows, found).ok_or_else(|| missing(path, name))?;
-        let (column, invalid) = normalize(FieldKind::of(name), &array).map_err(|m| wrong_type(path, name, array.data_type(), m))?;
+        let (column, invalid) = normalize(FieldKind::of(name), &array)
+            .map_err(|m| wrong_type(path, name, array.data_type(), m))?;
         count_invalid(&mut stats, path, name, invalid);
         columns.insert(name.to_string(), column);
     }
-    Ok(EventFrame { path: unit.path.clone(), timestamps, columns, stats })
+    Ok(EventFrame {
+        path: unit.path.clone(),
+        timestamps,
+        columns,
+        stats,
+    })
 }
 
 /// The column path of each requested field found in the file; a missing required field is an
 /// error, a missing optional one is left out.
-fn locate_fields<'a>(path: &Path, metadata: &ArrowReaderMetadata, fields: &'a [FieldRequest]) -> Result<Vec<(&'a str, FieldPath)>, Error> {
+fn locate_fields<'a>(
+    path: &Path,
+    metadata: &ArrowReaderMetadata,
+    fields: &'a [FieldRequest],
+) -> Result<Vec<(&'a str, FieldPath)>, Error> {
     let mut found = Vec::with_capacity(fields.len());
     for field in fields {
         match (locate(path, metadata, &field.name), field.required) {
@@ -145,11 +168,21 @@ fn locate_fields<'a>(path: &Path, metadata: &ArrowReaderMetadata, fields: &'a [F
 /// Decodes every batch, keeping the rows whose timestamp is in the unit's window: their
 /// timestamps in milliseconds and their decoded columns as one batch. Counts rows read, rows
 /// kept and invalid timestamps into `stats`.
-fn decode_window(unit: &ScanUnit, reader: ParquetRecordBatchReader, timestamp: &[String], stats: &mut ScanStats) -> Result<(Vec<i64>, RecordBatch), Error> {
+fn decode_window(
+    unit: &ScanUnit,
+    reader: ParquetRecordBatchReader,
+    timestamp: &[String],
+    stats: &mut ScanStats,
+) -> Result<(Vec<i64>, RecordBatch), Error> {
     let path = unit.path.as_path();
     let schema = reader.schema();
     // Checks the timestamp type even when no row is decoded.
-    window_rows(path, &RecordBatch::new_empty(schema.clone()), timestamp, unit.window)?;
+    window_rows(
+        path,
+        &RecordBatch::new_empty(schema.clone()),
+        timestamp,
+        unit.window,
+    )?;
     let mut timestamps = Vec::new();
     let mut kept = Vec::new();
     let mut invalid = 0;
@@ -177,15 +210,28 @@ fn locate(path: &Path, metadata: &ArrowReaderMetadata, name: &str) -> Result<Fie
 }
 
 /// A batch's timestamps in epoch milliseconds (null when invalid) and which rows are in `window`.
-fn window_rows(path: &Path, batch: &RecordBatch, timestamp: &[String], window: TimeRange) -> Result<(Int64Array, BooleanArray), Error> {
+fn window_rows(
+    path: &Path,
+    batch: &RecordBatch,
+    timestamp: &[String],
+    window: TimeRange,
+) -> Result<(Int64Array, BooleanArray), Error> {
     let array = extract(batch, timestamp).ok_or_else(|| missing(path, TIMESTAMP))?;
-    let ms = timestamps_ms(&array).map_err(|m| wrong_type(path, TIMESTAMP, array.data_type(), m))?;
-    let in_window = ms.iter().map(|t| Some(t.is_some_and(|t| window.contains(t)))).collect();
+    let ms =
+        timestamps_ms(&array).map_err(|m| wrong_type(path, TIMESTAMP, array.data_type(), m))?;
+    let in_window = ms
+        .iter()
+        .map(|t| Some(t.is_some_and(|t| window.contains(t))))
+        .collect();
     Ok((ms, in_window))
 }
 
 /// The rows of `batch` selected by `in_window`, sharing its buffers when all are.
-fn keep_rows(path: &Path, batch: RecordBatch, in_window: &BooleanArray) -> Result<RecordBatch, Error> {
+fn keep_rows(
+    path: &Path,
+    batch: RecordBatch,
+    in_window: &BooleanArray,
+) -> Result<RecordBatch, Error> {
     if in_window.true_count() == batch.num_rows() {
         return Ok(batch);
     }
@@ -195,14 +241,25 @@ fn keep_rows(path: &Path, batch: RecordBatch, in_window: &BooleanArray) -> Resul
 fn count_invalid(stats: &mut ScanStats, path: &Path, field: &str, count: u64) {
     if count > 0 {
         tracing::warn!(file = %path.display(), field, count, "invalid values nulled");
-        *stats.invalid.entry((path.to_path_buf(), field.to_string())).or_default() += count;
+        *stats
+            .invalid
+            .entry((path.to_path_buf(), field.to_string()))
+            .or_default() += count;
     }
 }
 
 fn missing(path: &Path, column: &str) -> Error {
-    Error::MissingColumn { path: path.to_path_buf(), column: column.to_string() }
+    Error::MissingColumn {
+        path: path.to_path_buf(),
+        column: column.to_string(),
+    }
 }
 
 fn wrong_type(path: &Path, column: &str, found: &DataType, mismatch: Mismatch) -> Error {
-    Error::WrongType { path: path.to_path_buf(), column: column.to_string(), found: found.to_string(), expected: mismatch.expected }
+    Error::WrongType {
+        path: path.to_path_buf(),
+        column: column.to_string(),
+        found: found.to_string(),
+        expected: mismatch.expected,
+    }
 }

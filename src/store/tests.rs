@@ -15,7 +15,7 @@ use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 
-use super::write::{write_partitioned, ColumnStyle, WriteOptions};
+use super::write::{ColumnStyle, WriteOptions, write_partitioned};
 use super::*;
 
 const DAY: i64 = 86_400_000;
@@ -24,10 +24,20 @@ const D22: i64 = 1_795_305_600_000;
 
 fn write(path: &Path, columns: Vec<(&str, ArrayRef)>, row_group_rows: usize) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let fields: Vec<Field> = columns.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), true)).collect();
-    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns.into_iter().map(|(_, a)| a).collect()).unwrap();
-    let props = WriterProperties::builder().set_max_row_group_row_count(Some(row_group_rows)).build();
-    let mut writer = ArrowWriter::try_new(fs::File::create(path).unwrap(), batch.schema(), Some(props)).unwrap();
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+        .collect();
+    let batch = RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns.into_iter().map(|(_, a)| a).collect(),
+    )
+    .unwrap();
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(row_group_rows))
+        .build();
+    let mut writer =
+        ArrowWriter::try_new(fs::File::create(path).unwrap(), batch.schema(), Some(props)).unwrap();
     writer.write(&batch).unwrap();
     writer.close().unwrap();
 }
@@ -45,11 +55,18 @@ fn window(start_ms: i64, end_ms: i64) -> TimeRange {
 }
 
 fn field(name: &str, required: bool) -> FieldRequest {
-    FieldRequest { name: name.to_string(), required }
+    FieldRequest {
+        name: name.to_string(),
+        required,
+    }
 }
 
 /// Plans and reads `location` over `window`; returns the frames and the summed stats.
-fn scan(location: &Path, window: TimeRange, fields: &[FieldRequest]) -> Result<(Vec<EventFrame>, ScanStats), Error> {
+fn scan(
+    location: &Path,
+    window: TimeRange,
+    fields: &[FieldRequest],
+) -> Result<(Vec<EventFrame>, ScanStats), Error> {
     let (units, mut stats) = EventStore::open(location.to_str().unwrap())?.plan(window)?;
     let mut frames = Vec::new();
     for unit in units {
@@ -69,11 +86,16 @@ fn scan_one(path: &Path, window: TimeRange, fields: &[FieldRequest]) -> EventFra
 /// Every value of every row of `name`, as text.
 fn rows(frame: &EventFrame, name: &str) -> Vec<Vec<String>> {
     let column = &frame.columns[name];
-    (0..column.len()).map(|row| column.values(row).map(|v| v.to_string()).collect()).collect()
+    (0..column.len())
+        .map(|row| column.values(row).map(|v| v.to_string()).collect())
+        .collect()
 }
 
 fn text(values: &[&[&str]]) -> Vec<Vec<String>> {
-    values.iter().map(|row| row.iter().map(|v| v.to_string()).collect()).collect()
+    values
+        .iter()
+        .map(|row| row.iter().map(|v| v.to_string()).collect())
+        .collect()
 }
 
 fn event(t: i64, port: i64, process: &str) -> EcsEvent {
@@ -92,16 +114,35 @@ fn event(t: i64, port: i64, process: &str) -> EcsEvent {
 }
 
 fn events() -> Vec<EcsEvent> {
-    (0..30).map(|i| event(D22 + i * DAY / 10, 1000 + i, ["sshd", "curl", "nc"][i as usize % 3])).collect()
+    (0..30)
+        .map(|i| {
+            event(
+                D22 + i * DAY / 10,
+                1000 + i,
+                ["sshd", "curl", "nc"][i as usize % 3],
+            )
+        })
+        .collect()
 }
 
 fn write_store(dir: &Path, style: ColumnStyle, row_group_rows: usize) -> Vec<PathBuf> {
-    let opts = WriteOptions { style, row_group_rows, ..WriteOptions::default() };
+    let opts = WriteOptions {
+        style,
+        row_group_rows,
+        ..WriteOptions::default()
+    };
     write_partitioned(dir, &events(), &opts).unwrap()
 }
 
-const ECS_FIELDS: [&str; 7] =
-    ["event.category", "event.type", "host.name", "host.os.type", "process.name", "process.pid", "destination.port"];
+const ECS_FIELDS: [&str; 7] = [
+    "event.category",
+    "event.type",
+    "host.name",
+    "host.os.type",
+    "process.name",
+    "process.pid",
+    "destination.port",
+];
 
 #[test]
 fn flat_and_nested_stores_give_identical_frames() {
@@ -122,8 +163,14 @@ fn flat_and_nested_stores_give_identical_frames() {
             assert_eq!(rows(a, &f.name), rows(b, &f.name), "{}", f.name);
         }
     }
-    assert_eq!(rows(&flat_frames[0], "event.type")[0], ["connection", "start"]);
-    assert_eq!(rows(&nested_frames[0], "destination.ip")[..2], text(&[&["10.0.0.1"], &[]]));
+    assert_eq!(
+        rows(&flat_frames[0], "event.type")[0],
+        ["connection", "start"]
+    );
+    assert_eq!(
+        rows(&nested_frames[0], "destination.ip")[..2],
+        text(&[&["10.0.0.1"], &[]])
+    );
 }
 
 #[test]
@@ -131,12 +178,36 @@ fn timestamps_of_every_kind_read_as_milliseconds() {
     let dir = tempfile::tempdir().unwrap();
     let t = [D22 + 1_000, D22 + 2_000];
     let kinds: Vec<(&str, ArrayRef)> = vec![
-        ("s", Arc::new(TimestampSecondArray::from(vec![t[0] / 1000, t[1] / 1000]))),
-        ("ms_tz", Arc::new(TimestampMillisecondArray::from(t.to_vec()).with_timezone("+01:00"))),
-        ("us", Arc::new(TimestampMicrosecondArray::from(vec![t[0] * 1000, t[1] * 1000]))),
-        ("ns_tz", Arc::new(TimestampNanosecondArray::from(vec![t[0] * 1_000_000, t[1] * 1_000_000]).with_timezone("UTC"))),
+        (
+            "s",
+            Arc::new(TimestampSecondArray::from(vec![t[0] / 1000, t[1] / 1000])),
+        ),
+        (
+            "ms_tz",
+            Arc::new(TimestampMillisecondArray::from(t.to_vec()).with_timezone("+01:00")),
+        ),
+        (
+            "us",
+            Arc::new(TimestampMicrosecondArray::from(vec![
+                t[0] * 1000,
+                t[1] * 1000,
+            ])),
+        ),
+        (
+            "ns_tz",
+            Arc::new(
+                TimestampNanosecondArray::from(vec![t[0] * 1_000_000, t[1] * 1_000_000])
+                    .with_timezone("UTC"),
+            ),
+        ),
         ("epoch", Arc::new(Int64Array::from(t.to_vec()))),
-        ("rfc3339", strings(&[Some("2026-11-22T00:00:01Z"), Some("2026-11-22T01:00:02+01:00")])),
+        (
+            "rfc3339",
+            strings(&[
+                Some("2026-11-22T00:00:01Z"),
+                Some("2026-11-22T01:00:02+01:00"),
+            ]),
+        ),
     ];
     for (name, array) in kinds {
         let path = dir.path().join(format!("{name}.parquet"));
@@ -146,7 +217,11 @@ fn timestamps_of_every_kind_read_as_milliseconds() {
         // Statistics of every kind but strings prune the second row group.
         let (frames, stats) = scan(&path, window(t[0], t[0] + 1), &[]).unwrap();
         assert_eq!(frames[0].timestamps, [t[0]], "{name}");
-        assert_eq!(stats.row_groups_skipped, u64::from(name != "rfc3339"), "{name}");
+        assert_eq!(
+            stats.row_groups_skipped,
+            u64::from(name != "rfc3339"),
+            "{name}"
+        );
     }
 }
 
@@ -154,12 +229,34 @@ fn timestamps_of_every_kind_read_as_milliseconds() {
 fn unparseable_or_null_timestamps_drop_their_row_and_are_counted() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("e.parquet");
-    let stamps = strings(&[Some("2026-11-22T00:00:01Z"), Some("noon"), None, Some("2026-11-23T00:00:01Z")]);
-    write(&path, vec![("@timestamp", stamps), ("process.name", strings(&[Some("a"), Some("b"), Some("c"), Some("d")]))], 1024);
-    let frame = scan_one(&path, window(D22, D22 + DAY), &[field("process.name", true)]);
+    let stamps = strings(&[
+        Some("2026-11-22T00:00:01Z"),
+        Some("noon"),
+        None,
+        Some("2026-11-23T00:00:01Z"),
+    ]);
+    write(
+        &path,
+        vec![
+            ("@timestamp", stamps),
+            (
+                "process.name",
+                strings(&[Some("a"), Some("b"), Some("c"), Some("d")]),
+            ),
+        ],
+        1024,
+    );
+    let frame = scan_one(
+        &path,
+        window(D22, D22 + DAY),
+        &[field("process.name", true)],
+    );
     assert_eq!(frame.timestamps, [D22 + 1_000]);
     assert_eq!(rows(&frame, "process.name"), text(&[&["a"]]));
-    assert_eq!(frame.stats.invalid[&(path.clone(), "@timestamp".to_string())], 2);
+    assert_eq!(
+        frame.stats.invalid[&(path.clone(), "@timestamp".to_string())],
+        2
+    );
     assert_eq!((frame.stats.rows_read, frame.stats.rows_in_window), (4, 1));
 }
 
@@ -172,11 +269,25 @@ fn event_category_reads_as_a_list_or_a_single_string() {
     lists.append(true);
     lists.append(false);
     let single = strings(&[Some("network"), None]);
-    for (name, array) in [("list", Arc::new(lists.finish()) as ArrayRef), ("single", single)] {
+    for (name, array) in [
+        ("list", Arc::new(lists.finish()) as ArrayRef),
+        ("single", single),
+    ] {
         let path = dir.path().join(format!("{name}.parquet"));
-        write(&path, vec![("@timestamp", ms(&[D22, D22])), ("event.category", array)], 1024);
-        let frame = scan_one(&path, window(D22, D22 + 1), &[field("event.category", true)]);
-        assert!(matches!(frame.columns["event.category"], Column::KeywordList(_)));
+        write(
+            &path,
+            vec![("@timestamp", ms(&[D22, D22])), ("event.category", array)],
+            1024,
+        );
+        let frame = scan_one(
+            &path,
+            window(D22, D22 + 1),
+            &[field("event.category", true)],
+        );
+        assert!(matches!(
+            frame.columns["event.category"],
+            Column::KeywordList(_)
+        ));
         assert_eq!(rows(&frame, "event.category")[1], Vec::<String>::new());
         assert_eq!(rows(&frame, "event.category")[0][0], "network");
     }
@@ -193,10 +304,25 @@ fn ports_read_from_any_integer_type_or_numeric_strings() {
     ];
     for (name, array) in ports {
         let path = dir.path().join(format!("{name}.parquet"));
-        write(&path, vec![("@timestamp", ms(&[D22, D22])), ("destination.port", array)], 1024);
-        let frame = scan_one(&path, window(D22, D22 + 1), &[field("destination.port", true)]);
-        assert!(matches!(frame.columns["destination.port"], Column::Integer(_)), "{name}");
-        assert_eq!(rows(&frame, "destination.port"), text(&[&["22"], &["443"]]), "{name}");
+        write(
+            &path,
+            vec![("@timestamp", ms(&[D22, D22])), ("destination.port", array)],
+            1024,
+        );
+        let frame = scan_one(
+            &path,
+            window(D22, D22 + 1),
+            &[field("destination.port", true)],
+        );
+        assert!(
+            matches!(frame.columns["destination.port"], Column::Integer(_)),
+            "{name}"
+        );
+        assert_eq!(
+            rows(&frame, "destination.port"),
+            text(&[&["22"], &["443"]]),
+            "{name}"
+        );
         assert!(frame.stats.invalid.is_empty());
     }
 }
@@ -206,11 +332,42 @@ fn bad_ports_are_nulled_and_counted() {
     let dir = tempfile::tempdir().unwrap();
     let ints = dir.path().join("ints.parquet");
     let texts = dir.path().join("texts.parquet");
-    write(&ints, vec![("@timestamp", ms(&[D22; 3])), ("destination.port", Arc::new(Int64Array::from(vec![-1, 70_000, 80])))], 1024);
-    write(&texts, vec![("@timestamp", ms(&[D22; 3])), ("destination.port", strings(&[Some("abc"), Some("80"), None]))], 1024);
-    let (frames, stats) = scan(dir.path(), window(D22, D22 + 1), &[field("destination.port", true)]).unwrap();
-    assert_eq!(rows(&frames[0], "destination.port"), text(&[&[], &[], &["80"]]));
-    assert_eq!(rows(&frames[1], "destination.port"), text(&[&[], &["80"], &[]]));
+    write(
+        &ints,
+        vec![
+            ("@timestamp", ms(&[D22; 3])),
+            (
+                "destination.port",
+                Arc::new(Int64Array::from(vec![-1, 70_000, 80])),
+            ),
+        ],
+        1024,
+    );
+    write(
+        &texts,
+        vec![
+            ("@timestamp", ms(&[D22; 3])),
+            (
+                "destination.port",
+                strings(&[Some("abc"), Some("80"), None]),
+            ),
+        ],
+        1024,
+    );
+    let (frames, stats) = scan(
+        dir.path(),
+        window(D22, D22 + 1),
+        &[field("destination.port", true)],
+    )
+    .unwrap();
+    assert_eq!(
+        rows(&frames[0], "destination.port"),
+        text(&[&[], &[], &["80"]])
+    );
+    assert_eq!(
+        rows(&frames[1], "destination.port"),
+        text(&[&[], &["80"], &[]])
+    );
     let port = |path: &Path| stats.invalid[&(path.to_path_buf(), "destination.port".to_string())];
     assert_eq!((port(&ints), port(&texts)), (2, 1));
 }
@@ -220,9 +377,20 @@ fn missing_required_column_names_file_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("e.parquet");
     write(&path, vec![("@timestamp", ms(&[D22]))], 1024);
-    let error = scan(&path, window(D22, D22 + 1), &[field("destination.port", true)]).unwrap_err();
-    assert!(matches!(&error, Error::MissingColumn { path: p, column } if *p == path && column == "destination.port"));
-    let frame = scan_one(&path, window(D22, D22 + 1), &[field("destination.port", false)]);
+    let error = scan(
+        &path,
+        window(D22, D22 + 1),
+        &[field("destination.port", true)],
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&error, Error::MissingColumn { path: p, column } if *p == path && column == "destination.port")
+    );
+    let frame = scan_one(
+        &path,
+        window(D22, D22 + 1),
+        &[field("destination.port", false)],
+    );
     assert!(frame.columns.is_empty());
     let untimed = dir.path().join("untimed.parquet");
     write(&untimed, vec![("host.name", strings(&[Some("a")]))], 1024);
@@ -234,10 +402,33 @@ fn missing_required_column_names_file_and_column() {
 fn unreadable_types_name_file_column_and_types() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("e.parquet");
-    write(&path, vec![("@timestamp", ms(&[D22])), ("destination.port", Arc::new(Float64Array::from(vec![22.0])))], 1024);
-    let error = scan(&path, window(D22, D22 + 1), &[field("destination.port", true)]).unwrap_err();
-    let Error::WrongType { path: p, column, found, expected } = error else { panic!("{error}") };
-    assert_eq!((p, column.as_str(), found.as_str()), (path, "destination.port", "Float64"));
+    write(
+        &path,
+        vec![
+            ("@timestamp", ms(&[D22])),
+            ("destination.port", Arc::new(Float64Array::from(vec![22.0]))),
+        ],
+        1024,
+    );
+    let error = scan(
+        &path,
+        window(D22, D22 + 1),
+        &[field("destination.port", true)],
+    )
+    .unwrap_err();
+    let Error::WrongType {
+        path: p,
+        column,
+        found,
+        expected,
+    } = error
+    else {
+        panic!("{error}")
+    };
+    assert_eq!(
+        (p, column.as_str(), found.as_str()),
+        (path, "destination.port", "Float64")
+    );
     assert!(expected.contains("integer"), "{expected}");
 }
 
@@ -248,7 +439,10 @@ fn truncated_and_foreign_files_are_corrupt() {
     let bytes = fs::read(&files[0]).unwrap();
     fs::write(&files[0], &bytes[..bytes.len() / 2]).unwrap();
     let error = scan(&files[0], window(D22, D22 + DAY), &[]).unwrap_err();
-    assert!(matches!(&error, Error::Corrupt { path, .. } if *path == files[0]), "{error}");
+    assert!(
+        matches!(&error, Error::Corrupt { path, .. } if *path == files[0]),
+        "{error}"
+    );
     let text = dir.path().join("notes.parquet");
     fs::write(&text, "not parquet at all").unwrap();
     let error = scan(&text, window(D22, D22 + DAY), &[]).unwrap_err();
@@ -263,12 +457,22 @@ fn hive_partitions_outside_the_window_are_not_opened() {
     assert_eq!(files.len(), 3);
     // A corrupt file in a day outside the window proves it is never opened.
     fs::write(&files[2], "garbage").unwrap();
-    let (frames, stats) = scan(dir.path(), window(D22 + DAY, D22 + 2 * DAY), &[field("process.name", true)]).unwrap();
+    let (frames, stats) = scan(
+        dir.path(),
+        window(D22 + DAY, D22 + 2 * DAY),
+        &[field("process.name", true)],
+    )
+    .unwrap();
     assert_eq!(stats.files, 1);
     assert_eq!(frames.len(), 1);
     assert_eq!(frames[0].path, files[1]);
     assert_eq!(stats.rows_in_window, 10);
-    assert!(frames[0].timestamps.iter().all(|t| (D22 + DAY..D22 + 2 * DAY).contains(t)));
+    assert!(
+        frames[0]
+            .timestamps
+            .iter()
+            .all(|t| (D22 + DAY..D22 + 2 * DAY).contains(t))
+    );
 }
 
 #[test]
@@ -276,12 +480,23 @@ fn row_groups_outside_the_window_are_skipped() {
     let dir = tempfile::tempdir().unwrap();
     let files = write_store(dir.path(), ColumnStyle::Nested, 2);
     // Day 22 holds events at 0.0, 0.1, ... 0.9 days; groups of two rows each.
-    let (frames, stats) = scan(&files[0], window(D22 + DAY / 5, D22 + DAY * 3 / 10), &[field("destination.port", true)]).unwrap();
-    assert_eq!((stats.files, stats.row_groups_read, stats.row_groups_skipped), (1, 1, 4));
+    let (frames, stats) = scan(
+        &files[0],
+        window(D22 + DAY / 5, D22 + DAY * 3 / 10),
+        &[field("destination.port", true)],
+    )
+    .unwrap();
+    assert_eq!(
+        (stats.files, stats.row_groups_read, stats.row_groups_skipped),
+        (1, 1, 4)
+    );
     assert_eq!((stats.rows_read, stats.rows_in_window), (2, 1));
     assert_eq!(frames[0].timestamps, [D22 + DAY / 5]);
     assert_eq!(rows(&frames[0], "destination.port"), text(&[&["1002"]]));
-    let (units, plan) = EventStore::open(files[0].to_str().unwrap()).unwrap().plan(window(D22 + DAY * 19 / 20, D22 + DAY)).unwrap();
+    let (units, plan) = EventStore::open(files[0].to_str().unwrap())
+        .unwrap()
+        .plan(window(D22 + DAY * 19 / 20, D22 + DAY))
+        .unwrap();
     assert!(units.is_empty());
     assert_eq!(plan.row_groups_skipped, 5);
 }
@@ -305,7 +520,10 @@ fn glob_and_directory_locations_find_the_same_files() {
     let by_glob = EventStore::open(&format!("{}/date=*/*.parquet", dir.path().display())).unwrap();
     assert_eq!(by_dir.files(), files);
     assert_eq!(by_glob.files(), files);
-    assert!(matches!(EventStore::open(&format!("{}/x=*", dir.path().display())), Err(Error::NoFiles { .. })));
+    assert!(matches!(
+        EventStore::open(&format!("{}/x=*", dir.path().display())),
+        Err(Error::NoFiles { .. })
+    ));
 }
 
 #[test]
@@ -314,8 +532,21 @@ fn only_requested_columns_are_read() {
     let path = dir.path().join("e.parquet");
     // A column of an unreadable type is harmless when not requested.
     let score: ArrayRef = Arc::new(Float64Array::from(vec![0.5]));
-    write(&path, vec![("@timestamp", ms(&[D22])), ("process.name", strings(&[Some("nc")])), ("host.name", strings(&[Some("h")])), ("score", score)], 1024);
-    let frame = scan_one(&path, window(D22, D22 + 1), &[field("process.name", true), field("user.name", false)]);
+    write(
+        &path,
+        vec![
+            ("@timestamp", ms(&[D22])),
+            ("process.name", strings(&[Some("nc")])),
+            ("host.name", strings(&[Some("h")])),
+            ("score", score),
+        ],
+        1024,
+    );
+    let frame = scan_one(
+        &path,
+        window(D22, D22 + 1),
+        &[field("process.name", true), field("user.name", false)],
+    );
     let keys: Vec<&String> = frame.columns.keys().collect();
     assert_eq!(keys, ["process.name"]);
 }
@@ -325,8 +556,19 @@ fn a_struct_may_hold_dotted_columns() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("e.parquet");
     let os_type = strings(&[Some("linux"), None]);
-    let host = StructArray::from(vec![(Arc::new(Field::new("os.type", arrow::datatypes::DataType::Utf8, true)), os_type)]);
-    write(&path, vec![("@timestamp", ms(&[D22, D22])), ("host", Arc::new(host))], 1024);
+    let host = StructArray::from(vec![(
+        Arc::new(Field::new(
+            "os.type",
+            arrow::datatypes::DataType::Utf8,
+            true,
+        )),
+        os_type,
+    )]);
+    write(
+        &path,
+        vec![("@timestamp", ms(&[D22, D22])), ("host", Arc::new(host))],
+        1024,
+    );
     let frame = scan_one(&path, window(D22, D22 + 1), &[field("host.os.type", true)]);
     assert_eq!(rows(&frame, "host.os.type"), text(&[&["linux"], &[]]));
 }
@@ -336,7 +578,11 @@ fn a_stale_unit_naming_absent_row_groups_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("e.parquet");
     write(&path, vec![("@timestamp", ms(&[D22]))], 1024);
-    let unit = ScanUnit { path: path.clone(), row_groups: vec![0, 3], window: window(D22, D22 + 1) };
+    let unit = ScanUnit {
+        path: path.clone(),
+        row_groups: vec![0, 3],
+        window: window(D22, D22 + 1),
+    };
     assert!(matches!(unit.read(&[]), Err(Error::Corrupt { path: p, .. }) if p == path));
 }
 
@@ -348,7 +594,18 @@ fn a_null_struct_makes_its_fields_null() {
     let ports: ArrayRef = Arc::new(Int64Array::from(vec![22, 443]));
     let parents = arrow::buffer::NullBuffer::from(vec![true, false]);
     let destination = StructArray::try_new(vec![port].into(), vec![ports], Some(parents)).unwrap();
-    write(&path, vec![("@timestamp", ms(&[D22, D22])), ("destination", Arc::new(destination))], 1024);
-    let frame = scan_one(&path, window(D22, D22 + 1), &[field("destination.port", true)]);
+    write(
+        &path,
+        vec![
+            ("@timestamp", ms(&[D22, D22])),
+            ("destination", Arc::new(destination)),
+        ],
+        1024,
+    );
+    let frame = scan_one(
+        &path,
+        window(D22, D22 + 1),
+        &[field("destination.port", true)],
+    );
     assert_eq!(rows(&frame, "destination.port"), text(&[&["22"], &[]]));
 }

@@ -17,8 +17,8 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-use super::event::EcsEvent;
 use super::Error;
+use super::event::EcsEvent;
 
 /// How ECS field names become Parquet columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -43,18 +43,29 @@ pub struct WriteOptions {
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        WriteOptions { style: ColumnStyle::Flat, row_group_rows: 65_536, file_stem: "events".into() }
+        WriteOptions {
+            style: ColumnStyle::Flat,
+            row_group_rows: 65_536,
+            file_stem: "events".into(),
+        }
     }
 }
 
 /// Writes `events` under `dir/date=YYYY-MM-DD/<file_stem>.parquet`, one file per UTC day, sorted by
 /// `@timestamp`. Each file is written to a temporary name and renamed, so readers never see half a
 /// file. Returns the files written, in day order.
-pub fn write_partitioned(dir: &Path, events: &[EcsEvent], opts: &WriteOptions) -> Result<Vec<PathBuf>, Error> {
+pub fn write_partitioned(
+    dir: &Path,
+    events: &[EcsEvent],
+    opts: &WriteOptions,
+) -> Result<Vec<PathBuf>, Error> {
     let mut days: BTreeMap<String, Vec<&EcsEvent>> = BTreeMap::new();
     for event in events {
         let day = DateTime::from_timestamp_millis(event.timestamp_ms)
-            .ok_or_else(|| Error::Write { path: dir.to_path_buf(), reason: format!("timestamp {} out of range", event.timestamp_ms) })?
+            .ok_or_else(|| Error::Write {
+                path: dir.to_path_buf(),
+                reason: format!("timestamp {} out of range", event.timestamp_ms),
+            })?
             .format("%Y-%m-%d")
             .to_string();
         days.entry(day).or_default().push(event);
@@ -73,15 +84,22 @@ pub fn write_partitioned(dir: &Path, events: &[EcsEvent], opts: &WriteOptions) -
 
 /// Writes one Parquet file atomically (temporary file in the same folder, fsync, rename).
 pub fn write_file(path: &Path, rows: &[&EcsEvent], opts: &WriteOptions) -> Result<(), Error> {
-    let batch = to_batch(rows, opts.style).map_err(|e| Error::Write { path: path.to_path_buf(), reason: e.to_string() })?;
+    let batch = to_batch(rows, opts.style).map_err(|e| Error::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
     let parent = path.parent().unwrap_or(Path::new("."));
     let tmp = tempfile::NamedTempFile::new_in(parent).map_err(|e| Error::io(parent, e))?;
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_max_row_group_row_count(Some(opts.row_group_rows.max(1)))
         .build();
-    let write_err = |e: parquet::errors::ParquetError| Error::Write { path: path.to_path_buf(), reason: e.to_string() };
-    let mut writer = ArrowWriter::try_new(tmp.as_file(), batch.schema(), Some(props)).map_err(write_err)?;
+    let write_err = |e: parquet::errors::ParquetError| Error::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let mut writer =
+        ArrowWriter::try_new(tmp.as_file(), batch.schema(), Some(props)).map_err(write_err)?;
     writer.write(&batch).map_err(write_err)?;
     writer.close().map_err(write_err)?;
     tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
@@ -89,9 +107,16 @@ pub fn write_file(path: &Path, rows: &[&EcsEvent], opts: &WriteOptions) -> Resul
     Ok(())
 }
 
-fn to_batch(rows: &[&EcsEvent], style: ColumnStyle) -> Result<RecordBatch, arrow::error::ArrowError> {
-    let text = |f: fn(&EcsEvent) -> Option<&str>| -> ArrayRef { Arc::new(rows.iter().map(|e| f(e)).collect::<StringArray>()) };
-    let int = |f: fn(&EcsEvent) -> Option<i64>| -> ArrayRef { Arc::new(rows.iter().map(|e| f(e)).collect::<Int64Array>()) };
+fn to_batch(
+    rows: &[&EcsEvent],
+    style: ColumnStyle,
+) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let text = |f: fn(&EcsEvent) -> Option<&str>| -> ArrayRef {
+        Arc::new(rows.iter().map(|e| f(e)).collect::<StringArray>())
+    };
+    let int = |f: fn(&EcsEvent) -> Option<i64>| -> ArrayRef {
+        Arc::new(rows.iter().map(|e| f(e)).collect::<Int64Array>())
+    };
     let list = |f: fn(&EcsEvent) -> &[String]| -> ArrayRef {
         let mut builder = ListBuilder::new(StringBuilder::new());
         for e in rows {
@@ -102,8 +127,10 @@ fn to_batch(rows: &[&EcsEvent], style: ColumnStyle) -> Result<RecordBatch, arrow
         }
         Arc::new(builder.finish())
     };
-    let timestamps: ArrayRef =
-        Arc::new(TimestampMillisecondArray::from(rows.iter().map(|e| e.timestamp_ms).collect::<Vec<_>>()).with_timezone("UTC"));
+    let timestamps: ArrayRef = Arc::new(
+        TimestampMillisecondArray::from(rows.iter().map(|e| e.timestamp_ms).collect::<Vec<_>>())
+            .with_timezone("UTC"),
+    );
     let columns: Vec<(&str, ArrayRef)> = vec![
         ("@timestamp", timestamps),
         ("event.category", list(|e| &e.event_category)),
@@ -118,7 +145,10 @@ fn to_batch(rows: &[&EcsEvent], style: ColumnStyle) -> Result<RecordBatch, arrow
         ("host.os.family", text(|e| e.host_os_family.as_deref())),
         ("process.pid", int(|e| e.process_pid)),
         ("process.name", text(|e| e.process_name.as_deref())),
-        ("process.executable", text(|e| e.process_executable.as_deref())),
+        (
+            "process.executable",
+            text(|e| e.process_executable.as_deref()),
+        ),
         ("process.args", list(|e| &e.process_args)),
         ("user.id", text(|e| e.user_id.as_deref())),
         ("user.name", text(|e| e.user_name.as_deref())),
@@ -126,20 +156,42 @@ fn to_batch(rows: &[&EcsEvent], style: ColumnStyle) -> Result<RecordBatch, arrow
         ("source.port", int(|e| e.source_port)),
         ("destination.ip", text(|e| e.destination_ip.as_deref())),
         ("destination.port", int(|e| e.destination_port)),
-        ("network.direction", text(|e| e.network_direction.as_deref())),
-        ("network.transport", text(|e| e.network_transport.as_deref())),
+        (
+            "network.direction",
+            text(|e| e.network_direction.as_deref()),
+        ),
+        (
+            "network.transport",
+            text(|e| e.network_transport.as_deref()),
+        ),
     ];
     let columns = match style {
-        ColumnStyle::Flat => columns.into_iter().map(|(name, array)| (name.to_string(), array)).collect(),
-        ColumnStyle::Nested => nest(columns.into_iter().map(|(name, array)| (name.to_string(), array)).collect())?,
+        ColumnStyle::Flat => columns
+            .into_iter()
+            .map(|(name, array)| (name.to_string(), array))
+            .collect(),
+        ColumnStyle::Nested => nest(
+            columns
+                .into_iter()
+                .map(|(name, array)| (name.to_string(), array))
+                .collect(),
+        )?,
     };
-    let fields: Vec<Field> = columns.iter().map(|(name, a)| Field::new(name, a.data_type().clone(), true)).collect();
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns.into_iter().map(|(_, a)| a).collect())
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|(name, a)| Field::new(name, a.data_type().clone(), true))
+        .collect();
+    RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns.into_iter().map(|(_, a)| a).collect(),
+    )
 }
 
 /// Groups dotted columns into struct columns by their first segment, recursively; `@timestamp`
 /// and other undotted names stay top-level.
-fn nest(columns: Vec<(String, ArrayRef)>) -> Result<Vec<(String, ArrayRef)>, arrow::error::ArrowError> {
+fn nest(
+    columns: Vec<(String, ArrayRef)>,
+) -> Result<Vec<(String, ArrayRef)>, arrow::error::ArrowError> {
     let mut groups: Vec<(String, Vec<(String, ArrayRef)>)> = Vec::new();
     let mut out = Vec::new();
     for (name, array) in columns {
@@ -153,9 +205,15 @@ fn nest(columns: Vec<(String, ArrayRef)>) -> Result<Vec<(String, ArrayRef)>, arr
     }
     for (head, children) in groups {
         let children = nest(children)?;
-        let fields: Fields = children.iter().map(|(n, a)| Field::new(n, a.data_type().clone(), true)).collect();
+        let fields: Fields = children
+            .iter()
+            .map(|(n, a)| Field::new(n, a.data_type().clone(), true))
+            .collect();
         let arrays = children.into_iter().map(|(_, a)| a).collect();
-        out.push((head, Arc::new(StructArray::try_new(fields, arrays, None)?) as ArrayRef));
+        out.push((
+            head,
+            Arc::new(StructArray::try_new(fields, arrays, None)?) as ArrayRef,
+        ));
     }
     Ok(out)
 }

@@ -18,7 +18,7 @@
 use super::event::AuditEvent;
 use super::record::Record;
 use super::saddr::{self, Endian, SockAddr};
-use super::syscalls::{socketcall_name, Arch};
+use super::syscalls::{Arch, socketcall_name};
 use crate::store::EcsEvent;
 
 /// `exit=` of a non-blocking connect still in progress (EINPROGRESS).
@@ -51,27 +51,46 @@ struct Call {
 fn classify(syscall: &str) -> Option<Call> {
     let (action, event_type, side): (_, &'static [&'static str], _) = match syscall {
         "connect" => ("connected-to", &["connection", "start"], Side::Destination),
-        "sendto" | "sendmsg" | "sendmmsg" | "send" => ("sent-to", &["connection", "info"], Side::Destination),
-        "accept" | "accept4" => ("accepted-connection-from", &["connection", "start"], Side::Source),
-        "recvfrom" | "recvmsg" | "recvmmsg" | "recv" => ("received-from", &["connection", "info"], Side::Source),
+        "sendto" | "sendmsg" | "sendmmsg" | "send" => {
+            ("sent-to", &["connection", "info"], Side::Destination)
+        }
+        "accept" | "accept4" => (
+            "accepted-connection-from",
+            &["connection", "start"],
+            Side::Source,
+        ),
+        "recvfrom" | "recvmsg" | "recvmmsg" | "recv" => {
+            ("received-from", &["connection", "info"], Side::Source)
+        }
         "bind" => ("bound-socket", &["start"], Side::Local),
         "listen" => ("listen-for-connections", &["start"], Side::Local),
         _ => return None,
     };
-    Some(Call { action, event_type, side })
+    Some(Call {
+        action,
+        event_type,
+        side,
+    })
 }
 
 /// Maps `event`; `host_name` is used when the records carry no `node=`.
 pub fn map(event: &AuditEvent, host_name: Option<&str>) -> Mapped {
-    let Some(syscall) = event.record("SYSCALL") else { return Mapped::NotNetwork };
+    let Some(syscall) = event.record("SYSCALL") else {
+        return Mapped::NotNetwork;
+    };
     let arch = syscall.raw("arch").and_then(Arch::from_audit);
-    let Some(call) = syscall_name(syscall, arch).and_then(classify) else { return Mapped::NotNetwork };
+    let Some(call) = syscall_name(syscall, arch).and_then(classify) else {
+        return Mapped::NotNetwork;
+    };
     let endian = match arch {
         Some(a) if a.big_endian() => Endian::Big,
         Some(_) => Endian::Little,
         None => Endian::Unknown,
     };
-    let addr = event.record("SOCKADDR").and_then(|r| r.raw("saddr")).map(|hex| saddr::decode(hex, endian));
+    let addr = event
+        .record("SOCKADDR")
+        .and_then(|r| r.raw("saddr"))
+        .map(|hex| saddr::decode(hex, endian));
     let peer = match addr {
         Some(SockAddr::Ip { ip, port }) => Some((ip.to_string(), i64::from(port))),
         Some(other) => return Mapped::NotIp(other.family_name()),
@@ -110,8 +129,20 @@ fn syscall_name(record: &Record, arch: Option<Arch>) -> Option<&'static str> {
 
 fn classify_enriched(name: &str) -> Option<&'static str> {
     const KNOWN: [&str; 14] = [
-        "connect", "sendto", "sendmsg", "sendmmsg", "send", "accept", "accept4", "recvfrom", "recvmsg", "recvmmsg", "recv", "bind",
-        "listen", "socketcall",
+        "connect",
+        "sendto",
+        "sendmsg",
+        "sendmmsg",
+        "send",
+        "accept",
+        "accept4",
+        "recvfrom",
+        "recvmsg",
+        "recvmmsg",
+        "recv",
+        "bind",
+        "listen",
+        "socketcall",
     ];
     KNOWN.into_iter().find(|k| *k == name)
 }
@@ -131,7 +162,9 @@ fn base(event: &AuditEvent, syscall: &Record, host_name: Option<&str>) -> EcsEve
         process_executable: known(syscall.text("exe")),
         process_args: args(event),
         user_id: user_id(syscall),
-        user_name: ["UID", "AUID"].iter().find_map(|k| known(syscall.enriched(k).map(str::to_string))),
+        user_name: ["UID", "AUID"]
+            .iter()
+            .find_map(|k| known(syscall.enriched(k).map(str::to_string))),
         ..EcsEvent::default()
     }
 }
@@ -150,7 +183,11 @@ fn outcome(syscall: &Record) -> Option<String> {
 /// `uid`, or the login `auid` when `uid` is missing or unset.
 fn user_id(syscall: &Record) -> Option<String> {
     let set = |v: &&str| !matches!(*v, "4294967295" | "-1" | "unset");
-    syscall.raw("uid").filter(set).or_else(|| syscall.raw("auid").filter(set)).map(str::to_string)
+    syscall
+        .raw("uid")
+        .filter(set)
+        .or_else(|| syscall.raw("auid").filter(set))
+        .map(str::to_string)
 }
 
 /// `process.args` from PROCTITLE, else from EXECVE `a0..`.
@@ -158,7 +195,9 @@ fn args(event: &AuditEvent) -> Vec<String> {
     if let Some(args) = event.record("PROCTITLE").and_then(|r| r.args("proctitle")) {
         return args;
     }
-    let Some(execve) = event.record("EXECVE") else { return Vec::new() };
+    let Some(execve) = event.record("EXECVE") else {
+        return Vec::new();
+    };
     (0..).map_while(|i| execve.text(&format!("a{i}"))).collect()
 }
 

@@ -28,7 +28,9 @@ impl AuditEvent {
     }
 
     fn key_matches(&self, record: &Record) -> bool {
-        self.serial == record.serial && self.timestamp_ms == record.timestamp_ms && self.node == record.node
+        self.serial == record.serial
+            && self.timestamp_ms == record.timestamp_ms
+            && self.node == record.node
     }
 }
 
@@ -47,9 +49,14 @@ pub struct Grouper {
 impl Grouper {
     /// Adds a record; returns the events it completed (its own at `EOE`, stale ones otherwise).
     pub fn push(&mut self, record: Record) -> Vec<AuditEvent> {
-        let position = self.pending.iter().position(|p| p.event.key_matches(&record));
+        let position = self
+            .pending
+            .iter()
+            .position(|p| p.event.key_matches(&record));
         if record.kind == "EOE" {
-            return position.map(|i| vec![self.pending.remove(i).event]).unwrap_or_default();
+            return position
+                .map(|i| vec![self.pending.remove(i).event])
+                .unwrap_or_default();
         }
         match position {
             Some(i) => {
@@ -59,8 +66,16 @@ impl Grouper {
             }
             None => {
                 self.started += 1;
-                let event = AuditEvent { node: record.node.clone(), timestamp_ms: record.timestamp_ms, serial: record.serial, records: vec![record] };
-                self.pending.push(Pending { event, last_touched: self.started });
+                let event = AuditEvent {
+                    node: record.node.clone(),
+                    timestamp_ms: record.timestamp_ms,
+                    serial: record.serial,
+                    records: vec![record],
+                };
+                self.pending.push(Pending {
+                    event,
+                    last_touched: self.started,
+                });
                 self.flush_stale()
             }
         }
@@ -73,7 +88,9 @@ impl Grouper {
 
     fn flush_stale(&mut self) -> Vec<AuditEvent> {
         let now = self.started;
-        let (stale, live): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut self.pending).into_iter().partition(|p| now - p.last_touched > STALE_AFTER);
+        let (stale, live): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|p| now - p.last_touched > STALE_AFTER);
         self.pending = live;
         stale.into_iter().map(|p| p.event).collect()
     }
@@ -85,7 +102,8 @@ mod tests {
     use super::*;
 
     fn rec(kind: &str, serial: u64) -> Record {
-        parse_line(format!("type={kind} msg=audit(1700000000.000:{serial}): x=1").as_bytes()).unwrap()
+        parse_line(format!("type={kind} msg=audit(1700000000.000:{serial}): x=1").as_bytes())
+            .unwrap()
     }
 
     #[test]
@@ -96,7 +114,14 @@ mod tests {
         assert!(g.push(rec("SOCKADDR", 1)).is_empty());
         let done = g.push(rec("EOE", 1));
         assert_eq!(done.len(), 1);
-        assert_eq!(done[0].records.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(), ["SYSCALL", "SOCKADDR"]);
+        assert_eq!(
+            done[0]
+                .records
+                .iter()
+                .map(|r| r.kind.as_str())
+                .collect::<Vec<_>>(),
+            ["SYSCALL", "SOCKADDR"]
+        );
         let rest = g.finish();
         assert_eq!((rest.len(), rest[0].serial), (1, 2));
     }
@@ -105,7 +130,9 @@ mod tests {
     fn same_serial_on_another_node_is_another_event() {
         let mut g = Grouper::default();
         g.push(rec("SYSCALL", 7));
-        g.push(parse_line(b"node=web1 type=SOCKADDR msg=audit(1700000000.000:7): saddr=00").unwrap());
+        g.push(
+            parse_line(b"node=web1 type=SOCKADDR msg=audit(1700000000.000:7): saddr=00").unwrap(),
+        );
         assert_eq!(g.finish().len(), 2);
     }
 

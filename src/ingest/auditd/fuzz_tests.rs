@@ -1,8 +1,8 @@
 //! Property: no byte sequence makes the audit parser (lines, grouping, mapping) panic.
 
-use super::{parse, AuditdOptions};
-use crate::ingest::testutil::testdata;
+use super::{AuditdOptions, parse};
 use crate::ingest::IngestReport;
+use crate::ingest::testutil::testdata;
 
 /// A small deterministic xorshift64 generator.
 struct XorShift(u64);
@@ -20,7 +20,8 @@ impl XorShift {
     }
 }
 
-const INTERESTING: &[u8] = b"=\"' ():.\x1d\x00\n{}type=msg=audit(node=SYSCALL SOCKADDR EOE saddr=0A00\xff\xc3";
+const INTERESTING: &[u8] =
+    b"=\"' ():.\x1d\x00\n{}type=msg=audit(node=SYSCALL SOCKADDR EOE saddr=0A00\xff\xc3";
 
 fn mutate(rng: &mut XorShift, seed: &[u8]) -> Vec<u8> {
     let mut bytes = seed.to_vec();
@@ -44,10 +45,20 @@ fn mutate(rng: &mut XorShift, seed: &[u8]) -> Vec<u8> {
 
 #[test]
 fn random_and_mutated_input_never_panics() {
-    let seeds: Vec<Vec<u8>> = ["testdata__normal.log", "record-nscd.txt", "record-bind-ipv4-bigendian.txt", "auparse__testdata__audit-rhel7.log"]
-        .iter()
-        .flat_map(|f| testdata(f).split(|&b| b == b'\n').map(<[u8]>::to_vec).collect::<Vec<_>>())
-        .collect();
+    let seeds: Vec<Vec<u8>> = [
+        "testdata__normal.log",
+        "record-nscd.txt",
+        "record-bind-ipv4-bigendian.txt",
+        "auparse__testdata__audit-rhel7.log",
+    ]
+    .iter()
+    .flat_map(|f| {
+        testdata(f)
+            .split(|&b| b == b'\n')
+            .map(<[u8]>::to_vec)
+            .collect::<Vec<_>>()
+    })
+    .collect();
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
     let opts = AuditdOptions::default();
     for round in 0..3000 {

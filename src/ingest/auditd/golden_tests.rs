@@ -4,18 +4,23 @@ use chrono::DateTime;
 use serde_json::Value;
 
 use super::event::{AuditEvent, Grouper};
-use super::record::{parse_line, Record};
-use super::saddr::{decode, Endian, SockAddr};
+use super::record::{Record, parse_line};
+use super::saddr::{Endian, SockAddr, decode};
 use super::syscalls::Arch;
-use super::{parse, AuditdOptions};
+use super::{AuditdOptions, parse};
+use crate::ingest::IngestReport;
 use crate::ingest::input::lines;
 use crate::ingest::testutil::{testdata, testdata_dir};
-use crate::ingest::IngestReport;
 use crate::store::EcsEvent;
 
 fn ingest_file(name: &str) -> (Vec<EcsEvent>, IngestReport) {
     let mut report = IngestReport::default();
-    let events = parse(&testdata(name), name, &AuditdOptions::default(), &mut report);
+    let events = parse(
+        &testdata(name),
+        name,
+        &AuditdOptions::default(),
+        &mut report,
+    );
     (events, report)
 }
 
@@ -35,7 +40,9 @@ fn agrees(record: &Record, key: &str, golden: &str) -> bool {
     let arch = record.raw("arch").and_then(Arch::from_audit);
     match key {
         "arch" => arch.map(Arch::name) == Some(golden),
-        "syscall" => arch.and_then(|a| a.syscall_name(mine.parse().ok()?)).is_none_or(|name| name == golden),
+        "syscall" => arch
+            .and_then(|a| a.syscall_name(mine.parse().ok()?))
+            .is_none_or(|name| name == golden),
         "exit" => mine == golden || (mine == "-115" && golden == "EINPROGRESS"),
         _ => mine == golden || (golden == "unset" && matches!(mine.as_str(), "4294967295" | "-1")),
     }
@@ -43,7 +50,11 @@ fn agrees(record: &Record, key: &str, golden: &str) -> bool {
 
 fn saddr_as_golden(addr: &SockAddr) -> Vec<(&'static str, String)> {
     match addr {
-        SockAddr::Ip { ip, port } => vec![("family", if ip.is_ipv4() { "ipv4" } else { "ipv6" }.into()), ("addr", ip.to_string()), ("port", port.to_string())],
+        SockAddr::Ip { ip, port } => vec![
+            ("family", if ip.is_ipv4() { "ipv4" } else { "ipv6" }.into()),
+            ("addr", ip.to_string()),
+            ("port", port.to_string()),
+        ],
         SockAddr::Unix { path } => vec![("family", "unix".into()), ("path", path.clone())],
         SockAddr::Netlink => vec![("family", "netlink".into())],
         SockAddr::Unspec => vec![("family", "0".into())],
@@ -54,7 +65,8 @@ fn saddr_as_golden(addr: &SockAddr) -> Vec<(&'static str, String)> {
 #[test]
 fn rhel7_records_match_go_libaudit_golden_parse() {
     let log = testdata("auparse__testdata__audit-rhel7.log");
-    let golden: Vec<Value> = serde_json::from_slice(&testdata("auparse__testdata__audit-rhel7.log.golden")).unwrap();
+    let golden: Vec<Value> =
+        serde_json::from_slice(&testdata("auparse__testdata__audit-rhel7.log.golden")).unwrap();
     let log_lines: Vec<_> = lines(&log).collect();
     assert_eq!(log_lines.len(), golden.len());
     let mut compared = 0;
@@ -65,14 +77,30 @@ fn rhel7_records_match_go_libaudit_golden_parse() {
             continue;
         }
         let record = parsed.unwrap_or_else(|e| panic!("line {number}: {e}"));
-        assert_eq!(record.kind.to_lowercase(), expected["record_type"], "line {number}");
-        assert_eq!(record.serial, expected["sequence"].as_u64().unwrap(), "line {number}");
+        assert_eq!(
+            record.kind.to_lowercase(),
+            expected["record_type"],
+            "line {number}"
+        );
+        assert_eq!(
+            record.serial,
+            expected["sequence"].as_u64().unwrap(),
+            "line {number}"
+        );
         let time = DateTime::parse_from_rfc3339(expected["@timestamp"].as_str().unwrap()).unwrap();
-        assert_eq!(record.timestamp_ms, time.timestamp_millis(), "line {number}");
+        assert_eq!(
+            record.timestamp_ms,
+            time.timestamp_millis(),
+            "line {number}"
+        );
         for (key, value) in expected["data"].as_object().unwrap() {
             let value = value.as_str().unwrap();
             if record.raw(key).is_some() {
-                assert!(agrees(&record, key, value), "line {number} {key}: ours {:?}, golden {value:?}", record.text(key));
+                assert!(
+                    agrees(&record, key, value),
+                    "line {number} {key}: ours {:?}, golden {value:?}",
+                    record.text(key)
+                );
                 compared += 1;
             }
         }
@@ -89,7 +117,14 @@ fn rhel7_records_match_go_libaudit_golden_parse() {
 #[test]
 fn normal_log_connect_and_accept() {
     let (events, report) = ingest_file("testdata__normal.log");
-    assert_eq!((report.malformed, report.skipped_non_network, report.skipped_not_ip), (0, 2, 1));
+    assert_eq!(
+        (
+            report.malformed,
+            report.skipped_non_network,
+            report.skipped_not_ip
+        ),
+        (0, 2, 1)
+    );
     assert_eq!(events.len(), 2);
     let connect = &events[0];
     assert_eq!(connect.timestamp_ms, 1_492_037_289_295);
@@ -98,30 +133,70 @@ fn normal_log_connect_and_accept() {
     assert_eq!(connect.event_category, ["network"]);
     assert_eq!(connect.destination_ip.as_deref(), Some("169.254.169.254"));
     assert_eq!(connect.destination_port, Some(80));
-    assert_eq!((connect.source_ip.as_deref(), connect.source_port), (None, None));
+    assert_eq!(
+        (connect.source_ip.as_deref(), connect.source_port),
+        (None, None)
+    );
     assert_eq!(connect.network_direction.as_deref(), Some("egress"));
     assert_eq!(connect.event_outcome.as_deref(), Some("unknown"));
-    assert_eq!(connect.process_executable.as_deref(), Some("/usr/bin/python2.7;58d1ccfb (deleted)"));
+    assert_eq!(
+        connect.process_executable.as_deref(),
+        Some("/usr/bin/python2.7;58d1ccfb (deleted)")
+    );
     assert_eq!(connect.process_name.as_deref(), Some("google_accounts"));
-    assert_eq!((connect.process_pid, connect.user_id.as_deref()), (Some(1172), Some("0")));
+    assert_eq!(
+        (connect.process_pid, connect.user_id.as_deref()),
+        (Some(1172), Some("0"))
+    );
     assert_eq!(connect.event_module.as_deref(), Some("auditd"));
-    assert_eq!(connect.event_dataset.as_deref(), Some("auditd_manager.auditd"));
+    assert_eq!(
+        connect.event_dataset.as_deref(),
+        Some("auditd_manager.auditd")
+    );
     assert_eq!(connect.host_os_type.as_deref(), Some("linux"));
     let accept = &events[1];
-    assert_eq!(accept.event_action.as_deref(), Some("accepted-connection-from"));
+    assert_eq!(
+        accept.event_action.as_deref(),
+        Some("accepted-connection-from")
+    );
     assert_eq!(accept.process_name.as_deref(), Some("pickup"));
     assert_eq!(accept.network_direction.as_deref(), Some("ingress"));
     assert_eq!(accept.event_type, ["connection", "start"]);
-    assert_eq!((accept.destination_ip.as_deref(), accept.user_id.as_deref()), (None, Some("89")));
+    assert_eq!(
+        (accept.destination_ip.as_deref(), accept.user_id.as_deref()),
+        (None, Some("89"))
+    );
     assert_eq!(accept.event_outcome.as_deref(), Some("success"));
 }
 
 #[test]
 fn record_connect_ipv4_and_in_progress_ipv6() {
     let (events, report) = ingest_file("record-connect.txt");
-    assert_eq!((report.malformed, report.skipped_non_network, report.skipped_not_ip), (0, 0, 0));
-    let got: Vec<_> = events.iter().map(|e| (e.destination_ip.as_deref(), e.destination_port, e.event_outcome.as_deref())).collect();
-    assert_eq!(got, [(Some("127.0.0.1"), Some(11211), Some("success")), (Some("::1"), Some(11211), Some("unknown"))]);
+    assert_eq!(
+        (
+            report.malformed,
+            report.skipped_non_network,
+            report.skipped_not_ip
+        ),
+        (0, 0, 0)
+    );
+    let got: Vec<_> = events
+        .iter()
+        .map(|e| {
+            (
+                e.destination_ip.as_deref(),
+                e.destination_port,
+                e.event_outcome.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Some("127.0.0.1"), Some(11211), Some("success")),
+            (Some("::1"), Some(11211), Some("unknown"))
+        ]
+    );
     assert!(events.iter().all(|e| e.process_name.as_deref() == Some("php") && e.user_id.as_deref() == Some("48")));
 }
 
@@ -133,12 +208,25 @@ fn big_endian_ppc64_bind_is_local_only() {
     let arch = Arch::from_audit(syscall.raw("arch").unwrap()).unwrap();
     assert_eq!((arch, arch.syscall_name(327)), (Arch::Ppc64, Some("bind")));
     let saddr = events[0].record("SOCKADDR").unwrap().raw("saddr").unwrap();
-    assert_eq!(decode(saddr, Endian::Big), SockAddr::Ip { ip: "0.0.0.0".parse().unwrap(), port: 55555 });
+    assert_eq!(
+        decode(saddr, Endian::Big),
+        SockAddr::Ip {
+            ip: "0.0.0.0".parse().unwrap(),
+            port: 55555
+        }
+    );
     let (ecs, _) = ingest_file("record-bind-ipv4-bigendian.txt");
     assert_eq!(ecs.len(), 1);
     assert_eq!(ecs[0].event_action.as_deref(), Some("bound-socket"));
     assert_eq!(ecs[0].event_type, ["start"]);
-    assert_eq!((ecs[0].destination_ip.as_deref(), ecs[0].destination_port, ecs[0].source_port), (None, None, None));
+    assert_eq!(
+        (
+            ecs[0].destination_ip.as_deref(),
+            ecs[0].destination_port,
+            ecs[0].source_port
+        ),
+        (None, None, None)
+    );
     assert_eq!(ecs[0].network_direction, None);
     assert_eq!(ecs[0].process_args, ["nc", "-l", "-p", "55555"]);
 }
@@ -148,12 +236,30 @@ fn enriched_nscd_event_parses_and_its_unix_socket_is_skipped() {
     let events = group("record-nscd.txt");
     assert_eq!(events.len(), 1);
     let syscall = events[0].record("SYSCALL").unwrap();
-    assert_eq!((syscall.enriched("SYSCALL"), syscall.enriched("UID"), syscall.raw("key")), (Some("connect"), Some("user"), Some("(null)")));
+    assert_eq!(
+        (
+            syscall.enriched("SYSCALL"),
+            syscall.enriched("UID"),
+            syscall.raw("key")
+        ),
+        (Some("connect"), Some("user"), Some("(null)"))
+    );
     let sockaddr = events[0].record("SOCKADDR").unwrap();
-    assert_eq!(decode(sockaddr.raw("saddr").unwrap(), Endian::Little), SockAddr::Unix { path: "/var/run/nscd/socket".into() });
-    assert_eq!(sockaddr.enriched("SADDR"), Some("saddr_fam=local path=/var/run/nscd/socket"));
+    assert_eq!(
+        decode(sockaddr.raw("saddr").unwrap(), Endian::Little),
+        SockAddr::Unix {
+            path: "/var/run/nscd/socket".into()
+        }
+    );
+    assert_eq!(
+        sockaddr.enriched("SADDR"),
+        Some("saddr_fam=local path=/var/run/nscd/socket")
+    );
     let (ecs, report) = ingest_file("record-nscd.txt");
-    assert_eq!((ecs.len(), report.skipped_not_ip, report.malformed), (0, 1, 0));
+    assert_eq!(
+        (ecs.len(), report.skipped_not_ip, report.malformed),
+        (0, 1, 0)
+    );
 }
 
 #[test]
@@ -163,10 +269,26 @@ fn enriched_user_names_fill_user_name() {
     let mut log = syscall.to_vec();
     log.extend_from_slice(b"\ntype=SOCKADDR msg=audit(1705071450.879:29498378): saddr=02000035080808080000000000000000\n");
     let mut report = IngestReport::default();
-    let events = parse(&log, "enriched", &AuditdOptions { host_name: Some("h1".into()) }, &mut report);
+    let events = parse(
+        &log,
+        "enriched",
+        &AuditdOptions {
+            host_name: Some("h1".into()),
+        },
+        &mut report,
+    );
     assert_eq!(events.len(), 1);
-    assert_eq!((events[0].user_name.as_deref(), events[0].user_id.as_deref()), (Some("user"), Some("1000")));
-    assert_eq!((events[0].destination_ip.as_deref(), events[0].destination_port), (Some("8.8.8.8"), Some(53)));
+    assert_eq!(
+        (events[0].user_name.as_deref(), events[0].user_id.as_deref()),
+        (Some("user"), Some("1000"))
+    );
+    assert_eq!(
+        (
+            events[0].destination_ip.as_deref(),
+            events[0].destination_port
+        ),
+        (Some("8.8.8.8"), Some(53))
+    );
     assert_eq!(events[0].event_outcome.as_deref(), Some("failure"));
     assert_eq!(events[0].host_name.as_deref(), Some("h1"));
 }
@@ -174,22 +296,49 @@ fn enriched_user_names_fill_user_name() {
 #[test]
 fn enriched_sockaddr_lines_parse() {
     let expected = [
-        ("line-sockaddr-unix.txt", SockAddr::Unix { path: "/tmp/.{FD2DD8D4-F6AA-4D74-A6E1-AEFAB183DEEB}".into() }),
-        ("line-sockaddr-unix-2.txt", SockAddr::Unix { path: "/tmp/{9e2cb087-9744-417b-845f-05ca6ce457c1}".into() }),
+        (
+            "line-sockaddr-unix.txt",
+            SockAddr::Unix {
+                path: "/tmp/.{FD2DD8D4-F6AA-4D74-A6E1-AEFAB183DEEB}".into(),
+            },
+        ),
+        (
+            "line-sockaddr-unix-2.txt",
+            SockAddr::Unix {
+                path: "/tmp/{9e2cb087-9744-417b-845f-05ca6ce457c1}".into(),
+            },
+        ),
         ("line-sockaddr-unknown-1.txt", SockAddr::Unspec),
         ("line-sockaddr-unknown-2.txt", SockAddr::Unspec),
         ("line-sockaddr-unknown-3.txt", SockAddr::Unspec),
     ];
     for (file, addr) in expected {
         let record = parse_line(lines(&testdata(file)).next().unwrap().1).unwrap();
-        assert_eq!(decode(record.raw("saddr").unwrap(), Endian::Little), addr, "{file}");
+        assert_eq!(
+            decode(record.raw("saddr").unwrap(), Endian::Little),
+            addr,
+            "{file}"
+        );
         assert!(record.enriched("SADDR").is_some(), "{file}");
     }
     let log = testdata("integrations-auditd__test-auditd-enriched.SOCKADDR-lines.log");
-    let addrs: Vec<SockAddr> = lines(&log).map(|(_, l)| decode(parse_line(l).unwrap().raw("saddr").unwrap(), Endian::Little)).collect();
-    assert_eq!(addrs[0], SockAddr::Ip { ip: "0.0.0.0".parse().unwrap(), port: 0 });
+    let addrs: Vec<SockAddr> = lines(&log)
+        .map(|(_, l)| decode(parse_line(l).unwrap().raw("saddr").unwrap(), Endian::Little))
+        .collect();
+    assert_eq!(
+        addrs[0],
+        SockAddr::Ip {
+            ip: "0.0.0.0".parse().unwrap(),
+            port: 0
+        }
+    );
     assert!(matches!(addrs[1], SockAddr::Ip { ip, port: 56985 } if ip.is_ipv6()));
-    assert_eq!(addrs[2], SockAddr::Unix { path: String::new() });
+    assert_eq!(
+        addrs[2],
+        SockAddr::Unix {
+            path: String::new()
+        }
+    );
 }
 
 /// Every data file in the shared directory is read by one of the two ingest paths, and only
@@ -201,7 +350,13 @@ fn every_shared_file_ingests() {
         let name = entry.unwrap().file_name().into_string().unwrap();
         let expected_malformed = match name.as_str() {
             "auparse__testdata__audit-rhel7.log" => 1,
-            n if n.ends_with(".log") || (n.ends_with(".txt") && !n.starts_with("LICENSE") && !n.starts_with("NOTICE")) => 0,
+            n if n.ends_with(".log")
+                || (n.ends_with(".txt")
+                    && !n.starts_with("LICENSE")
+                    && !n.starts_with("NOTICE")) =>
+            {
+                0
+            }
             n if n.ends_with(".json") => {
                 let mut report = IngestReport::default();
                 let events = crate::ingest::ndjson::parse(&testdata(n), n, &mut report);
@@ -212,7 +367,11 @@ fn every_shared_file_ingests() {
             _ => continue,
         };
         let (_, report) = ingest_file(&name);
-        assert_eq!(report.malformed, expected_malformed, "{name}: {:?}", report.malformed_examples);
+        assert_eq!(
+            report.malformed, expected_malformed,
+            "{name}: {:?}",
+            report.malformed_examples
+        );
         assert!(report.lines_read > 0, "{name}");
         seen += 1;
     }
@@ -222,15 +381,27 @@ fn every_shared_file_ingests() {
 #[test]
 fn ingesting_the_same_log_twice_writes_it_once() {
     let out = tempfile::tempdir().unwrap();
-    let inputs = [crate::ingest::Input::Path(testdata_dir().join("testdata__normal.log")), crate::ingest::Input::Path(testdata_dir().join("record-connect.txt"))];
-    let opts = AuditdOptions { host_name: Some("web1".into()) };
+    let inputs = [
+        crate::ingest::Input::Path(testdata_dir().join("testdata__normal.log")),
+        crate::ingest::Input::Path(testdata_dir().join("record-connect.txt")),
+    ];
+    let opts = AuditdOptions {
+        host_name: Some("web1".into()),
+    };
     let first = super::ingest(&inputs, out.path(), &opts).unwrap();
     assert_eq!((first.events_written, first.files_written.len()), (4, 2));
     let written = crate::ingest::testutil::read_store(out.path());
     assert_eq!(written.len(), 4);
-    assert!(written.iter().all(|e| e.host_name.as_deref() == Some("web1")));
+    assert!(
+        written
+            .iter()
+            .all(|e| e.host_name.as_deref() == Some("web1"))
+    );
     let second = super::ingest(&inputs, out.path(), &opts).unwrap();
-    assert_eq!((second.events_written, second.already_ingested.len()), (0, 2));
+    assert_eq!(
+        (second.events_written, second.already_ingested.len()),
+        (0, 2)
+    );
     assert_eq!(crate::ingest::testutil::read_store(out.path()), written);
     assert!(second.files_written.is_empty());
 }

@@ -7,12 +7,19 @@ pub(crate) fn decode(text: &str) -> Option<Vec<u8>> {
     if digits.is_empty() || !digits.len().is_multiple_of(2) {
         return None;
     }
-    digits.chunks(2).map(|pair| Some(nibble(pair[0])? << 4 | nibble(pair[1])?)).collect()
+    digits
+        .chunks(2)
+        .map(|pair| Some(nibble(pair[0])? << 4 | nibble(pair[1])?))
+        .collect()
 }
 
 /// Whether `text` is what the kernel writes for an encoded string: upper-case hex digits, even length.
 pub(crate) fn is_upper_hex(text: &str) -> bool {
-    !text.is_empty() && text.len().is_multiple_of(2) && text.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
+    !text.is_empty()
+        && text.len().is_multiple_of(2)
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
 }
 
 fn nibble(b: u8) -> Option<u8> {

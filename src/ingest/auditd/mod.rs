@@ -42,13 +42,24 @@ pub fn ingest(inputs: &[Input], out: &Path, opts: &AuditdOptions) -> Result<Inge
         let bytes = input.load()?;
         let name = input.name();
         let events = parse(&bytes, &name, opts, &mut report);
-        commit(out, &file_stem("auditd", &bytes), &name, &events, &mut report)?;
+        commit(
+            out,
+            &file_stem("auditd", &bytes),
+            &name,
+            &events,
+            &mut report,
+        )?;
     }
     Ok(report)
 }
 
 /// Parses a whole audit log into network events, counting lines, malformed lines and skips.
-pub fn parse(bytes: &[u8], name: &str, opts: &AuditdOptions, report: &mut IngestReport) -> Vec<EcsEvent> {
+pub fn parse(
+    bytes: &[u8],
+    name: &str,
+    opts: &AuditdOptions,
+    report: &mut IngestReport,
+) -> Vec<EcsEvent> {
     let mut grouper = Grouper::default();
     let mut events = Vec::new();
     let host = opts.host_name.as_deref();
@@ -58,12 +69,20 @@ pub fn parse(bytes: &[u8], name: &str, opts: &AuditdOptions, report: &mut Ingest
             continue;
         }
         match record::parse_line(line) {
-            Ok(rec) if !timestamp_in_range(rec.timestamp_ms) => report.malformed(name, number, "timestamp out of range"),
-            Ok(rec) => grouper.push(rec).iter().for_each(|e| keep(ecs::map(e, host), &mut events, report)),
+            Ok(rec) if !timestamp_in_range(rec.timestamp_ms) => {
+                report.malformed(name, number, "timestamp out of range")
+            }
+            Ok(rec) => grouper
+                .push(rec)
+                .iter()
+                .for_each(|e| keep(ecs::map(e, host), &mut events, report)),
             Err(reason) => report.malformed(name, number, reason),
         }
     }
-    grouper.finish().iter().for_each(|e| keep(ecs::map(e, host), &mut events, report));
+    grouper
+        .finish()
+        .iter()
+        .for_each(|e| keep(ecs::map(e, host), &mut events, report));
     events
 }
 

@@ -48,7 +48,10 @@ impl Record {
         match self.decoded(key) {
             Some(bytes) => {
                 let trimmed = bytes.strip_suffix(b"\0").unwrap_or(&bytes);
-                let spaced: Vec<u8> = trimmed.iter().map(|&b| if b == 0 { b' ' } else { b }).collect();
+                let spaced: Vec<u8> = trimmed
+                    .iter()
+                    .map(|&b| if b == 0 { b' ' } else { b })
+                    .collect();
                 Some(String::from_utf8_lossy(&spaced).into_owned())
             }
             None => self.raw(key).map(str::to_string),
@@ -57,8 +60,13 @@ impl Record {
 
     /// The value of `key` as NUL-separated arguments (`proctitle`), decoded from hex if encoded.
     pub fn args(&self, key: &str) -> Option<Vec<String>> {
-        let bytes = self.decoded(key).or_else(|| self.raw(key).map(|v| v.as_bytes().to_vec()))?;
-        let mut args: Vec<String> = bytes.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+        let bytes = self
+            .decoded(key)
+            .or_else(|| self.raw(key).map(|v| v.as_bytes().to_vec()))?;
+        let mut args: Vec<String> = bytes
+            .split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
         while args.last().is_some_and(String::is_empty) {
             args.pop();
         }
@@ -67,7 +75,11 @@ impl Record {
 
     /// The ENRICHED interpretation of `key` (upper-case, e.g. `UID`), if the line has one.
     pub fn enriched(&self, key: &str) -> Option<&str> {
-        self.enriched.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.enriched
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     fn field(&self, key: &str) -> Option<&Field> {
@@ -85,8 +97,15 @@ impl Record {
 
 /// Fields the kernel hex-encodes when they hold spaces, quotes or control bytes.
 fn may_be_hex(kind: &str, key: &str) -> bool {
-    let execve_arg = kind == "EXECVE" && key.len() > 1 && key.starts_with('a') && key[1..].bytes().all(|b| b.is_ascii_digit());
-    execve_arg || matches!(key, "exe" | "comm" | "proctitle" | "cwd" | "cmd" | "data" | "acct" | "name" | "path")
+    let execve_arg = kind == "EXECVE"
+        && key.len() > 1
+        && key.starts_with('a')
+        && key[1..].bytes().all(|b| b.is_ascii_digit());
+    execve_arg
+        || matches!(
+            key,
+            "exe" | "comm" | "proctitle" | "cwd" | "cmd" | "data" | "acct" | "name" | "path"
+        )
 }
 
 /// Parses one line. The error says what is missing or wrong.
@@ -104,19 +123,32 @@ pub fn parse_line(line: &[u8]) -> Result<Record, String> {
         }
         None => (None, rest),
     };
-    let rest = rest.trim_start().strip_prefix("type=").ok_or("no type= field")?;
+    let rest = rest
+        .trim_start()
+        .strip_prefix("type=")
+        .ok_or("no type= field")?;
     let (kind, rest) = split_word(rest);
     if kind.is_empty() {
         return Err("empty record type".into());
     }
-    let rest = rest.trim_start().strip_prefix("msg=audit(").ok_or("no msg=audit(...) header")?;
+    let rest = rest
+        .trim_start()
+        .strip_prefix("msg=audit(")
+        .ok_or("no msg=audit(...) header")?;
     let close = rest.find(')').ok_or("unterminated msg=audit( header")?;
     let (timestamp_ms, serial) = parse_stamp(&rest[..close])?;
     let body = &rest[close + 1..];
     let mut fields = Vec::new();
     parse_fields(body.strip_prefix(':').unwrap_or(body), true, &mut fields)?;
     let enriched = enriched.map(parse_enriched).unwrap_or_default();
-    Ok(Record { node, kind: kind.to_string(), timestamp_ms, serial, fields, enriched })
+    Ok(Record {
+        node,
+        kind: kind.to_string(),
+        timestamp_ms,
+        serial,
+        fields,
+        enriched,
+    })
 }
 
 fn split_word(s: &str) -> (&str, &str) {
@@ -138,7 +170,10 @@ fn parse_stamp(stamp: &str) -> Result<(i64, u64), String> {
     let secs: i64 = secs.parse().map_err(|_| bad())?;
     let millis: i64 = format!("{frac:0<3}")[..3].parse().map_err(|_| bad())?;
     let serial: u64 = serial.parse().map_err(|_| bad())?;
-    let ms = secs.checked_mul(1000).and_then(|s| s.checked_add(millis)).ok_or_else(bad)?;
+    let ms = secs
+        .checked_mul(1000)
+        .and_then(|s| s.checked_add(millis))
+        .ok_or_else(bad)?;
     Ok((ms, serial))
 }
 
@@ -168,13 +203,19 @@ fn parse_fields(body: &str, top: bool, out: &mut Vec<Field>) -> Result<(), Strin
         i += 1;
         match b.get(i) {
             Some(&quote) if quote == b'"' || quote == b'\'' => {
-                let len = body[i + 1..].find(char::from(quote)).ok_or_else(|| format!("unterminated quote in field {key}"))?;
+                let len = body[i + 1..]
+                    .find(char::from(quote))
+                    .ok_or_else(|| format!("unterminated quote in field {key}"))?;
                 let value = &body[i + 1..i + 1 + len];
                 i += len + 2;
                 if top && quote == b'\'' && key == "msg" {
                     parse_fields(value, false, out)?;
                 } else {
-                    out.push(Field { key: key.to_string(), value: value.to_string(), quoted: true });
+                    out.push(Field {
+                        key: key.to_string(),
+                        value: value.to_string(),
+                        quoted: true,
+                    });
                 }
             }
             _ => {
@@ -182,7 +223,11 @@ fn parse_fields(body: &str, top: bool, out: &mut Vec<Field>) -> Result<(), Strin
                 while i < b.len() && !is_space(b[i]) {
                     i += 1;
                 }
-                out.push(Field { key: key.to_string(), value: body[value_start..i].to_string(), quoted: false });
+                out.push(Field {
+                    key: key.to_string(),
+                    value: body[value_start..i].to_string(),
+                    quoted: false,
+                });
             }
         }
     }
@@ -229,7 +274,10 @@ mod tests {
     fn header_node_and_quoted_and_hex_values() {
         let line = br#"node=web1 type=SYSCALL msg=audit(1492037289.295:58): arch=c000003e syscall=42 comm="google_accounts" exe=2F7573722F62696E2F707974686F6E322E37 key=(null)"#;
         let r = parse_line(line).unwrap();
-        assert_eq!((r.node.as_deref(), r.kind.as_str(), r.timestamp_ms, r.serial), (Some("web1"), "SYSCALL", 1_492_037_289_295, 58));
+        assert_eq!(
+            (r.node.as_deref(), r.kind.as_str(), r.timestamp_ms, r.serial),
+            (Some("web1"), "SYSCALL", 1_492_037_289_295, 58)
+        );
         assert_eq!(r.text("comm").as_deref(), Some("google_accounts"));
         assert_eq!(r.text("exe").as_deref(), Some("/usr/bin/python2.7"));
         assert_eq!(r.raw("arch"), Some("c000003e"));
@@ -238,7 +286,9 @@ mod tests {
 
     #[test]
     fn proctitle_is_nul_separated_argv() {
-        let r = parse_line(b"type=PROCTITLE msg=audit(1.5:1): proctitle=6E63002D6C002D70003535353535").unwrap();
+        let r =
+            parse_line(b"type=PROCTITLE msg=audit(1.5:1): proctitle=6E63002D6C002D70003535353535")
+                .unwrap();
         assert_eq!(r.args("proctitle").unwrap(), ["nc", "-l", "-p", "55555"]);
         assert_eq!(r.text("proctitle").as_deref(), Some("nc -l -p 55555"));
         assert_eq!(r.timestamp_ms, 1500);
@@ -248,7 +298,8 @@ mod tests {
     fn numbers_that_look_like_hex_stay_raw() {
         let r = parse_line(b"type=SYSCALL msg=audit(1.000:1): a2=10 pid=1234").unwrap();
         assert_eq!(r.text("a2").as_deref(), Some("10"));
-        let execve = parse_line(b"type=EXECVE msg=audit(1.000:1): argc=2 a0=\"ls\" a1=2D6C2061").unwrap();
+        let execve =
+            parse_line(b"type=EXECVE msg=audit(1.000:1): argc=2 a0=\"ls\" a1=2D6C2061").unwrap();
         assert_eq!(execve.text("a1").as_deref(), Some("-l a"));
     }
 
@@ -282,10 +333,24 @@ mod tests {
 
     #[test]
     fn broken_headers_are_errors() {
-        for line in [&b"type=UNKNOWN[1329] msg=?"[..], b"garbage", b"type=X msg=audit(12:3)", b"type=X msg=audit(1.2:x): a=1", b"type= msg=audit(1.2:3):"] {
-            assert!(parse_line(line).is_err(), "{}", String::from_utf8_lossy(line));
+        for line in [
+            &b"type=UNKNOWN[1329] msg=?"[..],
+            b"garbage",
+            b"type=X msg=audit(12:3)",
+            b"type=X msg=audit(1.2:x): a=1",
+            b"type= msg=audit(1.2:3):",
+        ] {
+            assert!(
+                parse_line(line).is_err(),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
         }
-        assert!(parse_line(b"type=X msg=audit(1.2:3): a=\"open").unwrap_err().contains("field a"));
+        assert!(
+            parse_line(b"type=X msg=audit(1.2:3): a=\"open")
+                .unwrap_err()
+                .contains("field a")
+        );
         assert!(parse_line(b"type=X msg=audit(99999999999999999999.2:3):").is_err());
     }
 }

@@ -47,8 +47,12 @@ impl SockAddr {
     /// The family name used in reports and docs.
     pub fn family_name(&self) -> String {
         match self {
-            SockAddr::Ip { ip: IpAddr::V4(_), .. } => "inet".into(),
-            SockAddr::Ip { ip: IpAddr::V6(_), .. } => "inet6".into(),
+            SockAddr::Ip {
+                ip: IpAddr::V4(_), ..
+            } => "inet".into(),
+            SockAddr::Ip {
+                ip: IpAddr::V6(_), ..
+            } => "inet6".into(),
             SockAddr::Unix { .. } => "unix".into(),
             SockAddr::Netlink => "netlink".into(),
             SockAddr::Unspec => "unspec".into(),
@@ -60,8 +64,12 @@ impl SockAddr {
 
 /// Decodes `saddr` hex written on a machine of byte order `endian`.
 pub fn decode(saddr: &str, endian: Endian) -> SockAddr {
-    let Some(bytes) = hex::decode(saddr) else { return SockAddr::Invalid };
-    let Some((&[a, b], rest)) = bytes.split_first_chunk::<2>() else { return SockAddr::Invalid };
+    let Some(bytes) = hex::decode(saddr) else {
+        return SockAddr::Invalid;
+    };
+    let Some((&[a, b], rest)) = bytes.split_first_chunk::<2>() else {
+        return SockAddr::Invalid;
+    };
     let family = match endian {
         Endian::Little => u16::from_le_bytes([a, b]),
         Endian::Big => u16::from_be_bytes([a, b]),
@@ -70,7 +78,9 @@ pub fn decode(saddr: &str, endian: Endian) -> SockAddr {
     match family {
         AF_INET => ipv4(rest).unwrap_or(SockAddr::Truncated { family }),
         AF_INET6 => ipv6(rest).unwrap_or(SockAddr::Truncated { family }),
-        AF_UNIX => SockAddr::Unix { path: unix_path(rest) },
+        AF_UNIX => SockAddr::Unix {
+            path: unix_path(rest),
+        },
         AF_NETLINK => SockAddr::Netlink,
         AF_UNSPEC => SockAddr::Unspec,
         family => SockAddr::Other { family },
@@ -82,13 +92,20 @@ fn guess_family(a: u8, b: u8) -> u16 {
     let little = u16::from_le_bytes([a, b]);
     let big = u16::from_be_bytes([a, b]);
     let known = |f: u16| matches!(f, AF_UNSPEC | AF_UNIX | AF_INET | AF_INET6 | AF_NETLINK);
-    if !known(little) && known(big) { big } else { little }
+    if !known(little) && known(big) {
+        big
+    } else {
+        little
+    }
 }
 
 fn ipv4(rest: &[u8]) -> Option<SockAddr> {
     let (&port, rest) = rest.split_first_chunk::<2>()?;
     let (&addr, _) = rest.split_first_chunk::<4>()?;
-    Some(SockAddr::Ip { ip: IpAddr::V4(Ipv4Addr::from(addr)), port: u16::from_be_bytes(port) })
+    Some(SockAddr::Ip {
+        ip: IpAddr::V4(Ipv4Addr::from(addr)),
+        port: u16::from_be_bytes(port),
+    })
 }
 
 fn ipv6(rest: &[u8]) -> Option<SockAddr> {
@@ -96,13 +113,19 @@ fn ipv6(rest: &[u8]) -> Option<SockAddr> {
     let (&addr, _) = rest.get(4..)?.split_first_chunk::<16>()?;
     let v6 = Ipv6Addr::from(addr);
     let ip = v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4);
-    Some(SockAddr::Ip { ip, port: u16::from_be_bytes(port) })
+    Some(SockAddr::Ip {
+        ip,
+        port: u16::from_be_bytes(port),
+    })
 }
 
 fn unix_path(rest: &[u8]) -> String {
     match rest.split_first() {
         Some((0, name)) => {
-            let name = name.iter().rposition(|&b| b != 0).map_or(&name[..0], |end| &name[..=end]);
+            let name = name
+                .iter()
+                .rposition(|&b| b != 0)
+                .map_or(&name[..0], |end| &name[..=end]);
             format!("@{}", String::from_utf8_lossy(name))
         }
         _ => {
@@ -117,44 +140,110 @@ mod tests {
     use super::*;
 
     fn ip(text: &str, port: u16) -> SockAddr {
-        SockAddr::Ip { ip: text.parse().unwrap(), port }
+        SockAddr::Ip {
+            ip: text.parse().unwrap(),
+            port,
+        }
     }
 
     #[test]
     fn inet_little_endian() {
-        assert_eq!(decode("02000050A9FEA9FE0000000000000000", Endian::Little), ip("169.254.169.254", 80));
-        assert_eq!(decode("02002BCB7F0000010000000000000000", Endian::Little), ip("127.0.0.1", 11211));
+        assert_eq!(
+            decode("02000050A9FEA9FE0000000000000000", Endian::Little),
+            ip("169.254.169.254", 80)
+        );
+        assert_eq!(
+            decode("02002BCB7F0000010000000000000000", Endian::Little),
+            ip("127.0.0.1", 11211)
+        );
     }
 
     #[test]
     fn inet_big_endian_family_bytes_are_swapped() {
-        assert_eq!(decode("0002D903000000000000000000000000", Endian::Big), ip("0.0.0.0", 55555));
-        assert_eq!(decode("0002D903000000000000000000000000", Endian::Little), SockAddr::Other { family: 512 });
-        assert_eq!(decode("0002D903000000000000000000000000", Endian::Unknown), ip("0.0.0.0", 55555));
+        assert_eq!(
+            decode("0002D903000000000000000000000000", Endian::Big),
+            ip("0.0.0.0", 55555)
+        );
+        assert_eq!(
+            decode("0002D903000000000000000000000000", Endian::Little),
+            SockAddr::Other { family: 512 }
+        );
+        assert_eq!(
+            decode("0002D903000000000000000000000000", Endian::Unknown),
+            ip("0.0.0.0", 55555)
+        );
     }
 
     #[test]
     fn inet6_and_mapped_v4() {
-        assert_eq!(decode("0A002BCB000000000000000000000000000000000000000100000000", Endian::Little), ip("::1", 11211));
-        assert_eq!(decode("0A000016000000000000000000000000000000000000000000000000", Endian::Little), ip("::", 22));
-        assert_eq!(decode("0A0000350000000000000000000000000000FFFF0A00000100000000", Endian::Little), ip("10.0.0.1", 53));
+        assert_eq!(
+            decode(
+                "0A002BCB000000000000000000000000000000000000000100000000",
+                Endian::Little
+            ),
+            ip("::1", 11211)
+        );
+        assert_eq!(
+            decode(
+                "0A000016000000000000000000000000000000000000000000000000",
+                Endian::Little
+            ),
+            ip("::", 22)
+        );
+        assert_eq!(
+            decode(
+                "0A0000350000000000000000000000000000FFFF0A00000100000000",
+                Endian::Little
+            ),
+            ip("10.0.0.1", 53)
+        );
     }
 
     #[test]
     fn unix_paths_are_nul_terminated_or_abstract() {
         let nscd = "01002F7661722F72756E2F6E7363642F736F636B65740000603B7B47FC7F0000";
-        assert_eq!(decode(nscd, Endian::Little), SockAddr::Unix { path: "/var/run/nscd/socket".into() });
-        assert_eq!(decode("0100006162630000", Endian::Little), SockAddr::Unix { path: "@abc".into() });
-        assert_eq!(decode("0100", Endian::Little), SockAddr::Unix { path: String::new() });
+        assert_eq!(
+            decode(nscd, Endian::Little),
+            SockAddr::Unix {
+                path: "/var/run/nscd/socket".into()
+            }
+        );
+        assert_eq!(
+            decode("0100006162630000", Endian::Little),
+            SockAddr::Unix {
+                path: "@abc".into()
+            }
+        );
+        assert_eq!(
+            decode("0100", Endian::Little),
+            SockAddr::Unix {
+                path: String::new()
+            }
+        );
     }
 
     #[test]
     fn other_families_and_garbage() {
-        assert_eq!(decode("100000000000000000000000", Endian::Little), SockAddr::Netlink);
-        assert_eq!(decode("00000000000000000000000000000000", Endian::Little), SockAddr::Unspec);
-        assert_eq!(decode("11000000", Endian::Little), SockAddr::Other { family: 17 });
-        assert_eq!(decode("02000050A9FE", Endian::Little), SockAddr::Truncated { family: 2 });
-        assert_eq!(decode("0A00DE99", Endian::Little), SockAddr::Truncated { family: 10 });
+        assert_eq!(
+            decode("100000000000000000000000", Endian::Little),
+            SockAddr::Netlink
+        );
+        assert_eq!(
+            decode("00000000000000000000000000000000", Endian::Little),
+            SockAddr::Unspec
+        );
+        assert_eq!(
+            decode("11000000", Endian::Little),
+            SockAddr::Other { family: 17 }
+        );
+        assert_eq!(
+            decode("02000050A9FE", Endian::Little),
+            SockAddr::Truncated { family: 2 }
+        );
+        assert_eq!(
+            decode("0A00DE99", Endian::Little),
+            SockAddr::Truncated { family: 10 }
+        );
         assert_eq!(decode("02", Endian::Little), SockAddr::Invalid);
         assert_eq!(decode("XYZW", Endian::Little), SockAddr::Invalid);
     }

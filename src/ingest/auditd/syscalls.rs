@@ -58,7 +58,10 @@ impl Arch {
             Arch::Ppc64 | Arch::Ppc64le => PPC,
             Arch::S390x => S390X,
         };
-        table.iter().find(|(n, _)| *n == number).map(|(_, name)| *name)
+        table
+            .iter()
+            .find(|(n, _)| *n == number)
+            .map(|(_, name)| *name)
     }
 }
 
@@ -89,40 +92,122 @@ pub fn socketcall_name(call: u64) -> Option<&'static str> {
 type Table = &'static [(u32, &'static str)];
 
 const X86_64: Table = &[
-    (41, "socket"), (42, "connect"), (43, "accept"), (44, "sendto"), (45, "recvfrom"), (46, "sendmsg"),
-    (47, "recvmsg"), (49, "bind"), (50, "listen"), (51, "getsockname"), (52, "getpeername"), (59, "execve"),
-    (288, "accept4"), (299, "recvmmsg"), (307, "sendmmsg"), (322, "execveat"),
+    (41, "socket"),
+    (42, "connect"),
+    (43, "accept"),
+    (44, "sendto"),
+    (45, "recvfrom"),
+    (46, "sendmsg"),
+    (47, "recvmsg"),
+    (49, "bind"),
+    (50, "listen"),
+    (51, "getsockname"),
+    (52, "getpeername"),
+    (59, "execve"),
+    (288, "accept4"),
+    (299, "recvmmsg"),
+    (307, "sendmmsg"),
+    (322, "execveat"),
 ];
 
 const I386: Table = &[
-    (11, "execve"), (102, "socketcall"), (337, "recvmmsg"), (345, "sendmmsg"), (358, "execveat"), (359, "socket"),
-    (361, "bind"), (362, "connect"), (363, "listen"), (364, "accept4"), (367, "getsockname"), (368, "getpeername"),
-    (369, "sendto"), (370, "sendmsg"), (371, "recvfrom"), (372, "recvmsg"),
+    (11, "execve"),
+    (102, "socketcall"),
+    (337, "recvmmsg"),
+    (345, "sendmmsg"),
+    (358, "execveat"),
+    (359, "socket"),
+    (361, "bind"),
+    (362, "connect"),
+    (363, "listen"),
+    (364, "accept4"),
+    (367, "getsockname"),
+    (368, "getpeername"),
+    (369, "sendto"),
+    (370, "sendmsg"),
+    (371, "recvfrom"),
+    (372, "recvmsg"),
 ];
 
 const AARCH64: Table = &[
-    (198, "socket"), (200, "bind"), (201, "listen"), (202, "accept"), (203, "connect"), (204, "getsockname"),
-    (205, "getpeername"), (206, "sendto"), (207, "recvfrom"), (211, "sendmsg"), (212, "recvmsg"), (221, "execve"),
-    (242, "accept4"), (243, "recvmmsg"), (269, "sendmmsg"), (281, "execveat"),
+    (198, "socket"),
+    (200, "bind"),
+    (201, "listen"),
+    (202, "accept"),
+    (203, "connect"),
+    (204, "getsockname"),
+    (205, "getpeername"),
+    (206, "sendto"),
+    (207, "recvfrom"),
+    (211, "sendmsg"),
+    (212, "recvmsg"),
+    (221, "execve"),
+    (242, "accept4"),
+    (243, "recvmmsg"),
+    (269, "sendmmsg"),
+    (281, "execveat"),
 ];
 
 const ARM: Table = &[
-    (11, "execve"), (281, "socket"), (282, "bind"), (283, "connect"), (284, "listen"), (285, "accept"),
-    (286, "getsockname"), (287, "getpeername"), (289, "send"), (290, "sendto"), (291, "recv"), (292, "recvfrom"),
-    (296, "sendmsg"), (297, "recvmsg"), (365, "recvmmsg"), (366, "accept4"), (374, "sendmmsg"), (387, "execveat"),
+    (11, "execve"),
+    (281, "socket"),
+    (282, "bind"),
+    (283, "connect"),
+    (284, "listen"),
+    (285, "accept"),
+    (286, "getsockname"),
+    (287, "getpeername"),
+    (289, "send"),
+    (290, "sendto"),
+    (291, "recv"),
+    (292, "recvfrom"),
+    (296, "sendmsg"),
+    (297, "recvmsg"),
+    (365, "recvmmsg"),
+    (366, "accept4"),
+    (374, "sendmmsg"),
+    (387, "execveat"),
 ];
 
 const PPC: Table = &[
-    (11, "execve"), (102, "socketcall"), (326, "socket"), (327, "bind"), (328, "connect"), (329, "listen"),
-    (330, "accept"), (331, "getsockname"), (332, "getpeername"), (334, "send"), (335, "sendto"), (336, "recv"),
-    (337, "recvfrom"), (341, "sendmsg"), (342, "recvmsg"), (343, "recvmmsg"), (344, "accept4"), (349, "sendmmsg"),
+    (11, "execve"),
+    (102, "socketcall"),
+    (326, "socket"),
+    (327, "bind"),
+    (328, "connect"),
+    (329, "listen"),
+    (330, "accept"),
+    (331, "getsockname"),
+    (332, "getpeername"),
+    (334, "send"),
+    (335, "sendto"),
+    (336, "recv"),
+    (337, "recvfrom"),
+    (341, "sendmsg"),
+    (342, "recvmsg"),
+    (343, "recvmmsg"),
+    (344, "accept4"),
+    (349, "sendmmsg"),
     (362, "execveat"),
 ];
 
 const S390X: Table = &[
-    (11, "execve"), (102, "socketcall"), (354, "execveat"), (357, "recvmmsg"), (358, "sendmmsg"), (359, "socket"),
-    (361, "bind"), (362, "connect"), (363, "listen"), (364, "accept4"), (367, "getsockname"), (368, "getpeername"),
-    (369, "sendto"), (370, "sendmsg"), (371, "recvfrom"), (372, "recvmsg"),
+    (11, "execve"),
+    (102, "socketcall"),
+    (354, "execveat"),
+    (357, "recvmmsg"),
+    (358, "sendmmsg"),
+    (359, "socket"),
+    (361, "bind"),
+    (362, "connect"),
+    (363, "listen"),
+    (364, "accept4"),
+    (367, "getsockname"),
+    (368, "getpeername"),
+    (369, "sendto"),
+    (370, "sendmsg"),
+    (371, "recvfrom"),
+    (372, "recvmsg"),
 ];
 
 #[cfg(test)]
@@ -141,11 +226,25 @@ mod tests {
 
     #[test]
     fn same_call_has_different_numbers_per_arch() {
-        let bind = [(Arch::X86_64, 49), (Arch::I386, 361), (Arch::Aarch64, 200), (Arch::Arm, 282), (Arch::Ppc64, 327), (Arch::S390x, 361)];
+        let bind = [
+            (Arch::X86_64, 49),
+            (Arch::I386, 361),
+            (Arch::Aarch64, 200),
+            (Arch::Arm, 282),
+            (Arch::Ppc64, 327),
+            (Arch::S390x, 361),
+        ];
         for (arch, number) in bind {
             assert_eq!(arch.syscall_name(number), Some("bind"), "{arch:?}");
         }
-        let connect = [(Arch::X86_64, 42), (Arch::I386, 362), (Arch::Aarch64, 203), (Arch::Arm, 283), (Arch::Ppc64le, 328), (Arch::S390x, 362)];
+        let connect = [
+            (Arch::X86_64, 42),
+            (Arch::I386, 362),
+            (Arch::Aarch64, 203),
+            (Arch::Arm, 283),
+            (Arch::Ppc64le, 328),
+            (Arch::S390x, 362),
+        ];
         for (arch, number) in connect {
             assert_eq!(arch.syscall_name(number), Some("connect"), "{arch:?}");
         }

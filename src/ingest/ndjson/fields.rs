@@ -23,7 +23,11 @@ impl<'a> Flat<'a> {
 
     fn add(&mut self, prefix: &str, map: &'a Map<String, Value>) {
         for (key, value) in map {
-            let name = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+            let name = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}.{key}")
+            };
             match value {
                 Value::Object(inner) => self.add(&name, inner),
                 Value::Null => {}
@@ -63,9 +67,15 @@ impl<'a> Flat<'a> {
     /// An integer: a JSON integer, an integral float, or a numeric string.
     fn int(&self, name: &str) -> Result<Option<i64>, String> {
         let bad = |v: &Value| format!("{name}: expected an integer, got {v}");
-        let Some(value) = self.get(name) else { return Ok(None) };
+        let Some(value) = self.get(name) else {
+            return Ok(None);
+        };
         let parsed = match value {
-            Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9e15).map(|f| f as i64)),
+            Value::Number(n) => n.as_i64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 9e15)
+                    .map(|f| f as i64)
+            }),
             Value::String(s) => s.trim().parse().ok(),
             _ => None,
         };
@@ -94,11 +104,16 @@ fn scalar_text(name: &str, value: &Value) -> Result<String, String> {
 fn timestamp(flat: &Flat) -> Result<i64, String> {
     let value = flat.get("@timestamp").ok_or("missing @timestamp")?;
     let ms = match value {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.is_finite() && f.abs() < 9e15).map(|f| f as i64)),
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.is_finite() && f.abs() < 9e15)
+                .map(|f| f as i64)
+        }),
         Value::String(s) => parse_time_text(s.trim()),
         _ => None,
     };
-    ms.filter(|&ms| timestamp_in_range(ms)).ok_or_else(|| format!("bad @timestamp {value}"))
+    ms.filter(|&ms| timestamp_in_range(ms))
+        .ok_or_else(|| format!("bad @timestamp {value}"))
 }
 
 fn parse_time_text(s: &str) -> Option<i64> {
@@ -126,18 +141,30 @@ fn direction(raw: String) -> String {
 /// The document as an event; `Ok(None)` if `event.category` does not contain `network`.
 pub(crate) fn to_event(doc: &Map<String, Value>) -> Result<Option<EcsEvent>, String> {
     let flat = Flat::new(doc);
-    let category: Vec<String> = flat.list("event.category")?.iter().map(|c| c.to_ascii_lowercase()).collect();
+    let category: Vec<String> = flat
+        .list("event.category")?
+        .iter()
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
     if !category.iter().any(|c| c == "network") {
         return Ok(None);
     }
     let module = flat.lower("event.module")?;
-    let os_type = flat.lower("host.os.type")?.or_else(|| (module.as_deref() == Some("auditd")).then(|| "linux".into()));
+    let os_type = flat
+        .lower("host.os.type")?
+        .or_else(|| (module.as_deref() == Some("auditd")).then(|| "linux".into()));
     Ok(Some(EcsEvent {
         timestamp_ms: timestamp(&flat)?,
         event_category: category,
-        event_type: flat.list("event.type")?.iter().map(|t| t.to_ascii_lowercase()).collect(),
+        event_type: flat
+            .list("event.type")?
+            .iter()
+            .map(|t| t.to_ascii_lowercase())
+            .collect(),
         event_action: flat.text("event.action")?,
-        event_dataset: flat.text("event.dataset")?.or(flat.text("data_stream.dataset")?),
+        event_dataset: flat
+            .text("event.dataset")?
+            .or(flat.text("data_stream.dataset")?),
         event_module: module,
         event_outcome: flat.lower("event.outcome")?,
         host_name: flat.text("host.name")?,

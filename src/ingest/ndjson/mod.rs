@@ -28,14 +28,24 @@ pub fn ingest(inputs: &[Input], out: &Path) -> Result<IngestReport, Error> {
         let bytes = input.load()?;
         let name = input.name();
         let events = parse(&bytes, &name, &mut report);
-        commit(out, &file_stem("ndjson", &bytes), &name, &events, &mut report)?;
+        commit(
+            out,
+            &file_stem("ndjson", &bytes),
+            &name,
+            &events,
+            &mut report,
+        )?;
     }
     Ok(report)
 }
 
 /// Parses a whole export into network events, counting lines, malformed lines and skips.
 pub fn parse(bytes: &[u8], name: &str, report: &mut IngestReport) -> Vec<EcsEvent> {
-    let mut sink = Sink { name, report, events: Vec::new() };
+    let mut sink = Sink {
+        name,
+        report,
+        events: Vec::new(),
+    };
     if first_value_spans_lines(bytes) {
         sink.stream(bytes);
     } else {
@@ -51,9 +61,13 @@ fn is_blank(line: &[u8]) -> bool {
 /// Whether the input opens with a complete JSON value written over several lines (a
 /// pretty-printed document or response), rather than one value per line.
 fn first_value_spans_lines(bytes: &[u8]) -> bool {
-    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
     let mut values = Deserializer::from_slice(&bytes[start..]).into_iter::<Value>();
-    matches!(values.next(), Some(Ok(_))) && bytes[start..start + values.byte_offset()].contains(&b'\n')
+    matches!(values.next(), Some(Ok(_)))
+        && bytes[start..start + values.byte_offset()].contains(&b'\n')
 }
 
 struct Sink<'a> {
@@ -73,7 +87,8 @@ impl Sink<'_> {
             let value: Value = match serde_json::from_slice(line) {
                 Ok(value) => value,
                 Err(e) => {
-                    self.report.malformed(self.name, number, format!("invalid JSON: {e}"));
+                    self.report
+                        .malformed(self.name, number, format!("invalid JSON: {e}"));
                     bulk_document_next = false;
                     continue;
                 }
@@ -82,7 +97,11 @@ impl Sink<'_> {
                 bulk_document_next = action != "delete";
                 continue;
             }
-            let value = if bulk_document_next { update_doc(value) } else { value };
+            let value = if bulk_document_next {
+                update_doc(value)
+            } else {
+                value
+            };
             bulk_document_next = false;
             self.value(value, number);
         }
@@ -93,12 +112,22 @@ impl Sink<'_> {
         let mut values = Deserializer::from_slice(bytes).into_iter::<Value>();
         let mut start = 0;
         while let Some(next) = values.next() {
-            let skipped = bytes[start..].iter().take_while(|b| b.is_ascii_whitespace()).count();
-            let line = 1 + bytes[..start + skipped].iter().filter(|&&b| b == b'\n').count() as u64;
+            let skipped = bytes[start..]
+                .iter()
+                .take_while(|b| b.is_ascii_whitespace())
+                .count();
+            let line = 1 + bytes[..start + skipped]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u64;
             match next {
                 Ok(value) => self.value(value, line),
                 Err(e) => {
-                    self.report.malformed(self.name, e.line() as u64, format!("invalid JSON, rest of input skipped: {e}"));
+                    self.report.malformed(
+                        self.name,
+                        e.line() as u64,
+                        format!("invalid JSON, rest of input skipped: {e}"),
+                    );
                     return;
                 }
             }
@@ -111,7 +140,12 @@ impl Sink<'_> {
         match value {
             Value::Array(items) => items.into_iter().for_each(|item| self.value(item, line)),
             Value::Object(mut map) => {
-                if let Some(Value::Array(hits)) = map.get_mut("hits").and_then(|h| h.get_mut("hits")).filter(|h| h.is_array()).map(Value::take) {
+                if let Some(Value::Array(hits)) = map
+                    .get_mut("hits")
+                    .and_then(|h| h.get_mut("hits"))
+                    .filter(|h| h.is_array())
+                    .map(Value::take)
+                {
                     return hits.into_iter().for_each(|hit| self.value(hit, line));
                 }
                 let doc = match map.remove("_source") {
@@ -124,7 +158,11 @@ impl Sink<'_> {
                     Err(reason) => self.report.malformed(self.name, line, reason),
                 }
             }
-            other => self.report.malformed(self.name, line, format!("expected a JSON object, got {other}")),
+            other => self.report.malformed(
+                self.name,
+                line,
+                format!("expected a JSON object, got {other}"),
+            ),
         }
     }
 }
@@ -133,13 +171,16 @@ impl Sink<'_> {
 fn bulk_action(value: &Value) -> Option<&str> {
     let map = value.as_object().filter(|m| m.len() == 1)?;
     let (action, meta) = map.iter().next()?;
-    (meta.is_object() && matches!(action.as_str(), "index" | "create" | "update" | "delete")).then_some(action.as_str())
+    (meta.is_object() && matches!(action.as_str(), "index" | "create" | "update" | "delete"))
+        .then_some(action.as_str())
 }
 
 /// The document of a `_bulk` `update` body (`{"doc": {...}}`), else the value itself.
 fn update_doc(value: Value) -> Value {
     match value {
-        Value::Object(mut map) if map.get("doc").is_some_and(Value::is_object) => map.remove("doc").unwrap_or_default(),
+        Value::Object(mut map) if map.get("doc").is_some_and(Value::is_object) => {
+            map.remove("doc").unwrap_or_default()
+        }
         other => other,
     }
 }

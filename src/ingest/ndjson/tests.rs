@@ -30,8 +30,15 @@ fn plain_hit_bulk_and_search_response_shapes() {
     ]
     .join("\n");
     let (events, report) = run(&text);
-    assert_eq!((events.len(), report.malformed, report.lines_read), (8, 0, 9));
-    assert!(events.iter().all(|e| e.destination_port == Some(443) && e.event_type == ["start"]));
+    assert_eq!(
+        (events.len(), report.malformed, report.lines_read),
+        (8, 0, 9)
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e.destination_port == Some(443) && e.event_type == ["start"])
+    );
 }
 
 #[test]
@@ -43,7 +50,10 @@ fn nested_dotted_and_mixed_keys_agree() {
     assert_eq!(events.len(), 3);
     assert_eq!(events[0], events[1]);
     assert_eq!(events[0], events[2]);
-    assert_eq!((events[0].process_name.as_deref(), events[0].process_pid), (Some("curl"), Some(7)));
+    assert_eq!(
+        (events[0].process_name.as_deref(), events[0].process_pid),
+        (Some("curl"), Some(7))
+    );
 }
 
 #[test]
@@ -56,11 +66,30 @@ fn drift_is_normalised() {
     ];
     let (events, report) = run(&lines.join("\n"));
     assert_eq!(report.malformed, 0, "{:?}", report.malformed_examples);
-    assert!(events.iter().all(|e| e.timestamp_ms == 1_714_557_600_000), "{events:?}");
+    assert!(
+        events.iter().all(|e| e.timestamp_ms == 1_714_557_600_000),
+        "{events:?}"
+    );
     let first = &events[0];
-    assert_eq!((first.source_port, first.process_pid, first.user_id.as_deref()), (Some(5353), Some(42), Some("0")));
-    assert_eq!((first.event_type.as_slice(), first.network_transport.as_deref()), (&["start".to_string()][..], Some("tcp")));
-    let directions: Vec<_> = events.iter().map(|e| e.network_direction.as_deref().unwrap()).collect();
+    assert_eq!(
+        (
+            first.source_port,
+            first.process_pid,
+            first.user_id.as_deref()
+        ),
+        (Some(5353), Some(42), Some("0"))
+    );
+    assert_eq!(
+        (
+            first.event_type.as_slice(),
+            first.network_transport.as_deref()
+        ),
+        (&["start".to_string()][..], Some("tcp"))
+    );
+    let directions: Vec<_> = events
+        .iter()
+        .map(|e| e.network_direction.as_deref().unwrap())
+        .collect();
     assert_eq!(directions, ["ingress", "egress", "ingress", "egress"]);
     assert_eq!(events[1].event_category, ["network"]);
 }
@@ -68,15 +97,30 @@ fn drift_is_normalised() {
 #[test]
 fn broken_first_line_does_not_hide_the_rest() {
     let (events, report) = run(&format!("{{\"@timestamp\":\n{DOC}\n{DOC}"));
-    assert_eq!((events.len(), report.malformed, report.malformed_examples[0].line), (2, 1, 1));
+    assert_eq!(
+        (
+            events.len(),
+            report.malformed,
+            report.malformed_examples[0].line
+        ),
+        (2, 1, 1)
+    );
 }
 
 #[test]
 fn pretty_printed_documents_are_read_as_a_stream() {
     let (events, report) = run(&format!("{DOC}\n").replace(",", ",\n  ").repeat(2));
     assert_eq!((events.len(), report.malformed), (2, 0));
-    let (events, report) = run("{\n\"@timestamp\": 1,\n\"event\": {\"category\": \"network\"}\n}\n{\n oops");
-    assert_eq!((events.len(), report.malformed, report.malformed_examples[0].line), (1, 1, 6));
+    let (events, report) =
+        run("{\n\"@timestamp\": 1,\n\"event\": {\"category\": \"network\"}\n}\n{\n oops");
+    assert_eq!(
+        (
+            events.len(),
+            report.malformed,
+            report.malformed_examples[0].line
+        ),
+        (1, 1, 6)
+    );
 }
 
 #[test]
@@ -84,7 +128,10 @@ fn non_network_documents_are_counted_not_stored() {
     let text = r#"{"@timestamp":1,"event":{"category":["process"]}}
 {"@timestamp":1,"message":"no category"}"#;
     let (events, report) = run(text);
-    assert_eq!((events.len(), report.skipped_non_network, report.malformed), (0, 2, 0));
+    assert_eq!(
+        (events.len(), report.skipped_non_network, report.malformed),
+        (0, 2, 0)
+    );
 }
 
 #[test]
@@ -99,7 +146,11 @@ fn malformed_lines_are_reported_with_line_numbers() {
     let lines: Vec<u64> = report.malformed_examples.iter().map(|m| m.line).collect();
     assert_eq!(lines, [2, 3, 4, 5]);
     assert!(report.malformed_examples[1].reason.contains("@timestamp"));
-    assert!(report.malformed_examples[2].reason.contains("destination.port"));
+    assert!(
+        report.malformed_examples[2]
+            .reason
+            .contains("destination.port")
+    );
     assert_eq!(report.malformed_examples[0].input, "in.ndjson");
 }
 
@@ -114,15 +165,42 @@ fn auditd_manager_sample_event_maps_to_ecs() {
         assert_eq!(e.timestamp_ms, 1_652_361_013_230);
         assert_eq!(e.event_category, ["process", "configuration", "network"]);
         assert_eq!(e.event_type, ["change", "connection", "info"]);
-        assert_eq!(e.event_action.as_deref(), Some("changed-audit-configuration"));
-        assert_eq!((e.event_module.as_deref(), e.event_dataset.as_deref()), (Some("auditd"), Some("auditd_manager.auditd")));
-        assert_eq!((e.event_outcome.as_deref(), e.host_name.as_deref()), (Some("success"), Some("custom-agent")));
+        assert_eq!(
+            e.event_action.as_deref(),
+            Some("changed-audit-configuration")
+        );
+        assert_eq!(
+            (e.event_module.as_deref(), e.event_dataset.as_deref()),
+            (Some("auditd"), Some("auditd_manager.auditd"))
+        );
+        assert_eq!(
+            (e.event_outcome.as_deref(), e.host_name.as_deref()),
+            (Some("success"), Some("custom-agent"))
+        );
         assert_eq!(e.host_os_type.as_deref(), Some("linux"));
-        assert_eq!((e.process_pid, e.process_name.as_deref()), (Some(22501), Some("auditbeat")));
-        assert!(e.process_executable.as_deref().unwrap().ends_with("/auditbeat"));
-        assert_eq!((e.user_id.as_deref(), e.user_name.as_deref()), (Some("0"), Some("root")));
+        assert_eq!(
+            (e.process_pid, e.process_name.as_deref()),
+            (Some(22501), Some("auditbeat"))
+        );
+        assert!(
+            e.process_executable
+                .as_deref()
+                .unwrap()
+                .ends_with("/auditbeat")
+        );
+        assert_eq!(
+            (e.user_id.as_deref(), e.user_name.as_deref()),
+            (Some("0"), Some("root"))
+        );
         assert_eq!(e.network_direction.as_deref(), Some("egress"));
-        assert_eq!((e.destination_ip.as_deref(), e.destination_port, e.network_transport.as_deref()), (None, None, None));
+        assert_eq!(
+            (
+                e.destination_ip.as_deref(),
+                e.destination_port,
+                e.network_transport.as_deref()
+            ),
+            (None, None, None)
+        );
     }
 }
 
@@ -187,10 +265,21 @@ fn events_round_trip_through_ndjson_and_parquet() {
     let events = sample_events();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("export.ndjson");
-    std::fs::write(&path, events.iter().map(to_ndjson).collect::<Vec<_>>().join("\n")).unwrap();
+    std::fs::write(
+        &path,
+        events.iter().map(to_ndjson).collect::<Vec<_>>().join("\n"),
+    )
+    .unwrap();
     let out = dir.path().join("store");
     let report = ingest(&[Input::Path(path)], &out).unwrap();
-    assert_eq!((report.events_written, report.files_written.len(), report.malformed), (2, 2, 0));
+    assert_eq!(
+        (
+            report.events_written,
+            report.files_written.len(),
+            report.malformed
+        ),
+        (2, 2, 0)
+    );
     assert_eq!(read_store(&out), events);
 }
 
@@ -198,26 +287,48 @@ fn events_round_trip_through_ndjson_and_parquet() {
 fn ingesting_twice_keeps_one_copy() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("export.ndjson");
-    std::fs::write(&path, sample_events().iter().map(to_ndjson).collect::<Vec<_>>().join("\n")).unwrap();
+    std::fs::write(
+        &path,
+        sample_events()
+            .iter()
+            .map(to_ndjson)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+    .unwrap();
     let out = dir.path().join("store");
     let inputs = [Input::Path(path.clone())];
     ingest(&inputs, &out).unwrap();
     let second = ingest(&inputs, &out).unwrap();
-    assert_eq!((second.events_written, second.already_ingested.clone()), (0, vec![path.display().to_string()]));
+    assert_eq!(
+        (second.events_written, second.already_ingested.clone()),
+        (0, vec![path.display().to_string()])
+    );
     assert_eq!(read_store(&out).len(), 2);
     assert!(second.to_string().contains("already ingested"));
 }
 
 #[test]
 fn a_generated_fleet_round_trips_through_ndjson_ingest() {
-    let opts = crate::fixtures::FleetOptions { hosts: 6, days: 1, ..crate::fixtures::FleetOptions::default() };
+    let opts = crate::fixtures::FleetOptions {
+        hosts: 6,
+        days: 1,
+        ..crate::fixtures::FleetOptions::default()
+    };
     let mut events = crate::fixtures::generate(&opts).events;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("fleet.ndjson");
-    std::fs::write(&path, events.iter().map(to_ndjson).collect::<Vec<_>>().join("\n")).unwrap();
+    std::fs::write(
+        &path,
+        events.iter().map(to_ndjson).collect::<Vec<_>>().join("\n"),
+    )
+    .unwrap();
     let out = dir.path().join("store");
     let report = ingest(&[Input::Path(path)], &out).unwrap();
-    assert_eq!((report.events_written, report.malformed), (events.len() as u64, 0));
+    assert_eq!(
+        (report.events_written, report.malformed),
+        (events.len() as u64, 0)
+    );
     let mut read = read_store(&out);
     let key = |e: &EcsEvent| format!("{e:?}");
     events.sort_by_key(key);

@@ -59,10 +59,10 @@ impl Categories {
     pub fn observe(&mut self, value: &str, bucket_start_ms: i64) {
         let state = match self.values.get_mut(value) {
             Some(state) => state,
-            None => self
-                .values
-                .entry(value.to_string())
-                .or_insert(ValueState { concentration: 0.0, first_seen_ms: bucket_start_ms }),
+            None => self.values.entry(value.to_string()).or_insert(ValueState {
+                concentration: 0.0,
+                first_seen_ms: bucket_start_ms,
+            }),
         };
         state.concentration += 1.0;
         self.total += 1.0;
@@ -81,19 +81,28 @@ impl Categories {
         let mut sum = 0.0;
         for (value, state) in &self.values {
             if !(state.concentration.is_finite() && state.concentration >= 0.0) {
-                return Err(format!("concentration of {value:?} is {}", state.concentration));
+                return Err(format!(
+                    "concentration of {value:?} is {}",
+                    state.concentration
+                ));
             }
             sum += state.concentration;
         }
         if !self.total.is_finite() || (sum - self.total).abs() > 1e-6 * self.total.max(1.0) {
-            return Err(format!("concentrations add up to {sum} but the total is {}", self.total));
+            return Err(format!(
+                "concentrations add up to {sum} but the total is {}",
+                self.total
+            ));
         }
         Ok(())
     }
 
     /// The sorted view used to score this bucket's values.
     pub fn rarity_table(&self) -> RarityTable {
-        RarityTable::new(self.values.values().map(|s| s.concentration).collect(), self.total)
+        RarityTable::new(
+            self.values.values().map(|s| s.concentration).collect(),
+            self.total,
+        )
     }
 }
 
@@ -125,7 +134,12 @@ impl RarityTable {
                 cumulative[j] = cumulative[j + 1];
             }
         }
-        RarityTable { total, concentrations, p, cumulative }
+        RarityTable {
+            total,
+            concentrations,
+            p,
+            cumulative,
+        }
     }
 
     /// median(concentrations) / `concentration`: "seen in 1 of every n buckets" relative to the
@@ -149,8 +163,15 @@ impl RarityTable {
         if self.p.is_empty() {
             return 1.0;
         }
-        let samples = posterior_samples(concentration, self.total - concentration, sample_count(self.total));
-        let sum: f64 = samples.iter().map(|&s| self.rarer_mass(SAMPLE_STRETCH * s)).sum();
+        let samples = posterior_samples(
+            concentration,
+            self.total - concentration,
+            sample_count(self.total),
+        );
+        let sum: f64 = samples
+            .iter()
+            .map(|&s| self.rarer_mass(SAMPLE_STRETCH * s))
+            .sum();
         (sum / samples.len() as f64).clamp(f64::MIN_POSITIVE, 1.0)
     }
 
@@ -159,7 +180,11 @@ impl RarityTable {
     fn rarer_mass(&self, x: f64) -> f64 {
         let last = self.p.len() - 1;
         let r = self.p.partition_point(|&pj| pj <= x).min(last);
-        let (x0, y0) = if r == 0 { (0.0, 0.0) } else { (self.p[r - 1], self.cumulative[r - 1]) };
+        let (x0, y0) = if r == 0 {
+            (0.0, 0.0)
+        } else {
+            (self.p[r - 1], self.cumulative[r - 1])
+        };
         let (x1, y1) = (self.p[r], self.cumulative[r]);
         if x1 <= x0 {
             return y1;
@@ -183,7 +208,11 @@ pub fn posterior_samples(a: f64, b: f64, n: usize) -> Vec<f64> {
     let mut samples = Vec::with_capacity(n);
     let mut previous = 0.0;
     for q in 1..=n {
-        let upper = if q == n { 1.0 } else { shifted.cdf(beta.inverse_cdf(q as f64 / n as f64)) };
+        let upper = if q == n {
+            1.0
+        } else {
+            shifted.cdf(beta.inverse_cdf(q as f64 / n as f64))
+        };
         samples.push(mean * (upper - previous) * n as f64);
         previous = upper;
     }
@@ -206,7 +235,11 @@ mod tests {
         //   = 2.5e-6 / 0.499925 = 5.00075e-6; p = 5e-5 + 5.00075e-6 · (1 - 5e-5) = 5.500050e-5.
         let table = RarityTable::new(vec![9999.5, 1.0, 9999.5], 20_000.0);
         let weight = 2.5e-6 / 0.499925;
-        assert!(close(table.probability(1.0), 5e-5 + weight * (1.0 - 5e-5), 1e-9));
+        assert!(close(
+            table.probability(1.0),
+            5e-5 + weight * (1.0 - 5e-5),
+            1e-9
+        ));
         // A common value: x = 1.05 · 0.499975 > every p -> the last category, Pcum = 1.
         assert_eq!(table.probability(9999.5), 1.0);
     }
@@ -218,7 +251,11 @@ mod tests {
         // p = 1e-4 + 2.500375e-6 · (1 - 1e-4) = 1.0250004e-4.
         let table = RarityTable::new(vec![1.0, 19_998.0, 1.0], 20_000.0);
         let weight = 2.5e-6 / (0.9999 - 5e-5);
-        assert!(close(table.probability(1.0), 1e-4 + weight * (1.0 - 1e-4), 1e-9));
+        assert!(close(
+            table.probability(1.0),
+            1e-4 + weight * (1.0 - 1e-4),
+            1e-9
+        ));
     }
 
     #[test]
@@ -250,7 +287,10 @@ mod tests {
             assert_eq!(samples.len(), n);
             let mean = samples.iter().sum::<f64>() / n as f64;
             assert!(close(mean, a / (a + b), 1e-9), "{a} {b}: {mean}");
-            assert!(samples.windows(2).all(|w| w[0] < w[1]), "slices are increasing");
+            assert!(
+                samples.windows(2).all(|w| w[0] < w[1]),
+                "slices are increasing"
+            );
         }
         assert_eq!(posterior_samples(2.0, 0.0, 7), vec![1.0]);
     }

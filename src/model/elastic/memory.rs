@@ -22,14 +22,17 @@ pub const FIXED_BYTES: u64 = 2 * (3 * DIGEST_K + 2) * 32 + 1024;
 /// Bytes charged for accepting by-value `by` in partition `partition`: the by-value is held twice
 /// (category key and series key), the partition once more in the series key.
 pub fn value_cost(by: &str, partition: Option<&str>) -> u64 {
-    CATEGORY_ENTRY + MAX_SCORE_ENTRY + SCRATCH + 2 * by.len() as u64 + partition.map_or(0, |p| p.len() as u64)
+    CATEGORY_ENTRY
+        + MAX_SCORE_ENTRY
+        + SCRATCH
+        + 2 * by.len() as u64
+        + partition.map_or(0, |p| p.len() as u64)
 }
 
 /// Bytes charged for a new partition.
 pub fn partition_cost(partition: Option<&str>) -> u64 {
     PARTITION_ENTRY + partition.map_or(0, |p| p.len() as u64)
 }
-
 
 #[cfg(test)]
 mod tests {

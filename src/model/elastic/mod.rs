@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{MemoryReport, ModelParams, Score};
 use crate::bucket::{BucketSummary, SeriesKey};
-use categories::{decay_factor, Categories};
+use categories::{Categories, decay_factor};
 use normalizer::{Normalizer, NormalizerSnapshot};
 use score::anomaly_score;
 
@@ -139,12 +139,18 @@ impl ElasticRare {
         }
         let mut model = ElasticRare::new(params);
         for p in s.partitions {
-            p.categories.validate().map_err(|e| format!("partition {:?}: {e}", p.partition))?;
+            p.categories
+                .validate()
+                .map_err(|e| format!("partition {:?}: {e}", p.partition))?;
             model.bytes += memory::partition_cost(p.partition.as_deref());
             for value in p.categories.values.keys() {
                 model.bytes += memory::value_cost(value, p.partition.as_deref());
             }
-            if model.partitions.insert(p.partition.clone(), p.categories).is_some() {
+            if model
+                .partitions
+                .insert(p.partition.clone(), p.categories)
+                .is_some()
+            {
                 return Err(format!("partition {:?} appears twice", p.partition));
             }
         }
@@ -200,8 +206,12 @@ impl ElasticRare {
         let mut scored = Vec::with_capacity(accepted.len());
         let mut table = None;
         for key in accepted {
-            let Some(categories) = self.partitions.get(&key.partition) else { continue };
-            let Some(state) = categories.values.get(&key.by) else { continue };
+            let Some(categories) = self.partitions.get(&key.partition) else {
+                continue;
+            };
+            let Some(state) = categories.values.get(&key.by) else {
+                continue;
+            };
             let fresh = match &table {
                 Some((partition, _)) => partition != &key.partition,
                 None => true,
@@ -224,7 +234,11 @@ impl ElasticRare {
 
 /// The raw score fed to the normaliser: 0 above the maximum anomalous probability.
 fn raw_score(probability: f64) -> f64 {
-    if probability > MAX_ANOMALOUS_PROBABILITY { 0.0 } else { anomaly_score(probability) }
+    if probability > MAX_ANOMALOUS_PROBABILITY {
+        0.0
+    } else {
+        anomaly_score(probability)
+    }
 }
 
 #[cfg(test)]

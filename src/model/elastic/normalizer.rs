@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use statrs::distribution::{Beta, ContinuousCDF};
 
 use super::qdigest::{QDigest, QDigestSnapshot};
-use super::score::{inverse_anomaly_score, LARGEST_SIGNIFICANT_PROBABILITY, SMALL_PROBABILITY};
+use super::score::{LARGEST_SIGNIFICANT_PROBABILITY, SMALL_PROBABILITY, inverse_anomaly_score};
 use crate::bucket::SeriesKey;
 
 /// Size parameter of both q-digests.
@@ -34,8 +34,17 @@ const NOISE_PERCENTILE: f64 = 50.0;
 /// Weight of the signal above the noise score.
 const NOISE_MULTIPLIER: f64 = 1.0;
 /// Percentile -> normalised score.
-pub const KNOTS: [(f64, f64); 9] =
-    [(0.0, 0.0), (70.0, 1.0), (85.0, 1.2), (90.0, 1.5), (95.0, 3.0), (97.0, 20.0), (99.0, 50.0), (99.9, 90.0), (100.0, 100.0)];
+pub const KNOTS: [(f64, f64); 9] = [
+    (0.0, 0.0),
+    (70.0, 1.0),
+    (85.0, 1.2),
+    (90.0, 1.5),
+    (95.0, 3.0),
+    (97.0, 20.0),
+    (99.0, 50.0),
+    (99.9, 90.0),
+    (100.0, 100.0),
+];
 const MAX_NORMALIZED: f64 = 100.0;
 /// The largest raw score (`CTools::anomalyScore` of the smallest probability).
 const MAX_RAW_SCORE: f64 = 100.0;
@@ -120,7 +129,9 @@ fn cdf_quantile(n: f64, p: f64, q: f64) -> f64 {
 pub fn knot_score(percentile: f64) -> f64 {
     let index = KNOTS.partition_point(|k| k.0 < percentile).max(1);
     match (KNOTS.get(index - 1), KNOTS.get(index)) {
-        (Some(left), Some(right)) => left.1 + (right.1 - left.1) * (percentile - left.0) / (right.0 - left.0),
+        (Some(left), Some(right)) => {
+            left.1 + (right.1 - left.1) * (percentile - left.0) / (right.0 - left.0)
+        }
         _ => MAX_NORMALIZED,
     }
 }
@@ -143,7 +154,9 @@ impl Normalizer {
         let ratio = bucket_span_s as f64 / SAMPLE_SPAN_S;
         let decay = 0.0005 * ratio.min(1.0);
         Normalizer {
-            buckets_per_sample: (SAMPLE_SPAN_S / bucket_span_s as f64).round().clamp(1.0, SAMPLE_SPAN_S) as u32,
+            buckets_per_sample: (SAMPLE_SPAN_S / bucket_span_s as f64)
+                .round()
+                .clamp(1.0, SAMPLE_SPAN_S) as u32,
             max_score_decay: decay * ratio.max(1.0),
             digest_decay: decay,
             samples_to_quantile_decay: QUANTILE_DECAY_SAMPLES,
@@ -194,7 +207,10 @@ impl Normalizer {
             }
             quantiles
         });
-        Scorer { quantiles, max_scores: &self.max_scores }
+        Scorer {
+            quantiles,
+            max_scores: &self.max_scores,
+        }
     }
 
     /// Adds the sample's high-water mark and starts a new sample.
@@ -222,7 +238,11 @@ impl Normalizer {
             max_scores: self
                 .max_scores
                 .iter()
-                .map(|(key, (score, since))| MaxScore { key: key.clone(), score: *score, buckets_since_score: *since })
+                .map(|(key, (score, since))| MaxScore {
+                    key: key.clone(),
+                    score: *score,
+                    buckets_since_score: *since,
+                })
                 .collect(),
         }
     }
@@ -237,17 +257,25 @@ impl Normalizer {
             ));
         }
         if !(0.0..=MAX_RAW_SCORE).contains(&s.sample_max) {
-            return Err(format!("sample maximum {} is outside [0, {MAX_RAW_SCORE}]", s.sample_max));
+            return Err(format!(
+                "sample maximum {} is outside [0, {MAX_RAW_SCORE}]",
+                s.sample_max
+            ));
         }
         if !(1..=QUANTILE_DECAY_SAMPLES).contains(&s.samples_to_quantile_decay) {
-            return Err(format!("samples to quantile decay {} is outside 1 to 20", s.samples_to_quantile_decay));
+            return Err(format!(
+                "samples to quantile decay {} is outside 1 to 20",
+                s.samples_to_quantile_decay
+            ));
         }
         normalizer.quantiles = Quantiles::restore(&s, normalizer.digest_decay)?;
         normalizer.samples_to_quantile_decay = s.samples_to_quantile_decay;
         normalizer.buckets_in_sample = s.buckets_in_sample;
         normalizer.sample_max = s.sample_max;
         for m in s.max_scores {
-            normalizer.max_scores.insert(m.key, (m.score, m.buckets_since_score));
+            normalizer
+                .max_scores
+                .insert(m.key, (m.score, m.buckets_since_score));
         }
         Ok(normalizer)
     }
@@ -256,7 +284,9 @@ impl Normalizer {
 impl Scorer<'_> {
     /// The normalised score of raw `score` for series `key`; 0 for a zero score or on cold start.
     pub fn normalize(&self, key: &SeriesKey, score: f64) -> f64 {
-        let Some(quantiles) = self.quantiles.as_ref().filter(|_| score != 0.0) else { return 0.0 };
+        let Some(quantiles) = self.quantiles.as_ref().filter(|_| score != 0.0) else {
+            return 0.0;
+        };
         let noise = quantiles.noise_ceiling(score);
         let percentile = quantiles.percentile_ceiling(score);
         let max_score = match self.max_scores.get(key) {
@@ -264,7 +294,11 @@ impl Scorer<'_> {
             _ => MAX_NORMALIZED,
         };
         let probability = probability_ceiling(inverse_anomaly_score(score));
-        noise.min(percentile).min(max_score).min(probability).min(MAX_NORMALIZED)
+        noise
+            .min(percentile)
+            .min(max_score)
+            .min(probability)
+            .min(MAX_NORMALIZED)
     }
 }
 
@@ -280,13 +314,19 @@ impl Quantiles {
 
     /// Rebuilds the digests of a snapshot, checking k and the count below the split.
     fn restore(s: &NormalizerSnapshot, decay: f64) -> Result<Quantiles, String> {
-        let scores = QDigest::restore(s.scores.clone(), decay).map_err(|e| format!("raw score digest: {e}"))?;
-        let high_scores = QDigest::restore(s.high_scores.clone(), decay).map_err(|e| format!("high score digest: {e}"))?;
+        let scores = QDigest::restore(s.scores.clone(), decay)
+            .map_err(|e| format!("raw score digest: {e}"))?;
+        let high_scores = QDigest::restore(s.high_scores.clone(), decay)
+            .map_err(|e| format!("high score digest: {e}"))?;
         if scores.k() != DIGEST_K || high_scores.k() != DIGEST_K {
             return Err(format!("digests must have k = {DIGEST_K}"));
         }
         if s.high_percentile_count > scores.n() {
-            return Err(format!("high percentile count {} exceeds the {} scores held", s.high_percentile_count, scores.n()));
+            return Err(format!(
+                "high percentile count {} exceeds the {} scores held",
+                s.high_percentile_count,
+                scores.n()
+            ));
         }
         Ok(Quantiles {
             high_percentile_score: s.high_percentile_score,
@@ -327,8 +367,12 @@ impl Quantiles {
     /// `knot(50%) · max(1 + 10 · (s − s₅₀), 0) + 100 · max(2 · min(l₀ + u₀, 1) − 1, 0)`.
     fn noise_ceiling(&self, score: f64) -> f64 {
         let noise_score = self.scores.quantile(NOISE_PERCENTILE / 100.0);
-        let knot = KNOTS.iter().find(|k| **k >= (NOISE_PERCENTILE, 0.0)).map_or(MAX_NORMALIZED, |k| k.1);
-        let signal = NOISE_MULTIPLIER * 10.0 / DISCRETIZATION * (f64::from(discrete(score)) - f64::from(noise_score));
+        let knot = KNOTS
+            .iter()
+            .find(|k| **k >= (NOISE_PERCENTILE, 0.0))
+            .map_or(MAX_NORMALIZED, |k| k.1);
+        let signal = NOISE_MULTIPLIER * 10.0 / DISCRETIZATION
+            * (f64::from(discrete(score)) - f64::from(noise_score));
         let (l0, u0) = self.scores.cdf(0);
         let zero_mass = (50.0 * (l0 + u0) / NOISE_PERCENTILE).min(1.0);
         knot * (1.0 + signal).max(0.0) + MAX_NORMALIZED * (2.0 * zero_mass - 1.0).max(0.0)
@@ -368,14 +412,17 @@ impl Quantiles {
     /// percentile from its still-exact summary and moves everything above it to the fine digest.
     fn seed_high_scores(&mut self, n: u64) {
         let summary = self.scores.summary();
-        let Some(&(first_value, first_count)) = summary.first() else { return };
+        let Some(&(first_value, first_count)) = summary.first() else {
+            return;
+        };
         let target = (HIGH_PERCENTILE / 100.0 * n as f64 + 0.5) as u64;
         let split = (1..summary.len()).find(|&i| summary[i].1 > target);
         let (score, count) = split.map_or((first_value, first_count), |i| summary[i - 1]);
         self.high_percentile_score = score;
         self.high_percentile_count = count.min(n);
         for i in split.unwrap_or(summary.len())..summary.len() {
-            self.high_scores.add(summary[i].0, summary[i].1 - summary[i - 1].1);
+            self.high_scores
+                .add(summary[i].0, summary[i].1 - summary[i - 1].1);
         }
     }
 
@@ -390,9 +437,13 @@ impl Quantiles {
         }
         let coarse = self.scores.summary();
         let fine = self.high_scores.summary();
-        let Some(last) = coarse.len().checked_sub(1) else { return };
+        let Some(last) = coarse.len().checked_sub(1) else {
+            return;
+        };
         let i0 = coarse.partition_point(|c| c.1 < target).min(last);
-        let mut j = fine.partition_point(|h| h.0 <= coarse[i0].0).min(fine.len().wrapping_sub(1));
+        let mut j = fine
+            .partition_point(|h| h.0 <= coarse[i0].0)
+            .min(fine.len().wrapping_sub(1));
         let mut running = coarse[i0].1;
         let mut i = i0 + 1;
         while i < coarse.len() && coarse[i0].1 + self.high_scores.n() < n {
@@ -408,7 +459,11 @@ impl Quantiles {
             i += 1;
         }
         self.high_percentile_score = coarse[i0].0;
-        self.high_percentile_count = if coarse[i0].1 > n { n - 1 } else { coarse[i0].1 };
+        self.high_percentile_count = if coarse[i0].1 > n {
+            n - 1
+        } else {
+            coarse[i0].1
+        };
     }
 }
 

@@ -3,7 +3,10 @@
 use super::*;
 
 fn key(by: &str) -> SeriesKey {
-    SeriesKey { partition: None, by: by.to_string() }
+    SeriesKey {
+        partition: None,
+        by: by.to_string(),
+    }
 }
 
 fn close(a: f64, b: f64, tolerance: f64) -> bool {
@@ -37,18 +40,28 @@ fn two_buckets_of_one_sample_add_one_entry_holding_the_larger_score() {
     assert_eq!(normalizer.buckets_per_sample, 2);
     bucket(&mut normalizer, &[2.0, 0.5]);
     bucket(&mut normalizer, &[3.0]);
-    assert_eq!(normalizer.quantiles.scores.n(), 0, "added when the next sample starts");
+    assert_eq!(
+        normalizer.quantiles.scores.n(),
+        0,
+        "added when the next sample starts"
+    );
     bucket(&mut normalizer, &[1.0]);
     // max(2.0, 0.5, 3.0) = 3.0 -> round(1000 · 3.0) = 3000, once.
     assert_eq!(normalizer.quantiles.scores.summary(), vec![(3000, 1)]);
     bucket(&mut normalizer, &[]);
     bucket(&mut normalizer, &[]);
     // The second sample's high-water mark is 1.0 -> 1000.
-    assert_eq!(normalizer.quantiles.scores.summary(), vec![(1000, 1), (3000, 2)]);
+    assert_eq!(
+        normalizer.quantiles.scores.summary(),
+        vec![(1000, 1), (3000, 2)]
+    );
     // A sample of empty buckets adds 0.
     bucket(&mut normalizer, &[]);
     bucket(&mut normalizer, &[]);
-    assert_eq!(normalizer.quantiles.scores.summary(), vec![(0, 1), (1000, 2), (3000, 3)]);
+    assert_eq!(
+        normalizer.quantiles.scores.summary(),
+        vec![(0, 1), (1000, 2), (3000, 3)]
+    );
 }
 
 #[test]
@@ -59,7 +72,11 @@ fn digests_age_every_20_samples_not_every_20_buckets() {
     for _ in 0..40 {
         bucket(&mut normalizer, &[0.0]);
     }
-    assert_eq!(normalizer.quantiles.scores.n(), 10_019, "19 samples added, no ageing yet");
+    assert_eq!(
+        normalizer.quantiles.scores.n(),
+        10_019,
+        "19 samples added, no ageing yet"
+    );
     assert_eq!(normalizer.samples_to_quantile_decay, 1);
     bucket(&mut normalizer, &[0.0]);
     // 10,020 · exp(-0.00025) = 10,017.495 -> 10,017.
@@ -125,7 +142,10 @@ fn a_lone_high_score_among_zeros_normalises_high() {
     // 500 of 501 at or below the split at 0, so the 70% interval of the percentile is about
     // [0.99860, 0.999995] (Beta(n·F + 1/3, n·(1−F) + 1/3) quantiles 0.15 and 0.85, n = 501).
     let (lower, upper) = quantiles.quantile_bounds(raw);
-    assert!(close(lower, 0.99860, 1e-5) && close(upper, 0.999995, 1e-6), "{lower} {upper}");
+    assert!(
+        close(lower, 0.99860, 1e-5) && close(upper, 0.999995, 1e-6),
+        "{lower} {upper}"
+    );
     // knot(99.860) = 50 + 40 · 0.860 / 0.9 = 88.24; knot(99.9995) = 90 + 10 · 0.0995 / 0.1 = 99.95;
     // the mean is 94.10. No exponent: the sample already spans 30 minutes.
     let percentile = quantiles.percentile_ceiling(raw);
@@ -179,7 +199,11 @@ fn snapshot_mid_sample_restores_and_continues_bit_identically() {
         bucket(&mut resumed, &stream_scores(i));
     }
     let snapshot = resumed.snapshot();
-    assert_eq!((snapshot.buckets_in_sample, snapshot.sample_max), (1, 12.0 / 7.0), "mid-sample");
+    assert_eq!(
+        (snapshot.buckets_in_sample, snapshot.sample_max),
+        (1, 12.0 / 7.0),
+        "mid-sample"
+    );
     let json = serde_json::to_string(&snapshot).unwrap();
     resumed = Normalizer::restore(900, serde_json::from_str(&json).unwrap()).unwrap();
     assert_eq!(resumed, straight);
@@ -203,14 +227,30 @@ fn restore_refuses_inconsistent_state() {
     }
     let mut bad = normalizer.snapshot();
     bad.high_percentile_count = bad.scores.n + 1;
-    assert!(Normalizer::restore(900, bad).unwrap_err().contains("high percentile count"));
+    assert!(
+        Normalizer::restore(900, bad)
+            .unwrap_err()
+            .contains("high percentile count")
+    );
     let mut bad = normalizer.snapshot();
     bad.buckets_in_sample = 3;
-    assert!(Normalizer::restore(900, bad).unwrap_err().contains("buckets per sample"));
+    assert!(
+        Normalizer::restore(900, bad)
+            .unwrap_err()
+            .contains("buckets per sample")
+    );
     let mut bad = normalizer.snapshot();
     bad.sample_max = f64::NAN;
-    assert!(Normalizer::restore(900, bad).unwrap_err().contains("sample maximum"));
+    assert!(
+        Normalizer::restore(900, bad)
+            .unwrap_err()
+            .contains("sample maximum")
+    );
     let mut bad = normalizer.snapshot();
     bad.samples_to_quantile_decay = 0;
-    assert!(Normalizer::restore(900, bad).unwrap_err().contains("quantile decay"));
+    assert!(
+        Normalizer::restore(900, bad)
+            .unwrap_err()
+            .contains("quantile decay")
+    );
 }

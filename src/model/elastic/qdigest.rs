@@ -27,14 +27,23 @@ impl Range {
     fn parent(self) -> Range {
         let span = self.span * 2;
         let min = self.start() - self.start() % span;
-        Range { max: min + span - 1, span }
+        Range {
+            max: min + span - 1,
+            span,
+        }
     }
 
     fn sibling(self) -> Range {
         if (self.start() / self.span).is_multiple_of(2) {
-            Range { max: self.max + self.span, span: self.span }
+            Range {
+                max: self.max + self.span,
+                span: self.span,
+            }
         } else {
-            Range { max: self.max - self.span, span: self.span }
+            Range {
+                max: self.max - self.span,
+                span: self.span,
+            }
         }
     }
 }
@@ -64,7 +73,13 @@ impl QDigest {
     /// An empty digest over `[0, 1]`.
     pub fn new(k: u64, decay_rate: f64) -> QDigest {
         let root = Range { max: 1, span: 2 };
-        QDigest { k, n: 0, decay_rate, root, nodes: BTreeMap::from([(root, 0)]) }
+        QDigest {
+            k,
+            n: 0,
+            decay_rate,
+            root,
+            nodes: BTreeMap::from([(root, 0)]),
+        }
     }
 
     /// Total count.
@@ -81,7 +96,10 @@ impl QDigest {
     pub fn add(&mut self, value: u32, count: u64) {
         self.n += count;
         let expanded = self.expand(value);
-        let leaf = Range { max: value, span: 1 };
+        let leaf = Range {
+            max: value,
+            span: 1,
+        };
         let slot = self.nodes.entry(leaf).or_insert(0);
         *slot += count;
         let is_new = *slot == count;
@@ -135,7 +153,10 @@ impl QDigest {
         let (inf_lower, inf_upper) = self.cdf(infimum);
         let (sup_lower, sup_upper) = self.cdf(supremum);
         let width = (supremum.wrapping_sub(infimum) as f64).max(1.0);
-        ((sup_lower - inf_upper).max(0.0) / width, (sup_upper - inf_lower).max(0.0) / width)
+        (
+            (sup_lower - inf_upper).max(0.0) / width,
+            (sup_upper - inf_lower).max(0.0) / width,
+        )
     }
 
     /// The value at quantile `q`: the end of the first node, in post-order, at which the
@@ -159,7 +180,9 @@ impl QDigest {
             return result;
         }
         let mut iter = self.nodes.iter();
-        let Some((first, first_count)) = iter.next() else { return result };
+        let Some((first, first_count)) = iter.next() else {
+            return result;
+        };
         let (mut last, mut cumulative) = (first.max, *first_count);
         for (range, count) in iter {
             if range.max != last {
@@ -176,29 +199,59 @@ impl QDigest {
 
     /// The state as stored.
     pub fn snapshot(&self) -> QDigestSnapshot {
-        let nodes = self.nodes.iter().map(|(r, c)| (r.start(), r.max, *c)).collect();
-        QDigestSnapshot { k: self.k, n: self.n, nodes }
+        let nodes = self
+            .nodes
+            .iter()
+            .map(|(r, c)| (r.start(), r.max, *c))
+            .collect();
+        QDigestSnapshot {
+            k: self.k,
+            n: self.n,
+            nodes,
+        }
     }
 
     /// Rebuilds a digest, checking that the nodes form a valid dyadic tree holding `n`.
     pub fn restore(s: QDigestSnapshot, decay_rate: f64) -> Result<QDigest, String> {
         let mut nodes = BTreeMap::new();
         for &(min, max, count) in &s.nodes {
-            let span = max.checked_sub(min).and_then(|d| d.checked_add(1)).filter(|s| s.is_power_of_two() && *s <= MAX_ROOT_SPAN);
+            let span = max
+                .checked_sub(min)
+                .and_then(|d| d.checked_add(1))
+                .filter(|s| s.is_power_of_two() && *s <= MAX_ROOT_SPAN);
             let Some(span) = span.filter(|span| min % span == 0) else {
-                return Err(format!("q-digest node [{min}, {max}] is not a dyadic range"));
+                return Err(format!(
+                    "q-digest node [{min}, {max}] is not a dyadic range"
+                ));
             };
             nodes.insert(Range { max, span }, count);
         }
-        let Some((&root, _)) = nodes.iter().next_back() else { return Err("q-digest has no root node".into()) };
+        let Some((&root, _)) = nodes.iter().next_back() else {
+            return Err("q-digest has no root node".into());
+        };
         if root.start() != 0 || root.span < 2 || nodes.keys().any(|r| r.max > root.max) {
-            return Err(format!("q-digest root [{}, {}] does not start at 0 or cover every node", root.start(), root.max));
+            return Err(format!(
+                "q-digest root [{}, {}] does not start at 0 or cover every node",
+                root.start(),
+                root.max
+            ));
         }
         let total: u64 = nodes.values().sum();
         if total != s.n || s.k == 0 || nodes.len() != s.nodes.len() {
-            return Err(format!("q-digest holds {total} in {} nodes but claims n = {}, k = {}", nodes.len(), s.n, s.k));
+            return Err(format!(
+                "q-digest holds {total} in {} nodes but claims n = {}, k = {}",
+                nodes.len(),
+                s.n,
+                s.k
+            ));
         }
-        Ok(QDigest { k: s.k, n: s.n, decay_rate, root, nodes })
+        Ok(QDigest {
+            k: s.k,
+            n: s.n,
+            decay_rate,
+            root,
+            nodes,
+        })
     }
 
     /// Grows the root range until it covers `value`; true if it had to.
@@ -233,7 +286,12 @@ impl QDigest {
 
     /// Largest node end below `x` (0 if none).
     fn infimum_below(&self, x: u32) -> u32 {
-        self.nodes.iter().filter(|(r, c)| r.max < x && **c > 0).map(|(r, _)| r.max).max().unwrap_or(0)
+        self.nodes
+            .iter()
+            .filter(|(r, c)| r.max < x && **c > 0)
+            .map(|(r, _)| r.max)
+            .max()
+            .unwrap_or(0)
     }
 
     /// Smallest end above `x` among the root's children and the root itself (when it holds mass).
@@ -258,7 +316,10 @@ impl QDigest {
     /// true if anything merged.
     fn compress(&mut self, pending: Vec<Range>) -> bool {
         let factor = self.n / self.k;
-        let mut heap: BinaryHeap<Reverse<(u32, u32)>> = pending.into_iter().map(|r| Reverse((r.span, r.max))).collect();
+        let mut heap: BinaryHeap<Reverse<(u32, u32)>> = pending
+            .into_iter()
+            .map(|r| Reverse((r.span, r.max)))
+            .collect();
         let mut compressed = false;
         while let Some(Reverse((span, max))) = heap.pop() {
             if let Some(merged) = self.merge_into_parent(Range { max, span }, factor) {
@@ -290,7 +351,11 @@ impl QDigest {
         let is_parent = ancestor.span == 2 * range.span;
         let sibling = range.sibling();
         let sibling_count = self.nodes.get(&sibling).copied().unwrap_or(0);
-        let parent_count = if is_parent { self.nodes.get(&ancestor).copied().unwrap_or(0) } else { 0 };
+        let parent_count = if is_parent {
+            self.nodes.get(&ancestor).copied().unwrap_or(0)
+        } else {
+            0
+        };
         let count = parent_count + own + sibling_count;
         if count >= factor {
             return None;
@@ -331,7 +396,10 @@ mod tests {
         assert_eq!(d.n(), 20_000);
         assert!(d.nodes.len() <= 3 * 201 + 1, "size {}", d.nodes.len());
         let (lower, upper) = d.cdf(50_000);
-        assert!(lower <= 0.5 + 0.01 && upper >= 0.5 - 0.01, "{lower} {upper}");
+        assert!(
+            lower <= 0.5 + 0.01 && upper >= 0.5 - 0.01,
+            "{lower} {upper}"
+        );
         assert_eq!(d.summary().last().map(|s| s.1), Some(20_000));
     }
 

@@ -17,11 +17,14 @@ pub fn anomaly_score(p: f64) -> f64 {
     if p >= LARGEST_SIGNIFICANT_PROBABILITY {
         0.0
     } else if p >= SMALL_PROBABILITY {
-        (1.0 / p - 1.0 / LARGEST_SIGNIFICANT_PROBABILITY) / (1.0 / SMALL_PROBABILITY - 1.0 / LARGEST_SIGNIFICANT_PROBABILITY)
+        (1.0 / p - 1.0 / LARGEST_SIGNIFICANT_PROBABILITY)
+            / (1.0 / SMALL_PROBABILITY - 1.0 / LARGEST_SIGNIFICANT_PROBABILITY)
     } else if p >= MINUSCULE_PROBABILITY {
-        1.0 + 49.0 * (SMALL_PROBABILITY.ln() - p.ln()) / (SMALL_PROBABILITY.ln() - MINUSCULE_PROBABILITY.ln())
+        1.0 + 49.0 * (SMALL_PROBABILITY.ln() - p.ln())
+            / (SMALL_PROBABILITY.ln() - MINUSCULE_PROBABILITY.ln())
     } else {
-        50.0 + 50.0 * (MINUSCULE_PROBABILITY.ln() - p.ln()) / (MINUSCULE_PROBABILITY.ln() - f64::MIN_POSITIVE.ln())
+        50.0 + 50.0 * (MINUSCULE_PROBABILITY.ln() - p.ln())
+            / (MINUSCULE_PROBABILITY.ln() - f64::MIN_POSITIVE.ln())
     }
 }
 
@@ -34,11 +37,13 @@ pub fn inverse_anomaly_score(score: f64) -> f64 {
             + score * (1.0 / SMALL_PROBABILITY - 1.0 / LARGEST_SIGNIFICANT_PROBABILITY);
         1.0 / inverse
     } else if score <= 50.0 {
-        let log_p = SMALL_PROBABILITY.ln() - (score - 1.0) / 49.0 * (SMALL_PROBABILITY.ln() - MINUSCULE_PROBABILITY.ln());
+        let log_p = SMALL_PROBABILITY.ln()
+            - (score - 1.0) / 49.0 * (SMALL_PROBABILITY.ln() - MINUSCULE_PROBABILITY.ln());
         log_p.exp()
     } else {
         let log_p = MINUSCULE_PROBABILITY.ln()
-            - (score.min(100.0) - 50.0) / 50.0 * (MINUSCULE_PROBABILITY.ln() - f64::MIN_POSITIVE.ln());
+            - (score.min(100.0) - 50.0) / 50.0
+                * (MINUSCULE_PROBABILITY.ln() - f64::MIN_POSITIVE.ln());
         log_p.exp().max(f64::MIN_POSITIVE)
     }
 }

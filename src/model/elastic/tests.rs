@@ -9,15 +9,34 @@ use crate::model::MemoryStatus;
 const SPAN_MS: i64 = 900_000;
 
 fn params(limit: u64) -> ModelParams {
-    ModelParams { bucket_span_s: 900, memory_limit_bytes: limit, by_field_is_port: true }
+    ModelParams {
+        bucket_span_s: 900,
+        memory_limit_bytes: limit,
+        by_field_is_port: true,
+    }
 }
 
 fn bucket(index: i64, values: &[&str]) -> BucketSummary {
     let values: BTreeMap<SeriesKey, ValueSummary> = values
         .iter()
-        .map(|v| (SeriesKey { partition: None, by: v.to_string() }, ValueSummary { event_count: 1, ..Default::default() }))
+        .map(|v| {
+            (
+                SeriesKey {
+                    partition: None,
+                    by: v.to_string(),
+                },
+                ValueSummary {
+                    event_count: 1,
+                    ..Default::default()
+                },
+            )
+        })
         .collect();
-    BucketSummary { start_ms: index * SPAN_MS, event_count: values.len() as u64, values }
+    BucketSummary {
+        start_ms: index * SPAN_MS,
+        event_count: values.len() as u64,
+        values,
+    }
 }
 
 /// A deterministic stream: 30 common ports every bucket, a few occasional ones, empty buckets, and
@@ -26,7 +45,9 @@ fn stream(buckets: i64) -> Vec<BucketSummary> {
     let mut state: u64 = 12345;
     (0..buckets)
         .map(|i| {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             if i % 17 == 5 {
                 return BucketSummary::empty(i * SPAN_MS);
             }
@@ -63,7 +84,11 @@ fn a_new_value_after_a_long_common_history_gets_the_top_score() {
     // T ≈ 30 · 400 · decay ≈ 11,500 > 10,000: one sample, p ≈ 1/T + interpolation ≈ 2e-4.
     assert!(score.probability < 5e-4, "{}", score.probability);
     assert!(score.record_score >= 75.0, "{score:?}");
-    assert!(score.relative_rarity > 300.0, "median c ≈ 383 vs c = 1: {}", score.relative_rarity);
+    assert!(
+        score.relative_rarity > 300.0,
+        "median c ≈ 383 vs c = 1: {}",
+        score.relative_rarity
+    );
     // Seen again right away it is less surprising.
     let again = model.update(&bucket(401, &with_new));
     assert!(again.iter().all(|s| s.record_score < score.record_score));
@@ -87,14 +112,18 @@ fn snapshot_restore_continues_bit_identically() {
     let buckets = stream(300);
     let mut straight = ElasticRare::new(&params(32 << 20));
     let expected: Vec<Vec<Score>> = buckets.iter().map(|b| straight.update(b)).collect();
-    assert!(expected.iter().flatten().count() > 3, "the stream must produce scores");
+    assert!(
+        expected.iter().flatten().count() > 3,
+        "the stream must produce scores"
+    );
 
     let mut model = ElasticRare::new(&params(32 << 20));
     let mut got = Vec::new();
     for (i, b) in buckets.iter().enumerate() {
         if [1, 57, 150, 299].contains(&i) {
             let json = serde_json::to_string(&model.snapshot()).unwrap();
-            model = ElasticRare::restore(&params(32 << 20), serde_json::from_str(&json).unwrap()).unwrap();
+            model = ElasticRare::restore(&params(32 << 20), serde_json::from_str(&json).unwrap())
+                .unwrap();
         }
         got.push(model.update(b));
     }
@@ -109,7 +138,8 @@ fn restore_refuses_bad_snapshots() {
     for b in stream(30) {
         model.update(&b);
     }
-    let err = ElasticRare::restore(&params(32 << 20).with_span(3600), model.snapshot()).unwrap_err();
+    let err =
+        ElasticRare::restore(&params(32 << 20).with_span(3600), model.snapshot()).unwrap_err();
     assert!(err.contains("900 s buckets"), "{err}");
     let mut bad = model.snapshot();
     bad.partitions[0].categories.total += 1.0;
@@ -125,7 +155,11 @@ fn hard_limit_refuses_new_values_but_keeps_scoring_known_ones() {
     let mut model = ElasticRare::new(&params(limit));
     let names: Vec<String> = (0..40).map(|i| format!("v{i:04}")).collect();
     for i in 0..100 {
-        let refs: Vec<&str> = names.iter().take(5 + (i as usize % 35)).map(String::as_str).collect();
+        let refs: Vec<&str> = names
+            .iter()
+            .take(5 + (i as usize % 35))
+            .map(String::as_str)
+            .collect();
         model.update(&bucket(i, &refs));
         assert!(model.memory().bytes <= limit);
     }
@@ -142,17 +176,29 @@ fn hard_limit_refuses_new_values_but_keeps_scoring_known_ones() {
 #[test]
 fn partitions_have_their_own_categories_but_share_the_normalizer() {
     let mut model = ElasticRare::new(&params(32 << 20));
-    let key = |p: &str, by: &str| SeriesKey { partition: Some(p.to_string()), by: by.to_string() };
+    let key = |p: &str, by: &str| SeriesKey {
+        partition: Some(p.to_string()),
+        by: by.to_string(),
+    };
     for i in 0..50 {
         let mut values = BTreeMap::new();
         values.insert(key("a", "22"), ValueSummary::default());
         values.insert(key("b", "443"), ValueSummary::default());
-        model.update(&BucketSummary { start_ms: i * SPAN_MS, values, event_count: 2 });
+        model.update(&BucketSummary {
+            start_ms: i * SPAN_MS,
+            values,
+            event_count: 2,
+        });
     }
     // Each partition holds one value with all of its partition's mass.
     let snapshot = model.snapshot();
     assert_eq!(snapshot.partitions.len(), 2);
-    assert!(snapshot.partitions.iter().all(|p| p.categories.values.len() == 1));
+    assert!(
+        snapshot
+            .partitions
+            .iter()
+            .all(|p| p.categories.values.len() == 1)
+    );
     assert_eq!(snapshot.normalizer.max_scores.len(), 2);
 }
 

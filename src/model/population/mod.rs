@@ -19,9 +19,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{MemoryReport, ModelParams, Score};
 use crate::bucket::{BucketSummary, SeriesKey, ValueSummary};
 use rarity::Rarity;
-use score::{Evidence, ProcessFact, MAX_RECORD_PROBABILITY};
+use score::{Evidence, MAX_RECORD_PROBABILITY, ProcessFact};
 pub use snapshot::{PopulationSnapshot, ProcessEntry, ValueEntry};
-use state::{class_key, ProcessState, ValueState, MAX_HOSTS};
+use state::{MAX_HOSTS, ProcessState, ValueState, class_key};
 
 /// Buckets with data the model only learns from: none of them yields a record.
 pub const COLD_START_BUCKETS: u64 = 20;
@@ -82,7 +82,10 @@ impl PopulationRare {
         self.learn_hosts(bucket);
         let mut classes: BTreeMap<SeriesKey, Vec<&SeriesKey>> = BTreeMap::new();
         for key in bucket.values.keys() {
-            classes.entry(class_key(key, self.ports)).or_default().push(key);
+            classes
+                .entry(class_key(key, self.ports))
+                .or_default()
+                .push(key);
         }
         let mut used: BTreeMap<SeriesKey, BTreeSet<String>> = BTreeMap::new();
         let mut learnt = Vec::with_capacity(classes.len());
@@ -102,7 +105,12 @@ impl PopulationRare {
         learnt
             .iter()
             .flat_map(|l| {
-                let burst = l.new_hosts.iter().map(|h| new_per_host.get(h.as_str()).copied().unwrap_or(1)).max().unwrap_or(1);
+                let burst = l
+                    .new_hosts
+                    .iter()
+                    .map(|h| new_per_host.get(h.as_str()).copied().unwrap_or(1))
+                    .max()
+                    .unwrap_or(1);
                 self.judge(l, burst)
             })
             .collect()
@@ -135,16 +143,38 @@ impl PopulationRare {
         if !self.admit_value(&class) {
             return None;
         }
-        let summaries: Vec<&ValueSummary> = members.iter().filter_map(|k| bucket.values.get(*k)).collect();
+        let summaries: Vec<&ValueSummary> = members
+            .iter()
+            .filter_map(|k| bucket.values.get(*k))
+            .collect();
         let names: BTreeSet<&String> = summaries.iter().flat_map(|s| s.hosts.iter()).collect();
-        let ids: Vec<u32> = names.iter().filter_map(|n| self.hosts.get(*n).copied()).collect();
+        let ids: Vec<u32> = names
+            .iter()
+            .filter_map(|n| self.hosts.get(*n).copied())
+            .collect();
         let processes = self.process_facts(&class, &summaries, used);
-        let state = self.values.entry(class.clone()).or_insert_with(|| ValueState::new(bucket.start_ms));
+        let state = self
+            .values
+            .entry(class.clone())
+            .or_insert_with(|| ValueState::new(bucket.start_ms));
         let seen_before = state.buckets;
-        let new_hosts = names.iter().filter(|n| self.hosts.get(**n).is_some_and(|id| !state.knows_host(*id))).map(|n| n.to_string()).collect();
+        let new_hosts = names
+            .iter()
+            .filter(|n| self.hosts.get(**n).is_some_and(|id| !state.knows_host(*id)))
+            .map(|n| n.to_string())
+            .collect();
         state.observe(bucket.start_ms, self.bucket_span_s * 1000, &ids);
-        self.rarity.entry(class.partition.clone()).or_default().increment(seen_before);
-        Some(Learnt { class, members, seen_before, new_hosts, processes })
+        self.rarity
+            .entry(class.partition.clone())
+            .or_default()
+            .increment(seen_before);
+        Some(Learnt {
+            class,
+            members,
+            seen_before,
+            new_hosts,
+            processes,
+        })
     }
 
     /// True if `class` is known or fits in the memory limit (and is then charged).
@@ -171,13 +201,27 @@ impl PopulationRare {
 
     /// What the processes of a port class tell, before this bucket; records their use in `used`.
     /// Nothing for non-port values or when the process influencer was capped.
-    fn process_facts(&self, class: &SeriesKey, summaries: &[&ValueSummary], used: &mut BTreeMap<SeriesKey, BTreeSet<String>>) -> Vec<ProcessFact> {
+    fn process_facts(
+        &self,
+        class: &SeriesKey,
+        summaries: &[&ValueSummary],
+        used: &mut BTreeMap<SeriesKey, BTreeSet<String>>,
+    ) -> Vec<ProcessFact> {
         if !self.ports {
             return Vec::new();
         }
-        let names: BTreeSet<&String> = summaries.iter().filter_map(|s| s.influencers.get(PROCESS_FIELD)).flatten().collect();
+        let names: BTreeSet<&String> = summaries
+            .iter()
+            .filter_map(|s| s.influencers.get(PROCESS_FIELD))
+            .flatten()
+            .collect();
         for name in &names {
-            used.entry(SeriesKey { partition: class.partition.clone(), by: name.to_string() }).or_default().insert(class.by.clone());
+            used.entry(SeriesKey {
+                partition: class.partition.clone(),
+                by: name.to_string(),
+            })
+            .or_default()
+            .insert(class.by.clone());
         }
         if summaries.iter().any(|s| s.influencers_capped) {
             return Vec::new();
@@ -185,7 +229,10 @@ impl PopulationRare {
         names
             .into_iter()
             .map(|name| {
-                let key = SeriesKey { partition: class.partition.clone(), by: name.clone() };
+                let key = SeriesKey {
+                    partition: class.partition.clone(),
+                    by: name.clone(),
+                };
                 match self.processes.get(&key) {
                     None => ProcessFact::NeverNetworked(name.clone()),
                     Some(p) if p.is_usual(&class.by) => ProcessFact::Usual(name.clone()),
@@ -199,17 +246,25 @@ impl PopulationRare {
     /// Counts this bucket's network use per process, admitting new processes within the limit.
     fn learn_processes(&mut self, used: BTreeMap<SeriesKey, BTreeSet<String>>) {
         for (key, ports) in used {
-            if !self.processes.contains_key(&key) && !self.charge(memory::process_cost(&key.by, key.partition.as_deref())) {
+            if !self.processes.contains_key(&key)
+                && !self.charge(memory::process_cost(&key.by, key.partition.as_deref()))
+            {
                 continue;
             }
-            self.processes.entry(key).or_default().observe(ports.iter().map(String::as_str));
+            self.processes
+                .entry(key)
+                .or_default()
+                .observe(ports.iter().map(String::as_str));
         }
     }
 
     /// The scores of a learnt class's member values that deserve a record; `burst` is how many
     /// values were new on the same host in this bucket.
     fn judge(&self, l: &Learnt, burst: usize) -> Vec<Score> {
-        let (Some(state), Some(rarity)) = (self.values.get(&l.class), self.rarity.get(&l.class.partition)) else {
+        let (Some(state), Some(rarity)) = (
+            self.values.get(&l.class),
+            self.rarity.get(&l.class.partition),
+        ) else {
             return Vec::new();
         };
         let total = rarity.total().max(1) as f64;
@@ -250,7 +305,6 @@ impl PopulationRare {
         scores
     }
 }
-
 
 #[cfg(test)]
 mod tests;

@@ -83,20 +83,30 @@ pub fn judge(e: &Evidence, cap: usize) -> Judgement {
     if e.seen_before > 0 && e.new_hosts.is_empty() {
         p *= KNOWN_HOST_FACTOR;
     }
-    if e.processes.iter().any(|f| matches!(f, ProcessFact::NeverNetworked(_))) {
+    if e.processes
+        .iter()
+        .any(|f| matches!(f, ProcessFact::NeverNetworked(_)))
+    {
         p *= SILENT_PROCESS_FACTOR;
     }
     if e.burst >= BURST_VALUES {
         p *= e.burst as f64;
     }
-    let usual = !e.processes.is_empty() && e.processes.iter().all(|f| matches!(f, ProcessFact::Usual(_)));
+    let usual = !e.processes.is_empty()
+        && e.processes
+            .iter()
+            .all(|f| matches!(f, ProcessFact::Usual(_)));
     if widespread || usual || e.periodic.0 >= 2 {
         p = p.max(EXPLAINED);
     } else if e.periodic.0 == 1 {
         p = p.max(ONCE_PERIODIC);
     }
     let probability = p.clamp(f64::MIN_POSITIVE, 1.0);
-    Judgement { probability, score: score_of(probability), explanation: explain(e, widespread, probability) }
+    Judgement {
+        probability,
+        score: score_of(probability),
+        explanation: explain(e, widespread, probability),
+    }
 }
 
 /// Elastic's probability-to-score curve: `100 · (0.05 + 0.95 · ln(0.05 / p) / ln 500)`, 0 for
@@ -114,10 +124,18 @@ fn explain(e: &Evidence, widespread: bool, probability: f64) -> String {
         Some(class) => format!("{} {} (ephemeral class {class})", e.noun, e.by),
         None => format!("{} {}", e.noun, e.by),
     };
-    parts.push(if e.seen_before == 0 { "first time in the fleet".to_string() } else { format!("seen in {} earlier bucket(s)", e.seen_before) });
+    parts.push(if e.seen_before == 0 {
+        "first time in the fleet".to_string()
+    } else {
+        format!("seen in {} earlier bucket(s)", e.seen_before)
+    });
     let more = if e.spread_capped { "more than " } else { "" };
     let hosts = format!("{more}{} of {} hosts", e.spread, e.fleet);
-    parts.push(if widespread { format!("widespread: {hosts}") } else { hosts });
+    parts.push(if widespread {
+        format!("widespread: {hosts}")
+    } else {
+        hosts
+    });
     parts.push(match e.new_hosts.as_slice() {
         [] if e.seen_before > 0 => "known on its host(s)".to_string(),
         [] => "no host named".to_string(),
@@ -133,10 +151,17 @@ fn explain(e: &Evidence, widespread: bool, probability: f64) -> String {
         });
     }
     if e.burst >= BURST_VALUES {
-        parts.push(format!("one of {} values new on one host in this bucket (a scan or an install)", e.burst));
+        parts.push(format!(
+            "one of {} values new on one host in this bucket (a scan or an install)",
+            e.burst
+        ));
     }
     if e.periodic.0 > 0 {
-        parts.push(format!("recurs every {:.1} days ({} earlier interval(s) alike)", e.periodic.1 as f64 / 86_400_000.0, e.periodic.0));
+        parts.push(format!(
+            "recurs every {:.1} days ({} earlier interval(s) alike)",
+            e.periodic.1 as f64 / 86_400_000.0,
+            e.periodic.0
+        ));
     }
     parts.push(format!("probability {probability:.2e}"));
     format!("{name}: {}", parts.join("; "))
@@ -189,7 +214,11 @@ mod tests {
         e.periodic = (1, 7 * 86_400_000);
         let j = judge(&e, 32);
         assert!(j.score > 10.5 && j.score < 50.0, "{j:?}");
-        assert!(j.explanation.contains("recurs every 7.0 days"), "{}", j.explanation);
+        assert!(
+            j.explanation.contains("recurs every 7.0 days"),
+            "{}",
+            j.explanation
+        );
     }
 
     #[test]
@@ -203,9 +232,19 @@ mod tests {
         let scan = judge(&e, 32);
         // 5e-4 · 14 = 7e-3: above 2.63e-3, so below the alert threshold.
         assert!((scan.probability - 7e-3).abs() < 1e-12);
-        assert!(scan.score < 50.0 && scan.explanation.contains("one of 14 values new on one host"), "{scan:?}");
+        assert!(
+            scan.score < 50.0
+                && scan
+                    .explanation
+                    .contains("one of 14 values new on one host"),
+            "{scan:?}"
+        );
         e.burst = BURST_VALUES - 1;
-        assert_eq!(judge(&e, 32).probability, alone.probability, "small bursts are not scans");
+        assert_eq!(
+            judge(&e, 32).probability,
+            alone.probability,
+            "small bursts are not scans"
+        );
     }
 
     #[test]

@@ -6,8 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::state::{ProcessState, ValueState, MAX_EPISODES, MAX_HOSTS, MAX_PORTS};
-use super::{memory, PopulationRare};
+use super::state::{MAX_EPISODES, MAX_HOSTS, MAX_PORTS, ProcessState, ValueState};
+use super::{PopulationRare, memory};
 use crate::bucket::SeriesKey;
 use crate::model::ModelParams;
 
@@ -43,14 +43,29 @@ pub struct PopulationSnapshot {
 impl PopulationRare {
     /// The complete state.
     pub fn snapshot(&self) -> PopulationSnapshot {
-        let mut hosts: Vec<(&u32, &String)> = self.hosts.iter().map(|(name, id)| (id, name)).collect();
+        let mut hosts: Vec<(&u32, &String)> =
+            self.hosts.iter().map(|(name, id)| (id, name)).collect();
         hosts.sort();
         PopulationSnapshot {
             bucket_span_s: self.bucket_span_s,
             buckets_learned: self.buckets_learned,
             hosts: hosts.into_iter().map(|(_, name)| name.clone()).collect(),
-            values: self.values.iter().map(|(key, state)| ValueEntry { key: key.clone(), state: state.clone() }).collect(),
-            processes: self.processes.iter().map(|(key, state)| ProcessEntry { key: key.clone(), state: state.clone() }).collect(),
+            values: self
+                .values
+                .iter()
+                .map(|(key, state)| ValueEntry {
+                    key: key.clone(),
+                    state: state.clone(),
+                })
+                .collect(),
+            processes: self
+                .processes
+                .iter()
+                .map(|(key, state)| ProcessEntry {
+                    key: key.clone(),
+                    state: state.clone(),
+                })
+                .collect(),
             refused_values: self.refused_values,
         }
     }
@@ -59,7 +74,10 @@ impl PopulationRare {
     /// state.
     pub fn restore(params: &ModelParams, s: PopulationSnapshot) -> Result<Self, String> {
         if s.bucket_span_s != params.bucket_span_s {
-            return Err(format!("snapshot was learnt with {} s buckets but the job uses {} s", s.bucket_span_s, params.bucket_span_s));
+            return Err(format!(
+                "snapshot was learnt with {} s buckets but the job uses {} s",
+                s.bucket_span_s, params.bucket_span_s
+            ));
         }
         let mut model = PopulationRare::new(params);
         model.buckets_learned = s.buckets_learned;
@@ -75,15 +93,24 @@ impl PopulationRare {
             if !model.rarity.contains_key(&key.partition) {
                 model.bytes += memory::partition_cost(key.partition.as_deref());
             }
-            model.rarity.entry(key.partition.clone()).or_default().insert(state.buckets);
+            model
+                .rarity
+                .entry(key.partition.clone())
+                .or_default()
+                .insert(state.buckets);
             model.bytes += memory::value_cost(&key.by, key.partition.as_deref());
             if model.values.insert(key.clone(), state).is_some() {
                 return Err(format!("value {:?} appears twice", key.by));
             }
         }
         for ProcessEntry { key, state } in s.processes {
-            if state.ports.len() > MAX_PORTS || state.ports.values().any(|&n| n == 0 || n > state.buckets) {
-                return Err(format!("process {:?}: more than {MAX_PORTS} ports or port counts outside 1..={}", key.by, state.buckets));
+            if state.ports.len() > MAX_PORTS
+                || state.ports.values().any(|&n| n == 0 || n > state.buckets)
+            {
+                return Err(format!(
+                    "process {:?}: more than {MAX_PORTS} ports or port counts outside 1..={}",
+                    key.by, state.buckets
+                ));
             }
             model.bytes += memory::process_cost(&key.by, key.partition.as_deref());
             if model.processes.insert(key.clone(), state).is_some() {
@@ -100,10 +127,16 @@ fn check_value(key: &SeriesKey, state: &ValueState, hosts: usize) -> Result<(), 
     if state.buckets == 0 || state.first_seen_ms > state.last_seen_ms {
         return at("no buckets, or first seen after last seen");
     }
-    if state.hosts.len() > MAX_HOSTS || !state.hosts.windows(2).all(|w| w[0] < w[1]) || state.hosts.iter().any(|&id| id as usize >= hosts) {
+    if state.hosts.len() > MAX_HOSTS
+        || !state.hosts.windows(2).all(|w| w[0] < w[1])
+        || state.hosts.iter().any(|&id| id as usize >= hosts)
+    {
         return at("host ids not sorted, unknown or too many");
     }
-    if state.episodes.is_empty() || state.episodes.len() > MAX_EPISODES || !state.episodes.windows(2).all(|w| w[0] < w[1]) {
+    if state.episodes.is_empty()
+        || state.episodes.len() > MAX_EPISODES
+        || !state.episodes.windows(2).all(|w| w[0] < w[1])
+    {
         return at("episode starts missing, unsorted or too many");
     }
     Ok(())

@@ -66,7 +66,10 @@ pub fn port_of(by: &str) -> Option<u16> {
 /// [`EPHEMERAL_CLASS`]; other values are their own class.
 pub fn class_key(key: &SeriesKey, ports: bool) -> SeriesKey {
     match port_of(&key.by).filter(|_| ports) {
-        Some(port) if port >= EPHEMERAL_FROM => SeriesKey { partition: key.partition.clone(), by: EPHEMERAL_CLASS.to_string() },
+        Some(port) if port >= EPHEMERAL_FROM => SeriesKey {
+            partition: key.partition.clone(),
+            by: EPHEMERAL_CLASS.to_string(),
+        },
         _ => key.clone(),
     }
 }
@@ -112,7 +115,10 @@ impl ValueState {
     /// Records a new episode at `start_ms` and tests whether it keeps an earlier interval.
     fn start_episode(&mut self, start_ms: i64, span_ms: i64) {
         let (matches, period) = match self.episodes.last() {
-            Some(&last) => (matching_intervals(&self.episodes, start_ms - last, span_ms), start_ms - last),
+            Some(&last) => (
+                matching_intervals(&self.episodes, start_ms - last, span_ms),
+                start_ms - last,
+            ),
             None => (0, 0),
         };
         self.periodic_matches = matches;
@@ -159,7 +165,9 @@ impl ProcessState {
     /// True if `class` is this process's usual port: used in at least 3 buckets and in at least
     /// 5% of the buckets the process used the network.
     pub fn is_usual(&self, class: &str) -> bool {
-        self.ports.get(class).is_some_and(|&n| n >= 3 && n * 20 >= self.buckets)
+        self.ports
+            .get(class)
+            .is_some_and(|&n| n >= 3 && n * 20 >= self.buckets)
     }
 }
 
@@ -176,11 +184,18 @@ mod tests {
         assert_eq!(port_of("65536"), None);
         assert_eq!(port_of("curl"), None);
         assert_eq!(port_of("+1"), None);
-        let key = |by: &str| SeriesKey { partition: None, by: by.to_string() };
+        let key = |by: &str| SeriesKey {
+            partition: None,
+            by: by.to_string(),
+        };
         assert_eq!(class_key(&key("40001"), true).by, EPHEMERAL_CLASS);
         assert_eq!(class_key(&key("32767"), true).by, "32767");
         assert_eq!(class_key(&key("sshd"), true).by, "sshd");
-        assert_eq!(class_key(&key("40001"), false).by, "40001", "a process named like a port is not a port");
+        assert_eq!(
+            class_key(&key("40001"), false).by,
+            "40001",
+            "a process named like a port is not a port"
+        );
     }
 
     #[test]
@@ -194,7 +209,10 @@ mod tests {
         v.observe(14 * DAY, SPAN, &[1]);
         assert_eq!((v.periodic_matches, v.period_ms), (1, 7 * DAY - SPAN));
         v.observe(20 * DAY + DAY / 2, SPAN, &[1]);
-        assert_eq!(v.periodic_matches, 2, "6.5 days is within 10% of both earlier intervals");
+        assert_eq!(
+            v.periodic_matches, 2,
+            "6.5 days is within 10% of both earlier intervals"
+        );
         v.observe(20 * DAY + DAY / 2 + 6 * 3_600_000, SPAN, &[1]);
         assert_eq!(v.periodic_matches, 0, "6 hours is not a schedule");
     }

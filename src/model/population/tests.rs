@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::*;
 use super::state::EPHEMERAL_CLASS;
+use super::*;
 use crate::model::{MemoryStatus, ModelConfig, ModelKind};
 
 const SPAN_MS: i64 = 900_000;
@@ -12,7 +12,11 @@ const WEEK: i64 = 7 * 96;
 const HOSTS: usize = 20;
 
 fn params(limit: u64) -> ModelParams {
-    ModelParams { bucket_span_s: 900, memory_limit_bytes: limit, by_field_is_port: true }
+    ModelParams {
+        bucket_span_s: 900,
+        memory_limit_bytes: limit,
+        by_field_is_port: true,
+    }
 }
 
 fn host(h: usize) -> String {
@@ -23,13 +27,22 @@ fn host(h: usize) -> String {
 fn bucket(index: i64, events: &[(String, String, &str)]) -> BucketSummary {
     let mut values: BTreeMap<SeriesKey, ValueSummary> = BTreeMap::new();
     for (host, by, process) in events {
-        let v = values.entry(SeriesKey { partition: None, by: by.clone() }).or_default();
+        let v = values
+            .entry(SeriesKey {
+                partition: None,
+                by: by.clone(),
+            })
+            .or_default();
         v.event_count += 1;
         v.hosts.insert(host.clone());
         v.add_influencer("host.name", host);
         v.add_influencer("process.name", process);
     }
-    BucketSummary { start_ms: index * SPAN_MS, event_count: events.len() as u64, values }
+    BucketSummary {
+        start_ms: index * SPAN_MS,
+        event_count: events.len() as u64,
+        values,
+    }
 }
 
 /// Normal traffic of the port job: every host runs curl to 443, sshd on 22 and java on an ephemeral
@@ -48,8 +61,15 @@ fn normal(index: i64, services: usize) -> Vec<(String, String, &'static str)> {
     events
 }
 
-fn with(mut events: Vec<(String, String, &'static str)>, extra: &[(usize, &str, &'static str)]) -> Vec<(String, String, &'static str)> {
-    events.extend(extra.iter().map(|(h, by, p)| (host(*h), by.to_string(), *p)));
+fn with(
+    mut events: Vec<(String, String, &'static str)>,
+    extra: &[(usize, &str, &'static str)],
+) -> Vec<(String, String, &'static str)> {
+    events.extend(
+        extra
+            .iter()
+            .map(|(h, by, p)| (host(*h), by.to_string(), *p)),
+    );
     events
 }
 
@@ -58,7 +78,10 @@ fn learnt(n: i64, services: usize) -> PopulationRare {
     let mut model = PopulationRare::new(&params(32 << 20));
     for i in 0..n {
         let scores = model.update(&bucket(i, &normal(i, services)));
-        assert!(scores.is_empty(), "normal traffic is never anomalous: {scores:?}");
+        assert!(
+            scores.is_empty(),
+            "normal traffic is never anomalous: {scores:?}"
+        );
     }
     model
 }
@@ -74,15 +97,31 @@ fn cold_start_yields_no_records() {
         assert!(model.update(&bucket(i, &normal(i, 200))).is_empty());
     }
     let last = COLD_START_BUCKETS as i64 - 1;
-    assert!(model.update(&bucket(last, &with(normal(last, 200), &[(1, "4444", "nc")]))).is_empty());
-    let scores = model.update(&bucket(last + 1, &with(normal(last + 1, 200), &[(1, "4445", "nc")])));
-    assert!(score_of(&scores, "4445").is_some_and(|s| s.record_score >= 50.0), "{scores:?}");
+    assert!(
+        model
+            .update(&bucket(
+                last,
+                &with(normal(last, 200), &[(1, "4444", "nc")])
+            ))
+            .is_empty()
+    );
+    let scores = model.update(&bucket(
+        last + 1,
+        &with(normal(last + 1, 200), &[(1, "4445", "nc")]),
+    ));
+    assert!(
+        score_of(&scores, "4445").is_some_and(|s| s.record_score >= 50.0),
+        "{scores:?}"
+    );
 }
 
 #[test]
 fn a_new_port_on_one_host_scores_high_and_names_the_host_count() {
     let mut model = learnt(100, 10);
-    let scores = model.update(&bucket(100, &with(normal(100, 10), &[(2, "4444", "kworker_upd")])));
+    let scores = model.update(&bucket(
+        100,
+        &with(normal(100, 10), &[(2, "4444", "kworker_upd")]),
+    ));
     assert_eq!(scores.len(), 1, "{scores:?}");
     let s = &scores[0];
     assert_eq!(s.key.by, "4444");
@@ -94,19 +133,44 @@ fn a_new_port_on_one_host_scores_high_and_names_the_host_count() {
 
 #[test]
 fn a_new_process_on_one_host_scores_high_in_the_process_job() {
-    let mut model = PopulationRare::new(&ModelParams { by_field_is_port: false, ..params(32 << 20) });
-    const COMMON: [&str; 10] = ["curl", "sshd", "chronyd", "dnf", "java", "nginx", "node", "python3", "rsyslogd", "systemd-resolved"];
+    let mut model = PopulationRare::new(&ModelParams {
+        by_field_is_port: false,
+        ..params(32 << 20)
+    });
+    const COMMON: [&str; 10] = [
+        "curl",
+        "sshd",
+        "chronyd",
+        "dnf",
+        "java",
+        "nginx",
+        "node",
+        "python3",
+        "rsyslogd",
+        "systemd-resolved",
+    ];
     let normal = |i: i64| -> Vec<(String, String, &str)> {
         let common = (0..HOSTS).flat_map(|h| COMMON.map(|p| (host(h), p.to_string(), p)));
-        common.chain([(host((i % 20) as usize), format!("tool{}", i % 5), "tool")]).collect()
+        common
+            .chain([(host((i % 20) as usize), format!("tool{}", i % 5), "tool")])
+            .collect()
     };
     for i in 0..100 {
         model.update(&bucket(i, &normal(i)));
     }
-    let scores = model.update(&bucket(100, &with(normal(100), &[(3, "kworker_upd", "kworker_upd")])));
+    let scores = model.update(&bucket(
+        100,
+        &with(normal(100), &[(3, "kworker_upd", "kworker_upd")]),
+    ));
     let s = score_of(&scores, "kworker_upd").expect("the new process has a record");
     assert!(s.record_score >= 50.0, "{s:?}");
-    assert!(s.explanation.as_deref().unwrap_or_default().starts_with("process kworker_upd: first time in the fleet; 1 of 20 hosts"), "{s:?}");
+    assert!(
+        s.explanation
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("process kworker_upd: first time in the fleet; 1 of 20 hosts"),
+        "{s:?}"
+    );
 }
 
 #[test]
@@ -121,7 +185,10 @@ fn a_rollout_to_most_hosts_within_two_buckets_stays_below_50() {
     // The same value on one host only would have alerted.
     let mut alone = learnt(100, 10);
     let scores = alone.update(&bucket(100, &with(normal(100, 10), &first[..1])));
-    assert!(score_of(&scores, "8888").is_some_and(|s| s.record_score >= 50.0), "{scores:?}");
+    assert!(
+        score_of(&scores, "8888").is_some_and(|s| s.record_score >= 50.0),
+        "{scores:?}"
+    );
 }
 
 #[test]
@@ -129,18 +196,41 @@ fn a_weekly_job_stops_alerting_by_its_third_occurrence() {
     let mut model = PopulationRare::new(&params(32 << 20));
     let mut seen = Vec::new();
     for i in 0..3 * WEEK + 10 {
-        let events = if i % WEEK == 40 && i > 0 { with(normal(i, 200), &[(5, "9102", "bacula-fd")]) } else { normal(i, 200) };
+        let events = if i % WEEK == 40 && i > 0 {
+            with(normal(i, 200), &[(5, "9102", "bacula-fd")])
+        } else {
+            normal(i, 200)
+        };
         let scores = model.update(&bucket(i, &events));
         if i % WEEK == 40 && i > 0 {
             seen.push(score_of(&scores, "9102").cloned());
         }
     }
-    assert!(seen[0].as_ref().is_some_and(|s| s.record_score >= 50.0), "first occurrence alerts: {:?}", seen[0]);
-    let third = seen[2].as_ref().expect("a schedule seen once is still recorded, below 50");
+    assert!(
+        seen[0].as_ref().is_some_and(|s| s.record_score >= 50.0),
+        "first occurrence alerts: {:?}",
+        seen[0]
+    );
+    let third = seen[2]
+        .as_ref()
+        .expect("a schedule seen once is still recorded, below 50");
     assert!(third.record_score < 50.0, "{third:?}");
-    assert!(third.explanation.as_deref().unwrap_or_default().contains("recurs every 7.0 days"), "{third:?}");
-    let fourth = model.update(&bucket(3 * WEEK + 40, &with(normal(3 * WEEK + 40, 200), &[(5, "9102", "bacula-fd")])));
-    assert!(score_of(&fourth, "9102").is_none(), "a schedule seen twice is explained: {fourth:?}");
+    assert!(
+        third
+            .explanation
+            .as_deref()
+            .unwrap_or_default()
+            .contains("recurs every 7.0 days"),
+        "{third:?}"
+    );
+    let fourth = model.update(&bucket(
+        3 * WEEK + 40,
+        &with(normal(3 * WEEK + 40, 200), &[(5, "9102", "bacula-fd")]),
+    ));
+    assert!(
+        score_of(&fourth, "9102").is_none(),
+        "a schedule seen twice is explained: {fourth:?}"
+    );
 }
 
 #[test]
@@ -150,7 +240,11 @@ fn a_known_process_on_its_usual_port_has_no_record() {
     let times = [30, 47, 80, 95, 130];
     let mut last = Vec::new();
     for i in 20..=130 {
-        let events = if times.contains(&i) { with(normal(i, 200), &[(5, "5433", "pgdump")]) } else { normal(i, 200) };
+        let events = if times.contains(&i) {
+            with(normal(i, 200), &[(5, "5433", "pgdump")])
+        } else {
+            normal(i, 200)
+        };
         last = model.update(&bucket(i, &events));
     }
     assert!(score_of(&last, "5433").is_none(), "{last:?}");
@@ -158,7 +252,11 @@ fn a_known_process_on_its_usual_port_has_no_record() {
     let mut other = learnt(20, 200);
     for i in 20..=130 {
         let process = if i == 130 { "nc" } else { "pgdump" };
-        let events = if times.contains(&i) { with(normal(i, 200), &[(5, "5433", process)]) } else { normal(i, 200) };
+        let events = if times.contains(&i) {
+            with(normal(i, 200), &[(5, "5433", process)])
+        } else {
+            normal(i, 200)
+        };
         last = other.update(&bucket(i, &events));
     }
     assert!(score_of(&last, "5433").is_some(), "{last:?}");
@@ -170,7 +268,13 @@ fn curl_to_a_never_seen_port_on_one_host_scores_high() {
     let scores = model.update(&bucket(100, &with(normal(100, 10), &[(7, "8443", "curl")])));
     let s = score_of(&scores, "8443").expect("a record");
     assert!(s.record_score >= 50.0, "{s:?}");
-    assert!(s.explanation.as_deref().unwrap_or_default().contains("curl never used this port before"), "{s:?}");
+    assert!(
+        s.explanation
+            .as_deref()
+            .unwrap_or_default()
+            .contains("curl never used this port before"),
+        "{s:?}"
+    );
 }
 
 #[test]
@@ -180,15 +284,29 @@ fn ephemeral_ports_of_many_hosts_do_not_produce_records() {
         let scores = model.update(&bucket(i, &normal(i, 0)));
         assert!(scores.is_empty(), "{scores:?}");
     }
-    assert!(model.values.len() <= 3, "one ephemeral class, not a value per port: {}", model.values.len());
+    assert!(
+        model.values.len() <= 3,
+        "one ephemeral class, not a value per port: {}",
+        model.values.len()
+    );
 }
 
 #[test]
 fn hard_limit_refuses_new_values_but_keeps_learning_known_ones() {
     let hosts: u64 = (0..HOSTS).map(|h| memory::host_cost(&host(h))).sum();
-    let processes: u64 = ["curl", "sshd", "java", "svcd"].iter().map(|p| memory::process_cost(p, None)).sum();
-    let values = memory::value_cost("443", None) + memory::value_cost("22", None) + memory::value_cost(EPHEMERAL_CLASS, None);
-    let limit = memory::FIXED_BYTES + hosts + processes + values + memory::partition_cost(None) + 5 * memory::value_cost("2000", None);
+    let processes: u64 = ["curl", "sshd", "java", "svcd"]
+        .iter()
+        .map(|p| memory::process_cost(p, None))
+        .sum();
+    let values = memory::value_cost("443", None)
+        + memory::value_cost("22", None)
+        + memory::value_cost(EPHEMERAL_CLASS, None);
+    let limit = memory::FIXED_BYTES
+        + hosts
+        + processes
+        + values
+        + memory::partition_cost(None)
+        + 5 * memory::value_cost("2000", None);
     let mut model = PopulationRare::new(&params(limit));
     for i in 0..50 {
         model.update(&bucket(i, &normal(i, (i as usize).min(12))));
@@ -198,7 +316,10 @@ fn hard_limit_refuses_new_values_but_keeps_learning_known_ones() {
     assert_eq!(report.status, MemoryStatus::HardLimit);
     assert!(report.refused_values > 0);
     assert_eq!(model.values.len(), 8);
-    let key = SeriesKey { partition: None, by: "2000".into() };
+    let key = SeriesKey {
+        partition: None,
+        by: "2000".into(),
+    };
     assert_eq!(model.values[&key].buckets, 49);
 }
 
@@ -217,7 +338,9 @@ fn stream(buckets: i64) -> Vec<BucketSummary> {
                 extra.push((4, "9102".into(), "bacula-fd"));
             }
             if (150..152).contains(&i) {
-                extra.extend((0..12).map(|h| (h + (i as usize - 150) * 8, "8888".to_string(), "falcon")));
+                extra.extend(
+                    (0..12).map(|h| (h + (i as usize - 150) * 8, "8888".to_string(), "falcon")),
+                );
             }
             let mut events = normal(i, 40);
             events.extend(extra.into_iter().map(|(h, by, p)| (host(h % HOSTS), by, p)));
@@ -231,13 +354,18 @@ fn snapshot_restore_continues_bit_identically() {
     let buckets = stream(320);
     let mut straight = PopulationRare::new(&params(32 << 20));
     let expected: Vec<Vec<Score>> = buckets.iter().map(|b| straight.update(b)).collect();
-    assert!(expected.iter().flatten().count() > 3, "the stream must produce scores");
+    assert!(
+        expected.iter().flatten().count() > 3,
+        "the stream must produce scores"
+    );
     let mut model = PopulationRare::new(&params(32 << 20));
     let mut got = Vec::new();
     for (i, b) in buckets.iter().enumerate() {
         if [1, 19, 21, 150, 151, 319].contains(&i) {
             let json = serde_json::to_string(&model.snapshot()).unwrap();
-            model = PopulationRare::restore(&params(32 << 20), serde_json::from_str(&json).unwrap()).unwrap();
+            model =
+                PopulationRare::restore(&params(32 << 20), serde_json::from_str(&json).unwrap())
+                    .unwrap();
         }
         got.push(model.update(b));
     }
@@ -252,25 +380,55 @@ fn restore_refuses_bad_snapshots() {
     for b in stream(30) {
         model.update(&b);
     }
-    let err = PopulationRare::restore(&ModelParams { bucket_span_s: 3600, ..params(32 << 20) }, model.snapshot()).unwrap_err();
+    let err = PopulationRare::restore(
+        &ModelParams {
+            bucket_span_s: 3600,
+            ..params(32 << 20)
+        },
+        model.snapshot(),
+    )
+    .unwrap_err();
     assert!(err.contains("900 s buckets"), "{err}");
     let mut bad = model.snapshot();
     bad.values[0].state.hosts.push(999);
-    assert!(PopulationRare::restore(&params(32 << 20), bad).unwrap_err().contains("host ids"));
+    assert!(
+        PopulationRare::restore(&params(32 << 20), bad)
+            .unwrap_err()
+            .contains("host ids")
+    );
     let mut bad = model.snapshot();
     bad.hosts.push(bad.hosts[0].clone());
-    assert!(PopulationRare::restore(&params(32 << 20), bad).unwrap_err().contains("appears twice"));
+    assert!(
+        PopulationRare::restore(&params(32 << 20), bad)
+            .unwrap_err()
+            .contains("appears twice")
+    );
 }
 
 #[test]
 fn the_population_job_files_load() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("jobs");
-    for name in ["v3_linux_anomalous_network_port_activity", "v3_linux_anomalous_network_activity"] {
+    for name in [
+        "v3_linux_anomalous_network_port_activity",
+        "v3_linux_anomalous_network_activity",
+    ] {
         let original = crate::jobs::Job::load(&dir.join(format!("{name}.toml"))).unwrap();
-        let job = crate::jobs::Job::load(&dir.join("population").join(format!("{name}_population.toml"))).unwrap();
+        let job = crate::jobs::Job::load(
+            &dir.join("population")
+                .join(format!("{name}_population.toml")),
+        )
+        .unwrap();
         assert_eq!(job.id(), format!("{name}_population"));
-        assert_eq!(job.file.model, ModelConfig { kind: ModelKind::Population });
-        assert_eq!(job.file.rule.name, format!("{} (population model)", original.file.rule.name));
+        assert_eq!(
+            job.file.model,
+            ModelConfig {
+                kind: ModelKind::Population
+            }
+        );
+        assert_eq!(
+            job.file.rule.name,
+            format!("{} (population model)", original.file.rule.name)
+        );
         assert_ne!(job.file.rule.rule_id, original.file.rule.rule_id);
         assert_eq!(job.file.datafeed, original.file.datafeed);
         assert_eq!(job.file.job.by_field_name, original.file.job.by_field_name);
