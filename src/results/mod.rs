@@ -6,6 +6,8 @@
 
 mod record;
 mod record_id;
+mod values_to_id;
 
 pub use record::{ALERT_FIELDS, AnomalyRecord, Influencer, RecordContext};
 pub use record_id::record_id;
+pub use values_to_id::values_to_id;
