@@ -11,6 +11,7 @@ use crate::util::*;
 
 const EXIT_CONFIG: i32 = 2;
 const EXIT_DATA: i32 = 65;
+const EXIT_IO: i32 = 74;
 const EXIT_LOCKED: i32 = 75;
 
 #[test]
@@ -157,6 +158,59 @@ fn an_unknown_key_in_a_job_file_exits_2_naming_the_file_and_key() {
     assert!(
         !sandbox.state().exists(),
         "the state was touched before the job files were checked"
+    );
+}
+
+#[test]
+fn from_after_to_and_a_zero_interval_are_bad_flags_exiting_2() {
+    let sandbox = Sandbox::new();
+    let reversed = sandbox
+        .netrare(&["backfill", "--from", LAST_RUN, "--to", FIRST_RUN])
+        .failure(EXIT_CONFIG);
+    assert!(reversed.stderr.contains("--to"), "{}", reversed.stderr);
+    let zero = sandbox
+        .netrare(&[
+            "backfill",
+            "--from",
+            FIRST_RUN,
+            "--to",
+            LAST_RUN,
+            "--interval",
+            "0s",
+        ])
+        .failure(EXIT_CONFIG);
+    assert!(zero.stderr.contains("--interval"), "{}", zero.stderr);
+    assert!(!sandbox.state().exists(), "the state was touched");
+}
+
+#[test]
+fn a_state_dir_or_out_dir_that_is_a_file_exits_74_naming_it() {
+    let sandbox = Sandbox::new();
+    std::fs::write(sandbox.state(), b"not a folder").expect("file");
+    let failed = sandbox
+        .netrare(&["run", "--now", FIRST_RUN])
+        .failure(EXIT_IO);
+    assert!(
+        failed
+            .stderr
+            .contains(&sandbox.state().display().to_string()),
+        "{}",
+        failed.stderr
+    );
+    std::fs::remove_file(sandbox.state()).expect("remove");
+
+    std::fs::write(sandbox.out(), b"not a folder").expect("file");
+    let failed = sandbox
+        .netrare(&["run", "--now", FIRST_RUN])
+        .failure(EXIT_IO);
+    assert!(
+        failed.stderr.contains(&sandbox.out().display().to_string()),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        !sandbox.state().join(format!("{PROCESS_JOB}.json")).exists(),
+        "a job state was written"
     );
 }
 

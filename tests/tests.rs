@@ -4,9 +4,11 @@ mod util;
 
 mod backfill;
 mod cli;
+mod clock;
 mod crash;
 mod demo;
 mod evaluate;
 mod ingest;
 mod jobs;
 mod run;
+mod snapshot;

@@ -3,11 +3,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::bail;
 use chrono::{DateTime, Utc};
 
+use super::exit::BadFlag;
 use super::print;
-use super::run::{build_plan, load_jobs, parse_time};
+use super::run::{Overrides, build_plan, load_jobs, parse_time};
 use super::settings::Settings;
 use crate::pipeline;
 
@@ -34,6 +34,8 @@ pub struct Args {
     /// Also write the alerts as Elasticsearch `_bulk` NDJSON to this file.
     #[arg(long, value_name = "FILE")]
     pub alerts_ndjson: Option<PathBuf>,
+    #[command(flatten)]
+    pub overrides: Overrides,
 }
 
 /// Executions per commit: one day of 15-minute executions.
@@ -41,6 +43,7 @@ const COMMIT_EVERY: usize = 96;
 
 pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
     let executions = schedule(args.from, args.to, args.interval)?;
+    args.overrides.check_time("--to", args.to)?;
     let mut settings = settings.clone();
     let scratch = if args.fresh {
         Some(
@@ -63,13 +66,14 @@ pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
             settings.out_dir.display()
         );
     }
-    let plan = build_plan(
+    let mut plan = build_plan(
         &settings,
         load_jobs(&settings, &args.jobs)?,
         executions,
         args.alerts_ndjson.clone(),
         COMMIT_EVERY,
     )?;
+    plan.relearn = args.overrides.relearn;
     let report = pipeline::execute(plan)?;
     print::summary(&report);
     Ok(())
@@ -80,13 +84,19 @@ pub fn schedule(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     interval: Duration,
-) -> anyhow::Result<Vec<i64>> {
-    let step = interval.as_millis() as i64;
+) -> Result<Vec<i64>, BadFlag> {
+    let step = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
     if step <= 0 {
-        bail!("--interval must be positive");
+        return Err(BadFlag {
+            flag: "--interval",
+            problem: "must be positive".into(),
+        });
     }
     if to < from {
-        bail!("--to ({to}) is before --from ({from})");
+        return Err(BadFlag {
+            flag: "--to",
+            problem: format!("{to} is before --from {from}"),
+        });
     }
     let (from, to) = (from.timestamp_millis(), to.timestamp_millis());
     Ok((0..)

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
+use super::exit::AheadOfClock;
 use super::print;
 use super::settings::Settings;
 use crate::jobs::{self, Job};
@@ -26,17 +27,54 @@ pub struct Args {
     /// Also write the alerts as Elasticsearch `_bulk` NDJSON to this file.
     #[arg(long, value_name = "FILE")]
     pub alerts_ndjson: Option<PathBuf>,
+    #[command(flatten)]
+    pub overrides: Overrides,
+}
+
+/// Explicit permissions for what is otherwise refused as a likely mistake.
+#[derive(Debug, clap::Args)]
+pub struct Overrides {
+    /// Allow an execution time ahead of the clock: buckets up to it are modelled even if their
+    /// events are not in the store yet.
+    #[arg(long)]
+    pub allow_future: bool,
+    /// Start a job that has no state but already has outputs from scratch (its records and
+    /// alerts are written again).
+    #[arg(long)]
+    pub relearn: bool,
+}
+
+/// How far an execution time may be ahead of the clock without `--allow-future`.
+const CLOCK_TOLERANCE_MS: i64 = 5 * 60 * 1000;
+
+impl Overrides {
+    /// Refuses `time` (given by `flag`) if it is ahead of the clock, unless allowed.
+    pub fn check_time(&self, flag: &'static str, time: DateTime<Utc>) -> Result<(), AheadOfClock> {
+        let ahead_ms = time.timestamp_millis() - Utc::now().timestamp_millis();
+        if self.allow_future || ahead_ms <= CLOCK_TOLERANCE_MS {
+            return Ok(());
+        }
+        Err(AheadOfClock {
+            flag,
+            time: time.to_rfc3339(),
+            ahead_s: ahead_ms / 1000,
+        })
+    }
 }
 
 pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
+    if let Some(now) = args.now {
+        args.overrides.check_time("--now", now)?;
+    }
     let now = args.now.unwrap_or_else(Utc::now).timestamp_millis();
-    let plan = build_plan(
+    let mut plan = build_plan(
         settings,
         load_jobs(settings, &args.jobs)?,
         vec![now],
         args.alerts_ndjson.clone(),
         1,
     )?;
+    plan.relearn = args.overrides.relearn;
     let report = pipeline::execute(plan)?;
     print::summary(&report);
     Ok(())
@@ -74,6 +112,7 @@ pub fn build_plan(
         out_dir: settings.out_dir.clone(),
         executions,
         history: settings.history,
+        relearn: false,
         alerts_ndjson,
         commit_every,
         progress,

@@ -57,6 +57,8 @@ pub struct Plan {
     pub executions: Vec<i64>,
     /// With no state yet, how far before the first execution a job starts learning.
     pub history: Duration,
+    /// Start a job without a snapshot from scratch even when it already has outputs.
+    pub relearn: bool,
     /// Also write the alerts as `_bulk` NDJSON here.
     pub alerts_ndjson: Option<PathBuf>,
     /// Commit after this many executions (and after the last).
@@ -98,8 +100,10 @@ pub fn execute(plan: Plan) -> Result<Report, Error> {
                 job,
                 exceptions.clone(),
                 &plan.state_dir,
+                &plan.out_dir,
                 first_now,
                 plan.history,
+                plan.relearn,
             )
         })
         .collect::<Result<Vec<_>, _>>()?;

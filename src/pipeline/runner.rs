@@ -11,7 +11,7 @@ use crate::model::{MemoryReport, Model};
 use crate::results::{AnomalyRecord, RecordContext};
 use crate::rule::exceptions::{Action, Subject};
 use crate::rule::{Alert, Exceptions, RuleState, evaluate};
-use crate::state::{FORMAT, JobState, VERSION};
+use crate::state::{Error as StateError, FORMAT, JobState, SnapshotProblem, VERSION};
 
 use super::feed::Feed;
 
@@ -64,21 +64,36 @@ pub fn fingerprint(job: &Job) -> String {
 
 impl Runner {
     /// Restores the job from `state_dir`, or starts it fresh with its checkpoint `history`
-    /// before `first_now`.
+    /// before `first_now`. A job without a snapshot but with outputs in `out_dir` is refused
+    /// unless `relearn`; so is a `first_now` before the job's last execution.
     pub fn load(
         job: &Job,
         exceptions: Exceptions,
         state_dir: &Path,
+        out_dir: &Path,
         first_now: i64,
         history: Duration,
-    ) -> Result<Runner, crate::state::Error> {
+        relearn: bool,
+    ) -> Result<Runner, StateError> {
         let params = job.model_params();
+        let path = JobState::path(state_dir, job.id());
         let (model, checkpoint_ms, first_bucket_ms, rule) =
-            match JobState::load(state_dir, job.id(), &fingerprint(job))? {
+            match JobState::load(state_dir, job.id(), &fingerprint(job), job.span().ms())? {
                 Some(state) => {
-                    let path = JobState::path(state_dir, job.id());
-                    let model = Model::restore(&job.file.model, &params, state.model)
-                        .map_err(|reason| crate::state::Error::BadSnapshot { path, reason })?;
+                    if let Some(last) = state.rule.last_execution_ms.filter(|&l| l > first_now) {
+                        return Err(StateError::BeforeLastExecution {
+                            path,
+                            now: rfc3339(first_now),
+                            last: rfc3339(last),
+                        });
+                    }
+                    let model =
+                        Model::restore(&job.file.model, &params, state.model).map_err(|e| {
+                            StateError::BadSnapshot {
+                                path,
+                                problem: SnapshotProblem::Model(e),
+                            }
+                        })?;
                     (
                         model,
                         state.checkpoint_ms,
@@ -87,6 +102,13 @@ impl Runner {
                     )
                 }
                 None => {
+                    if let Some(outputs) = outputs_of(out_dir, job.id()).filter(|_| !relearn) {
+                        return Err(StateError::MissingSnapshot {
+                            path,
+                            job_id: job.id().to_string(),
+                            outputs,
+                        });
+                    }
                     let start = job
                         .span()
                         .bucket_start(first_now - history.as_millis() as i64);
@@ -228,6 +250,20 @@ impl Runner {
             rule: self.rule.clone(),
         }
     }
+}
+
+/// The first of the job's output folders under `out_dir` that holds a file, if any.
+fn outputs_of(out_dir: &Path, job_id: &str) -> Option<std::path::PathBuf> {
+    ["anomalies", "alerts"]
+        .iter()
+        .map(|kind| out_dir.join(kind).join(job_id))
+        .find(|dir| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()))
+}
+
+/// An epoch-ms time as RFC 3339, for messages.
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map_or_else(|| format!("{ms} ms"), |t| t.to_rfc3339())
 }
 
 /// A by-value in a bucket, as model-stage exceptions see it.
