@@ -127,6 +127,7 @@ fn store_code(e: &store::Error) -> u8 {
         store::Error::NoFiles { .. }
         | store::Error::Corrupt { .. }
         | store::Error::MissingColumn { .. }
+        | store::Error::TwoForms { .. }
         | store::Error::WrongType { .. } => EXIT_DATA,
     }
 }
