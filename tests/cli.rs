@@ -215,6 +215,40 @@ fn a_state_dir_or_out_dir_that_is_a_file_exits_74_naming_it() {
 }
 
 #[test]
+fn logs_to_a_pipe_carry_no_colour_codes() {
+    let sandbox = Sandbox::new();
+    let out = sandbox
+        .netrare(&["-vv", "run", "--now", FIRST_RUN])
+        .success();
+    assert!(out.stderr.contains("planned scan"), "{}", out.stderr);
+    assert!(!out.stderr.contains('\x1b'), "{:?}", out.stderr);
+}
+
+#[test]
+fn an_error_names_its_cause_once() {
+    let sandbox = Sandbox::new();
+    let failed = sandbox
+        .netrare(&["--config", "missing.toml", "jobs", "list"])
+        .failure(EXIT_CONFIG);
+    assert!(failed.stderr.contains("missing.toml"), "{}", failed.stderr);
+    assert_eq!(
+        failed.stderr.matches("No such file or directory").count(),
+        1,
+        "{}",
+        failed.stderr
+    );
+    let failed = sandbox
+        .netrare(&["ingest", "ndjson", "absent.ndjson", "--out", "events"])
+        .failure(EXIT_IO);
+    assert_eq!(
+        failed.stderr.matches("No such file or directory").count(),
+        1,
+        "{}",
+        failed.stderr
+    );
+}
+
+#[test]
 fn every_subcommand_has_help() {
     let sandbox = Sandbox::new();
     let commands: [&[&str]; 12] = [

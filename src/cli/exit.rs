@@ -132,8 +132,11 @@ fn store_code(e: &store::Error) -> u8 {
     }
 }
 
-fn output_code(_: &output::Error) -> u8 {
-    EXIT_IO
+fn output_code(e: &output::Error) -> u8 {
+    match e {
+        output::Error::Write { .. } => EXIT_IO,
+        output::Error::Build { .. } => EXIT_INTERNAL,
+    }
 }
 
 #[cfg(test)]

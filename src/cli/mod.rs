@@ -18,6 +18,8 @@ pub use exit::{
 };
 pub use settings::{Settings, SettingsFile};
 
+use std::io::IsTerminal;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Elastic's Linux network rarity detections, run as a batch job over Parquet ECS events.
@@ -110,6 +112,7 @@ pub fn init_logging(global: &Global) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match global.log_format {
         LogFormat::Json => builder.json().init(),

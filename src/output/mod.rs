@@ -22,30 +22,40 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-/// A file that could not be written.
+/// An output file that could not be made.
 #[derive(Debug, thiserror::Error)]
-#[error("{}: cannot write: {reason}", path.display())]
-pub struct Error {
-    pub path: PathBuf,
-    pub reason: String,
+#[non_exhaustive]
+pub enum Error {
+    /// The file system refused to write it.
+    #[error("{}: cannot write", path.display())]
+    Write {
+        path: PathBuf,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Its rows could not be laid out as Arrow arrays.
+    #[error("{}: cannot build the rows", path.display())]
+    Build {
+        path: PathBuf,
+        source: arrow::error::ArrowError,
+    },
 }
 
 /// Writes `batch` as a zstd-compressed Parquet file at `path` and fsyncs it.
 pub fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<(), Error> {
-    let fail = |reason: String| Error {
+    let fail = |source: Box<dyn std::error::Error + Send + Sync>| Error::Write {
         path: path.to_path_buf(),
-        reason,
+        source,
     };
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| fail(e.to_string()))?;
+        std::fs::create_dir_all(parent).map_err(|e| fail(e.into()))?;
     }
-    let file = File::create(path).map_err(|e| fail(e.to_string()))?;
+    let file = File::create(path).map_err(|e| fail(e.into()))?;
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .build();
-    let mut writer = ArrowWriter::try_new(&file, batch.schema(), Some(props))
-        .map_err(|e| fail(e.to_string()))?;
-    writer.write(batch).map_err(|e| fail(e.to_string()))?;
-    writer.close().map_err(|e| fail(e.to_string()))?;
-    file.sync_all().map_err(|e| fail(e.to_string()))
+    let mut writer =
+        ArrowWriter::try_new(&file, batch.schema(), Some(props)).map_err(|e| fail(e.into()))?;
+    writer.write(batch).map_err(|e| fail(e.into()))?;
+    writer.close().map_err(|e| fail(e.into()))?;
+    file.sync_all().map_err(|e| fail(e.into()))
 }

@@ -187,10 +187,11 @@ fn commit(
                 runner.flushed_to_ms, runner.checkpoint_ms
             );
             let relative = Path::new("anomalies").join(id).join(name);
-            let batch = output::records_batch(&runner.records).map_err(|e| output::Error {
-                path: relative.clone(),
-                reason: e.to_string(),
-            })?;
+            let batch =
+                output::records_batch(&runner.records).map_err(|source| output::Error::Build {
+                    path: relative.clone(),
+                    source,
+                })?;
             commit
                 .files
                 .push(stage(&stage_dir, &plan.out_dir, relative, &batch)?);
@@ -199,10 +200,11 @@ fn commit(
             let first = runner.alerts.first().map_or(now, |a| a.timestamp_ms);
             let name = format!("alerts-{first}-{now}.parquet");
             let relative = Path::new("alerts").join(id).join(name);
-            let batch = output::alerts_batch(&runner.alerts).map_err(|e| output::Error {
-                path: relative.clone(),
-                reason: e.to_string(),
-            })?;
+            let batch =
+                output::alerts_batch(&runner.alerts).map_err(|source| output::Error::Build {
+                    path: relative.clone(),
+                    source,
+                })?;
             commit
                 .files
                 .push(stage(&stage_dir, &plan.out_dir, relative, &batch)?);

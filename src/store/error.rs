@@ -13,7 +13,7 @@ pub enum Error {
     #[error("bad glob pattern {pattern:?}: {reason}")]
     BadGlob { pattern: String, reason: String },
     /// The file system refused an operation.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
