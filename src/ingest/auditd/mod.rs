@@ -13,6 +13,8 @@ pub mod saddr;
 pub mod syscalls;
 
 #[cfg(test)]
+mod fixture_tests;
+#[cfg(test)]
 mod fuzz_tests;
 #[cfg(test)]
 mod golden_tests;

@@ -2,7 +2,7 @@
 //! a write/read round trip and idempotency.
 
 use super::{ingest, parse};
-use crate::ingest::testutil::{read_store, testdata};
+use crate::ingest::testutil::{read_store, testdata, testdata_dir};
 use crate::ingest::{IngestReport, Input};
 use crate::store::EcsEvent;
 
@@ -194,7 +194,10 @@ fn malformed_lines_are_reported_with_line_numbers() {
 
 #[test]
 fn auditd_manager_sample_event_maps_to_ecs() {
-    let pretty = testdata("integrations-auditd_manager__sample_event.json");
+    let Some(dir) = testdata_dir("auditd_manager_sample_event_maps_to_ecs") else {
+        return;
+    };
+    let pretty = testdata(&dir, "integrations-auditd_manager__sample_event.json");
     let value: serde_json::Value = serde_json::from_slice(&pretty).unwrap();
     for text in [String::from_utf8(pretty).unwrap(), value.to_string()] {
         let (events, report) = run(&text);
