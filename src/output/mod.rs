@@ -59,3 +59,29 @@ pub fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<(), Error> {
     writer.close().map_err(|e| fail(e.into()))?;
     file.sync_all().map_err(|e| fail(e.into()))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::Int64Array;
+
+    use super::*;
+
+    #[test]
+    fn a_write_failure_keeps_its_cause_and_prints_it_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, b"x").unwrap();
+        let batch =
+            RecordBatch::try_from_iter([("n", Arc::new(Int64Array::from(vec![1])) as _)]).unwrap();
+        let err = write_parquet(&file.join("out.parquet"), &batch).unwrap_err();
+        assert!(matches!(err, Error::Write { .. }));
+        let chain = format!("{:#}", anyhow::Error::new(err));
+        assert_eq!(chain.matches("File exists").count(), 1, "{chain}");
+        assert!(
+            chain.contains("a-file/out.parquet: cannot write"),
+            "{chain}"
+        );
+    }
+}

@@ -175,3 +175,36 @@ impl JobState {
         serde_json::to_vec(self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problems_name_the_file_and_read_without_debug_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = JobState::path(dir.path(), "j");
+        std::fs::write(&path, br#"{"format": "netrare-job-state", "version": 2}"#).unwrap();
+        let err = JobState::load(dir.path(), "j", "f", 900_000).unwrap_err();
+        let chain = format!("{:#}", anyhow::Error::new(err));
+        assert!(chain.contains("j.json"), "{chain}");
+        assert!(
+            chain.contains("state format version 2 is not the supported version 1"),
+            "{chain}"
+        );
+        assert!(!chain.contains("Some("), "{chain}");
+    }
+
+    #[test]
+    fn a_corrupt_commit_journal_keeps_the_parse_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("commit.json"), b"{\"states\": [").unwrap();
+        let err = super::super::recover(dir.path(), &dir.path().join("staging")).unwrap_err();
+        assert!(matches!(err, Error::BadJournal { .. }), "{err}");
+        let chain = format!("{:#}", anyhow::Error::new(err));
+        assert!(
+            chain.contains("corrupt commit journal: EOF while parsing"),
+            "{chain}"
+        );
+    }
+}
