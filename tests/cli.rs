@@ -162,24 +162,27 @@ fn an_unknown_key_in_a_job_file_exits_2_naming_the_file_and_key() {
 }
 
 #[test]
-fn from_after_to_and_a_zero_interval_are_bad_flags_exiting_2() {
+fn from_after_to_and_a_zero_or_tiny_interval_are_bad_flags_exiting_2() {
     let sandbox = Sandbox::new();
-    let reversed = sandbox
-        .netrare(&["backfill", "--from", LAST_RUN, "--to", FIRST_RUN])
-        .failure(EXIT_CONFIG);
-    assert!(reversed.stderr.contains("--to"), "{}", reversed.stderr);
-    let zero = sandbox
-        .netrare(&[
-            "backfill",
-            "--from",
-            FIRST_RUN,
-            "--to",
-            LAST_RUN,
-            "--interval",
-            "0s",
-        ])
-        .failure(EXIT_CONFIG);
-    assert!(zero.stderr.contains("--interval"), "{}", zero.stderr);
+    let cases = [
+        (LAST_RUN, FIRST_RUN, "15m", "--to"),
+        (FIRST_RUN, LAST_RUN, "0s", "--interval"),
+        (FIRST_RUN, LAST_RUN, "1ms", "at most"),
+    ];
+    for (from, to, interval, named) in cases {
+        let failed = sandbox
+            .netrare(&[
+                "backfill",
+                "--from",
+                from,
+                "--to",
+                to,
+                "--interval",
+                interval,
+            ])
+            .failure(EXIT_CONFIG);
+        assert!(failed.stderr.contains(named), "{}", failed.stderr);
+    }
     assert!(!sandbox.state().exists(), "the state was touched");
 }
 

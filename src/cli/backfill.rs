@@ -38,6 +38,10 @@ pub struct Args {
     pub overrides: Overrides,
 }
 
+/// The most executions one backfill makes: ten years of 15-minute executions. More is a
+/// mistaken interval or range, and their list alone would exhaust memory.
+const MAX_EXECUTIONS: i64 = 10 * 366 * 96;
+
 /// Executions per commit: one day of 15-minute executions.
 const COMMIT_EVERY: usize = 96;
 
@@ -74,6 +78,7 @@ pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
         COMMIT_EVERY,
     )?;
     plan.relearn = args.overrides.relearn;
+    plan.resume = true;
     let report = pipeline::execute(plan)?;
     print::summary(&report);
     Ok(())
@@ -99,6 +104,15 @@ pub fn schedule(
         });
     }
     let (from, to) = (from.timestamp_millis(), to.timestamp_millis());
+    let count = (to - from) / step + 1;
+    if count > MAX_EXECUTIONS {
+        return Err(BadFlag {
+            flag: "--interval",
+            problem: format!(
+                "{count} executions from --from to --to; at most {MAX_EXECUTIONS} (split the range or lengthen the interval)"
+            ),
+        });
+    }
     Ok((0..)
         .map(|k| from + k * step)
         .take_while(|&t| t <= to)

@@ -113,6 +113,7 @@ pub fn build_plan(
         executions,
         history: settings.history,
         relearn: false,
+        resume: false,
         alerts_ndjson,
         commit_every,
         progress,

@@ -65,7 +65,7 @@ pub fn fingerprint(job: &Job) -> String {
 impl Runner {
     /// Restores the job from `state_dir`, or starts it fresh with its checkpoint `history`
     /// before `first_now`. A job without a snapshot but with outputs in `out_dir` is refused
-    /// unless `relearn`; so is a `first_now` before the job's last execution.
+    /// unless `relearn`.
     pub fn load(
         job: &Job,
         exceptions: Exceptions,
@@ -80,13 +80,6 @@ impl Runner {
         let (model, checkpoint_ms, first_bucket_ms, rule) =
             match JobState::load(state_dir, job.id(), &fingerprint(job), job.span().ms())? {
                 Some(state) => {
-                    if let Some(last) = state.rule.last_execution_ms.filter(|&l| l > first_now) {
-                        return Err(StateError::BeforeLastExecution {
-                            path,
-                            now: rfc3339(first_now),
-                            last: rfc3339(last),
-                        });
-                    }
                     let model =
                         Model::restore(&job.file.model, &params, state.model).map_err(|e| {
                             StateError::BadSnapshot {
@@ -258,12 +251,6 @@ fn outputs_of(out_dir: &Path, job_id: &str) -> Option<std::path::PathBuf> {
         .iter()
         .map(|kind| out_dir.join(kind).join(job_id))
         .find(|dir| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()))
-}
-
-/// An epoch-ms time as RFC 3339, for messages.
-fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map_or_else(|| format!("{ms} ms"), |t| t.to_rfc3339())
 }
 
 /// A by-value in a bucket, as model-stage exceptions see it.

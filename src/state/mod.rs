@@ -44,7 +44,7 @@ pub enum Error {
     /// The execution time is earlier than the job's last execution: running it would move the
     /// job back in time and alert on records already alerted.
     #[error(
-        "{}: the execution time {now} is before the job's last execution {last}; refusing to move the job back in time (resume a backfill after {last})",
+        "{}: the execution time {now} is before the job's last execution {last}; refusing to move the job back in time",
         path.display()
     )]
     BeforeLastExecution {
