@@ -163,7 +163,7 @@ fn an_unknown_key_in_a_job_file_exits_2_naming_the_file_and_key() {
 #[test]
 fn every_subcommand_has_help() {
     let sandbox = Sandbox::new();
-    let commands: [&[&str]; 12] = [
+    let commands: [&[&str]; 13] = [
         &[],
         &["run"],
         &["backfill"],
@@ -176,6 +176,7 @@ fn every_subcommand_has_help() {
         &["ingest", "auditd"],
         &["ingest", "ndjson"],
         &["demo"],
+        &["evaluate"],
     ];
     for command in commands {
         let mut args = command.to_vec();

@@ -58,15 +58,6 @@ fn run_reads_a_store_built_only_by_ingest() {
     // The log holds a connect to 169.254.169.254:80 and an accept without an address: one event
     // has a destination port.
     let run = sandbox.run_at("2017-04-13T00:00:00Z");
-    let port_line = run
-        .stdout
-        .lines()
-        .find(|l| l.starts_with(PORT_JOB))
-        .expect("port job summary");
-    let events: u64 = port_line
-        .split_whitespace()
-        .nth(2)
-        .and_then(|n| n.parse().ok())
-        .expect("events column");
-    assert_eq!(events, 1, "{}", run.stdout);
+    let events = run.job(PORT_JOB)["events"].as_u64();
+    assert_eq!(events, Some(1), "{}", run.stdout);
 }

@@ -20,16 +20,9 @@ fn qualifying(records: &[Row], threshold: f64, first_run: &str) -> BTreeSet<Stri
         .collect()
 }
 
-/// The `pending` column of a job's summary line.
-fn pending(stdout: &str, job: &str) -> u64 {
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with(job) && !l.contains(':'))
-        .unwrap_or_else(|| panic!("no summary line for {job} in\n{stdout}"));
-    line.split_whitespace()
-        .nth(5)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no pending column in {line:?}"))
+/// Qualifying records of `job` the cap left for later executions.
+fn pending(output: &Output, job: &str) -> u64 {
+    output.job(job)["pending"].as_u64().expect("pending count")
 }
 
 #[test]
@@ -47,7 +40,7 @@ fn every_qualifying_record_is_alerted_exactly_once_by_scheduled_runs() {
         .times
         .iter()
         .zip(&day.outputs)
-        .filter(|(_, o)| o.stdout.contains("executions were missed"))
+        .filter(|(_, o)| o.reports_a_gap())
         .map(|(t, _)| t)
         .collect();
     assert!(
@@ -74,7 +67,7 @@ fn missed_runs_widen_the_window_so_no_alert_is_lost() {
         .position(|t| at(t) > gap_to)
         .expect("a run after the gap");
     assert!(
-        outputs[after_gap].stdout.contains("executions were missed"),
+        outputs[after_gap].reports_a_gap(),
         "gap not reported:\n{}",
         outputs[after_gap].stdout
     );
@@ -109,19 +102,17 @@ fn capped_executions_alert_the_rest_later_without_loss_or_duplicates() {
 
     let most_pending = outputs
         .iter()
-        .map(|o| pending(&o.stdout, PROCESS_JOB))
+        .map(|o| pending(o, PROCESS_JOB))
         .max()
         .unwrap_or(0);
     assert!(most_pending >= 2, "the cap should have held records back");
     assert_eq!(
-        pending(&outputs.last().expect("runs").stdout, PROCESS_JOB),
+        pending(outputs.last().expect("runs"), PROCESS_JOB),
         0,
         "pending records never drained"
     );
     assert!(
-        !outputs
-            .iter()
-            .any(|o| o.stdout.contains("executions were missed")),
+        !outputs.iter().any(|o| o.reports_a_gap()),
         "held-back records were reported as missed executions"
     );
     let alerts = sandbox.alerts();

@@ -35,6 +35,29 @@ pub struct Output {
 }
 
 impl Output {
+    /// The `--format json` summary on stdout.
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::from_str(self.stdout.trim())
+            .unwrap_or_else(|e| panic!("summary is not JSON ({e}):\n{}", self.stdout))
+    }
+
+    /// The summary of job `job_id`.
+    pub fn job(&self, job_id: &str) -> serde_json::Value {
+        let summary = self.summary();
+        summary["jobs"]
+            .as_array()
+            .and_then(|jobs| jobs.iter().find(|j| j["job_id"] == job_id))
+            .cloned()
+            .unwrap_or_else(|| panic!("no summary for {job_id} in {summary}"))
+    }
+
+    /// True when some job reported missed executions.
+    pub fn reports_a_gap(&self) -> bool {
+        self.summary()["jobs"]
+            .as_array()
+            .is_some_and(|jobs| jobs.iter().any(|j| !j["gap_minutes"].is_null()))
+    }
+
     /// Panics with the output unless the process exited 0.
     pub fn success(self) -> Output {
         assert_eq!(
@@ -125,7 +148,8 @@ impl Sandbox {
 
     /// `netrare run --now <now>`, which must succeed.
     pub fn run_at(&self, now: &str) -> Output {
-        self.netrare(&["run", "--now", now]).success()
+        self.netrare(&["run", "--format", "json", "--now", now])
+            .success()
     }
 
     /// `netrare run --now` at each time in order; every run must succeed.
@@ -135,7 +159,7 @@ impl Sandbox {
 
     /// `netrare backfill --from --to`, which must succeed.
     pub fn backfill(&self, from: &str, to: &str, extra: &[&str]) -> Output {
-        let mut args = vec!["backfill", "--from", from, "--to", to];
+        let mut args = vec!["backfill", "--format", "json", "--from", from, "--to", to];
         args.extend_from_slice(extra);
         self.netrare(&args).success()
     }

@@ -53,7 +53,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let executions = schedule(start, end, std::time::Duration::from_secs(900))?;
     let plan = build_plan(&settings, crate::jobs::embedded()?, executions, None, 96)?;
     let report = pipeline::execute(plan)?;
-    print::summary(&report);
+    print::report(&report, print::SummaryFormat::Text);
     println!();
     print::alerts(&report.alerts);
 

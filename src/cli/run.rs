@@ -26,6 +26,9 @@ pub struct Args {
     /// Also write the alerts as Elasticsearch `_bulk` NDJSON to this file.
     #[arg(long, value_name = "FILE")]
     pub alerts_ndjson: Option<PathBuf>,
+    /// Summary on stdout: a table, or one JSON object for scripts.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: print::SummaryFormat,
 }
 
 pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
@@ -38,7 +41,7 @@ pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
         1,
     )?;
     let report = pipeline::execute(plan)?;
-    print::summary(&report);
+    print::report(&report, args.format);
     Ok(())
 }
 
