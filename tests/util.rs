@@ -260,7 +260,7 @@ pub fn read_file(path: &Path) -> Vec<Row> {
     rows
 }
 
-/// One cell as JSON: strings, numbers (timestamps as epoch ms), booleans and lists of those.
+/// One cell as JSON: strings, numbers (timestamps as epoch ms), booleans, lists and structs.
 fn cell(array: &dyn Array, i: usize) -> Value {
     if array.is_null(i) {
         return Value::Null;
@@ -278,6 +278,13 @@ fn cell(array: &dyn Array, i: usize) -> Value {
             let list = array.as_list::<i32>().value(i);
             Value::Array((0..list.len()).map(|j| cell(list.as_ref(), j)).collect())
         }
+        DataType::Struct(fields) => Value::Object(
+            fields
+                .iter()
+                .zip(array.as_struct().columns())
+                .map(|(f, c)| (f.name().clone(), cell(c.as_ref(), i)))
+                .collect(),
+        ),
         _ => Value::Null,
     }
 }
