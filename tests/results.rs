@@ -324,3 +324,92 @@ fn a_state_from_before_bucket_results_is_refused() {
     );
     assert_eq!(snapshot(sandbox.dir.path()), before);
 }
+
+#[test]
+fn result_files_keep_stable_column_types() {
+    use arrow::datatypes::{DataType, TimeUnit};
+    let sandbox = backfilled_day();
+    let time = DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
+    let (text, double, long, flag) = (
+        DataType::Utf8,
+        DataType::Float64,
+        DataType::Int64,
+        DataType::Boolean,
+    );
+    let common = [
+        ("id", &text),
+        ("job_id", &text),
+        ("result_type", &text),
+        ("timestamp", &time),
+    ];
+    let expected: [(&str, Vec<(&str, &DataType)>); 4] = [
+        (
+            "buckets",
+            vec![
+                ("bucket_span", &long),
+                ("is_interim", &flag),
+                ("anomaly_score", &double),
+                ("initial_anomaly_score", &double),
+                ("event_count", &long),
+                ("processing_time_ms", &long),
+            ],
+        ),
+        (
+            "bucket_influencers",
+            vec![
+                ("influencer_field_name", &text),
+                ("anomaly_score", &double),
+                ("initial_anomaly_score", &double),
+                ("raw_anomaly_score", &double),
+                ("probability", &double),
+            ],
+        ),
+        (
+            "influencers",
+            vec![
+                ("influencer_field_name", &text),
+                ("influencer_field_value", &text),
+                ("influencer_score", &double),
+                ("initial_influencer_score", &double),
+                ("probability", &double),
+            ],
+        ),
+        (
+            "model_size_stats",
+            vec![
+                ("log_time", &time),
+                ("model_bytes", &long),
+                ("total_by_field_count", &long),
+                ("bucket_allocation_failures_count", &long),
+                ("memory_status", &text),
+            ],
+        ),
+    ];
+    for (folder, columns) in expected {
+        let files = parquet_files(&sandbox.out().join(folder));
+        assert!(!files.is_empty(), "no {folder} file");
+        let schemas: Vec<_> = files.iter().map(|f| parquet_schema(f)).collect();
+        assert!(
+            schemas.windows(2).all(|w| w[0] == w[1]),
+            "{folder}: schemas differ"
+        );
+        for (column, kind) in common.iter().copied().chain(columns) {
+            let field = schemas[0]
+                .field_with_name(column)
+                .unwrap_or_else(|_| panic!("{folder}: no column {column}"));
+            assert_eq!(field.data_type(), kind, "{folder}.{column}");
+        }
+    }
+    let buckets = parquet_schema(&parquet_files(&sandbox.out().join("buckets"))[0]);
+    let nested = buckets
+        .field_with_name("bucket_influencers")
+        .expect("nested");
+    let DataType::List(item) = nested.data_type() else {
+        panic!("bucket_influencers is not a list: {nested:?}")
+    };
+    let DataType::Struct(fields) = item.data_type() else {
+        panic!("bucket_influencers items are not structs: {item:?}")
+    };
+    let names: Vec<&str> = fields.iter().map(|f| f.name().as_str()).collect();
+    assert!(names.contains(&"influencer_field_name") && names.contains(&"anomaly_score"));
+}

@@ -236,6 +236,15 @@ pub fn read_rows(dir: &Path) -> Vec<Row> {
         .collect()
 }
 
+/// The Arrow schema of one Parquet file.
+pub fn parquet_schema(path: &Path) -> arrow::datatypes::SchemaRef {
+    let file = File::open(path).expect("open parquet");
+    ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("parquet footer")
+        .schema()
+        .clone()
+}
+
 /// All rows of one Parquet file.
 pub fn read_file(path: &Path) -> Vec<Row> {
     let file = File::open(path).expect("open parquet");
