@@ -260,6 +260,15 @@ pub fn read_rows(dir: &Path) -> Vec<Row> {
         .collect()
 }
 
+/// The Arrow schema of one Parquet file.
+pub fn parquet_schema(path: &Path) -> arrow::datatypes::SchemaRef {
+    let file = File::open(path).expect("open parquet");
+    ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("parquet footer")
+        .schema()
+        .clone()
+}
+
 /// All rows of one Parquet file.
 pub fn read_file(path: &Path) -> Vec<Row> {
     let file = File::open(path).expect("open parquet");
@@ -284,7 +293,7 @@ pub fn read_file(path: &Path) -> Vec<Row> {
     rows
 }
 
-/// One cell as JSON: strings, numbers (timestamps as epoch ms), booleans and lists of those.
+/// One cell as JSON: strings, numbers (timestamps as epoch ms), booleans, lists and structs.
 fn cell(array: &dyn Array, i: usize) -> Value {
     if array.is_null(i) {
         return Value::Null;
@@ -302,6 +311,13 @@ fn cell(array: &dyn Array, i: usize) -> Value {
             let list = array.as_list::<i32>().value(i);
             Value::Array((0..list.len()).map(|j| cell(list.as_ref(), j)).collect())
         }
+        DataType::Struct(fields) => Value::Object(
+            fields
+                .iter()
+                .zip(array.as_struct().columns())
+                .map(|(f, c)| (f.name().clone(), cell(c.as_ref(), i)))
+                .collect(),
+        ),
         _ => Value::Null,
     }
 }

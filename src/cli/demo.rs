@@ -47,6 +47,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         out_dir: dir.join("out"),
         jobs_dir: PathBuf::from("<built-in>"),
         history: DEFAULT_HISTORY,
+        results_ndjson: None,
     };
     let start = opts.start;
     let end = start + Duration::days(i64::from(opts.days));

@@ -78,6 +78,7 @@ pub fn build_plan(
         executions,
         history: settings.history,
         alerts_ndjson,
+        results_ndjson: settings.results_ndjson.clone(),
         commit_every,
         progress,
     })

@@ -35,6 +35,9 @@ pub struct SettingsFile {
     /// With no state yet, how much history a job first learns from. Default `14d`.
     #[serde(default, with = "humantime_serde")]
     pub history: Option<Duration>,
+    /// Append every result (records, buckets, bucket influencers, influencers, model size
+    /// statistics) as Elasticsearch `_bulk` NDJSON to this file at each commit. Default: none.
+    pub results_ndjson: Option<PathBuf>,
 }
 
 /// Resolved settings.
@@ -45,6 +48,7 @@ pub struct Settings {
     pub out_dir: PathBuf,
     pub jobs_dir: PathBuf,
     pub history: Duration,
+    pub results_ndjson: Option<PathBuf>,
 }
 
 /// Default history a new job learns from.
@@ -86,6 +90,10 @@ impl Settings {
                 .clone()
                 .unwrap_or_else(|| rel(file.jobs_dir.clone().unwrap_or_else(|| "jobs".into()))),
             history: file.history.unwrap_or(DEFAULT_HISTORY),
+            results_ndjson: global
+                .results_ndjson
+                .clone()
+                .or_else(|| file.results_ndjson.clone().map(rel)),
         })
     }
 }

@@ -6,6 +6,7 @@
 
 mod config;
 pub mod elastic;
+pub mod hierarchy;
 pub mod population;
 
 pub use config::{ModelConfig, ModelKind};
@@ -89,6 +90,15 @@ impl MemoryReport {
     }
 }
 
+/// What a model holds, counted for `model_size_stats`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FieldCounts {
+    /// By-field values.
+    pub by_values: u64,
+    /// Partition-field values (0 without a partition field).
+    pub partitions: u64,
+}
+
 /// Above this fraction of its limit a model's memory status is `SoftLimit`.
 pub const SOFT_LIMIT_FRACTION: f64 = 0.7;
 
@@ -122,6 +132,24 @@ impl Model {
         match self {
             Model::Elastic(m) => m.update(bucket),
             Model::Population(m) => m.update(bucket),
+        }
+    }
+
+    /// The probability of every value of `bucket` the model holds, as its last `update` computed
+    /// them: the leaves of Elastic's result tree. `None` when the model reports only anomalous
+    /// values (the others then count as probability 1).
+    pub fn leaf_probabilities(&self, bucket: &BucketSummary) -> Option<Vec<(SeriesKey, f64)>> {
+        match self {
+            Model::Elastic(m) => Some(m.leaf_probabilities(bucket)),
+            Model::Population(_) => None,
+        }
+    }
+
+    /// The by-field and partition values the model holds.
+    pub fn field_counts(&self) -> FieldCounts {
+        match self {
+            Model::Elastic(m) => m.field_counts(),
+            Model::Population(m) => m.field_counts(),
         }
     }
 

@@ -2,15 +2,14 @@
 
 use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, ListArray, StructArray,
-};
-use arrow::buffer::OffsetBuffer;
-use arrow::datatypes::{Field, Fields, Schema};
+use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array};
+use arrow::datatypes::{Field, Schema};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 
-use super::arrays::{field_of, float_lists, string_lists, strings, timestamp_field, timestamps};
+use super::arrays::{
+    field_of, float_lists, string_lists, strings, struct_lists, timestamp_field, timestamps,
+};
 use crate::results::{ALERT_FIELDS, AnomalyRecord};
 
 /// One row per record, with Elastic's field names; see `docs/outputs.md`.
@@ -149,21 +148,11 @@ fn influencers(records: &[AnomalyRecord]) -> Result<ArrayRef, ArrowError> {
     let all: Vec<_> = records.iter().flat_map(|r| r.influencers.iter()).collect();
     let names = strings(all.iter().map(|i| Some(i.influencer_field_name.as_str())));
     let values = string_lists(all.iter().map(|i| i.influencer_field_values.iter()));
-    let fields = Fields::from(vec![
-        field_of("influencer_field_name", &names, false),
-        field_of("influencer_field_values", &values, false),
-    ]);
-    let structs = StructArray::try_new(fields.clone(), vec![names, values], None)?;
-    let offsets = OffsetBuffer::from_lengths(records.iter().map(|r| r.influencers.len()));
-    let item = Arc::new(Field::new(
-        "item",
-        arrow::datatypes::DataType::Struct(fields),
-        false,
-    ));
-    Ok(Arc::new(ListArray::try_new(
-        item,
-        offsets,
-        Arc::new(structs),
-        None,
-    )?))
+    struct_lists(
+        vec![
+            ("influencer_field_name".into(), names, false),
+            ("influencer_field_values".into(), values, false),
+        ],
+        records.iter().map(|r| r.influencers.len()),
+    )
 }

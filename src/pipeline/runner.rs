@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use crate::bucket::{BucketSummary, SeriesKey, ValueSummary};
 use crate::jobs::Job;
+use crate::model::hierarchy::{self, Leaf, Levels};
 use crate::model::{MemoryReport, Model};
-use crate::results::{AnomalyRecord, RecordContext};
+use crate::results::{AnomalyRecord, ModelSizeStats, RecordContext, ResultSet, bucket_results};
 use crate::rule::exceptions::{Action, Subject};
 use crate::rule::{Alert, Exceptions, RuleState, evaluate};
 use crate::state::{FORMAT, JobState, VERSION};
@@ -41,11 +42,17 @@ pub struct Runner {
     /// Start of the first bucket that held data; `None` until then, so a job created before its
     /// data exists does not learn from a run of empty buckets.
     pub first_bucket_ms: Option<i64>,
+    /// Normalisers of the bucket and influencer scores.
+    pub levels: Levels,
+    /// Buckets in which the model refused new values at its memory limit.
+    pub bucket_allocation_failures: u64,
     pub rule: RuleState,
     pub summary: JobSummary,
     /// Checkpoint at the last commit: the first bucket of the unflushed records.
     pub flushed_to_ms: i64,
     pub records: Vec<AnomalyRecord>,
+    /// Buckets, influencers and model size statistics since the last commit.
+    pub results: ResultSet,
     pub alerts: Vec<Alert>,
 }
 
@@ -73,14 +80,21 @@ impl Runner {
         history: Duration,
     ) -> Result<Runner, crate::state::Error> {
         let params = job.model_params();
-        let (model, checkpoint_ms, first_bucket_ms, rule) =
+        let span_s = job.span().secs();
+        let (model, levels, failures, checkpoint_ms, first_bucket_ms, rule) =
             match JobState::load(state_dir, job.id(), &fingerprint(job))? {
                 Some(state) => {
-                    let path = JobState::path(state_dir, job.id());
-                    let model = Model::restore(&job.file.model, &params, state.model)
-                        .map_err(|reason| crate::state::Error::BadSnapshot { path, reason })?;
+                    let bad = |reason| crate::state::Error::BadSnapshot {
+                        path: JobState::path(state_dir, job.id()),
+                        reason,
+                    };
+                    let model =
+                        Model::restore(&job.file.model, &params, state.model).map_err(bad)?;
+                    let levels = Levels::restore(span_s, state.levels).map_err(bad)?;
                     (
                         model,
+                        levels,
+                        state.bucket_allocation_failures,
                         state.checkpoint_ms,
                         state.first_bucket_ms,
                         state.rule,
@@ -92,6 +106,8 @@ impl Runner {
                         .bucket_start(first_now - history.as_millis() as i64);
                     (
                         Model::new(&job.file.model, &params),
+                        Levels::new(span_s),
+                        0,
                         start,
                         None,
                         RuleState::default(),
@@ -115,10 +131,13 @@ impl Runner {
             exceptions,
             checkpoint_ms,
             first_bucket_ms,
+            levels,
+            bucket_allocation_failures: failures,
             rule,
             summary,
             flushed_to_ms: checkpoint_ms,
             records: Vec::new(),
+            results: ResultSet::default(),
             alerts: Vec::new(),
         })
     }
@@ -166,26 +185,37 @@ impl Runner {
                         .is_none()
                 });
             }
-            for score in self.model.update(&bucket) {
-                let Some(value) = bucket.values.get(&score.key) else {
+            let refused = self.model.memory().refused_values;
+            let scores = self.model.update(&bucket);
+            if self.model.memory().refused_values > refused {
+                self.bucket_allocation_failures += 1;
+            }
+            let mut leaves: BTreeMap<&SeriesKey, f64> = match self.model.leaf_probabilities(&bucket)
+            {
+                Some(all) => all
+                    .into_iter()
+                    .filter_map(|(key, p)| Some((bucket.values.get_key_value(&key)?.0, p)))
+                    .collect(),
+                None => bucket.values.keys().map(|key| (key, 1.0)).collect(),
+            };
+            let before = records.len();
+            for score in scores {
+                let Some((key, value)) = bucket.values.get_key_value(&score.key) else {
                     continue;
                 };
+                let subject = BucketValue { job, key, value };
                 if self
                     .exceptions
-                    .matching(
-                        &BucketValue {
-                            job,
-                            key: &score.key,
-                            value,
-                        },
-                        Action::SkipResult,
-                    )
+                    .matching(&subject, Action::SkipResult)
                     .is_some()
                 {
+                    leaves.remove(key);
                     continue;
                 }
+                leaves.insert(key, score.probability);
                 records.push(AnomalyRecord::new(&ctx, bucket.start_ms, &score, value));
             }
+            self.score_bucket(job, &ctx, &bucket, &leaves, records.len() - before);
             self.checkpoint_ms += span;
             self.summary.buckets += 1;
         }
@@ -194,6 +224,46 @@ impl Runner {
         self.summary.memory = self.model.memory();
         self.records.extend(records.iter().cloned());
         records
+    }
+
+    /// Aggregates and normalises the bucket's tree and keeps its bucket and influencer results.
+    fn score_bucket(
+        &mut self,
+        job: &Job,
+        ctx: &RecordContext,
+        bucket: &BucketSummary,
+        leaves: &BTreeMap<&SeriesKey, f64>,
+        records: usize,
+    ) {
+        let leaves: Vec<Leaf> = leaves
+            .iter()
+            .filter_map(|(&key, &probability)| {
+                Some(Leaf {
+                    key,
+                    probability,
+                    influencers: &bucket.values.get(key)?.influencers,
+                })
+            })
+            .collect();
+        let tree = hierarchy::build(&leaves, &job.file.job.influencers);
+        let scores = self.levels.score(tree);
+        let (result, influencers) =
+            bucket_results(ctx, bucket.start_ms, bucket.event_count, records, &scores);
+        self.results.buckets.push(result);
+        self.results.influencers.extend(influencers);
+    }
+
+    /// Notes the model's size after the execution at `now`, which modelled at least one bucket.
+    pub fn log_model_size(&mut self, job: &Job, now: i64) {
+        let stats = ModelSizeStats::new(
+            job.id(),
+            self.checkpoint_ms - job.span().ms(),
+            now,
+            &self.model.memory(),
+            self.model.field_counts(),
+            self.bucket_allocation_failures,
+        );
+        self.results.model_size_stats.push(stats);
     }
 
     /// Runs the rule at `now` over this execution's `records` and what the rule remembers.
@@ -225,6 +295,8 @@ impl Runner {
             checkpoint_ms: self.checkpoint_ms,
             first_bucket_ms: self.first_bucket_ms,
             model: self.model.snapshot(),
+            levels: self.levels.snapshot(),
+            bucket_allocation_failures: self.bucket_allocation_failures,
             rule: self.rule.clone(),
         }
     }

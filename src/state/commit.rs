@@ -25,11 +25,23 @@ pub struct Publish {
     pub target: PathBuf,
 }
 
+/// Staged bytes to add at the end of a file that only grows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Append {
+    pub staged: PathBuf,
+    pub target: PathBuf,
+    /// The target's length before this commit: applying again first cuts it back to this, so
+    /// the bytes are added once however often the journal is applied.
+    pub offset: u64,
+}
+
 /// Everything an execution changes.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Commit {
     pub states: Vec<JobState>,
     pub files: Vec<Publish>,
+    #[serde(default)]
+    pub appends: Vec<Append>,
 }
 
 impl Commit {
@@ -58,6 +70,10 @@ impl Commit {
             }
             publish(file)?;
         }
+        for part in &self.appends {
+            append(part)?;
+        }
+        failpoint("after-appends");
         let journal = state_dir.join(JOURNAL);
         std::fs::remove_file(&journal).map_err(|e| Error::io(&journal, e))?;
         sync_dir(state_dir)
@@ -96,6 +112,38 @@ fn publish(file: &Publish) -> Result<(), Error> {
     std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     std::fs::rename(&file.staged, &file.target).map_err(|e| Error::io(&file.target, e))?;
     sync_dir(parent)
+}
+
+/// Adds the staged bytes at `offset` of the target (created if missing), then fsyncs it.
+fn append(part: &Append) -> Result<(), Error> {
+    use std::io::{Seek, SeekFrom, Write};
+    let bytes = std::fs::read(&part.staged).map_err(|e| Error::io(&part.staged, e))?;
+    let parent = part.target.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&part.target)
+        .map_err(|e| Error::io(&part.target, e))?;
+    let io = |e| Error::io(&part.target, e);
+    let len = file.metadata().map_err(io)?.len();
+    if len > part.offset {
+        file.set_len(part.offset).map_err(io)?;
+    }
+    file.seek(SeekFrom::End(0)).map_err(io)?;
+    file.write_all(&bytes).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    sync_dir(parent)
+}
+
+/// The length of `path` now, 0 when it does not exist: the offset of its next [`Append`].
+pub fn append_offset(path: &Path) -> Result<u64, Error> {
+    match std::fs::metadata(path) {
+        Ok(m) => Ok(m.len()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(Error::io(path, e)),
+    }
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder: fsync, rename, fsync

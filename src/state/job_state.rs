@@ -6,12 +6,13 @@ use serde::{Deserialize, Serialize};
 
 use super::Error;
 use crate::model::ModelSnapshot;
+use crate::model::hierarchy::LevelsSnapshot;
 use crate::rule::RuleState;
 
 /// The `format` value of every state file.
 pub const FORMAT: &str = "netrare-job-state";
 /// The version of the state file layout; a file of another version is refused.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// `<state>/<job_id>.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,6 +28,10 @@ pub struct JobState {
     /// Start of the first bucket that held data, epoch ms; `None` while the job has seen none.
     pub first_bucket_ms: Option<i64>,
     pub model: ModelSnapshot,
+    /// The bucket and influencer normalisers.
+    pub levels: LevelsSnapshot,
+    /// Buckets in which the model refused new values at its memory limit, since the job started.
+    pub bucket_allocation_failures: u64,
     pub rule: RuleState,
 }
 

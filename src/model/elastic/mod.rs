@@ -8,15 +8,15 @@
 
 mod categories;
 mod memory;
-mod normalizer;
+pub(crate) mod normalizer;
 mod qdigest;
-mod score;
+pub(crate) mod score;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{MemoryReport, ModelParams, Score};
+use super::{FieldCounts, MemoryReport, ModelParams, Score};
 use crate::bucket::{BucketSummary, SeriesKey};
 use categories::{Categories, decay_factor};
 use normalizer::{Normalizer, NormalizerSnapshot};
@@ -104,6 +104,37 @@ impl ElasticRare {
                 }
             })
             .collect()
+    }
+
+    /// Probabilities of the values of `bucket` the model holds, after `update` learnt the bucket:
+    /// the same as `update` computed, recomputed from the unchanged categories.
+    pub fn leaf_probabilities(&self, bucket: &BucketSummary) -> Vec<(SeriesKey, f64)> {
+        let known: Vec<SeriesKey> = bucket
+            .values
+            .keys()
+            .filter(|k| {
+                self.partitions
+                    .get(&k.partition)
+                    .is_some_and(|c| c.values.contains_key(&k.by))
+            })
+            .cloned()
+            .collect();
+        self.probabilities(&known)
+            .into_iter()
+            .map(|s| (s.key, s.probability))
+            .collect()
+    }
+
+    /// By-values and partitions held.
+    pub fn field_counts(&self) -> FieldCounts {
+        FieldCounts {
+            by_values: self
+                .partitions
+                .values()
+                .map(|c| c.values.len() as u64)
+                .sum(),
+            partitions: self.partitions.keys().filter(|p| p.is_some()).count() as u64,
+        }
     }
 
     /// The estimated state size against the limit.
