@@ -159,9 +159,14 @@ impl Sandbox {
         files
     }
 
-    /// Every anomaly record written, all jobs.
-    pub fn records(&self) -> Vec<Row> {
+    /// Every anomaly record row written, all jobs, renormalised versions included.
+    pub fn record_rows(&self) -> Vec<Row> {
         read_rows(&self.out().join("anomalies"))
+    }
+
+    /// The current version of every anomaly record, all jobs.
+    pub fn records(&self) -> Vec<Row> {
+        latest_versions(self.record_rows())
     }
 
     /// Every alert written, all jobs.
@@ -278,6 +283,16 @@ fn cell(array: &dyn Array, i: usize) -> Value {
             let list = array.as_list::<i32>().value(i);
             Value::Array((0..list.len()).map(|j| cell(list.as_ref(), j)).collect())
         }
+        DataType::Struct(fields) => {
+            let parts = array.as_struct();
+            Value::Object(
+                fields
+                    .iter()
+                    .zip(parts.columns())
+                    .map(|(f, c)| (f.name().clone(), cell(c.as_ref(), i)))
+                    .collect(),
+            )
+        }
         _ => Value::Null,
     }
 }
@@ -309,6 +324,25 @@ impl RowExt for Row {
             .unwrap_or_else(|| panic!("no list column {column} in {self:?}"));
         values.iter().filter_map(Value::as_str).collect()
     }
+}
+
+/// The latest row of each `record_id`, as the documented DuckDB query reads the records:
+/// `QUALIFY row_number() OVER (PARTITION BY record_id ORDER BY result_version DESC) = 1`.
+/// Panics if two rows share an id and a version.
+pub fn latest_versions(rows: Vec<Row>) -> Vec<Row> {
+    let mut latest: BTreeMap<String, Row> = BTreeMap::new();
+    for row in rows {
+        let id = row.text("record_id").to_string();
+        let version = row.number("result_version");
+        match latest.get(&id).map(|r| r.number("result_version")) {
+            Some(current) if current == version => panic!("{id}: version {version} written twice"),
+            Some(current) if current > version => {}
+            _ => {
+                latest.insert(id, row);
+            }
+        }
+    }
+    latest.into_values().collect()
 }
 
 /// Records keyed by id, with the exact bits of their score and probability.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::bucket::{BucketSummary, SeriesKey, ValueSummary};
 use crate::jobs::Job;
 use crate::model::{MemoryReport, Model};
+use crate::results::renormalize::{renormalize_records, window_ms};
 use crate::results::{AnomalyRecord, RecordContext};
 use crate::rule::exceptions::{Action, Subject};
 use crate::rule::{Alert, Exceptions, RuleState, evaluate};
@@ -47,6 +48,8 @@ pub struct Runner {
     pub flushed_to_ms: i64,
     pub records: Vec<AnomalyRecord>,
     pub alerts: Vec<Alert>,
+    /// The latest version of every record inside the renormalisation window.
+    pub recent: Vec<AnomalyRecord>,
 }
 
 /// What the model depends on in a job file; a state built under another definition is refused.
@@ -73,7 +76,7 @@ impl Runner {
         history: Duration,
     ) -> Result<Runner, crate::state::Error> {
         let params = job.model_params();
-        let (model, checkpoint_ms, first_bucket_ms, rule) =
+        let (model, checkpoint_ms, first_bucket_ms, rule, recent) =
             match JobState::load(state_dir, job.id(), &fingerprint(job))? {
                 Some(state) => {
                     let path = JobState::path(state_dir, job.id());
@@ -84,6 +87,7 @@ impl Runner {
                         state.checkpoint_ms,
                         state.first_bucket_ms,
                         state.rule,
+                        state.recent_records,
                     )
                 }
                 None => {
@@ -95,6 +99,7 @@ impl Runner {
                         start,
                         None,
                         RuleState::default(),
+                        Vec::new(),
                     )
                 }
             };
@@ -120,6 +125,7 @@ impl Runner {
             flushed_to_ms: checkpoint_ms,
             records: Vec::new(),
             alerts: Vec::new(),
+            recent,
         })
     }
 
@@ -131,7 +137,8 @@ impl Runner {
     }
 
     /// Models every bucket from the checkpoint to `until`, in order, empty ones included, and
-    /// returns the records written.
+    /// returns the records written: the new ones and, after a bucket whose update was a big
+    /// change, the new versions of earlier records renormalised against the new state.
     pub fn model_until(
         &mut self,
         job: &Job,
@@ -184,13 +191,27 @@ impl Runner {
                 {
                     continue;
                 }
-                records.push(AnomalyRecord::new(&ctx, bucket.start_ms, &score, value));
+                let record = AnomalyRecord::new(&ctx, bucket.start_ms, &score, value);
+                self.recent.push(record.clone());
+                records.push(record);
+            }
+            if self.model.big_change()
+                && let Some(normalizer) = self.model.leaf_normalizer()
+            {
+                records.extend(renormalize_records(
+                    &mut self.recent,
+                    normalizer,
+                    bucket.start_ms - window_ms(span),
+                    bucket.start_ms,
+                ));
             }
             self.checkpoint_ms += span;
             self.summary.buckets += 1;
         }
         buckets.retain(|&start, _| start >= self.checkpoint_ms);
-        self.summary.records += records.len() as u64;
+        let window_start = self.checkpoint_ms - window_ms(span);
+        self.recent.retain(|r| r.timestamp_ms >= window_start);
+        self.summary.records += records.iter().filter(|r| r.result_version == 1).count() as u64;
         self.summary.memory = self.model.memory();
         self.records.extend(records.iter().cloned());
         records
@@ -226,6 +247,7 @@ impl Runner {
             first_bucket_ms: self.first_bucket_ms,
             model: self.model.snapshot(),
             rule: self.rule.clone(),
+            recent_records: self.recent.clone(),
         }
     }
 }

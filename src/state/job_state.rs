@@ -6,12 +6,13 @@ use serde::{Deserialize, Serialize};
 
 use super::Error;
 use crate::model::ModelSnapshot;
+use crate::results::AnomalyRecord;
 use crate::rule::RuleState;
 
 /// The `format` value of every state file.
 pub const FORMAT: &str = "netrare-job-state";
 /// The version of the state file layout; a file of another version is refused.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// `<state>/<job_id>.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,6 +29,9 @@ pub struct JobState {
     pub first_bucket_ms: Option<i64>,
     pub model: ModelSnapshot,
     pub rule: RuleState,
+    /// The latest version of every record still inside the renormalisation window, to re-score
+    /// after a big change.
+    pub recent_records: Vec<AnomalyRecord>,
 }
 
 impl JobState {
