@@ -9,4 +9,5 @@ mod demo;
 mod evaluate;
 mod ingest;
 mod jobs;
+mod renormalization;
 mod run;

@@ -363,6 +363,25 @@ pub fn record_bits(records: &[Row]) -> BTreeMap<String, (u64, u64)> {
     map
 }
 
+/// Every record row keyed by id and version, with the exact bits of its score: equal maps mean
+/// the same rows, none lost and none written twice.
+pub fn version_bits(rows: &[Row]) -> BTreeMap<(String, u64), u64> {
+    let map: BTreeMap<(String, u64), u64> = rows
+        .iter()
+        .map(|r| {
+            (
+                (
+                    r.text("record_id").to_string(),
+                    r.number("result_version") as u64,
+                ),
+                r.number("record_score").to_bits(),
+            )
+        })
+        .collect();
+    assert_eq!(map.len(), rows.len(), "a record version was written twice");
+    map
+}
+
 /// Alerts keyed by uuid, with the exact bits of their record score.
 pub fn alert_bits(alerts: &[Row]) -> BTreeMap<String, u64> {
     let map: BTreeMap<String, u64> = alerts
