@@ -192,7 +192,9 @@ impl Runner {
                     continue;
                 }
                 let record = AnomalyRecord::new(&ctx, bucket.start_ms, &score, value);
-                self.recent.push(record.clone());
+                if self.model.leaf_normalizer().is_some() {
+                    self.recent.push(record.clone());
+                }
                 records.push(record);
             }
             if self.model.big_change()
