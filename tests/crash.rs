@@ -6,15 +6,22 @@ use crate::util::*;
 /// An execution whose commit publishes records and alerts of both jobs (the beacon's first
 /// bucket), so every failpoint, `mid-publish` included, is reached.
 const CRASHED_RUN: &str = "2026-11-03T03:35:00Z";
+/// An execution whose commit publishes a renormalised record: port 4444 of 03:45, re-scored
+/// after the 13:30 bucket.
+const RESCORE_RUN: &str = "2026-11-03T13:50:00Z";
 
 fn crash_and_recover(failpoint: &str) {
+    crash_at_and_recover(failpoint, CRASHED_RUN);
+}
+
+fn crash_at_and_recover(failpoint: &str, crashed_run: &str) {
     let day = scheduled_day();
     let sandbox = Sandbox::new();
-    sandbox.backfill(FIRST_RUN, &plus(CRASHED_RUN, -15), &[]);
+    sandbox.backfill(FIRST_RUN, &plus(crashed_run, -15), &[]);
     let published_before = sandbox.published().len();
 
     let crashed = sandbox.netrare_with_env(
-        &["run", "--now", CRASHED_RUN],
+        &["run", "--now", crashed_run],
         &[("NETRARE_FAILPOINT", failpoint)],
     );
     assert_ne!(
@@ -35,7 +42,7 @@ fn crash_and_recover(failpoint: &str) {
         "{failpoint}: outputs published before the crash"
     );
 
-    let rerun = sandbox.run_at(CRASHED_RUN);
+    let rerun = sandbox.run_at(crashed_run);
     assert_eq!(
         rerun.summary()["recovered"],
         journal,
@@ -43,11 +50,11 @@ fn crash_and_recover(failpoint: &str) {
         rerun.stdout
     );
     assert!(!sandbox.state().join("commit.json").exists());
-    sandbox.backfill(&plus(CRASHED_RUN, 15), LAST_RUN, &[]);
+    sandbox.backfill(&plus(crashed_run, 15), LAST_RUN, &[]);
 
     assert_eq!(
-        record_bits(&sandbox.records()),
-        record_bits(&day.sandbox.records()),
+        version_bits(&sandbox.record_rows()),
+        version_bits(&day.sandbox.record_rows()),
         "{failpoint}: records differ from a clean run"
     );
     assert_eq!(
@@ -75,4 +82,28 @@ fn a_crash_after_the_states_is_finished_by_the_next_run() {
 #[test]
 fn a_crash_mid_publish_is_finished_by_the_next_run() {
     crash_and_recover("mid-publish");
+}
+
+#[test]
+fn a_crash_mid_publish_of_a_renormalisation_is_finished_by_the_next_run() {
+    let sandbox = Sandbox::new();
+    sandbox.backfill(FIRST_RUN, &plus(RESCORE_RUN, -15), &[]);
+    assert!(
+        sandbox
+            .record_rows()
+            .iter()
+            .all(|r| r.text("by_field_value") != "4444" || r.number("result_version") == 1.0),
+        "4444 renormalised before {RESCORE_RUN}"
+    );
+    sandbox.run_at(RESCORE_RUN);
+    assert!(
+        sandbox
+            .record_rows()
+            .iter()
+            .any(|r| r.text("by_field_value") == "4444" && r.number("result_version") == 2.0),
+        "the run at {RESCORE_RUN} should write a renormalised 4444"
+    );
+    for failpoint in ["after-journal", "mid-publish"] {
+        crash_at_and_recover(failpoint, RESCORE_RUN);
+    }
 }

@@ -9,5 +9,6 @@ mod demo;
 mod evaluate;
 mod ingest;
 mod jobs;
+mod renormalization;
 mod results;
 mod run;

@@ -183,9 +183,14 @@ impl Sandbox {
         files
     }
 
-    /// Every anomaly record written, all jobs.
-    pub fn records(&self) -> Vec<Row> {
+    /// Every anomaly record row written, all jobs, renormalised versions included.
+    pub fn record_rows(&self) -> Vec<Row> {
         read_rows(&self.out().join("anomalies"))
+    }
+
+    /// The current version of every anomaly record, all jobs.
+    pub fn records(&self) -> Vec<Row> {
+        latest_versions(self.record_rows())
     }
 
     /// Every alert written, all jobs.
@@ -351,6 +356,25 @@ impl RowExt for Row {
     }
 }
 
+/// The latest row of each `record_id`, as the documented DuckDB query reads the records:
+/// `QUALIFY row_number() OVER (PARTITION BY record_id ORDER BY result_version DESC) = 1`.
+/// Panics if two rows share an id and a version.
+pub fn latest_versions(rows: Vec<Row>) -> Vec<Row> {
+    let mut latest: BTreeMap<String, Row> = BTreeMap::new();
+    for row in rows {
+        let id = row.text("record_id").to_string();
+        let version = row.number("result_version");
+        match latest.get(&id).map(|r| r.number("result_version")) {
+            Some(current) if current == version => panic!("{id}: version {version} written twice"),
+            Some(current) if current > version => {}
+            _ => {
+                latest.insert(id, row);
+            }
+        }
+    }
+    latest.into_values().collect()
+}
+
 /// Records keyed by id, with the exact bits of their score and probability.
 pub fn record_bits(records: &[Row]) -> BTreeMap<String, (u64, u64)> {
     let map: BTreeMap<String, (u64, u64)> = records
@@ -366,6 +390,25 @@ pub fn record_bits(records: &[Row]) -> BTreeMap<String, (u64, u64)> {
         })
         .collect();
     assert_eq!(map.len(), records.len(), "duplicate record ids");
+    map
+}
+
+/// Every record row keyed by id and version, with the exact bits of its score: equal maps mean
+/// the same rows, none lost and none written twice.
+pub fn version_bits(rows: &[Row]) -> BTreeMap<(String, u64), u64> {
+    let map: BTreeMap<(String, u64), u64> = rows
+        .iter()
+        .map(|r| {
+            (
+                (
+                    r.text("record_id").to_string(),
+                    r.number("result_version") as u64,
+                ),
+                r.number("record_score").to_bits(),
+            )
+        })
+        .collect();
+    assert_eq!(map.len(), rows.len(), "a record version was written twice");
     map
 }
 

@@ -37,7 +37,8 @@ pub struct Score {
     pub raw_score: f64,
     /// Normalised score, 0–100, when the record was first written.
     pub record_score: f64,
-    /// What the model expected: the value's category probability for `rare`.
+    /// What the model expected (`typical`): for Elastic's `rare`, as ml-cpp writes it, the
+    /// value's probability times the predicted presence indicator of 1, i.e. the probability.
     pub typical: f64,
     /// Start of the first bucket in which the value was ever seen, epoch ms.
     pub first_seen_ms: i64,
@@ -150,6 +151,23 @@ impl Model {
         match self {
             Model::Elastic(m) => m.field_counts(),
             Model::Population(m) => m.field_counts(),
+        }
+    }
+
+    /// True when the last update moved the model's normaliser enough that earlier records should
+    /// be renormalised (ml-cpp's "big change"); never for models without a normaliser.
+    pub fn big_change(&self) -> bool {
+        match self {
+            Model::Elastic(m) => m.big_change(),
+            Model::Population(_) => false,
+        }
+    }
+
+    /// The normaliser of record scores, for models whose scores are normalised.
+    pub fn leaf_normalizer(&self) -> Option<&elastic::Normalizer> {
+        match self {
+            Model::Elastic(m) => Some(m.normalizer()),
+            Model::Population(_) => None,
         }
     }
 

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array};
-use arrow::datatypes::{Field, Schema};
+use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, StructArray};
+use arrow::datatypes::{Field, Fields, Schema};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 
@@ -77,6 +77,11 @@ pub fn records_batch(records: &[AnomalyRecord]) -> Result<RecordBatch, ArrowErro
             false,
         ),
         (
+            "result_version".into(),
+            int(|r| r.result_version as i64),
+            false,
+        ),
+        (
             "typical".into(),
             float_lists(records.iter().map(|r| &r.typical)),
             false,
@@ -87,6 +92,11 @@ pub fn records_batch(records: &[AnomalyRecord]) -> Result<RecordBatch, ArrowErro
             false,
         ),
         ("influencers".into(), influencers(records)?, false),
+        (
+            "anomaly_score_explanation".into(),
+            explanations(records)?,
+            false,
+        ),
         (
             "influencers_capped".into(),
             Arc::new(
@@ -141,6 +151,34 @@ pub(super) fn batch(columns: Vec<(String, ArrayRef, bool)>) -> Result<RecordBatc
         Arc::new(Schema::new(fields)),
         columns.into_iter().map(|(_, a, _)| a).collect(),
     )
+}
+
+/// `anomaly_score_explanation`: a struct of the keys ml-cpp writes for `rare`, null where it omits
+/// the key.
+fn explanations(records: &[AnomalyRecord]) -> Result<ArrayRef, ArrowError> {
+    let all: Vec<_> = records
+        .iter()
+        .map(AnomalyRecord::anomaly_score_explanation)
+        .collect();
+    let first: ArrayRef = Arc::new(
+        all.iter()
+            .map(|e| e.by_field_first_occurrence)
+            .collect::<BooleanArray>(),
+    );
+    let rarity: ArrayRef = Arc::new(
+        all.iter()
+            .map(|e| e.by_field_relative_rarity)
+            .collect::<Float64Array>(),
+    );
+    let fields = Fields::from(vec![
+        field_of("by_field_first_occurrence", &first, true),
+        field_of("by_field_relative_rarity", &rarity, true),
+    ]);
+    Ok(Arc::new(StructArray::try_new(
+        fields,
+        vec![first, rarity],
+        None,
+    )?))
 }
 
 /// `influencers`: list of `{influencer_field_name, influencer_field_values}`, as Elastic nests it.

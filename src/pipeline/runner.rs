@@ -9,6 +9,7 @@ use crate::bucket::{BucketSummary, SeriesKey, ValueSummary};
 use crate::jobs::Job;
 use crate::model::hierarchy::{self, Leaf, Levels};
 use crate::model::{MemoryReport, Model};
+use crate::results::renormalize::{renormalize_records, window_ms};
 use crate::results::{AnomalyRecord, ModelSizeStats, RecordContext, ResultSet, bucket_results};
 use crate::rule::exceptions::{Action, Subject};
 use crate::rule::{Alert, Exceptions, RuleState, evaluate};
@@ -54,6 +55,8 @@ pub struct Runner {
     /// Buckets, influencers and model size statistics since the last commit.
     pub results: ResultSet,
     pub alerts: Vec<Alert>,
+    /// The latest version of every record inside the renormalisation window.
+    pub recent: Vec<AnomalyRecord>,
 }
 
 /// What the model depends on in a job file; a state built under another definition is refused.
@@ -81,7 +84,7 @@ impl Runner {
     ) -> Result<Runner, crate::state::Error> {
         let params = job.model_params();
         let span_s = job.span().secs();
-        let (model, levels, failures, checkpoint_ms, first_bucket_ms, rule) =
+        let (model, levels, failures, checkpoint_ms, first_bucket_ms, rule, recent) =
             match JobState::load(state_dir, job.id(), &fingerprint(job))? {
                 Some(state) => {
                     let bad = |reason| crate::state::Error::BadSnapshot {
@@ -98,6 +101,7 @@ impl Runner {
                         state.checkpoint_ms,
                         state.first_bucket_ms,
                         state.rule,
+                        state.recent_records,
                     )
                 }
                 None => {
@@ -111,6 +115,7 @@ impl Runner {
                         start,
                         None,
                         RuleState::default(),
+                        Vec::new(),
                     )
                 }
             };
@@ -139,6 +144,7 @@ impl Runner {
             records: Vec::new(),
             results: ResultSet::default(),
             alerts: Vec::new(),
+            recent,
         })
     }
 
@@ -150,7 +156,8 @@ impl Runner {
     }
 
     /// Models every bucket from the checkpoint to `until`, in order, empty ones included, and
-    /// returns the records written.
+    /// returns the records written: the new ones and, after a bucket whose update was a big
+    /// change, the new versions of earlier records renormalised against the new state.
     pub fn model_until(
         &mut self,
         job: &Job,
@@ -213,14 +220,31 @@ impl Runner {
                     continue;
                 }
                 leaves.insert(key, score.probability);
-                records.push(AnomalyRecord::new(&ctx, bucket.start_ms, &score, value));
+                let record = AnomalyRecord::new(&ctx, bucket.start_ms, &score, value);
+                if self.model.leaf_normalizer().is_some() {
+                    self.recent.push(record.clone());
+                }
+                records.push(record);
             }
-            self.score_bucket(job, &ctx, &bucket, &leaves, records.len() - before);
+            let written = records.len() - before;
+            if self.model.big_change()
+                && let Some(normalizer) = self.model.leaf_normalizer()
+            {
+                records.extend(renormalize_records(
+                    &mut self.recent,
+                    normalizer,
+                    bucket.start_ms - window_ms(span),
+                    bucket.start_ms,
+                ));
+            }
+            self.score_bucket(job, &ctx, &bucket, &leaves, written);
             self.checkpoint_ms += span;
             self.summary.buckets += 1;
         }
         buckets.retain(|&start, _| start >= self.checkpoint_ms);
-        self.summary.records += records.len() as u64;
+        let window_start = self.checkpoint_ms - window_ms(span);
+        self.recent.retain(|r| r.timestamp_ms >= window_start);
+        self.summary.records += records.iter().filter(|r| r.result_version == 1).count() as u64;
         self.summary.memory = self.model.memory();
         self.records.extend(records.iter().cloned());
         records
@@ -298,6 +322,7 @@ impl Runner {
             levels: self.levels.snapshot(),
             bucket_allocation_failures: self.bucket_allocation_failures,
             rule: self.rule.clone(),
+            recent_records: self.recent.clone(),
         }
     }
 }

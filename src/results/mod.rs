@@ -4,12 +4,14 @@
 //! bucket's `model::hierarchy::BucketScores`. Output: [`AnomalyRecord`] (one per anomalous value
 //! and bucket, plus the explanation Elastic lacks), [`BucketResult`] with its
 //! [`BucketInfluencer`]s, [`InfluencerResult`] and [`ModelSizeStats`], with Elastic's fields and
-//! ids. Neighbours: `model` before, `rule` and `output` after.
+//! ids; [`renormalize`] re-scores earlier records when the normaliser moved, as Elasticsearch
+//! does. Neighbours: `model` before, `rule` and `output` after.
 
 mod bucket;
 mod model_size_stats;
 mod record;
 mod record_id;
+pub mod renormalize;
 mod values_to_id;
 
 pub use bucket::{
@@ -17,7 +19,7 @@ pub use bucket::{
     bucket_results,
 };
 pub use model_size_stats::ModelSizeStats;
-pub use record::{ALERT_FIELDS, AnomalyRecord, Influencer, RecordContext};
+pub use record::{ALERT_FIELDS, AnomalyRecord, AnomalyScoreExplanation, Influencer, RecordContext};
 pub use record_id::record_id;
 pub use values_to_id::values_to_id;
 

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::Error;
 use crate::model::ModelSnapshot;
 use crate::model::hierarchy::LevelsSnapshot;
+use crate::results::AnomalyRecord;
 use crate::rule::RuleState;
 
 /// The `format` value of every state file.
@@ -33,6 +34,9 @@ pub struct JobState {
     /// Buckets in which the model refused new values at its memory limit, since the job started.
     pub bucket_allocation_failures: u64,
     pub rule: RuleState,
+    /// The latest version of every record still inside the renormalisation window, to re-score
+    /// after a big change.
+    pub recent_records: Vec<AnomalyRecord>,
 }
 
 impl JobState {

@@ -8,9 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::tree::{Node, Tree};
 use crate::bucket::SeriesKey;
-use crate::model::elastic::MAX_ANOMALOUS_PROBABILITY;
-use crate::model::elastic::normalizer::{Normalizer, NormalizerSnapshot, Scorer};
-use crate::model::elastic::score::anomaly_score;
+use crate::model::elastic::{Normalizer, NormalizerSnapshot, raw_score};
 
 /// A node with its normalised score.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,11 +63,7 @@ pub struct LevelsSnapshot {
 
 /// The normaliser input of a node: its raw score, 0 when not anomalous.
 fn raw_input(node: &Node) -> f64 {
-    if node.probability > MAX_ANOMALOUS_PROBABILITY {
-        0.0
-    } else {
-        anomaly_score(node.probability)
-    }
+    raw_score(node.probability)
 }
 
 /// The bucket and pivot roots have no by-value: one scope each.
@@ -101,11 +95,11 @@ impl Levels {
     /// Advances every normaliser one bucket, learns the tree's raw scores (final buckets only),
     /// then normalises them.
     pub fn score(&mut self, tree: Tree) -> BucketScores {
-        self.bucket.next_bucket();
+        self.bucket.age();
         self.influencer_buckets
             .values_mut()
             .chain(self.influencers.values_mut())
-            .for_each(Normalizer::next_bucket);
+            .for_each(Normalizer::age);
         let Some(root) = tree.root else {
             return BucketScores {
                 root: None,
@@ -117,7 +111,7 @@ impl Levels {
             let span = self.bucket_span_s;
             let fresh = || {
                 let mut n = Normalizer::new(span);
-                n.next_bucket();
+                n.age();
                 n
             };
             self.influencer_buckets
@@ -133,7 +127,7 @@ impl Levels {
             }
         }
         let score_root = |node: Node| Scored {
-            score: self.bucket.scorer().normalize(&blank(), raw_input(&node)),
+            score: self.bucket.normalize(&blank(), raw_input(&node)),
             node,
         };
         let root = score_root(root);
@@ -149,26 +143,21 @@ impl Levels {
     }
 
     fn score_pivot(&self, pivot: super::tree::Pivot) -> ScoredPivot {
-        let bucket = self
-            .influencer_buckets
-            .get(&pivot.field)
-            .map(Normalizer::scorer);
-        let values = self.influencers.get(&pivot.field).map(Normalizer::scorer);
-        let normalize = |scorer: &Option<Scorer>, key: &SeriesKey, node: &Node| {
-            scorer
-                .as_ref()
-                .map_or(0.0, |s| s.normalize(key, raw_input(node)))
+        let bucket = self.influencer_buckets.get(&pivot.field);
+        let values = self.influencers.get(&pivot.field);
+        let normalize = |normalizer: Option<&Normalizer>, key: &SeriesKey, node: &Node| {
+            normalizer.map_or(0.0, |n| n.normalize(key, raw_input(node)))
         };
         ScoredPivot {
             root: Scored {
-                score: normalize(&bucket, &blank(), &pivot.root),
+                score: normalize(bucket, &blank(), &pivot.root),
                 node: pivot.root,
             },
             values: pivot
                 .values
                 .into_iter()
                 .map(|(value, node)| {
-                    let score = normalize(&values, &value_key(&value), &node);
+                    let score = normalize(values, &value_key(&value), &node);
                     (value, Scored { node, score })
                 })
                 .collect(),
