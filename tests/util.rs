@@ -260,7 +260,8 @@ pub fn read_file(path: &Path) -> Vec<Row> {
     rows
 }
 
-/// One cell as JSON: strings, numbers (timestamps as epoch ms), booleans and lists of those.
+/// One cell as JSON: strings, numbers (timestamps as epoch ms), booleans, and lists and structs
+/// of those.
 fn cell(array: &dyn Array, i: usize) -> Value {
     if array.is_null(i) {
         return Value::Null;
@@ -277,6 +278,16 @@ fn cell(array: &dyn Array, i: usize) -> Value {
         DataType::List(_) => {
             let list = array.as_list::<i32>().value(i);
             Value::Array((0..list.len()).map(|j| cell(list.as_ref(), j)).collect())
+        }
+        DataType::Struct(fields) => {
+            let columns = array.as_struct().columns();
+            Value::Object(
+                fields
+                    .iter()
+                    .zip(columns)
+                    .map(|(f, c)| (f.name().clone(), cell(c.as_ref(), i)))
+                    .collect(),
+            )
         }
         _ => Value::Null,
     }
@@ -344,12 +355,18 @@ pub fn alert_bits(alerts: &[Row]) -> BTreeMap<String, u64> {
     map
 }
 
+/// The record an alert was made from: its only ancestor.
+pub fn alerted_record_id(alert: &Row) -> String {
+    alert
+        .get("kibana.alert.ancestors")
+        .and_then(|a| a[0]["id"].as_str())
+        .unwrap_or_else(|| panic!("no kibana.alert.ancestors in {alert:?}"))
+        .to_string()
+}
+
 /// The record ids of the alerts, checking no record is alerted twice.
 pub fn alerted_ids(alerts: &[Row]) -> BTreeSet<String> {
-    let ids: BTreeSet<String> = alerts
-        .iter()
-        .map(|a| a.text("record_id").to_string())
-        .collect();
+    let ids: BTreeSet<String> = alerts.iter().map(alerted_record_id).collect();
     assert_eq!(ids.len(), alerts.len(), "a record was alerted twice");
     alert_bits(alerts);
     ids

@@ -337,6 +337,7 @@ mod tests {
             out_dir: "unused".into(),
             jobs_dir: "<built-in>".into(),
             history: super::super::settings::DEFAULT_HISTORY,
+            alert_target: crate::output::AlertTarget::default(),
         };
         let evaluation = evaluate(
             &dir.path().to_string_lossy(),

@@ -75,6 +75,7 @@ pub fn build_plan(
         executions,
         history: settings.history,
         alerts_ndjson,
+        alert_target: settings.alert_target.clone(),
         commit_every,
         progress,
     })

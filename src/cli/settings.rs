@@ -1,12 +1,14 @@
 //! Settings: an optional `netrare.toml`, overridden by flags. Every key is documented in
 //! `docs/configuration.md`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use super::Global;
+use crate::output::AlertTarget;
 
 /// A settings file that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +37,39 @@ pub struct SettingsFile {
     /// With no state yet, how much history a job first learns from. Default `14d`.
     #[serde(default, with = "humantime_serde")]
     pub history: Option<Duration>,
+    /// `[kibana]`: where the alerts will be loaded.
+    #[serde(default)]
+    pub kibana: KibanaSettings,
+}
+
+/// `[kibana]` of `netrare.toml`: the Kibana space and rules the alerts are written for. Kibana
+/// puts them into every alert id, so alerts loaded into another space or under another rule
+/// would be new alerts.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KibanaSettings {
+    /// Kibana space. Default `default`.
+    pub space_id: Option<String>,
+    /// Concrete index holding the anomaly records. Default `.ml-anomalies-shared`.
+    pub results_index: Option<String>,
+    /// The rule's saved-object id in Kibana, by `rule_id`. Default: the `rule_id`.
+    #[serde(default)]
+    pub rule_uuids: BTreeMap<String, String>,
+    /// `kibana.version` written into alerts. Default: not written.
+    pub version: Option<String>,
+}
+
+impl KibanaSettings {
+    /// The alert target, defaults filled in.
+    pub fn target(&self) -> AlertTarget {
+        let default = AlertTarget::default();
+        AlertTarget {
+            space_id: self.space_id.clone().unwrap_or(default.space_id),
+            results_index: self.results_index.clone().unwrap_or(default.results_index),
+            rule_uuids: self.rule_uuids.clone(),
+            kibana_version: self.version.clone(),
+        }
+    }
 }
 
 /// Resolved settings.
@@ -45,6 +80,7 @@ pub struct Settings {
     pub out_dir: PathBuf,
     pub jobs_dir: PathBuf,
     pub history: Duration,
+    pub alert_target: AlertTarget,
 }
 
 /// Default history a new job learns from.
@@ -86,6 +122,7 @@ impl Settings {
                 .clone()
                 .unwrap_or_else(|| rel(file.jobs_dir.clone().unwrap_or_else(|| "jobs".into()))),
             history: file.history.unwrap_or(DEFAULT_HISTORY),
+            alert_target: file.kibana.target(),
         })
     }
 }

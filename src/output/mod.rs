@@ -2,15 +2,19 @@
 //!
 //! Input: `results::AnomalyRecord` and `rule::Alert`. Output: files that DuckDB, polars, Spark
 //! and pandas read as they are: real timestamps, lists, one fixed schema for every job (see
-//! `docs/outputs.md`). Files are written to the path given, fsynced; publishing them under their
+//! `docs/outputs.md`); each alert as the document Kibana writes, for the space in
+//! [`AlertTarget`]. Files are written to the path given, fsynced; publishing them under their
 //! final names is the caller's commit step.
 
 mod alerts;
 mod arrays;
+mod json_columns;
+mod kibana;
 mod ndjson;
 mod records;
 
 pub use alerts::alerts_batch;
+pub use kibana::{AlertTarget, alert_document};
 pub use ndjson::alerts_ndjson;
 pub use records::records_batch;
 

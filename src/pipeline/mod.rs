@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use crate::jobs::Job;
 use crate::output;
 use crate::rule::{Alert, Exceptions};
-use crate::state::{self, Commit, Publish, StateLock};
+use crate::state::{self, Append, Commit, Publish, StateLock};
 use crate::store::{EventStore, ScanStats};
 use feed::Feed;
 use runner::Runner;
@@ -57,8 +57,10 @@ pub struct Plan {
     pub executions: Vec<i64>,
     /// With no state yet, how far before the first execution a job starts learning.
     pub history: Duration,
-    /// Also write the alerts as `_bulk` NDJSON here.
+    /// Also append the alerts as `_bulk` NDJSON here.
     pub alerts_ndjson: Option<PathBuf>,
+    /// The Kibana space and rules the alert documents are written for.
+    pub alert_target: output::AlertTarget,
     /// Commit after this many executions (and after the last).
     pub commit_every: usize,
     pub progress: Progress,
@@ -165,7 +167,7 @@ pub fn execute(plan: Plan) -> Result<Report, Error> {
 }
 
 /// Stages the records and alerts produced since the last commit, then commits them together
-/// with every job's state.
+/// with every job's state; the alerts' `_bulk` lines are appended to the NDJSON file.
 fn commit(
     plan: &Plan,
     runners: &mut [Runner],
@@ -175,6 +177,7 @@ fn commit(
 ) -> Result<(), Error> {
     let mut commit = Commit::default();
     let stage_dir = staging.join(format!("{now}-{}", std::process::id()));
+    let mut ndjson = String::new();
     for (runner, job) in runners.iter_mut().zip(&plan.jobs) {
         let id = job.id();
         if !runner.records.is_empty() {
@@ -195,31 +198,40 @@ fn commit(
             let first = runner.alerts.first().map_or(now, |a| a.timestamp_ms);
             let name = format!("alerts-{first}-{now}.parquet");
             let relative = Path::new("alerts").join(id).join(name);
-            let batch = output::alerts_batch(&runner.alerts).map_err(|e| output::Error {
+            let documents: Vec<_> = runner
+                .alerts
+                .iter()
+                .map(|a| output::alert_document(a, &job.file, &plan.alert_target))
+                .collect();
+            let batch = output::alerts_batch(&documents).map_err(|e| output::Error {
                 path: relative.clone(),
                 reason: e.to_string(),
             })?;
             commit
                 .files
                 .push(stage(&stage_dir, &plan.out_dir, relative, &batch)?);
+            if plan.alerts_ndjson.is_some() {
+                let index = plan.alert_target.alerts_index();
+                ndjson.push_str(&output::alerts_ndjson(&index, &documents));
+            }
         }
         commit.states.push(runner.state(job));
         all_alerts.append(&mut runner.alerts);
         runner.records.clear();
         runner.flushed_to_ms = runner.checkpoint_ms;
     }
-    if let Some(target) = &plan.alerts_ndjson {
-        let staged = target.with_file_name(format!(
-            ".{}.staged",
-            target
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("alerts")
-        ));
-        state::write_atomic(&staged, output::alerts_ndjson(all_alerts).as_bytes())?;
-        commit.files.push(Publish {
+    if let Some(target) = plan.alerts_ndjson.as_ref().filter(|_| !ndjson.is_empty()) {
+        let staged = stage_dir.join("alerts.ndjson");
+        state::write_atomic(&staged, ndjson.as_bytes())?;
+        let offset = match std::fs::metadata(target) {
+            Ok(meta) => meta.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(state::Error::io(target, e).into()),
+        };
+        commit.appends.push(Append {
             staged,
             target: target.clone(),
+            offset,
         });
     }
     state::failpoint("before-commit");

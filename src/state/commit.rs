@@ -3,12 +3,14 @@
 //!
 //! Outputs are first written (and fsynced) under a staging folder. Then one journal,
 //! `<state>/commit.json`, is written atomically: it is the commit point. Applying the journal
-//! writes each job state atomically, renames each staged file to its final name and removes the
-//! journal. A crash before the journal leaves the old state and only staging leftovers, so the
+//! writes each job state atomically, renames each staged file to its final name, appends staged
+//! bytes to append-only files (cut back first to the length the journal recorded, so a repeated
+//! append writes them once) and removes the journal. A crash before the journal leaves the old state and only staging leftovers, so the
 //! next execution redoes the work; a crash after it is finished by [`recover`], which applies the
 //! journal again (every step is idempotent). No record or alert is lost or written twice.
 
 use std::fs::File;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -25,11 +27,21 @@ pub struct Publish {
     pub target: PathBuf,
 }
 
+/// Staged bytes to add at the end of a file, which held `offset` bytes before this commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Append {
+    pub staged: PathBuf,
+    pub target: PathBuf,
+    pub offset: u64,
+}
+
 /// Everything an execution changes.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Commit {
     pub states: Vec<JobState>,
     pub files: Vec<Publish>,
+    #[serde(default)]
+    pub appends: Vec<Append>,
 }
 
 impl Commit {
@@ -57,6 +69,9 @@ impl Commit {
                 failpoint("mid-publish");
             }
             publish(file)?;
+        }
+        for file in &self.appends {
+            append(file)?;
         }
         let journal = state_dir.join(JOURNAL);
         std::fs::remove_file(&journal).map_err(|e| Error::io(&journal, e))?;
@@ -96,6 +111,36 @@ fn publish(file: &Publish) -> Result<(), Error> {
     std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     std::fs::rename(&file.staged, &file.target).map_err(|e| Error::io(&file.target, e))?;
     sync_dir(parent)
+}
+
+fn append(file: &Append) -> Result<(), Error> {
+    let bytes = match std::fs::read(&file.staged) {
+        Ok(bytes) => bytes,
+        // Removed once appended, by an earlier, interrupted application of the same journal.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(&file.staged, e)),
+    };
+    let parent = file.target.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    let mut target = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&file.target)
+        .map_err(|e| Error::io(&file.target, e))?;
+    let fail = |e| Error::io(&file.target, e);
+    // Whatever an interrupted application wrote past the offset is written again.
+    let len = target.metadata().map_err(fail)?.len();
+    let start = len.min(file.offset);
+    target.set_len(start).map_err(fail)?;
+    target.seek(SeekFrom::Start(start)).map_err(fail)?;
+    let half = bytes.len() / 2;
+    target.write_all(&bytes[..half]).map_err(fail)?;
+    failpoint("mid-append");
+    target.write_all(&bytes[half..]).map_err(fail)?;
+    target.sync_all().map_err(fail)?;
+    sync_dir(parent)?;
+    std::fs::remove_file(&file.staged).map_err(|e| Error::io(&file.staged, e))
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder: fsync, rename, fsync

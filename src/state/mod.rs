@@ -9,7 +9,7 @@ mod commit;
 mod job_state;
 mod lock;
 
-pub use commit::{Commit, Publish, failpoint, recover, write_atomic};
+pub use commit::{Append, Commit, Publish, failpoint, recover, write_atomic};
 pub use job_state::{FORMAT, JobState, VERSION};
 pub use lock::StateLock;
 
