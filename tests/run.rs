@@ -224,9 +224,9 @@ rule_uuids = { "3c7e32e6-6104-46d9-a06e-da0f8b5795a0" = "11111111-2222-3333-4444
 "#,
     )
     .expect("write settings");
-    let file = sandbox.path("alerts.ndjson");
     let now = "2026-11-03T03:35:00Z";
     let config_flag = config.to_str().expect("utf-8");
+    // A bare file name: relative to the working directory, the sandbox.
     sandbox
         .netrare(&[
             "--config",
@@ -235,9 +235,10 @@ rule_uuids = { "3c7e32e6-6104-46d9-a06e-da0f8b5795a0" = "11111111-2222-3333-4444
             "--now",
             now,
             "--alerts-ndjson",
-            file.to_str().expect("utf-8"),
+            "alerts.ndjson",
         ])
         .success();
+    let file = sandbox.path("alerts.ndjson");
     let pairs = bulk_pairs(&std::fs::read_to_string(&file).expect("ndjson"));
     assert!(!pairs.is_empty());
     for (index, _, doc) in &pairs {

@@ -260,6 +260,15 @@ fn threat_json(threat: &[Threat]) -> Value {
     Value::Array(tactics)
 }
 
+/// A threshold as Kibana's rule holds it: `50`, not `50.0`.
+fn whole_or_fraction(x: f64) -> Value {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        json!(x as i64)
+    } else {
+        json!(x)
+    }
+}
+
 /// The alert and rule fields Kibana puts on top of the embedded record.
 fn alert_fields(alert: &Alert, job: &JobFile, target: &AlertTarget) -> Vec<(String, Value)> {
     let rule = &job.rule;
@@ -273,7 +282,7 @@ fn alert_fields(alert: &Alert, job: &JobFile, target: &AlertTarget) -> Vec<(Stri
         .unwrap_or_else(|| job.job.description.clone());
     let threat = threat_json(&alert.threat);
     let mut parameters = json!({
-        "anomaly_threshold": rule.anomaly_threshold,
+        "anomaly_threshold": whole_or_fraction(rule.anomaly_threshold),
         "author": about.author,
         "description": description,
         "exceptions_list": [],

@@ -107,7 +107,7 @@ fn publish(file: &Publish) -> Result<(), Error> {
         // Already renamed by an earlier, interrupted application of the same journal.
         return Ok(());
     }
-    let parent = file.target.parent().unwrap_or(Path::new("."));
+    let parent = folder_of(&file.target);
     std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     std::fs::rename(&file.staged, &file.target).map_err(|e| Error::io(&file.target, e))?;
     sync_dir(parent)
@@ -120,7 +120,7 @@ fn append(file: &Append) -> Result<(), Error> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(Error::io(&file.staged, e)),
     };
-    let parent = file.target.parent().unwrap_or(Path::new("."));
+    let parent = folder_of(&file.target);
     std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     let mut target = std::fs::OpenOptions::new()
         .create(true)
@@ -146,13 +146,21 @@ fn append(file: &Append) -> Result<(), Error> {
 /// Writes `bytes` to `path` through a temporary file in the same folder: fsync, rename, fsync
 /// the folder. Readers see the old content or the new, never a mix.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let parent = path.parent().unwrap_or(Path::new("."));
+    let parent = folder_of(path);
     std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     let mut tmp = tempfile::NamedTempFile::new_in(parent).map_err(|e| Error::io(parent, e))?;
     std::io::Write::write_all(&mut tmp, bytes).map_err(|e| Error::io(path, e))?;
     tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     sync_dir(parent)
+}
+
+/// The folder holding `path`: `.` for a bare file name, whose `parent()` is empty.
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
 }
 
 fn sync_dir(dir: &Path) -> Result<(), Error> {
