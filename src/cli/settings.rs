@@ -57,6 +57,8 @@ pub struct KibanaSettings {
     pub rule_uuids: BTreeMap<String, String>,
     /// `kibana.version` written into alerts. Default: not written.
     pub version: Option<String>,
+    /// Kibana's `server.publicBaseUrl`, for `kibana.alert.url`. Default: no URL written.
+    pub public_base_url: Option<String>,
 }
 
 impl KibanaSettings {
@@ -68,6 +70,7 @@ impl KibanaSettings {
             results_index: self.results_index.clone().unwrap_or(default.results_index),
             rule_uuids: self.rule_uuids.clone(),
             kibana_version: self.version.clone(),
+            public_base_url: self.public_base_url.clone(),
         }
     }
 }

@@ -166,6 +166,7 @@ pub fn alerts_schema() -> SchemaRef {
                 ("kibana.alert.rule.license", text()),
                 ("kibana.alert.rule.note", text()),
                 ("kibana.version", text()),
+                ("kibana.alert.url", text()),
                 ("kibana.alert.rule.parameters", text()),
             ];
             columns.extend(alert.into_iter().map(|(name, t)| (name.to_string(), t)));

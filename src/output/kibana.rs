@@ -29,6 +29,8 @@ pub struct AlertTarget {
     pub rule_uuids: BTreeMap<String, String>,
     /// `kibana.version`; not written when unset.
     pub kibana_version: Option<String>,
+    /// Kibana's `server.publicBaseUrl`: with it, `kibana.alert.url` is written.
+    pub public_base_url: Option<String>,
 }
 
 impl Default for AlertTarget {
@@ -38,6 +40,7 @@ impl Default for AlertTarget {
             results_index: ".ml-anomalies-shared".into(),
             rule_uuids: BTreeMap::new(),
             kibana_version: None,
+            public_base_url: None,
         }
     }
 }
@@ -51,6 +54,20 @@ impl AlertTarget {
     /// The alias the `_bulk` actions target.
     pub fn alerts_index(&self) -> String {
         format!(".alerts-security.alerts-{}", self.space_id)
+    }
+
+    /// `kibana.alert.url`: the alert's page in the Security app, as Kibana links it (the space
+    /// in the path unless it is `default`).
+    pub fn alert_url(&self, uuid: &str, timestamp: &str) -> Option<String> {
+        let base = self.public_base_url.as_deref()?.trim_end_matches('/');
+        let space = match self.space_id.as_str() {
+            "default" => String::new(),
+            other => format!("/s/{other}"),
+        };
+        Some(format!(
+            "{base}{space}/app/security/alerts/redirect/{uuid}?index={}&timestamp={timestamp}",
+            self.alerts_index()
+        ))
     }
 
     /// `kibana.alert.uuid` of an alert, Kibana's `_id`.
@@ -120,7 +137,9 @@ fn embedded_record(record: &AnomalyRecord) -> Map<String, Value> {
     }
     put("influencers", json!(record.influencers));
     put("anomaly_score_explanation", explanation(record));
-    let mut all_values = vec![record.by_field_value.clone(), record.job_id.clone()];
+    let mut all_values = vec![record.by_field_value.clone()];
+    all_values.extend(record.partition_field_value.iter().cloned());
+    all_values.push(record.job_id.clone());
     for influencer in &record.influencers {
         all_values.extend(influencer.influencer_field_values.iter().cloned());
     }
@@ -198,12 +217,14 @@ fn set_path(doc: &mut Map<String, Value>, path: &str, value: Value) {
     }
 }
 
+fn rfc3339_text(ms: i64) -> String {
+    DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
 fn rfc3339(ms: i64) -> Value {
-    json!(
-        DateTime::from_timestamp_millis(ms)
-            .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
-            .unwrap_or_default()
-    )
+    json!(rfc3339_text(ms))
 }
 
 /// `kibana.alert.rule.execution.uuid`: Kibana draws one per execution; here it is derived from
@@ -274,7 +295,8 @@ fn alert_fields(alert: &Alert, job: &JobFile, target: &AlertTarget) -> Vec<(Stri
     let rule = &job.rule;
     let about = &job.kibana_rule;
     let rule_uuid = target.rule_uuid(&rule.rule_id);
-    let now = rfc3339(alert.timestamp_ms);
+    let timestamp = rfc3339_text(alert.timestamp_ms);
+    let now = json!(timestamp);
     let interval = humantime::format_duration(rule.interval).to_string();
     let description = about
         .description
@@ -379,6 +401,9 @@ fn alert_fields(alert: &Alert, job: &JobFile, target: &AlertTarget) -> Vec<(Stri
     }
     if let Some(version) = &target.kibana_version {
         fields.push(("kibana.version", json!(version)));
+    }
+    if let Some(url) = target.alert_url(&target.uuid(alert), &timestamp) {
+        fields.push(("kibana.alert.url", json!(url)));
     }
     fields.push(("kibana.alert.rule.parameters", parameters));
     fields

@@ -374,6 +374,7 @@ fn the_record_is_embedded_as_kibana_embeds_it() {
     let job = ea_port_job();
     let target = AlertTarget {
         space_id: "soc".into(),
+        public_base_url: Some("https://kibana.example.com/".into()),
         rule_uuids: [(
             "3c7e32e6-6104-46d9-a06e-da0f8b5795a0".to_string(),
             "11111111-2222-3333-4444-555555555555".to_string(),
@@ -424,6 +425,14 @@ fn the_record_is_embedded_as_kibana_embeds_it() {
         serde_json::json!(["v3_linux_anomalous_network_port_activity_ea"])
     );
     assert_eq!(get("@timestamp"), Value::from("2023-11-14T22:30:00.000Z"));
+    assert_eq!(
+        get("kibana.alert.url"),
+        Value::from(format!(
+            "https://kibana.example.com/s/soc/app/security/alerts/redirect/{}?index=.alerts-security.alerts-soc&timestamp=2023-11-14T22:30:00.000Z",
+            get("kibana.alert.uuid").as_str().unwrap_or_default()
+        ))
+    );
+    assert!(problems_of(&doc).is_empty(), "{:?}", problems_of(&doc));
     assert_eq!(
         get("kibana.alert.original_time"),
         Value::from("2023-11-14T22:15:00.000Z")
