@@ -438,3 +438,43 @@ fn the_record_is_embedded_as_kibana_embeds_it() {
         Value::from("2023-11-14T22:15:00.000Z")
     );
 }
+
+#[test]
+fn the_alerts_of_every_shipped_job_pass_the_field_maps() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dirs = ["jobs", "jobs/ea", "jobs/population", "docs/examples"];
+    let mut checked = 0;
+    for dir in dirs.iter().map(|d| root.join(d)) {
+        let mut paths: Vec<_> = std::fs::read_dir(&dir)
+            .expect("jobs folder")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let job = Job::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            let record = crate::results::AnomalyRecord {
+                by_field_name: job.file.job.by_field_name.clone(),
+                partition_field_name: job.file.job.partition_field_name.clone(),
+                partition_field_value: job
+                    .file
+                    .job
+                    .partition_field_name
+                    .as_ref()
+                    .map(|_| "h".into()),
+                ..crate::results::AnomalyRecord::sample(
+                    "22",
+                    0,
+                    75.0,
+                    &[("host.name", &["h"]), ("event.module", &["endpoint"])],
+                )
+            };
+            let alert = Alert::new(&job.file.rule, &record, 900_000);
+            let doc = alert_document(&alert, &job.file, &AlertTarget::default());
+            let problems = problems_of(&doc);
+            assert!(problems.is_empty(), "{}: {problems:#?}", path.display());
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 7);
+}
