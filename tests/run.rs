@@ -262,3 +262,24 @@ rule_uuids = { "3c7e32e6-6104-46d9-a06e-da0f8b5795a0" = "11111111-2222-3333-4444
         "the space is part of the id"
     );
 }
+
+#[test]
+fn an_unwritable_ndjson_file_fails_before_the_commit() {
+    let sandbox = Sandbox::new();
+    let now = "2026-11-03T03:35:00Z";
+    // A folder where the file should be: it cannot be opened for appending.
+    std::fs::create_dir_all(sandbox.path("alerts.ndjson")).expect("mkdir");
+    let failed = sandbox.netrare(&["run", "--now", now, "--alerts-ndjson", "alerts.ndjson"]);
+    assert_ne!(failed.code, Some(0));
+    assert!(failed.stderr.contains("alerts.ndjson"), "{}", failed.stderr);
+    assert!(!sandbox.state().join("commit.json").exists());
+    assert!(sandbox.published().is_empty(), "outputs published");
+    std::fs::remove_dir(sandbox.path("alerts.ndjson")).expect("rmdir");
+    sandbox
+        .netrare(&["run", "--now", now, "--alerts-ndjson", "alerts.ndjson"])
+        .success();
+    assert!(
+        !sandbox.alerts().is_empty(),
+        "the execution is redone in full"
+    );
+}

@@ -223,11 +223,15 @@ fn commit(
     if let Some(target) = plan.alerts_ndjson.as_ref().filter(|_| !ndjson.is_empty()) {
         let staged = stage_dir.join("alerts.ndjson");
         state::write_atomic(&staged, ndjson.as_bytes())?;
-        let offset = match std::fs::metadata(target) {
-            Ok(meta) => meta.len(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-            Err(e) => return Err(state::Error::io(target, e).into()),
-        };
+        // Opened before the commit point, so a file that cannot be written fails the execution
+        // with state and outputs untouched.
+        let offset = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(target)
+            .and_then(|file| file.metadata())
+            .map_err(|e| state::Error::io(target, e))?
+            .len();
         commit.appends.push(Append {
             staged,
             target: target.clone(),
