@@ -1,5 +1,6 @@
 //! Crash recovery: an execution killed at any point of its commit, then run again, leaves the
-//! same records and alerts as one never interrupted, none lost and none written twice.
+//! same records and alerts (Parquet and appended NDJSON) as one never interrupted, none lost and
+//! none written twice.
 
 use crate::util::*;
 
@@ -17,11 +18,13 @@ fn crash_and_recover(failpoint: &str) {
 fn crash_at_and_recover(failpoint: &str, crashed_run: &str) {
     let day = scheduled_day();
     let sandbox = Sandbox::new();
-    sandbox.backfill(FIRST_RUN, &plus(crashed_run, -15), &[]);
+    let ndjson = sandbox.path("alerts.ndjson");
+    let flag = ["--alerts-ndjson", ndjson.to_str().expect("utf-8")];
+    sandbox.backfill(FIRST_RUN, &plus(crashed_run, -15), &flag);
     let published_before = sandbox.published().len();
 
     let crashed = sandbox.netrare_with_env(
-        &["run", "--now", crashed_run],
+        &["run", "--now", crashed_run, flag[0], flag[1]],
         &[("NETRARE_FAILPOINT", failpoint)],
     );
     assert_ne!(
@@ -35,14 +38,31 @@ fn crash_at_and_recover(failpoint: &str, crashed_run: &str) {
         failpoint != "before-commit",
         "{failpoint}: the commit journal is in the wrong state after the crash"
     );
-    let published_by_crash = if failpoint == "mid-publish" { 1 } else { 0 };
-    assert_eq!(
-        sandbox.published().len(),
-        published_before + published_by_crash,
-        "{failpoint}: outputs published before the crash"
-    );
+    let published_by_crash = match failpoint {
+        "mid-publish" => Some(1),
+        // Every file is published before the NDJSON is appended.
+        "mid-append" => None,
+        _ => Some(0),
+    };
+    if let Some(n) = published_by_crash {
+        assert_eq!(
+            sandbox.published().len(),
+            published_before + n,
+            "{failpoint}: outputs published before the crash"
+        );
+    }
 
-    let rerun = sandbox.run_at(crashed_run);
+    let rerun = sandbox
+        .netrare(&[
+            "run",
+            "--format",
+            "json",
+            "--now",
+            crashed_run,
+            flag[0],
+            flag[1],
+        ])
+        .success();
     assert_eq!(
         rerun.summary()["recovered"],
         journal,
@@ -50,7 +70,7 @@ fn crash_at_and_recover(failpoint: &str, crashed_run: &str) {
         rerun.stdout
     );
     assert!(!sandbox.state().join("commit.json").exists());
-    sandbox.backfill(&plus(crashed_run, 15), LAST_RUN, &[]);
+    sandbox.backfill(&plus(crashed_run, 15), LAST_RUN, &flag);
 
     assert_eq!(
         version_bits(&sandbox.record_rows()),
@@ -61,6 +81,30 @@ fn crash_at_and_recover(failpoint: &str, crashed_run: &str) {
         alert_bits(&sandbox.alerts()),
         alert_bits(&day.sandbox.alerts()),
         "{failpoint}: alerts differ from a clean run"
+    );
+    let text = std::fs::read_to_string(&ndjson).expect("ndjson written");
+    let ids: Vec<String> = text
+        .lines()
+        .filter_map(|l| {
+            let line: serde_json::Value = serde_json::from_str(l).expect("one JSON value per line");
+            line["create"]["_id"].as_str().map(str::to_string)
+        })
+        .collect();
+    assert_eq!(
+        text.lines().count(),
+        2 * ids.len(),
+        "{failpoint}: a torn NDJSON line"
+    );
+    let unique: std::collections::BTreeSet<String> = ids.iter().cloned().collect();
+    assert_eq!(
+        unique.len(),
+        ids.len(),
+        "{failpoint}: an alert appended twice"
+    );
+    assert_eq!(
+        unique,
+        alert_bits(&day.sandbox.alerts()).into_keys().collect(),
+        "{failpoint}: the NDJSON differs from a clean run's alerts"
     );
 }
 
@@ -106,4 +150,9 @@ fn a_crash_mid_publish_of_a_renormalisation_is_finished_by_the_next_run() {
     for failpoint in ["after-journal", "mid-publish"] {
         crash_at_and_recover(failpoint, RESCORE_RUN);
     }
+}
+
+#[test]
+fn a_crash_mid_append_is_finished_by_the_next_run() {
+    crash_and_recover("mid-append");
 }

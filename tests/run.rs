@@ -153,30 +153,127 @@ fn a_repeated_execution_writes_nothing_new() {
     assert_eq!(snapshot(sandbox.dir.path()), before);
 }
 
-#[test]
-fn alerts_ndjson_has_a_create_action_and_a_document_per_alert() {
-    let sandbox = Sandbox::new();
-    let file = sandbox.path("alerts.ndjson");
-    sandbox.backfill(
-        FIRST_RUN,
-        LAST_RUN,
-        &["--alerts-ndjson", file.to_str().expect("utf-8")],
-    );
-    let alerts = sandbox.alerts();
-    assert!(!alerts.is_empty());
-    let text = std::fs::read_to_string(&file).expect("ndjson written");
+/// The `_bulk` pairs of an NDJSON file: the `create` action's index and id, and the document.
+fn bulk_pairs(text: &str) -> Vec<(String, String, serde_json::Value)> {
     let lines: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).expect("one JSON value per line"))
         .collect();
-    assert_eq!(lines.len(), 2 * alerts.len());
-    let mut ids = BTreeSet::new();
-    for pair in lines.chunks(2) {
-        let id = pair[0]["create"]["_id"]
-            .as_str()
-            .expect("create action with _id");
-        assert_eq!(pair[1]["kibana.alert.uuid"].as_str(), Some(id));
-        ids.insert(id.to_string());
+    assert_eq!(lines.len() % 2, 0, "an action without its document");
+    lines
+        .chunks(2)
+        .map(|pair| {
+            let action = &pair[0]["create"];
+            let id = action["_id"].as_str().expect("create action with _id");
+            assert_eq!(pair[1]["kibana.alert.uuid"].as_str(), Some(id));
+            let index = action["_index"]
+                .as_str()
+                .expect("create action with _index");
+            (index.to_string(), id.to_string(), pair[1].clone())
+        })
+        .collect()
+}
+
+#[test]
+fn alerts_ndjson_is_appended_at_each_commit_one_create_per_alert() {
+    let sandbox = Sandbox::new();
+    let file = sandbox.path("alerts.ndjson");
+    let flag = ["--alerts-ndjson", file.to_str().expect("utf-8")];
+    let split = "2026-11-03T03:35:00Z";
+    sandbox.backfill(FIRST_RUN, split, &flag);
+    let first = std::fs::read_to_string(&file).expect("ndjson written");
+    assert!(!first.is_empty());
+    // Two commits of one backfill (every 96 executions), then a second invocation.
+    sandbox.backfill(&plus(split, 15), LAST_RUN, &flag);
+    let text = std::fs::read_to_string(&file).expect("ndjson written");
+    assert!(
+        text.len() > first.len() && text.starts_with(&first),
+        "the second invocation must append, not rewrite"
+    );
+    let pairs = bulk_pairs(&text);
+    assert!(
+        pairs
+            .iter()
+            .all(|(index, ..)| index == ".alerts-security.alerts-default")
+    );
+    let ids: BTreeSet<String> = pairs.iter().map(|(_, id, _)| id.clone()).collect();
+    assert_eq!(ids.len(), pairs.len(), "an alert written twice");
+    assert_eq!(ids, alert_bits(&sandbox.alerts()).into_keys().collect());
+    let (_, _, doc) = &pairs[0];
+    assert_eq!(doc["kibana.space_ids"], serde_json::json!(["default"]));
+    assert!(doc["kibana.alert.rule.threat"][0]["tactic"]["id"].is_string());
+    assert!(doc["host"]["name"].is_array(), "{doc}");
+}
+
+#[test]
+fn the_kibana_space_and_rule_object_of_the_settings_enter_the_alert_ids() {
+    let sandbox = Sandbox::new();
+    let config = sandbox.path("netrare.toml");
+    std::fs::write(
+        &config,
+        r#"
+[kibana]
+space_id = "soc"
+rule_uuids = { "3c7e32e6-6104-46d9-a06e-da0f8b5795a0" = "11111111-2222-3333-4444-555555555555" }
+"#,
+    )
+    .expect("write settings");
+    let now = "2026-11-03T03:35:00Z";
+    let config_flag = config.to_str().expect("utf-8");
+    // A bare file name: relative to the working directory, the sandbox.
+    sandbox
+        .netrare(&[
+            "--config",
+            config_flag,
+            "run",
+            "--now",
+            now,
+            "--alerts-ndjson",
+            "alerts.ndjson",
+        ])
+        .success();
+    let file = sandbox.path("alerts.ndjson");
+    let pairs = bulk_pairs(&std::fs::read_to_string(&file).expect("ndjson"));
+    assert!(!pairs.is_empty());
+    for (index, _, doc) in &pairs {
+        assert_eq!(index, ".alerts-security.alerts-soc");
+        assert_eq!(doc["kibana.space_ids"], serde_json::json!(["soc"]));
+        let expected_rule =
+            if doc["kibana.alert.rule.rule_id"] == "3c7e32e6-6104-46d9-a06e-da0f8b5795a0" {
+                "11111111-2222-3333-4444-555555555555"
+            } else {
+                doc["kibana.alert.rule.rule_id"].as_str().expect("rule_id")
+            };
+        assert_eq!(doc["kibana.alert.rule.uuid"], expected_rule);
     }
-    assert_eq!(ids, alert_bits(&alerts).into_keys().collect());
+    let default = Sandbox::new();
+    default.run_at(now);
+    let default_ids: BTreeSet<String> = alert_bits(&default.alerts()).into_keys().collect();
+    let soc_ids: BTreeSet<String> = alert_bits(&sandbox.alerts()).into_keys().collect();
+    assert_eq!(default_ids.len(), soc_ids.len());
+    assert!(
+        default_ids.is_disjoint(&soc_ids),
+        "the space is part of the id"
+    );
+}
+
+#[test]
+fn an_unwritable_ndjson_file_fails_before_the_commit() {
+    let sandbox = Sandbox::new();
+    let now = "2026-11-03T03:35:00Z";
+    // A folder where the file should be: it cannot be opened for appending.
+    std::fs::create_dir_all(sandbox.path("alerts.ndjson")).expect("mkdir");
+    let failed = sandbox.netrare(&["run", "--now", now, "--alerts-ndjson", "alerts.ndjson"]);
+    assert_ne!(failed.code, Some(0));
+    assert!(failed.stderr.contains("alerts.ndjson"), "{}", failed.stderr);
+    assert!(!sandbox.state().join("commit.json").exists());
+    assert!(sandbox.published().is_empty(), "outputs published");
+    std::fs::remove_dir(sandbox.path("alerts.ndjson")).expect("rmdir");
+    sandbox
+        .netrare(&["run", "--now", now, "--alerts-ndjson", "alerts.ndjson"])
+        .success();
+    assert!(
+        !sandbox.alerts().is_empty(),
+        "the execution is redone in full"
+    );
 }

@@ -427,12 +427,18 @@ pub fn alert_bits(alerts: &[Row]) -> BTreeMap<String, u64> {
     map
 }
 
+/// The record an alert was made from: its only ancestor.
+pub fn alerted_record_id(alert: &Row) -> String {
+    alert
+        .get("kibana.alert.ancestors")
+        .and_then(|a| a[0]["id"].as_str())
+        .unwrap_or_else(|| panic!("no kibana.alert.ancestors in {alert:?}"))
+        .to_string()
+}
+
 /// The record ids of the alerts, checking no record is alerted twice.
 pub fn alerted_ids(alerts: &[Row]) -> BTreeSet<String> {
-    let ids: BTreeSet<String> = alerts
-        .iter()
-        .map(|a| a.text("record_id").to_string())
-        .collect();
+    let ids: BTreeSet<String> = alerts.iter().map(alerted_record_id).collect();
     assert_eq!(ids.len(), alerts.len(), "a record was alerted twice");
     alert_bits(alerts);
     ids

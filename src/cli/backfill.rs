@@ -31,7 +31,7 @@ pub struct Args {
     /// `<out>/backfill-<from>-<to>/`, so production state and outputs are never touched.
     #[arg(long)]
     pub fresh: bool,
-    /// Also write the alerts as Elasticsearch `_bulk` NDJSON to this file.
+    /// Also append the alerts to this file as `_bulk` NDJSON for Kibana's alerts index.
     #[arg(long, value_name = "FILE")]
     pub alerts_ndjson: Option<PathBuf>,
     /// Summary on stdout: a table, or one JSON object for scripts.

@@ -11,6 +11,7 @@ use super::print;
 use super::run::build_plan;
 use super::settings::{DEFAULT_HISTORY, Settings};
 use crate::fixtures::{generate_to, read_labels};
+use crate::output::AlertTarget;
 use crate::pipeline;
 
 /// Generate a small fleet with injected attacks, backfill both Elastic jobs over it and print
@@ -48,6 +49,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         jobs_dir: PathBuf::from("<built-in>"),
         history: DEFAULT_HISTORY,
         results_ndjson: None,
+        alert_target: AlertTarget::default(),
     };
     let start = opts.start;
     let end = start + Duration::days(i64::from(opts.days));

@@ -339,6 +339,7 @@ mod tests {
             jobs_dir: "<built-in>".into(),
             history: super::super::settings::DEFAULT_HISTORY,
             results_ndjson: None,
+            alert_target: crate::output::AlertTarget::default(),
         };
         let evaluation = evaluate(
             &dir.path().to_string_lossy(),

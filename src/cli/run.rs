@@ -23,7 +23,7 @@ pub struct Args {
     /// Only these jobs (comma-separated ids; default all).
     #[arg(long, value_delimiter = ',')]
     pub jobs: Vec<String>,
-    /// Also write the alerts as Elasticsearch `_bulk` NDJSON to this file.
+    /// Also append the alerts to this file as `_bulk` NDJSON for Kibana's alerts index.
     #[arg(long, value_name = "FILE")]
     pub alerts_ndjson: Option<PathBuf>,
     /// Summary on stdout: a table, or one JSON object for scripts.
@@ -79,6 +79,7 @@ pub fn build_plan(
         history: settings.history,
         alerts_ndjson,
         results_ndjson: settings.results_ndjson.clone(),
+        alert_target: settings.alert_target.clone(),
         commit_every,
         progress,
     })

@@ -59,10 +59,12 @@ pub struct Plan {
     pub executions: Vec<i64>,
     /// With no state yet, how far before the first execution a job starts learning.
     pub history: Duration,
-    /// Also write the alerts as `_bulk` NDJSON here.
+    /// Also append the alerts as `_bulk` NDJSON here.
     pub alerts_ndjson: Option<PathBuf>,
     /// Also append every result as `_bulk` NDJSON to this file, at each commit.
     pub results_ndjson: Option<PathBuf>,
+    /// The Kibana space and rules the alert documents are written for.
+    pub alert_target: output::AlertTarget,
     /// Commit after this many executions (and after the last).
     pub commit_every: usize,
     pub progress: Progress,
@@ -173,7 +175,7 @@ pub fn execute(plan: Plan) -> Result<Report, Error> {
 }
 
 /// Stages the results and alerts produced since the last commit, then commits them together
-/// with every job's state.
+/// with every job's state; the `_bulk` lines are appended to the NDJSON files.
 fn commit(
     plan: &Plan,
     runners: &mut [Runner],
@@ -184,6 +186,7 @@ fn commit(
     let mut commit = Commit::default();
     let stage_dir = staging.join(format!("{now}-{}", std::process::id()));
     let mut results_text = String::new();
+    let mut alerts_text = String::new();
     for (runner, job) in runners.iter_mut().zip(&plan.jobs) {
         let id = job.id();
         let span = format!("{}-{}", runner.flushed_to_ms, runner.checkpoint_ms);
@@ -206,13 +209,22 @@ fn commit(
             let first = runner.alerts.first().map_or(now, |a| a.timestamp_ms);
             let name = format!("alerts-{first}-{now}.parquet");
             let relative = Path::new("alerts").join(id).join(name);
-            let batch = output::alerts_batch(&runner.alerts).map_err(|e| output::Error {
+            let documents: Vec<_> = runner
+                .alerts
+                .iter()
+                .map(|a| output::alert_document(a, &job.file, &plan.alert_target))
+                .collect();
+            let batch = output::alerts_batch(&documents).map_err(|e| output::Error {
                 path: relative.clone(),
                 reason: e.to_string(),
             })?;
             commit
                 .files
                 .push(stage(&stage_dir, &plan.out_dir, relative, &batch)?);
+            if plan.alerts_ndjson.is_some() {
+                let index = plan.alert_target.alerts_index();
+                alerts_text.push_str(&output::alerts_ndjson(&index, &documents));
+            }
         }
         commit.states.push(runner.state(job));
         all_alerts.append(&mut runner.alerts);
@@ -220,32 +232,20 @@ fn commit(
         runner.results.clear();
         runner.flushed_to_ms = runner.checkpoint_ms;
     }
-    if let Some(target) = &plan.alerts_ndjson {
-        let staged = target.with_file_name(format!(
-            ".{}.staged",
-            target
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("alerts")
-        ));
-        state::write_atomic(&staged, output::alerts_ndjson(all_alerts).as_bytes())?;
-        commit.files.push(Publish {
-            staged,
-            target: target.clone(),
-        });
-    }
-    if let Some(target) = plan
-        .results_ndjson
-        .as_ref()
-        .filter(|_| !results_text.is_empty())
-    {
-        let staged = stage_dir.join("results.ndjson");
-        state::write_atomic(&staged, results_text.as_bytes())?;
-        commit.appends.push(Append {
-            staged,
-            target: target.clone(),
-            offset: state::append_offset(target)?,
-        });
+    let appends = [
+        (&plan.alerts_ndjson, "alerts.ndjson", &alerts_text),
+        (&plan.results_ndjson, "results.ndjson", &results_text),
+    ];
+    for (target, name, text) in appends {
+        if let Some(target) = target.as_ref().filter(|_| !text.is_empty()) {
+            let staged = stage_dir.join(name);
+            state::write_atomic(&staged, text.as_bytes())?;
+            commit.appends.push(Append {
+                staged,
+                target: target.clone(),
+                offset: state::append_offset(target)?,
+            });
+        }
     }
     state::failpoint("before-commit");
     commit.commit(&plan.state_dir)?;

@@ -9,12 +9,16 @@ use crate::model::Score;
 
 /// The ECS fields that get a top-level list column in records and alerts, holding the values of
 /// the record's influencers, by-field and partition field for that field.
-pub const ALERT_FIELDS: [&str; 5] = [
+/// The last three are influencers of Elastic's current (`_ea`) jobs only.
+pub const ALERT_FIELDS: [&str; 8] = [
     "host.name",
     "process.name",
     "user.name",
     "destination.ip",
     "destination.port",
+    "host.id",
+    "user.id",
+    "event.module",
 ];
 
 /// One influencer of a record: a field and the values of it that co-occurred with the anomaly.
