@@ -10,14 +10,13 @@ fn backfill_equals_the_scheduled_runs_at_the_same_times() {
     let day = scheduled_day();
     let sandbox = Sandbox::new();
     sandbox.backfill(FIRST_RUN, LAST_RUN, &[]);
-    assert_eq!(
-        record_bits(&sandbox.records()),
-        record_bits(&day.sandbox.records())
+    let (records, alerts) = (sandbox.records(), sandbox.alerts());
+    assert!(
+        !records.is_empty() && !alerts.is_empty(),
+        "the day should produce records and alerts, or the comparison proves nothing"
     );
-    assert_eq!(
-        alert_bits(&sandbox.alerts()),
-        alert_bits(&day.sandbox.alerts())
-    );
+    assert_eq!(record_bits(&records), record_bits(&day.sandbox.records()));
+    assert_eq!(alert_bits(&alerts), alert_bits(&day.sandbox.alerts()));
 }
 
 #[test]
@@ -50,7 +49,7 @@ fn fresh_backfill_leaves_the_configured_state_and_outputs_alone() {
         "--fresh changed the configured outputs"
     );
     assert_eq!(
-        record_bits(&read_rows(&fresh_out.join("anomalies"))),
+        record_bits(&latest_versions(read_rows(&fresh_out.join("anomalies")))),
         record_bits(&day.sandbox.records())
     );
     assert_eq!(

@@ -254,7 +254,7 @@ fn an_error_names_its_cause_once() {
 #[test]
 fn every_subcommand_has_help() {
     let sandbox = Sandbox::new();
-    let commands: [&[&str]; 12] = [
+    let commands: [&[&str]; 13] = [
         &[],
         &["run"],
         &["backfill"],
@@ -267,6 +267,7 @@ fn every_subcommand_has_help() {
         &["ingest", "auditd"],
         &["ingest", "ndjson"],
         &["demo"],
+        &["evaluate"],
     ];
     for command in commands {
         let mut args = command.to_vec();

@@ -30,4 +30,29 @@ fn demo_catches_the_beacon_and_the_reverse_shell() {
         !parquet_files(&sandbox.path("demo/out")).is_empty(),
         "the demo wrote no outputs"
     );
+    // "Which processes were most anomalous": the attack processes lead the influencers.
+    let mut best: std::collections::BTreeMap<String, f64> = std::collections::BTreeMap::new();
+    for row in read_rows(&sandbox.path("demo/out/influencers")) {
+        if row.text("influencer_field_name") == "process.name" {
+            let score = best
+                .entry(row.text("influencer_field_value").to_string())
+                .or_default();
+            *score = score.max(row.number("influencer_score"));
+        }
+    }
+    let mut processes: Vec<(&String, &f64)> = best.iter().collect();
+    processes.sort_by(|a, b| b.1.total_cmp(a.1));
+    let top: Vec<&str> = processes.iter().take(3).map(|p| p.0.as_str()).collect();
+    for attack in ["bash", "kworker_upd"] {
+        assert!(
+            top.contains(&attack),
+            "{attack} not among the top influencers {top:?}"
+        );
+    }
+    for folder in ["buckets", "bucket_influencers", "model_size_stats"] {
+        assert!(
+            !parquet_files(&sandbox.path("demo/out").join(folder)).is_empty(),
+            "the demo wrote no {folder}"
+        );
+    }
 }

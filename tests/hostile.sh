@@ -134,7 +134,7 @@ corrupt_case "checkpoint i64::MAX" 's["checkpoint_ms"] = 2**63 - 1'
 corrupt_case "checkpoint i64::MIN" 's["checkpoint_ms"] = -2**63'
 corrupt_case "checkpoint 0" 's["checkpoint_ms"] = 0'
 corrupt_case "checkpoint off the grid" 's["checkpoint_ms"] += 1'
-corrupt_case "another version" 's["version"] = 2'
+corrupt_case "another version" 's["version"] += 1'
 d="$(sandbox state-garbage)"
 nr "$d" run --now "$first" >/dev/null 2>&1
 echo '{"format": "netrare-job-st' >"$d/state/$process_job.json"

@@ -42,15 +42,6 @@ fn run_reads_a_store_built_only_by_ingest() {
     // Of its five events, two are connections the port job selects: to 10.0.0.5:80 and
     // 8.8.8.8:53 (a connect to ::1 is excluded, an accept and a bind have no destination port).
     let run = sandbox.run_at("2026-11-02T12:00:00Z");
-    let port_line = run
-        .stdout
-        .lines()
-        .find(|l| l.starts_with(PORT_JOB))
-        .expect("port job summary");
-    let events: u64 = port_line
-        .split_whitespace()
-        .nth(2)
-        .and_then(|n| n.parse().ok())
-        .expect("events column");
-    assert_eq!(events, 2, "{}", run.stdout);
+    let events = run.job(PORT_JOB)["events"].as_u64();
+    assert_eq!(events, Some(2), "{}", run.stdout);
 }

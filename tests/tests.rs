@@ -10,5 +10,7 @@ mod demo;
 mod evaluate;
 mod ingest;
 mod jobs;
+mod renormalization;
+mod results;
 mod run;
 mod snapshot;

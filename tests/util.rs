@@ -35,6 +35,29 @@ pub struct Output {
 }
 
 impl Output {
+    /// The `--format json` summary on stdout.
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::from_str(self.stdout.trim())
+            .unwrap_or_else(|e| panic!("summary is not JSON ({e}):\n{}", self.stdout))
+    }
+
+    /// The summary of job `job_id`.
+    pub fn job(&self, job_id: &str) -> serde_json::Value {
+        let summary = self.summary();
+        summary["jobs"]
+            .as_array()
+            .and_then(|jobs| jobs.iter().find(|j| j["job_id"] == job_id))
+            .cloned()
+            .unwrap_or_else(|| panic!("no summary for {job_id} in {summary}"))
+    }
+
+    /// True when some job reported missed executions.
+    pub fn reports_a_gap(&self) -> bool {
+        self.summary()["jobs"]
+            .as_array()
+            .is_some_and(|jobs| jobs.iter().any(|j| !j["gap_minutes"].is_null()))
+    }
+
     /// Panics with the output unless the process exited 0.
     pub fn success(self) -> Output {
         assert_eq!(
@@ -125,7 +148,8 @@ impl Sandbox {
 
     /// `netrare run --now <now>`, which must succeed.
     pub fn run_at(&self, now: &str) -> Output {
-        self.netrare(&["run", "--now", now]).success()
+        self.netrare(&["run", "--format", "json", "--now", now])
+            .success()
     }
 
     /// `netrare run --now` at each time in order; every run must succeed.
@@ -135,7 +159,7 @@ impl Sandbox {
 
     /// `netrare backfill --from --to`, which must succeed.
     pub fn backfill(&self, from: &str, to: &str, extra: &[&str]) -> Output {
-        let mut args = vec!["backfill", "--from", from, "--to", to];
+        let mut args = vec!["backfill", "--format", "json", "--from", from, "--to", to];
         args.extend_from_slice(extra);
         self.netrare(&args).success()
     }
@@ -159,9 +183,14 @@ impl Sandbox {
         files
     }
 
-    /// Every anomaly record written, all jobs.
-    pub fn records(&self) -> Vec<Row> {
+    /// Every anomaly record row written, all jobs, renormalised versions included.
+    pub fn record_rows(&self) -> Vec<Row> {
         read_rows(&self.out().join("anomalies"))
+    }
+
+    /// The current version of every anomaly record, all jobs.
+    pub fn records(&self) -> Vec<Row> {
+        latest_versions(self.record_rows())
     }
 
     /// Every alert written, all jobs.
@@ -236,6 +265,15 @@ pub fn read_rows(dir: &Path) -> Vec<Row> {
         .collect()
 }
 
+/// The Arrow schema of one Parquet file.
+pub fn parquet_schema(path: &Path) -> arrow::datatypes::SchemaRef {
+    let file = File::open(path).expect("open parquet");
+    ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("parquet footer")
+        .schema()
+        .clone()
+}
+
 /// All rows of one Parquet file.
 pub fn read_file(path: &Path) -> Vec<Row> {
     let file = File::open(path).expect("open parquet");
@@ -260,7 +298,7 @@ pub fn read_file(path: &Path) -> Vec<Row> {
     rows
 }
 
-/// One cell as JSON: strings, numbers (timestamps as epoch ms), booleans and lists of those.
+/// One cell as JSON: strings, numbers (timestamps as epoch ms), booleans, lists and structs.
 fn cell(array: &dyn Array, i: usize) -> Value {
     if array.is_null(i) {
         return Value::Null;
@@ -278,6 +316,13 @@ fn cell(array: &dyn Array, i: usize) -> Value {
             let list = array.as_list::<i32>().value(i);
             Value::Array((0..list.len()).map(|j| cell(list.as_ref(), j)).collect())
         }
+        DataType::Struct(fields) => Value::Object(
+            fields
+                .iter()
+                .zip(array.as_struct().columns())
+                .map(|(f, c)| (f.name().clone(), cell(c.as_ref(), i)))
+                .collect(),
+        ),
         _ => Value::Null,
     }
 }
@@ -311,6 +356,25 @@ impl RowExt for Row {
     }
 }
 
+/// The latest row of each `record_id`, as the documented DuckDB query reads the records:
+/// `QUALIFY row_number() OVER (PARTITION BY record_id ORDER BY result_version DESC) = 1`.
+/// Panics if two rows share an id and a version.
+pub fn latest_versions(rows: Vec<Row>) -> Vec<Row> {
+    let mut latest: BTreeMap<String, Row> = BTreeMap::new();
+    for row in rows {
+        let id = row.text("record_id").to_string();
+        let version = row.number("result_version");
+        match latest.get(&id).map(|r| r.number("result_version")) {
+            Some(current) if current == version => panic!("{id}: version {version} written twice"),
+            Some(current) if current > version => {}
+            _ => {
+                latest.insert(id, row);
+            }
+        }
+    }
+    latest.into_values().collect()
+}
+
 /// Records keyed by id, with the exact bits of their score and probability.
 pub fn record_bits(records: &[Row]) -> BTreeMap<String, (u64, u64)> {
     let map: BTreeMap<String, (u64, u64)> = records
@@ -329,6 +393,25 @@ pub fn record_bits(records: &[Row]) -> BTreeMap<String, (u64, u64)> {
     map
 }
 
+/// Every record row keyed by id and version, with the exact bits of its score: equal maps mean
+/// the same rows, none lost and none written twice.
+pub fn version_bits(rows: &[Row]) -> BTreeMap<(String, u64), u64> {
+    let map: BTreeMap<(String, u64), u64> = rows
+        .iter()
+        .map(|r| {
+            (
+                (
+                    r.text("record_id").to_string(),
+                    r.number("result_version") as u64,
+                ),
+                r.number("record_score").to_bits(),
+            )
+        })
+        .collect();
+    assert_eq!(map.len(), rows.len(), "a record version was written twice");
+    map
+}
+
 /// Alerts keyed by uuid, with the exact bits of their record score.
 pub fn alert_bits(alerts: &[Row]) -> BTreeMap<String, u64> {
     let map: BTreeMap<String, u64> = alerts
@@ -344,12 +427,18 @@ pub fn alert_bits(alerts: &[Row]) -> BTreeMap<String, u64> {
     map
 }
 
+/// The record an alert was made from: its only ancestor.
+pub fn alerted_record_id(alert: &Row) -> String {
+    alert
+        .get("kibana.alert.ancestors")
+        .and_then(|a| a[0]["id"].as_str())
+        .unwrap_or_else(|| panic!("no kibana.alert.ancestors in {alert:?}"))
+        .to_string()
+}
+
 /// The record ids of the alerts, checking no record is alerted twice.
 pub fn alerted_ids(alerts: &[Row]) -> BTreeSet<String> {
-    let ids: BTreeSet<String> = alerts
-        .iter()
-        .map(|a| a.text("record_id").to_string())
-        .collect();
+    let ids: BTreeSet<String> = alerts.iter().map(alerted_record_id).collect();
     assert_eq!(ids.len(), alerts.len(), "a record was alerted twice");
     alert_bits(alerts);
     ids

@@ -31,9 +31,12 @@ pub struct Args {
     /// `<out>/backfill-<from>-<to>/`, so production state and outputs are never touched.
     #[arg(long)]
     pub fresh: bool,
-    /// Also write the alerts as Elasticsearch `_bulk` NDJSON to this file.
+    /// Also append the alerts to this file as `_bulk` NDJSON for Kibana's alerts index.
     #[arg(long, value_name = "FILE")]
     pub alerts_ndjson: Option<PathBuf>,
+    /// Summary on stdout: a table, or one JSON object for scripts.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: print::SummaryFormat,
     #[command(flatten)]
     pub overrides: Overrides,
 }
@@ -80,7 +83,7 @@ pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
     plan.relearn = args.overrides.relearn;
     plan.resume = true;
     let report = pipeline::execute(plan)?;
-    print::summary(&report);
+    print::report(&report, args.format);
     Ok(())
 }
 

@@ -11,6 +11,7 @@ use super::print;
 use super::run::build_plan;
 use super::settings::{DEFAULT_HISTORY, Settings};
 use crate::fixtures::{generate_to, read_labels};
+use crate::output::AlertTarget;
 use crate::pipeline;
 
 /// Generate a small fleet with injected attacks, backfill both Elastic jobs over it and print
@@ -47,13 +48,15 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         out_dir: dir.join("out"),
         jobs_dir: PathBuf::from("<built-in>"),
         history: DEFAULT_HISTORY,
+        results_ndjson: None,
+        alert_target: AlertTarget::default(),
     };
     let start = opts.start;
     let end = start + Duration::days(i64::from(opts.days));
     let executions = schedule(start, end, std::time::Duration::from_secs(900))?;
     let plan = build_plan(&settings, crate::jobs::embedded()?, executions, None, 96)?;
     let report = pipeline::execute(plan)?;
-    print::summary(&report);
+    print::report(&report, print::SummaryFormat::Text);
     println!();
     print::alerts(&report.alerts);
 

@@ -159,6 +159,7 @@ fn backfill_and_score(
         store: events.to_string(),
         state_dir: scratch.path().join("state"),
         out_dir: scratch.path().join("out"),
+        results_ndjson: None,
         ..settings.clone()
     };
     let jobs: Vec<Job> = jobs
@@ -337,6 +338,8 @@ mod tests {
             out_dir: "unused".into(),
             jobs_dir: "<built-in>".into(),
             history: super::super::settings::DEFAULT_HISTORY,
+            results_ndjson: None,
+            alert_target: crate::output::AlertTarget::default(),
         };
         let evaluation = evaluate(
             &dir.path().to_string_lossy(),

@@ -8,7 +8,7 @@ use super::settings::Settings;
 pub enum Command {
     /// One line per job: id, detector, bucket span, rule.
     List,
-    /// A job's full definition (job, model, datafeed, rule) as TOML.
+    /// A job's full definition (job, model, datafeed, rule, kibana_rule) as TOML.
     Show {
         /// The job id.
         id: String,

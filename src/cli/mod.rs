@@ -47,6 +47,10 @@ pub struct Global {
     /// Output directory (anomalies/ and alerts/).
     #[arg(long, global = true, value_name = "DIR")]
     pub out: Option<std::path::PathBuf>,
+    /// `run`, `backfill`: also append every result as Elasticsearch `_bulk` NDJSON
+    /// (`.ml-anomalies-shared`) to this file at each commit.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub results_ndjson: Option<std::path::PathBuf>,
     /// Jobs directory (job files and exceptions/).
     #[arg(long, global = true, value_name = "DIR")]
     pub jobs_dir: Option<std::path::PathBuf>,

@@ -1,9 +1,20 @@
-//! Human-readable summaries and alert tables on stdout.
+//! Summaries and alert tables on stdout: a table for people, or one JSON object for scripts.
 
 use chrono::DateTime;
+use serde_json::json;
 
 use crate::pipeline::Report;
 use crate::rule::Alert;
+
+/// How the summary of an execution is printed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum SummaryFormat {
+    /// One aligned line per job, and notes under it.
+    #[default]
+    Text,
+    /// One JSON object on one line: what a cron wrapper or monitoring check reads.
+    Json,
+}
 
 fn time(ms: i64) -> String {
     DateTime::from_timestamp_millis(ms)
@@ -11,8 +22,45 @@ fn time(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// The summary of `report` in `format`.
+pub fn report(report: &Report, format: SummaryFormat) {
+    match format {
+        SummaryFormat::Text => summary(report),
+        SummaryFormat::Json => println!("{}", summary_json(report)),
+    }
+}
+
+/// The summary as one JSON object: per job the counts of the table, the memory status, the
+/// missed-execution gap in minutes (null when none) and the suppressed and refused counts.
+fn summary_json(report: &Report) -> serde_json::Value {
+    let jobs: Vec<serde_json::Value> = report
+        .jobs
+        .iter()
+        .map(|job| {
+            json!({
+                "job_id": job.job_id,
+                "buckets": job.buckets,
+                "events": job.events,
+                "records": job.records,
+                "alerts": job.alerts,
+                "pending": job.pending,
+                "excepted": job.excepted,
+                "gap_minutes": job.gap_ms.map(|gap| gap / 60_000),
+                "memory_status": job.memory.status,
+                "refused_values": job.memory.refused_values,
+                "seconds": job.duration.as_secs_f64(),
+            })
+        })
+        .collect();
+    json!({
+        "recovered": report.recovered,
+        "jobs": jobs,
+        "invalid_values": report.scan.invalid.values().sum::<u64>(),
+    })
+}
+
 /// One line per job: buckets, events, records, alerts, pending, memory, duration.
-pub fn summary(report: &Report) {
+fn summary(report: &Report) {
     if report.recovered {
         println!("finished the commit of an interrupted earlier execution");
     }

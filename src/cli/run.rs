@@ -24,9 +24,12 @@ pub struct Args {
     /// Only these jobs (comma-separated ids; default all).
     #[arg(long, value_delimiter = ',')]
     pub jobs: Vec<String>,
-    /// Also write the alerts as Elasticsearch `_bulk` NDJSON to this file.
+    /// Also append the alerts to this file as `_bulk` NDJSON for Kibana's alerts index.
     #[arg(long, value_name = "FILE")]
     pub alerts_ndjson: Option<PathBuf>,
+    /// Summary on stdout: a table, or one JSON object for scripts.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: print::SummaryFormat,
     #[command(flatten)]
     pub overrides: Overrides,
 }
@@ -76,7 +79,7 @@ pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
     )?;
     plan.relearn = args.overrides.relearn;
     let report = pipeline::execute(plan)?;
-    print::summary(&report);
+    print::report(&report, args.format);
     Ok(())
 }
 
@@ -115,6 +118,8 @@ pub fn build_plan(
         relearn: false,
         resume: false,
         alerts_ndjson,
+        results_ndjson: settings.results_ndjson.clone(),
+        alert_target: settings.alert_target.clone(),
         commit_every,
         progress,
     })

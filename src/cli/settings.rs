@@ -1,12 +1,14 @@
 //! Settings: an optional `netrare.toml`, overridden by flags. Every key is documented in
 //! `docs/configuration.md`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use super::Global;
+use crate::output::AlertTarget;
 
 /// A settings file that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +37,45 @@ pub struct SettingsFile {
     /// With no state yet, how much history a job first learns from. Default `14d`.
     #[serde(default, with = "humantime_serde")]
     pub history: Option<Duration>,
+    /// Append every result (records, buckets, bucket influencers, influencers, model size
+    /// statistics) as Elasticsearch `_bulk` NDJSON to this file at each commit. Default: none.
+    pub results_ndjson: Option<PathBuf>,
+    /// `[kibana]`: where the alerts will be loaded.
+    #[serde(default)]
+    pub kibana: KibanaSettings,
+}
+
+/// `[kibana]` of `netrare.toml`: the Kibana space and rules the alerts are written for. Kibana
+/// puts them into every alert id, so alerts loaded into another space or under another rule
+/// would be new alerts.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KibanaSettings {
+    /// Kibana space. Default `default`.
+    pub space_id: Option<String>,
+    /// Concrete index holding the anomaly records. Default `.ml-anomalies-shared`.
+    pub results_index: Option<String>,
+    /// The rule's saved-object id in Kibana, by `rule_id`. Default: the `rule_id`.
+    #[serde(default)]
+    pub rule_uuids: BTreeMap<String, String>,
+    /// `kibana.version` written into alerts. Default: not written.
+    pub version: Option<String>,
+    /// Kibana's `server.publicBaseUrl`, for `kibana.alert.url`. Default: no URL written.
+    pub public_base_url: Option<String>,
+}
+
+impl KibanaSettings {
+    /// The alert target, defaults filled in.
+    pub fn target(&self) -> AlertTarget {
+        let default = AlertTarget::default();
+        AlertTarget {
+            space_id: self.space_id.clone().unwrap_or(default.space_id),
+            results_index: self.results_index.clone().unwrap_or(default.results_index),
+            rule_uuids: self.rule_uuids.clone(),
+            kibana_version: self.version.clone(),
+            public_base_url: self.public_base_url.clone(),
+        }
+    }
 }
 
 /// Resolved settings.
@@ -45,6 +86,8 @@ pub struct Settings {
     pub out_dir: PathBuf,
     pub jobs_dir: PathBuf,
     pub history: Duration,
+    pub results_ndjson: Option<PathBuf>,
+    pub alert_target: AlertTarget,
 }
 
 /// Default history a new job learns from.
@@ -86,6 +129,11 @@ impl Settings {
                 .clone()
                 .unwrap_or_else(|| rel(file.jobs_dir.clone().unwrap_or_else(|| "jobs".into()))),
             history: file.history.unwrap_or(DEFAULT_HISTORY),
+            results_ndjson: global
+                .results_ndjson
+                .clone()
+                .or_else(|| file.results_ndjson.clone().map(rel)),
+            alert_target: file.kibana.target(),
         })
     }
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::bucket::BucketSpan;
 use crate::datafeed::{Datafeed, DatafeedConfig, MAX_QUERY_DELAY};
 use crate::model::{ModelConfig, ModelParams};
-use crate::rule::RuleConfig;
+use crate::rule::{KibanaRuleConfig, RuleConfig};
 
 /// A job file that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +43,7 @@ pub enum Error {
     UnknownJob { id: String, known: Vec<String> },
 }
 
-/// A job file as written: `[job]`, `[model]`, `[datafeed]`, `[rule]`.
+/// A job file as written: `[job]`, `[model]`, `[datafeed]`, `[rule]`, `[kibana_rule]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobFile {
@@ -52,6 +52,8 @@ pub struct JobFile {
     pub model: ModelConfig,
     pub datafeed: DatafeedConfig,
     pub rule: RuleConfig,
+    #[serde(default)]
+    pub kibana_rule: KibanaRuleConfig,
 }
 
 /// `[job]`: the anomaly detection job, with Elastic's names.

@@ -6,6 +6,7 @@
 
 mod config;
 pub mod elastic;
+pub mod hierarchy;
 pub mod population;
 
 pub use config::{ModelConfig, ModelKind};
@@ -36,7 +37,8 @@ pub struct Score {
     pub raw_score: f64,
     /// Normalised score, 0–100, when the record was first written.
     pub record_score: f64,
-    /// What the model expected: the value's category probability for `rare`.
+    /// What the model expected (`typical`): for Elastic's `rare`, as ml-cpp writes it, the
+    /// value's probability times the predicted presence indicator of 1, i.e. the probability.
     pub typical: f64,
     /// Start of the first bucket in which the value was ever seen, epoch ms.
     pub first_seen_ms: i64,
@@ -89,6 +91,15 @@ impl MemoryReport {
     }
 }
 
+/// What a model holds, counted for `model_size_stats`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FieldCounts {
+    /// By-field values.
+    pub by_values: u64,
+    /// Partition-field values (0 without a partition field).
+    pub partitions: u64,
+}
+
 /// Above this fraction of its limit a model's memory status is `SoftLimit`.
 pub const SOFT_LIMIT_FRACTION: f64 = 0.7;
 
@@ -122,6 +133,41 @@ impl Model {
         match self {
             Model::Elastic(m) => m.update(bucket),
             Model::Population(m) => m.update(bucket),
+        }
+    }
+
+    /// The probability of every value of `bucket` the model holds, as its last `update` computed
+    /// them: the leaves of Elastic's result tree. `None` when the model reports only anomalous
+    /// values (the others then count as probability 1).
+    pub fn leaf_probabilities(&self, bucket: &BucketSummary) -> Option<Vec<(SeriesKey, f64)>> {
+        match self {
+            Model::Elastic(m) => Some(m.leaf_probabilities(bucket)),
+            Model::Population(_) => None,
+        }
+    }
+
+    /// The by-field and partition values the model holds.
+    pub fn field_counts(&self) -> FieldCounts {
+        match self {
+            Model::Elastic(m) => m.field_counts(),
+            Model::Population(m) => m.field_counts(),
+        }
+    }
+
+    /// True when the last update moved the model's normaliser enough that earlier records should
+    /// be renormalised (ml-cpp's "big change"); never for models without a normaliser.
+    pub fn big_change(&self) -> bool {
+        match self {
+            Model::Elastic(m) => m.big_change(),
+            Model::Population(_) => false,
+        }
+    }
+
+    /// The normaliser of record scores, for models whose scores are normalised.
+    pub fn leaf_normalizer(&self) -> Option<&elastic::Normalizer> {
+        match self {
+            Model::Elastic(m) => Some(m.normalizer()),
+            Model::Population(_) => None,
         }
     }
 

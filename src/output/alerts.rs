@@ -1,101 +1,236 @@
-//! The alerts schema (`<out>/alerts/`), with Kibana's dotted field names.
+//! The alerts schema (`<out>/alerts/`): the fields of Kibana's alert document, typed.
+//!
+//! Rows are the documents of [`alert_document`](super::kibana::alert_document), so the Parquet
+//! file and the NDJSON hold the same fields. Nested ECS copies (`host: {name: [..]}`) become
+//! dotted list columns (`host.name`), as in the records file; the record's nested lists
+//! (`kibana.alert.ancestors`, `kibana.alert.rule.threat`, `influencers`) stay lists of structs;
+//! `kibana.alert.rule.parameters` (Elasticsearch's `flattened` type) and the rule's
+//! always-empty object lists are JSON text.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use arrow::array::{ArrayRef, Float64Array, Int32Array};
+use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
+use serde_json::{Map, Value};
 
-use super::arrays::{string_lists, strings, timestamps};
-use super::records::batch;
+use super::json_columns::batch_from_json;
+use super::kibana::{OBJECT_FIELDS, flatten};
 use crate::results::ALERT_FIELDS;
-use crate::rule::Alert;
 
-/// One row per alert; see `docs/outputs.md`.
-pub fn alerts_batch(alerts: &[Alert]) -> Result<RecordBatch, ArrowError> {
-    let text = |f: fn(&Alert) -> &str| strings(alerts.iter().map(|a| Some(f(a))));
-    let float = |f: fn(&Alert) -> f64| -> ArrayRef {
-        Arc::new(alerts.iter().map(f).collect::<Float64Array>())
-    };
-    let mut columns: Vec<(String, ArrayRef, bool)> = vec![
-        ("kibana.alert.uuid".into(), text(|a| &a.uuid), false),
-        (
-            "@timestamp".into(),
-            timestamps(alerts.iter().map(|a| a.timestamp_ms)),
-            false,
-        ),
-        (
-            "kibana.alert.original_time".into(),
-            timestamps(alerts.iter().map(|a| a.original_time_ms)),
-            false,
-        ),
-        (
-            "kibana.alert.rule.rule_id".into(),
-            text(|a| &a.rule_id),
-            false,
-        ),
-        (
-            "kibana.alert.rule.name".into(),
-            text(|a| &a.rule_name),
-            false,
-        ),
-        (
-            "kibana.alert.rule.severity".into(),
-            text(|a| &a.severity),
-            false,
-        ),
-        (
-            "kibana.alert.rule.risk_score".into(),
-            Arc::new(
-                alerts
-                    .iter()
-                    .map(|a| a.risk_score as i32)
-                    .collect::<Int32Array>(),
-            ),
-            false,
-        ),
-        (
-            "kibana.alert.rule.threat".into(),
-            string_lists(alerts.iter().map(|a| a.threat.iter())),
-            false,
-        ),
-        ("kibana.alert.reason".into(), text(|a| &a.reason), false),
-        (
-            "kibana.alert.workflow_status".into(),
-            text(|a| &a.workflow_status),
-            false,
-        ),
-        ("event.kind".into(), text(|_| "signal"), false),
-        ("job_id".into(), text(|a| &a.record.job_id), false),
-        ("record_id".into(), text(|a| &a.record.record_id), false),
-        (
-            "record_score".into(),
-            float(|a| a.record.record_score),
-            false,
-        ),
-        (
-            "initial_record_score".into(),
-            float(|a| a.record.initial_record_score),
-            false,
-        ),
-        ("probability".into(), float(|a| a.record.probability), false),
-        (
-            "by_field_name".into(),
-            text(|a| &a.record.by_field_name),
-            false,
-        ),
-        (
-            "by_field_value".into(),
-            text(|a| &a.record.by_field_value),
-            false,
-        ),
-    ];
-    for (i, field) in ALERT_FIELDS.iter().enumerate() {
-        columns.push((
-            field.to_string(),
-            string_lists(alerts.iter().map(|a| a.field_values[i].iter())),
-            false,
-        ));
+fn text() -> DataType {
+    DataType::Utf8
+}
+
+fn time() -> DataType {
+    DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
+}
+
+fn list(item: DataType) -> DataType {
+    DataType::List(Arc::new(Field::new("item", item, true)))
+}
+
+fn record(fields: &[(&str, DataType)]) -> DataType {
+    DataType::Struct(Fields::from(
+        fields
+            .iter()
+            .map(|(name, t)| Field::new(*name, t.clone(), true))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+fn mitre(extra: Option<(&str, DataType)>) -> DataType {
+    let mut fields = vec![("id", text()), ("name", text()), ("reference", text())];
+    fields.extend(extra);
+    record(&fields)
+}
+
+/// Every column of the alerts files, in document order; see `docs/outputs.md`.
+pub fn alerts_schema() -> SchemaRef {
+    static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
+    SCHEMA
+        .get_or_init(|| {
+            let strings = list(text());
+            let threat = list(record(&[
+                ("framework", text()),
+                ("tactic", mitre(None)),
+                (
+                    "technique",
+                    list(mitre(Some(("subtechnique", list(mitre(None)))))),
+                ),
+            ]));
+            let mut columns: Vec<(String, DataType)> = [
+                ("job_id", text()),
+                ("result_type", text()),
+                ("probability", DataType::Float64),
+                ("multi_bucket_impact", DataType::Float64),
+                ("record_score", DataType::Float64),
+                ("initial_record_score", DataType::Float64),
+                ("bucket_span", DataType::Int64),
+                ("detector_index", DataType::Int64),
+                ("is_interim", DataType::Boolean),
+                ("timestamp", time()),
+                ("function", text()),
+                ("function_description", text()),
+                ("typical", list(DataType::Float64)),
+                ("actual", list(DataType::Float64)),
+                ("by_field_name", text()),
+                ("by_field_value", text()),
+                ("partition_field_name", text()),
+                ("partition_field_value", text()),
+                (
+                    "influencers",
+                    list(record(&[
+                        ("influencer_field_name", text()),
+                        ("influencer_field_values", strings.clone()),
+                    ])),
+                ),
+                (
+                    "anomaly_score_explanation",
+                    record(&[
+                        ("by_field_first_occurrence", DataType::Boolean),
+                        ("by_field_relative_rarity", DataType::Float64),
+                    ]),
+                ),
+                ("all_field_values", strings.clone()),
+            ]
+            .into_iter()
+            .map(|(name, t)| (name.to_string(), t))
+            .collect();
+            for field in ALERT_FIELDS {
+                columns.push((field.to_string(), strings.clone()));
+                if let Some(rest) = field.strip_prefix("event.") {
+                    columns.push((
+                        format!("kibana.alert.original_event.{rest}"),
+                        strings.clone(),
+                    ));
+                }
+            }
+            let alert: Vec<(&str, DataType)> = vec![
+                ("@timestamp", time()),
+                ("kibana.alert.uuid", text()),
+                ("kibana.space_ids", strings.clone()),
+                ("event.kind", text()),
+                ("kibana.alert.status", text()),
+                ("kibana.alert.workflow_status", text()),
+                ("kibana.alert.workflow_tags", strings.clone()),
+                ("kibana.alert.workflow_assignee_ids", strings.clone()),
+                ("kibana.alert.severity", text()),
+                ("kibana.alert.risk_score", DataType::Float64),
+                ("kibana.alert.reason", text()),
+                ("kibana.alert.original_time", time()),
+                ("kibana.alert.depth", DataType::Int64),
+                (
+                    "kibana.alert.ancestors",
+                    list(record(&[
+                        ("id", text()),
+                        ("type", text()),
+                        ("index", text()),
+                        ("depth", DataType::Int64),
+                    ])),
+                ),
+                ("kibana.alert.start", time()),
+                ("kibana.alert.last_detected", time()),
+                ("kibana.alert.intended_timestamp", time()),
+                ("kibana.alert.rule.execution.timestamp", time()),
+                ("kibana.alert.rule.execution.type", text()),
+                ("kibana.alert.rule.execution.uuid", text()),
+                ("kibana.alert.rule.uuid", text()),
+                ("kibana.alert.rule.rule_id", text()),
+                ("kibana.alert.rule.name", text()),
+                ("kibana.alert.rule.category", text()),
+                ("kibana.alert.rule.rule_type_id", text()),
+                ("kibana.alert.rule.consumer", text()),
+                ("kibana.alert.rule.producer", text()),
+                ("kibana.alert.rule.revision", DataType::Int64),
+                ("kibana.alert.rule.type", text()),
+                ("kibana.alert.rule.description", text()),
+                ("kibana.alert.rule.author", strings.clone()),
+                ("kibana.alert.rule.enabled", DataType::Boolean),
+                ("kibana.alert.rule.immutable", DataType::Boolean),
+                ("kibana.alert.rule.from", text()),
+                ("kibana.alert.rule.to", text()),
+                ("kibana.alert.rule.interval", text()),
+                ("kibana.alert.rule.max_signals", DataType::Int64),
+                ("kibana.alert.rule.version", DataType::Int64),
+                ("kibana.alert.rule.tags", strings.clone()),
+                ("kibana.alert.rule.references", strings.clone()),
+                ("kibana.alert.rule.false_positives", strings.clone()),
+                ("kibana.alert.rule.actions", strings.clone()),
+                ("kibana.alert.rule.exceptions_list", strings.clone()),
+                ("kibana.alert.rule.risk_score_mapping", strings.clone()),
+                ("kibana.alert.rule.severity_mapping", strings.clone()),
+                ("kibana.alert.rule.threat", threat),
+                ("kibana.alert.rule.risk_score", DataType::Int64),
+                ("kibana.alert.rule.severity", text()),
+                ("kibana.alert.rule.license", text()),
+                ("kibana.alert.rule.note", text()),
+                ("kibana.version", text()),
+                ("kibana.alert.url", text()),
+                ("kibana.alert.rule.parameters", text()),
+            ];
+            columns.extend(alert.into_iter().map(|(name, t)| (name.to_string(), t)));
+            Arc::new(Schema::new(
+                columns
+                    .into_iter()
+                    .map(|(name, t)| Field::new(name, t, true))
+                    .collect::<Vec<_>>(),
+            ))
+        })
+        .clone()
+}
+
+/// The document with its nested ECS copies as dotted keys: the row of the alerts file.
+pub fn alert_row(document: &Map<String, Value>) -> Map<String, Value> {
+    let mut row = Map::new();
+    for (key, value) in document {
+        match value {
+            Value::Object(inner) if !OBJECT_FIELDS.contains(&key.as_str()) => {
+                row.extend(flatten(key, inner));
+            }
+            other => {
+                row.insert(key.clone(), other.clone());
+            }
+        }
     }
-    batch(columns)
+    row
+}
+
+/// One row per alert document.
+pub fn alerts_batch(documents: &[Map<String, Value>]) -> Result<RecordBatch, ArrowError> {
+    let rows: Vec<Map<String, Value>> = documents.iter().map(alert_row).collect();
+    batch_from_json(alerts_schema(), &rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::jobs::Job;
+    use crate::output::kibana::{AlertTarget, alert_document};
+    use crate::rule::Alert;
+
+    #[test]
+    fn every_field_of_the_document_is_a_column() {
+        let job = Job::parse(
+            Path::new("v3_linux_anomalous_network_activity_ea.toml"),
+            include_str!("../../jobs/ea/v3_linux_anomalous_network_activity_ea.toml"),
+        )
+        .expect("shipped job parses");
+        let record = crate::results::AnomalyRecord::sample(
+            "4444",
+            0,
+            90.0,
+            &[("host.name", &["h"]), ("event.module", &["auditd"])],
+        );
+        let alert = Alert::new(&job.file.rule, &record, 900_000);
+        let doc = alert_document(&alert, &job.file, &AlertTarget::default());
+        let schema = alerts_schema();
+        for key in alert_row(&doc).keys() {
+            assert!(schema.field_with_name(key).is_ok(), "no column for {key}");
+        }
+        let batch = alerts_batch(&[doc]).expect("batch");
+        assert_eq!(batch.num_rows(), 1);
+    }
 }

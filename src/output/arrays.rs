@@ -3,9 +3,12 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, Float64Builder, ListBuilder, StringArray, StringBuilder, TimestampMillisecondArray,
+    ArrayRef, Float64Builder, ListArray, ListBuilder, StringArray, StringBuilder, StructArray,
+    TimestampMillisecondArray,
 };
-use arrow::datatypes::{DataType, Field, TimeUnit};
+use arrow::buffer::OffsetBuffer;
+use arrow::datatypes::{DataType, Field, Fields, TimeUnit};
+use arrow::error::ArrowError;
 
 /// A non-null UTC millisecond timestamp column.
 pub fn timestamps(values: impl Iterator<Item = i64>) -> ArrayRef {
@@ -53,4 +56,29 @@ pub fn timestamp_field(name: &str) -> Field {
 /// A field whose type is taken from the array built for it.
 pub fn field_of(name: &str, array: &ArrayRef, nullable: bool) -> Field {
     Field::new(name, array.data_type().clone(), nullable)
+}
+
+/// A list-of-structs column: `columns` (name, values, nullable) hold the structs of every row in
+/// order, `lengths` how many of them each row has.
+pub fn struct_lists(
+    columns: Vec<(String, ArrayRef, bool)>,
+    lengths: impl Iterator<Item = usize>,
+) -> Result<ArrayRef, ArrowError> {
+    let fields: Fields = columns
+        .iter()
+        .map(|(name, array, nullable)| field_of(name, array, *nullable))
+        .collect();
+    let structs = StructArray::try_new(
+        fields.clone(),
+        columns.into_iter().map(|(_, a, _)| a).collect(),
+        None,
+    )?;
+    let item = Arc::new(Field::new("item", DataType::Struct(fields), false));
+    let offsets = OffsetBuffer::from_lengths(lengths);
+    Ok(Arc::new(ListArray::try_new(
+        item,
+        offsets,
+        Arc::new(structs),
+        None,
+    )?))
 }

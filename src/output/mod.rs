@@ -1,18 +1,31 @@
-//! Output: anomaly records and alerts as Parquet (and alerts as Elasticsearch `_bulk` NDJSON).
+//! Output: results and alerts as Parquet, and both as Elasticsearch `_bulk` NDJSON on request.
 //!
-//! Input: `results::AnomalyRecord` and `rule::Alert`. Output: files that DuckDB, polars, Spark
+//! Input: the `results` types (records, buckets, influencers, model size statistics) and
+//! `rule::Alert`. Output: files that DuckDB, polars, Spark
 //! and pandas read as they are: real timestamps, lists, one fixed schema for every job (see
-//! `docs/outputs.md`). Files are written to the path given, fsynced; publishing them under their
+//! `docs/outputs.md`); each alert as the document Kibana writes, for the space in
+//! [`AlertTarget`]. Files are written to the path given, fsynced; publishing them under their
 //! final names is the caller's commit step.
 
 mod alerts;
 mod arrays;
+mod buckets;
+mod influencers;
+mod json_columns;
+mod kibana;
+mod model_size_stats;
 mod ndjson;
 mod records;
+mod results_ndjson;
 
 pub use alerts::alerts_batch;
+pub use buckets::{bucket_influencers_batch, buckets_batch};
+pub use influencers::influencers_batch;
+pub use kibana::{AlertTarget, alert_document};
+pub use model_size_stats::model_size_stats_batch;
 pub use ndjson::alerts_ndjson;
 pub use records::records_batch;
+pub use results_ndjson::{RESULTS_INDEX, results_ndjson};
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

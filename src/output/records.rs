@@ -2,15 +2,14 @@
 
 use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, ListArray, StructArray,
-};
-use arrow::buffer::OffsetBuffer;
+use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, StructArray};
 use arrow::datatypes::{Field, Fields, Schema};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 
-use super::arrays::{field_of, float_lists, string_lists, strings, timestamp_field, timestamps};
+use super::arrays::{
+    field_of, float_lists, string_lists, strings, struct_lists, timestamp_field, timestamps,
+};
 use crate::results::{ALERT_FIELDS, AnomalyRecord};
 
 /// One row per record, with Elastic's field names; see `docs/outputs.md`.
@@ -78,6 +77,11 @@ pub fn records_batch(records: &[AnomalyRecord]) -> Result<RecordBatch, ArrowErro
             false,
         ),
         (
+            "result_version".into(),
+            int(|r| r.result_version as i64),
+            false,
+        ),
+        (
             "typical".into(),
             float_lists(records.iter().map(|r| &r.typical)),
             false,
@@ -88,6 +92,11 @@ pub fn records_batch(records: &[AnomalyRecord]) -> Result<RecordBatch, ArrowErro
             false,
         ),
         ("influencers".into(), influencers(records)?, false),
+        (
+            "anomaly_score_explanation".into(),
+            explanations(records)?,
+            false,
+        ),
         (
             "influencers_capped".into(),
             Arc::new(
@@ -144,26 +153,44 @@ pub(super) fn batch(columns: Vec<(String, ArrayRef, bool)>) -> Result<RecordBatc
     )
 }
 
+/// `anomaly_score_explanation`: a struct of the keys ml-cpp writes for `rare`, null where it omits
+/// the key.
+fn explanations(records: &[AnomalyRecord]) -> Result<ArrayRef, ArrowError> {
+    let all: Vec<_> = records
+        .iter()
+        .map(AnomalyRecord::anomaly_score_explanation)
+        .collect();
+    let first: ArrayRef = Arc::new(
+        all.iter()
+            .map(|e| e.by_field_first_occurrence)
+            .collect::<BooleanArray>(),
+    );
+    let rarity: ArrayRef = Arc::new(
+        all.iter()
+            .map(|e| e.by_field_relative_rarity)
+            .collect::<Float64Array>(),
+    );
+    let fields = Fields::from(vec![
+        field_of("by_field_first_occurrence", &first, true),
+        field_of("by_field_relative_rarity", &rarity, true),
+    ]);
+    Ok(Arc::new(StructArray::try_new(
+        fields,
+        vec![first, rarity],
+        None,
+    )?))
+}
+
 /// `influencers`: list of `{influencer_field_name, influencer_field_values}`, as Elastic nests it.
 fn influencers(records: &[AnomalyRecord]) -> Result<ArrayRef, ArrowError> {
     let all: Vec<_> = records.iter().flat_map(|r| r.influencers.iter()).collect();
     let names = strings(all.iter().map(|i| Some(i.influencer_field_name.as_str())));
     let values = string_lists(all.iter().map(|i| i.influencer_field_values.iter()));
-    let fields = Fields::from(vec![
-        field_of("influencer_field_name", &names, false),
-        field_of("influencer_field_values", &values, false),
-    ]);
-    let structs = StructArray::try_new(fields.clone(), vec![names, values], None)?;
-    let offsets = OffsetBuffer::from_lengths(records.iter().map(|r| r.influencers.len()));
-    let item = Arc::new(Field::new(
-        "item",
-        arrow::datatypes::DataType::Struct(fields),
-        false,
-    ));
-    Ok(Arc::new(ListArray::try_new(
-        item,
-        offsets,
-        Arc::new(structs),
-        None,
-    )?))
+    struct_lists(
+        vec![
+            ("influencer_field_name".into(), names, false),
+            ("influencer_field_values".into(), values, false),
+        ],
+        records.iter().map(|r| r.influencers.len()),
+    )
 }

@@ -13,13 +13,15 @@ pub use runner::{JobSummary, fingerprint};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
 
 use crate::jobs::Job;
 use crate::output;
+use crate::results::{AnomalyRecord, ResultSet};
 use crate::rule::{Alert, Exceptions};
-use crate::state::{self, Commit, Publish, StateLock};
+use crate::state::{self, Append, Commit, Publish, StateLock};
 use crate::store::{EventStore, ScanStats};
 use feed::Feed;
 use runner::Runner;
@@ -62,8 +64,12 @@ pub struct Plan {
     /// Skip the executions at or before the jobs' last execution instead of refusing them: a
     /// backfill run again over a range it partly did resumes where it stopped.
     pub resume: bool,
-    /// Also write the alerts as `_bulk` NDJSON here.
+    /// Also append the alerts as `_bulk` NDJSON here.
     pub alerts_ndjson: Option<PathBuf>,
+    /// Also append every result as `_bulk` NDJSON to this file, at each commit.
+    pub results_ndjson: Option<PathBuf>,
+    /// The Kibana space and rules the alert documents are written for.
+    pub alert_target: output::AlertTarget,
     /// Commit after this many executions (and after the last).
     pub commit_every: usize,
     pub progress: Progress,
@@ -147,7 +153,11 @@ pub fn execute(plan: Plan) -> Result<Report, Error> {
             .zip(plan.jobs.par_iter().zip(&until))
             .for_each(|((runner, buckets), (job, &until))| {
                 let job_started = Instant::now();
+                let checkpoint = runner.checkpoint_ms;
                 let records = runner.model_until(job, until, buckets);
+                if runner.checkpoint_ms > checkpoint {
+                    runner.log_model_size(job, now);
+                }
                 runner.alert(job, now, &records);
                 runner.summary.duration += job_started.elapsed();
             });
@@ -215,8 +225,8 @@ fn rfc3339(ms: i64) -> String {
         .map_or_else(|| format!("{ms} ms"), |t| t.to_rfc3339())
 }
 
-/// Stages the records and alerts produced since the last commit, then commits them together
-/// with every job's state.
+/// Stages the results and alerts produced since the last commit, then commits them together
+/// with every job's state; the `_bulk` lines are appended to the NDJSON files.
 fn commit(
     plan: &Plan,
     runners: &mut [Runner],
@@ -226,54 +236,68 @@ fn commit(
 ) -> Result<(), Error> {
     let mut commit = Commit::default();
     let stage_dir = staging.join(format!("{now}-{}", std::process::id()));
+    let mut results_text = String::new();
+    let mut alerts_text = String::new();
     for (runner, job) in runners.iter_mut().zip(&plan.jobs) {
         let id = job.id();
-        if !runner.records.is_empty() {
-            let name = format!(
-                "records-{}-{}.parquet",
-                runner.flushed_to_ms, runner.checkpoint_ms
-            );
-            let relative = Path::new("anomalies").join(id).join(name);
-            let batch =
-                output::records_batch(&runner.records).map_err(|source| output::Error::Build {
-                    path: relative.clone(),
-                    source,
-                })?;
+        let span = format!("{}-{}", runner.flushed_to_ms, runner.checkpoint_ms);
+        for (folder, prefix, batch) in result_batches(&runner.records, &runner.results) {
+            let relative = Path::new(folder)
+                .join(id)
+                .join(format!("{prefix}-{span}.parquet"));
+            let batch = batch.map_err(|source| output::Error::Build {
+                path: relative.clone(),
+                source,
+            })?;
             commit
                 .files
                 .push(stage(&stage_dir, &plan.out_dir, relative, &batch)?);
+        }
+        if plan.results_ndjson.is_some() {
+            results_text.push_str(&output::results_ndjson(&runner.records, &runner.results));
         }
         if !runner.alerts.is_empty() {
             let first = runner.alerts.first().map_or(now, |a| a.timestamp_ms);
             let name = format!("alerts-{first}-{now}.parquet");
             let relative = Path::new("alerts").join(id).join(name);
+            let documents: Vec<_> = runner
+                .alerts
+                .iter()
+                .map(|a| output::alert_document(a, &job.file, &plan.alert_target))
+                .collect();
             let batch =
-                output::alerts_batch(&runner.alerts).map_err(|source| output::Error::Build {
+                output::alerts_batch(&documents).map_err(|source| output::Error::Build {
                     path: relative.clone(),
                     source,
                 })?;
             commit
                 .files
                 .push(stage(&stage_dir, &plan.out_dir, relative, &batch)?);
+            if plan.alerts_ndjson.is_some() {
+                let index = plan.alert_target.alerts_index();
+                alerts_text.push_str(&output::alerts_ndjson(&index, &documents));
+            }
         }
         commit.states.push(runner.state(job));
         all_alerts.append(&mut runner.alerts);
         runner.records.clear();
+        runner.results.clear();
         runner.flushed_to_ms = runner.checkpoint_ms;
     }
-    if let Some(target) = &plan.alerts_ndjson {
-        let staged = target.with_file_name(format!(
-            ".{}.staged",
-            target
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("alerts")
-        ));
-        state::write_atomic(&staged, output::alerts_ndjson(all_alerts).as_bytes())?;
-        commit.files.push(Publish {
-            staged,
-            target: target.clone(),
-        });
+    let appends = [
+        (&plan.alerts_ndjson, "alerts.ndjson", &alerts_text),
+        (&plan.results_ndjson, "results.ndjson", &results_text),
+    ];
+    for (target, name, text) in appends {
+        if let Some(target) = target.as_ref().filter(|_| !text.is_empty()) {
+            let staged = stage_dir.join(name);
+            state::write_atomic(&staged, text.as_bytes())?;
+            commit.appends.push(Append {
+                staged,
+                target: target.clone(),
+                offset: state::append_offset(target)?,
+            });
+        }
     }
     state::failpoint("before-commit");
     commit.commit(&plan.state_dir)?;
@@ -285,6 +309,35 @@ fn commit(
         .into()),
         _ => Ok(()),
     }
+}
+
+/// The Parquet files of a job's unwritten results: folder, file prefix and batch, for each
+/// result type that has rows.
+fn result_batches(
+    records: &[AnomalyRecord],
+    results: &ResultSet,
+) -> Vec<(&'static str, &'static str, Result<RecordBatch, ArrowError>)> {
+    let buckets = &results.buckets;
+    let mut batches = Vec::new();
+    if !records.is_empty() {
+        batches.push(("anomalies", "records", output::records_batch(records)));
+    }
+    if !buckets.is_empty() {
+        batches.push(("buckets", "buckets", output::buckets_batch(buckets)));
+    }
+    if buckets.iter().any(|b| !b.bucket_influencers.is_empty()) {
+        let batch = output::bucket_influencers_batch(buckets);
+        batches.push(("bucket_influencers", "bucket_influencers", batch));
+    }
+    if !results.influencers.is_empty() {
+        let batch = output::influencers_batch(&results.influencers);
+        batches.push(("influencers", "influencers", batch));
+    }
+    if !results.model_size_stats.is_empty() {
+        let batch = output::model_size_stats_batch(&results.model_size_stats);
+        batches.push(("model_size_stats", "model_size_stats", batch));
+    }
+    batches
 }
 
 /// Writes `batch` at `relative` under the staging folder, to be published at `relative` under

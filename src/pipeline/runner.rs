@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use crate::bucket::{BucketSummary, SeriesKey, ValueSummary};
 use crate::jobs::Job;
+use crate::model::hierarchy::{self, Leaf, Levels};
 use crate::model::{MemoryReport, Model};
-use crate::results::{AnomalyRecord, RecordContext};
+use crate::results::renormalize::{renormalize_records, window_ms};
+use crate::results::{AnomalyRecord, ModelSizeStats, RecordContext, ResultSet, bucket_results};
 use crate::rule::exceptions::{Action, Subject};
 use crate::rule::{Alert, Exceptions, RuleState, evaluate};
 use crate::state::{Error as StateError, FORMAT, JobState, SnapshotProblem, VERSION};
@@ -41,12 +43,20 @@ pub struct Runner {
     /// Start of the first bucket that held data; `None` until then, so a job created before its
     /// data exists does not learn from a run of empty buckets.
     pub first_bucket_ms: Option<i64>,
+    /// Normalisers of the bucket and influencer scores.
+    pub levels: Levels,
+    /// Buckets in which the model refused new values at its memory limit.
+    pub bucket_allocation_failures: u64,
     pub rule: RuleState,
     pub summary: JobSummary,
     /// Checkpoint at the last commit: the first bucket of the unflushed records.
     pub flushed_to_ms: i64,
     pub records: Vec<AnomalyRecord>,
+    /// Buckets, influencers and model size statistics since the last commit.
+    pub results: ResultSet,
     pub alerts: Vec<Alert>,
+    /// The latest version of every record inside the renormalisation window.
+    pub recent: Vec<AnomalyRecord>,
 }
 
 /// What the model depends on in a job file; a state built under another definition is refused.
@@ -76,22 +86,27 @@ impl Runner {
         relearn: bool,
     ) -> Result<Runner, StateError> {
         let params = job.model_params();
+        let span_s = job.span().secs();
         let path = JobState::path(state_dir, job.id());
-        let (model, checkpoint_ms, first_bucket_ms, rule) =
+        let (model, levels, failures, checkpoint_ms, first_bucket_ms, rule, recent) =
             match JobState::load(state_dir, job.id(), &fingerprint(job), job.span().ms())? {
                 Some(state) => {
-                    let model =
-                        Model::restore(&job.file.model, &params, state.model).map_err(|e| {
-                            StateError::BadSnapshot {
-                                path,
-                                problem: SnapshotProblem::Model(e),
-                            }
-                        })?;
+                    let bad = |problem| StateError::BadSnapshot {
+                        path: path.clone(),
+                        problem,
+                    };
+                    let model = Model::restore(&job.file.model, &params, state.model)
+                        .map_err(|e| bad(SnapshotProblem::Model(e)))?;
+                    let levels = Levels::restore(span_s, state.levels)
+                        .map_err(|e| bad(SnapshotProblem::Levels(e)))?;
                     (
                         model,
+                        levels,
+                        state.bucket_allocation_failures,
                         state.checkpoint_ms,
                         state.first_bucket_ms,
                         state.rule,
+                        state.recent_records,
                     )
                 }
                 None => {
@@ -107,9 +122,12 @@ impl Runner {
                         .bucket_start(first_now - history.as_millis() as i64);
                     (
                         Model::new(&job.file.model, &params),
+                        Levels::new(span_s),
+                        0,
                         start,
                         None,
                         RuleState::default(),
+                        Vec::new(),
                     )
                 }
             };
@@ -130,11 +148,15 @@ impl Runner {
             exceptions,
             checkpoint_ms,
             first_bucket_ms,
+            levels,
+            bucket_allocation_failures: failures,
             rule,
             summary,
             flushed_to_ms: checkpoint_ms,
             records: Vec::new(),
+            results: ResultSet::default(),
             alerts: Vec::new(),
+            recent,
         })
     }
 
@@ -146,7 +168,8 @@ impl Runner {
     }
 
     /// Models every bucket from the checkpoint to `until`, in order, empty ones included, and
-    /// returns the records written.
+    /// returns the records written: the new ones and, after a bucket whose update was a big
+    /// change, the new versions of earlier records renormalised against the new state.
     pub fn model_until(
         &mut self,
         job: &Job,
@@ -181,34 +204,102 @@ impl Runner {
                         .is_none()
                 });
             }
-            for score in self.model.update(&bucket) {
-                let Some(value) = bucket.values.get(&score.key) else {
+            let refused = self.model.memory().refused_values;
+            let scores = self.model.update(&bucket);
+            if self.model.memory().refused_values > refused {
+                self.bucket_allocation_failures += 1;
+            }
+            let mut leaves: BTreeMap<&SeriesKey, f64> = match self.model.leaf_probabilities(&bucket)
+            {
+                Some(all) => all
+                    .into_iter()
+                    .filter_map(|(key, p)| Some((bucket.values.get_key_value(&key)?.0, p)))
+                    .collect(),
+                None => bucket.values.keys().map(|key| (key, 1.0)).collect(),
+            };
+            let before = records.len();
+            for score in scores {
+                let Some((key, value)) = bucket.values.get_key_value(&score.key) else {
                     continue;
                 };
+                let subject = BucketValue { job, key, value };
                 if self
                     .exceptions
-                    .matching(
-                        &BucketValue {
-                            job,
-                            key: &score.key,
-                            value,
-                        },
-                        Action::SkipResult,
-                    )
+                    .matching(&subject, Action::SkipResult)
                     .is_some()
                 {
+                    leaves.remove(key);
                     continue;
                 }
-                records.push(AnomalyRecord::new(&ctx, bucket.start_ms, &score, value));
+                leaves.insert(key, score.probability);
+                let record = AnomalyRecord::new(&ctx, bucket.start_ms, &score, value);
+                if self.model.leaf_normalizer().is_some() {
+                    self.recent.push(record.clone());
+                }
+                records.push(record);
             }
+            let written = records.len() - before;
+            if self.model.big_change()
+                && let Some(normalizer) = self.model.leaf_normalizer()
+            {
+                records.extend(renormalize_records(
+                    &mut self.recent,
+                    normalizer,
+                    bucket.start_ms - window_ms(span),
+                    bucket.start_ms,
+                ));
+            }
+            self.score_bucket(job, &ctx, &bucket, &leaves, written);
             self.checkpoint_ms += span;
             self.summary.buckets += 1;
         }
         buckets.retain(|&start, _| start >= self.checkpoint_ms);
-        self.summary.records += records.len() as u64;
+        let window_start = self.checkpoint_ms - window_ms(span);
+        self.recent.retain(|r| r.timestamp_ms >= window_start);
+        self.summary.records += records.iter().filter(|r| r.result_version == 1).count() as u64;
         self.summary.memory = self.model.memory();
         self.records.extend(records.iter().cloned());
         records
+    }
+
+    /// Aggregates and normalises the bucket's tree and keeps its bucket and influencer results.
+    fn score_bucket(
+        &mut self,
+        job: &Job,
+        ctx: &RecordContext,
+        bucket: &BucketSummary,
+        leaves: &BTreeMap<&SeriesKey, f64>,
+        records: usize,
+    ) {
+        let leaves: Vec<Leaf> = leaves
+            .iter()
+            .filter_map(|(&key, &probability)| {
+                Some(Leaf {
+                    key,
+                    probability,
+                    influencers: &bucket.values.get(key)?.influencers,
+                })
+            })
+            .collect();
+        let tree = hierarchy::build(&leaves, &job.file.job.influencers);
+        let scores = self.levels.score(tree);
+        let (result, influencers) =
+            bucket_results(ctx, bucket.start_ms, bucket.event_count, records, &scores);
+        self.results.buckets.push(result);
+        self.results.influencers.extend(influencers);
+    }
+
+    /// Notes the model's size after the execution at `now`, which modelled at least one bucket.
+    pub fn log_model_size(&mut self, job: &Job, now: i64) {
+        let stats = ModelSizeStats::new(
+            job.id(),
+            self.checkpoint_ms - job.span().ms(),
+            now,
+            &self.model.memory(),
+            self.model.field_counts(),
+            self.bucket_allocation_failures,
+        );
+        self.results.model_size_stats.push(stats);
     }
 
     /// Runs the rule at `now` over this execution's `records` and what the rule remembers.
@@ -240,17 +331,27 @@ impl Runner {
             checkpoint_ms: self.checkpoint_ms,
             first_bucket_ms: self.first_bucket_ms,
             model: self.model.snapshot(),
+            levels: self.levels.snapshot(),
+            bucket_allocation_failures: self.bucket_allocation_failures,
             rule: self.rule.clone(),
+            recent_records: self.recent.clone(),
         }
     }
 }
 
 /// The first of the job's output folders under `out_dir` that holds a file, if any.
 fn outputs_of(out_dir: &Path, job_id: &str) -> Option<std::path::PathBuf> {
-    ["anomalies", "alerts"]
-        .iter()
-        .map(|kind| out_dir.join(kind).join(job_id))
-        .find(|dir| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()))
+    [
+        "anomalies",
+        "buckets",
+        "bucket_influencers",
+        "influencers",
+        "model_size_stats",
+        "alerts",
+    ]
+    .iter()
+    .map(|kind| out_dir.join(kind).join(job_id))
+    .find(|dir| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()))
 }
 
 /// A by-value in a bucket, as model-stage exceptions see it.

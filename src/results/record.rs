@@ -4,17 +4,21 @@ use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 
 use super::record_id::record_id;
-use crate::bucket::ValueSummary;
+use crate::bucket::{SeriesKey, ValueSummary};
 use crate::model::Score;
 
 /// The ECS fields that get a top-level list column in records and alerts, holding the values of
 /// the record's influencers, by-field and partition field for that field.
-pub const ALERT_FIELDS: [&str; 5] = [
+/// The last three are influencers of Elastic's current (`_ea`) jobs only.
+pub const ALERT_FIELDS: [&str; 8] = [
     "host.name",
     "process.name",
     "user.name",
     "destination.ip",
     "destination.port",
+    "host.id",
+    "user.id",
+    "event.module",
 ];
 
 /// One influencer of a record: a field and the values of it that co-occurred with the anomaly.
@@ -22,6 +26,18 @@ pub const ALERT_FIELDS: [&str; 5] = [
 pub struct Influencer {
     pub influencer_field_name: String,
     pub influencer_field_values: Vec<String>,
+}
+
+/// `anomaly_score_explanation` as ml-cpp writes it for `rare`: the keys it omits (false, zero) are
+/// `None`.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct AnomalyScoreExplanation {
+    /// `true` in the first bucket the by-value was ever seen; omitted otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_field_first_occurrence: Option<bool>,
+    /// Typical (median) concentration ÷ the value's; omitted unless both are positive.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_field_relative_rarity: Option<f64>,
 }
 
 /// One anomaly record, as Elastic writes it to `.ml-anomalies-*` (see `docs/outputs.md`).
@@ -44,8 +60,13 @@ pub struct AnomalyRecord {
     pub partition_field_name: Option<String>,
     pub partition_field_value: Option<String>,
     pub probability: f64,
+    /// The current score: renormalisation rewrites it (as a new row, see `result_version`).
     pub record_score: f64,
+    /// The score when first written; never changes.
     pub initial_record_score: f64,
+    /// 1 when first written, one more at each renormalisation that rewrote `record_score`
+    /// (Elasticsearch's `_version` of the document); the latest row of a `record_id` is current.
+    pub result_version: u64,
     pub typical: Vec<f64>,
     pub actual: Vec<f64>,
     pub influencers: Vec<Influencer>,
@@ -120,6 +141,7 @@ impl AnomalyRecord {
             probability: score.probability,
             record_score: score.record_score,
             initial_record_score: score.record_score,
+            result_version: 1,
             typical: vec![score.typical],
             actual: vec![1.0],
             influencers,
@@ -129,6 +151,24 @@ impl AnomalyRecord {
             event_count: value.event_count,
             host_count: value.hosts.len() as u64,
             explanation,
+        }
+    }
+
+    /// The explanation ml-cpp writes for this record.
+    pub fn anomaly_score_explanation(&self) -> AnomalyScoreExplanation {
+        let rarity = self.by_field_relative_rarity;
+        AnomalyScoreExplanation {
+            by_field_first_occurrence: (self.by_field_first_occurrence_ms == self.timestamp_ms)
+                .then_some(true),
+            by_field_relative_rarity: (rarity.is_finite() && rarity > 0.0).then_some(rarity),
+        }
+    }
+
+    /// The series (partition and by-value) the record scores.
+    pub fn series_key(&self) -> SeriesKey {
+        SeriesKey {
+            partition: self.partition_field_value.clone(),
+            by: self.by_field_value.clone(),
         }
     }
 
@@ -206,6 +246,7 @@ impl AnomalyRecord {
             probability: 1e-6,
             record_score,
             initial_record_score: record_score,
+            result_version: 1,
             typical: vec![0.01],
             actual: vec![1.0],
             influencers: influencers

@@ -33,6 +33,55 @@ pub struct RuleConfig {
     pub threat: Vec<Threat>,
 }
 
+/// `[kibana_rule]`: the rest of Kibana's saved rule. None of it changes what is alerted; each
+/// alert copies it into its `kibana.alert.rule.*` fields, as Kibana copies its rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KibanaRuleConfig {
+    /// What the rule detects. Default: the job's description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub author: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
+    /// The rule's version. Default 1.
+    #[serde(default = "first_version")]
+    pub version: i64,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub references: Vec<String>,
+    #[serde(default)]
+    pub false_positives: Vec<String>,
+    /// The investigation guide (Markdown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// True for Elastic's prebuilt rules.
+    #[serde(default)]
+    pub immutable: bool,
+}
+
+impl Default for KibanaRuleConfig {
+    fn default() -> Self {
+        KibanaRuleConfig {
+            description: None,
+            author: Vec::new(),
+            license: None,
+            version: first_version(),
+            tags: Vec::new(),
+            references: Vec::new(),
+            false_positives: Vec::new(),
+            note: None,
+            immutable: false,
+        }
+    }
+}
+
+fn first_version() -> i64 {
+    1
+}
+
 /// Alert severity, as Kibana names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -55,17 +104,62 @@ impl Severity {
     }
 }
 
-/// One MITRE ATT&CK tactic and the techniques of it the rule covers.
+/// One MITRE ATT&CK tactic and the techniques of it the rule covers, in Kibana's shape (the
+/// `[[rule.threat]]` tables of `elastic/detection-rules` read as they are).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Threat {
-    /// e.g. `"TA0011"`.
-    pub tactic_id: String,
-    /// e.g. `"Command and Control"`.
-    pub tactic_name: String,
-    /// e.g. `["T1071", "T1571"]`.
-    #[serde(default)]
-    pub techniques: Vec<String>,
+    /// `"MITRE ATT&CK"`.
+    #[serde(default = "mitre_attack")]
+    pub framework: String,
+    /// e.g. `{ id = "TA0011", name = "Command and Control" }`.
+    pub tactic: MitreEntry,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub technique: Vec<Technique>,
+}
+
+/// A MITRE ATT&CK technique and its sub-techniques.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Technique {
+    /// e.g. `"T1205"`.
+    pub id: String,
+    /// e.g. `"Traffic Signaling"`.
+    pub name: String,
+    /// Default: the technique's page on attack.mitre.org.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subtechnique: Vec<MitreEntry>,
+}
+
+/// A MITRE ATT&CK tactic or sub-technique.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MitreEntry {
+    /// e.g. `"TA0011"` or `"T1205.001"`.
+    pub id: String,
+    pub name: String,
+    /// Default: the entry's page on attack.mitre.org.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+fn mitre_attack() -> String {
+    "MITRE ATT&CK".to_string()
+}
+
+/// The attack.mitre.org page of a tactic (`TA…`) or technique (`T…`, sub-techniques as
+/// `T1205/001`), as Elastic's rules give it.
+pub fn mitre_reference(id: &str) -> String {
+    if id.starts_with("TA") {
+        format!("https://attack.mitre.org/tactics/{id}/")
+    } else {
+        format!(
+            "https://attack.mitre.org/techniques/{}/",
+            id.replace('.', "/")
+        )
+    }
 }
 
 impl RuleConfig {

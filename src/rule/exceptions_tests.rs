@@ -389,7 +389,7 @@ fn check_elastic_values(job: &Job) {
     assert_eq!(rule.severity, super::super::Severity::Low);
     assert_eq!(rule.risk_score, 21);
     let must_not = &job.file.datafeed.query.must_not;
-    let expected = [
+    let mut expected = vec![
         Clause::Terms(
             [(
                 "destination.ip".to_string(),
@@ -417,6 +417,10 @@ fn check_elastic_values(job: &Job) {
             .into(),
         ),
     ];
+    // Elastic's v3 port datafeed is the only one without the agent and Beats exclusion.
+    if job.id() == "v3_linux_anomalous_network_port_activity" {
+        expected.pop();
+    }
     assert_eq!(
         must_not.as_slice(),
         expected.as_slice(),
@@ -440,6 +444,7 @@ fn shipped_jobs_and_examples_load_with_elastic_values() {
     let mut jobs = Vec::new();
     for path in toml_files(&root().join("jobs"))
         .into_iter()
+        .chain(toml_files(&root().join("jobs/ea")))
         .chain(toml_files(&root().join("docs/examples")))
     {
         let job = Job::load(&path).unwrap_or_else(|e| panic!("{e}"));
@@ -473,5 +478,23 @@ fn shipped_jobs_and_examples_load_with_elastic_values() {
         Some("host.name")
     );
     assert_eq!(by_host.file.rule.exceptions, ["exceptions/example.toml"]);
-    assert_eq!(jobs.len(), 3);
+    for (v3, ea) in [
+        (port, find(&format!("{}_ea", port.id()))),
+        (process, find(&format!("{}_ea", process.id()))),
+    ] {
+        assert_eq!(
+            ea.file.rule,
+            v3.file.rule,
+            "{}: the rules point at the _ea job",
+            ea.id()
+        );
+        assert_eq!(ea.file.job.by_field_name, v3.file.job.by_field_name);
+        let mut influencers = v3.file.job.influencers.clone();
+        influencers.extend(["host.id".to_string(), "event.module".to_string()]);
+        let mut ea_influencers = ea.file.job.influencers.clone();
+        influencers.sort();
+        ea_influencers.sort();
+        assert_eq!(ea_influencers, influencers, "{}", ea.id());
+    }
+    assert_eq!(jobs.len(), 5);
 }

@@ -13,6 +13,8 @@ pub mod exceptions;
 mod select;
 
 pub use alert::{Alert, alert_uuid};
-pub use config::{RuleConfig, Severity, Threat};
+pub use config::{
+    KibanaRuleConfig, MitreEntry, RuleConfig, Severity, Technique, Threat, mitre_reference,
+};
 pub use exceptions::Exceptions;
 pub use select::{Outcome, RuleState, evaluate};

@@ -37,7 +37,8 @@ pub struct Outcome {
     pub gap_ms: Option<i64>,
 }
 
-/// Runs the rule at `now_ms` over `new_records` (this execution's) and the remembered candidates.
+/// Runs the rule at `now_ms` over `new_records` (this execution's, new and renormalised, oldest
+/// version first) and the remembered candidates.
 /// `modelled_until_ms` is the end of the last modelled bucket: records before it all exist now.
 pub fn evaluate(
     rule: &RuleConfig,
@@ -49,9 +50,26 @@ pub fn evaluate(
     modelled_until_ms: i64,
 ) -> Outcome {
     let qualifies = |r: &AnomalyRecord| !r.is_interim && r.record_score >= rule.anomaly_threshold;
+    // A renormalised record replaces its earlier version: the rule decides on current scores, so
+    // a record re-scored below the threshold no longer qualifies and one re-scored above it does.
+    let latest: BTreeMap<&str, &AnomalyRecord> = new_records
+        .iter()
+        .map(|r| (r.record_id.as_str(), r))
+        .collect();
     state
         .candidates
-        .extend(new_records.iter().filter(|r| qualifies(r)).cloned());
+        .retain(|c| !latest.contains_key(c.record_id.as_str()));
+    state.candidates.extend(
+        new_records
+            .iter()
+            .filter(|r| {
+                latest
+                    .get(r.record_id.as_str())
+                    .is_some_and(|l| std::ptr::eq(*l, *r))
+                    && qualifies(r)
+            })
+            .cloned(),
+    );
 
     let mut window_start = now_ms - lookback_ms;
     let mut gap_ms = None;
@@ -205,6 +223,60 @@ mod tests {
             .collect();
         all.sort();
         assert_eq!(all, ["r0", "r1", "r2", "r3", "r4"]);
+    }
+
+    /// The record `id` of `bucket` renormalised to `score`, as its next version.
+    fn rescored(id: &str, bucket: i64, score: f64) -> AnomalyRecord {
+        AnomalyRecord {
+            result_version: 2,
+            initial_record_score: 10.0,
+            ..record(id, bucket, score)
+        }
+    }
+
+    #[test]
+    fn a_record_renormalised_above_the_threshold_in_the_lookback_alerts_once() {
+        let mut state = RuleState::default();
+        assert!(
+            execute(&rule(100), &mut state, &[record("a", 10, 10.0)], 10)
+                .alerts
+                .is_empty()
+        );
+        let out = execute(&rule(100), &mut state, &[rescored("a", 10, 70.0)], 11);
+        assert_eq!(out.alerts.len(), 1);
+        assert_eq!(out.alerts[0].record.record_score, 70.0);
+        assert_eq!(out.alerts[0].record.initial_record_score, 10.0);
+        // Renormalised again, still above: alerted already.
+        let again = execute(&rule(100), &mut state, &[rescored("a", 10, 80.0)], 12);
+        assert!(again.alerts.is_empty());
+        // Outside the lookback a rescore no longer alerts.
+        let late = execute(&rule(100), &mut state, &[rescored("b", 10, 90.0)], 14);
+        assert!(late.alerts.is_empty());
+    }
+
+    #[test]
+    fn a_record_renormalised_below_the_threshold_no_longer_alerts() {
+        let mut state = RuleState::default();
+        // Capped to one alert: "b" (60) waits as a candidate.
+        let first = execute(
+            &rule(1),
+            &mut state,
+            &[record("a", 10, 90.0), record("b", 10, 60.0)],
+            10,
+        );
+        assert_eq!((first.alerts.len(), first.pending), (1, 1));
+        let out = execute(&rule(1), &mut state, &[rescored("b", 10, 40.0)], 11);
+        assert!(out.alerts.is_empty());
+        assert_eq!(out.pending, 0);
+        // In one execution the last version wins.
+        let mut state = RuleState::default();
+        let out = execute(
+            &rule(100),
+            &mut state,
+            &[record("c", 10, 60.0), rescored("c", 10, 30.0)],
+            10,
+        );
+        assert!(out.alerts.is_empty());
     }
 
     #[test]

@@ -7,12 +7,14 @@ use serde::{Deserialize, Serialize};
 use super::{Error, SnapshotProblem};
 use crate::datafeed::MAX_QUERY_DELAY;
 use crate::model::ModelSnapshot;
+use crate::model::hierarchy::LevelsSnapshot;
+use crate::results::AnomalyRecord;
 use crate::rule::RuleState;
 
 /// The `format` value of every state file.
 pub const FORMAT: &str = "netrare-job-state";
 /// The version of the state file layout; a file of another version is refused.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// The times a snapshot may hold, epoch ms: 1970-01-01 to 2100-01-01 UTC.
 const PLAUSIBLE_MS: std::ops::Range<i64> = 0..4_102_444_800_000;
@@ -31,7 +33,14 @@ pub struct JobState {
     /// Start of the first bucket that held data, epoch ms; `None` while the job has seen none.
     pub first_bucket_ms: Option<i64>,
     pub model: ModelSnapshot,
+    /// The bucket and influencer normalisers.
+    pub levels: LevelsSnapshot,
+    /// Buckets in which the model refused new values at its memory limit, since the job started.
+    pub bucket_allocation_failures: u64,
     pub rule: RuleState,
+    /// The latest version of every record still inside the renormalisation window, to re-score
+    /// after a big change.
+    pub recent_records: Vec<AnomalyRecord>,
 }
 
 impl JobState {
@@ -184,12 +193,19 @@ mod tests {
     fn problems_name_the_file_and_read_without_debug_text() {
         let dir = tempfile::tempdir().unwrap();
         let path = JobState::path(dir.path(), "j");
-        std::fs::write(&path, br#"{"format": "netrare-job-state", "version": 2}"#).unwrap();
+        let text = format!(
+            r#"{{"format": "netrare-job-state", "version": {}}}"#,
+            VERSION + 1
+        );
+        std::fs::write(&path, text).unwrap();
         let err = JobState::load(dir.path(), "j", "f", 900_000).unwrap_err();
         let chain = format!("{:#}", anyhow::Error::new(err));
         assert!(chain.contains("j.json"), "{chain}");
         assert!(
-            chain.contains("state format version 2 is not the supported version 1"),
+            chain.contains(&format!(
+                "state format version {} is not the supported version {VERSION}",
+                VERSION + 1
+            )),
             "{chain}"
         );
         assert!(!chain.contains("Some("), "{chain}");

@@ -9,7 +9,7 @@ mod commit;
 mod job_state;
 mod lock;
 
-pub use commit::{Commit, Publish, failpoint, recover, write_atomic};
+pub use commit::{Append, Commit, Publish, append_offset, failpoint, recover, write_atomic};
 pub use job_state::{FORMAT, JobState, VERSION};
 pub use lock::StateLock;
 
@@ -90,6 +90,8 @@ pub enum SnapshotProblem {
     },
     #[error("the model cannot be restored")]
     Model(#[source] crate::model::RestoreError),
+    #[error("the bucket and influencer normalizers cannot be restored: {0}")]
+    Levels(String),
 }
 
 impl Error {

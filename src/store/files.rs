@@ -5,37 +5,25 @@
 //! outside the window are skipped without being opened; the others' footers are read in
 //! parallel and row groups whose `@timestamp` statistics miss the window are skipped.
 
-use std::fmt::Display;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, Int64Array};
 use arrow::datatypes::DataType;
+use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use rayon::prelude::*;
 
 use super::Error;
 use super::discover::discover;
+use super::footer::open_footer;
+use super::frame::{ScanStats, ScanUnit, TIMESTAMP, TimeRange};
 use super::normalize::timestamps_ms;
 use super::partition::may_overlap;
-use super::scan::{EventFrame, FieldRequest, ScanStats, TimeRange, read_unit};
-
-/// The column every event has and every window is applied to.
-pub(super) const TIMESTAMP: &str = "@timestamp";
 
 /// A set of Parquet files of ECS events.
 #[derive(Debug, Clone)]
 pub struct EventStore {
     files: Vec<PathBuf>,
-}
-
-/// One file and the row groups of it that may hold events of the window.
-#[derive(Debug, Clone)]
-pub struct ScanUnit {
-    pub path: PathBuf,
-    pub row_groups: Vec<usize>,
-    pub window: TimeRange,
 }
 
 impl EventStore {
@@ -75,30 +63,6 @@ impl EventStore {
             units.extend(unit);
         }
         Ok((units, stats))
-    }
-}
-
-impl ScanUnit {
-    /// Reads the unit's rows inside its window, with only `fields` (plus `@timestamp`) decoded.
-    /// The frame's stats count row groups and rows read, rows in the window and invalid values.
-    pub fn read(&self, fields: &[FieldRequest]) -> Result<EventFrame, Error> {
-        read_unit(self, fields)
-    }
-}
-
-/// Opens `path` and reads its Parquet footer.
-pub(super) fn open_footer(path: &Path) -> Result<(File, ArrowReaderMetadata), Error> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
-        .map_err(|e| corrupt(path, e))?;
-    Ok((file, metadata))
-}
-
-/// [`Error::Corrupt`] for `path`.
-pub(super) fn corrupt(path: &Path, reason: impl Display) -> Error {
-    Error::Corrupt {
-        path: path.to_path_buf(),
-        reason: reason.to_string(),
     }
 }
 

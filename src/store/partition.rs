@@ -9,7 +9,7 @@ use std::path::Path;
 
 use chrono::{NaiveDate, NaiveTime};
 
-use super::scan::TimeRange;
+use super::frame::TimeRange;
 
 const MS_PER_HOUR: i64 = 3_600_000;
 const MS_PER_DAY: i64 = 24 * MS_PER_HOUR;

@@ -4,9 +4,8 @@
 //! rows inside the window. Only the Parquet leaves of `@timestamp` and the requested fields are
 //! decoded; batches are filtered by time as they are decoded, then joined and normalised once.
 
-use std::collections::{BTreeMap, HashMap};
-use std::ops::AddAssign;
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::path::Path;
 
 use arrow::array::{Array, BooleanArray, Int64Array};
 use arrow::compute::{concat_batches, filter_record_batch};
@@ -18,8 +17,9 @@ use parquet::arrow::arrow_reader::{
 };
 
 use super::Error;
-use super::column::{Column, FieldKind};
-use super::files::{ScanUnit, TIMESTAMP, corrupt, open_footer};
+use super::column::FieldKind;
+use super::footer::{corrupt, open_footer};
+use super::frame::{EventFrame, FieldRequest, ScanStats, ScanUnit, TIMESTAMP, TimeRange};
 use super::normalize::{Mismatch, normalize, timestamps_ms};
 use super::resolve::{FieldPath, extract, leaves, nested, resolve};
 
@@ -27,80 +27,15 @@ use super::resolve::{FieldPath, extract, leaves, nested, resolve};
 /// of a wide file stays a few megabytes.
 const BATCH_ROWS: usize = 65_536;
 
-/// A half-open time window `[start_ms, end_ms)` in epoch milliseconds UTC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TimeRange {
-    pub start_ms: i64,
-    pub end_ms: i64,
-}
-
-impl TimeRange {
-    /// True when `t` lies inside the window.
-    pub fn contains(&self, t: i64) -> bool {
-        self.start_ms <= t && t < self.end_ms
-    }
-
-    /// True when the closed interval `[min, max]` touches the window.
-    pub fn overlaps(&self, min: i64, max: i64) -> bool {
-        min < self.end_ms && max >= self.start_ms
+impl ScanUnit {
+    /// Reads the unit's rows inside its window, with only `fields` (plus `@timestamp`) decoded.
+    /// The frame's stats count row groups and rows read, rows in the window and invalid values.
+    pub fn read(&self, fields: &[FieldRequest]) -> Result<EventFrame, Error> {
+        read_unit(self, fields)
     }
 }
 
-/// A field a job reads. Required fields must exist in every file; optional ones are null when absent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldRequest {
-    /// ECS name, dotted (`destination.port`).
-    pub name: String,
-    /// Whether a file without it is an error.
-    pub required: bool,
-}
-
-/// The events of one unit of work, restricted to the requested window and fields.
-#[derive(Debug, Clone)]
-pub struct EventFrame {
-    /// The file the rows came from.
-    pub path: PathBuf,
-    /// `@timestamp` of each row, epoch milliseconds UTC; every row is inside the window.
-    pub timestamps: Vec<i64>,
-    /// The requested fields found in the file, by ECS name, each as long as `timestamps`.
-    pub columns: HashMap<String, Column>,
-    /// What was read and what was dropped.
-    pub stats: ScanStats,
-}
-
-/// Counts of a scan, mergeable across units.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ScanStats {
-    /// Files opened.
-    pub files: u64,
-    /// Row groups decoded.
-    pub row_groups_read: u64,
-    /// Row groups skipped by their `@timestamp` statistics.
-    pub row_groups_skipped: u64,
-    /// Rows decoded (before the window filter).
-    pub rows_read: u64,
-    /// Rows inside the window.
-    pub rows_in_window: u64,
-    /// Values nulled because they were invalid (`destination.port` out of range, unparseable
-    /// timestamps dropping their row), by `(file, field)`.
-    pub invalid: BTreeMap<(PathBuf, String), u64>,
-}
-
-impl AddAssign for ScanStats {
-    fn add_assign(&mut self, other: ScanStats) {
-        self.files += other.files;
-        self.row_groups_read += other.row_groups_read;
-        self.row_groups_skipped += other.row_groups_skipped;
-        self.rows_read += other.rows_read;
-        self.rows_in_window += other.rows_in_window;
-        for (key, n) in other.invalid {
-            *self.invalid.entry(key).or_default() += n;
-        }
-    }
-}
-
-/// Reads `unit`; see [`ScanUnit::read`].
-pub(super) fn read_unit(unit: &ScanUnit, fields: &[FieldRequest]) -> Result<EventFrame, Error> {
+fn read_unit(unit: &ScanUnit, fields: &[FieldRequest]) -> Result<EventFrame, Error> {
     let path = unit.path.as_path();
     let (file, metadata) = open_footer(path)?;
     let timestamp = locate(path, &metadata, TIMESTAMP)?.ok_or_else(|| missing(path, TIMESTAMP))?;

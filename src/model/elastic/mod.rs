@@ -3,28 +3,23 @@
 //! Input: every bucket's [`BucketSummary`], in time order, empty ones included. Output: a [`Score`]
 //! for each present by-value whose probability is below 0.035. Per partition, a Dirichlet–multinomial
 //! over by-values ([`categories`]) gives each present value the probability of a value at least as
-//! rare; [`score`] turns it into a raw score; one job-wide [`normalizer`] turns raw scores into
-//! `record_score`. See `docs/model.md` for the algorithm and its numbers.
+//! rare; [`score`] turns it into a raw score; one leaf [`Normalizer`] per detector turns raw scores
+//! into `record_score`. See `docs/model.md` for the algorithm and its numbers.
 
 mod categories;
 mod memory;
-mod normalizer;
+pub mod normalizer;
 mod qdigest;
-mod score;
+pub(crate) mod score;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{MemoryReport, ModelParams, Score};
+use super::{FieldCounts, MemoryReport, ModelParams, Score};
 use crate::bucket::{BucketSummary, SeriesKey};
 use categories::{Categories, decay_factor};
-use normalizer::{Normalizer, NormalizerSnapshot};
-use score::anomaly_score;
-
-/// Records are written only for probabilities below this (ml-cpp's maximum anomalous probability);
-/// above it the normaliser is fed a raw score of 0.
-pub const MAX_ANOMALOUS_PROBABILITY: f64 = 0.035;
+pub use normalizer::{MAX_ANOMALOUS_PROBABILITY, Normalizer, NormalizerSnapshot, raw_score};
 
 /// The model of one job.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +28,8 @@ pub struct ElasticRare {
     memory_limit_bytes: u64,
     partitions: BTreeMap<Option<String>, Categories>,
     normalizer: Normalizer,
+    /// The last bucket raised some value's maximum score by more than 10%.
+    big_change: bool,
     bytes: u64,
     refused_values: u64,
 }
@@ -60,7 +57,6 @@ pub struct ElasticSnapshot {
 struct Scored {
     key: SeriesKey,
     probability: f64,
-    typical: f64,
     relative_rarity: f64,
     first_seen_ms: i64,
 }
@@ -73,37 +69,83 @@ impl ElasticRare {
             memory_limit_bytes: params.memory_limit_bytes,
             partitions: BTreeMap::new(),
             normalizer: Normalizer::new(params.bucket_span_s),
+            big_change: false,
             bytes: memory::FIXED_BYTES,
             refused_values: 0,
         }
     }
 
     /// Learns from one bucket, then scores its present values; returns those with p < 0.035.
+    /// As ml-cpp does for a final bucket: the normaliser ages by one bucket, learns the raw score
+    /// of every present value (0 included), and only then normalises.
     pub fn update(&mut self, bucket: &BucketSummary) -> Vec<Score> {
         let accepted = self.learn(bucket);
         let scored = self.probabilities(&accepted);
-        self.normalizer.next_bucket();
+        self.normalizer.age();
+        self.big_change = false;
         for s in &scored {
-            self.normalizer.update(&s.key, raw_score(s.probability));
+            self.big_change |= self.normalizer.update(&s.key, raw_score(s.probability));
         }
-        let scorer = self.normalizer.scorer();
         scored
             .into_iter()
             .filter(|s| s.probability < MAX_ANOMALOUS_PROBABILITY)
             .map(|s| {
                 let raw = raw_score(s.probability);
                 Score {
-                    record_score: scorer.normalize(&s.key, raw),
+                    record_score: self.normalizer.normalize(&s.key, raw),
                     key: s.key,
                     probability: s.probability,
                     raw_score: raw,
-                    typical: s.typical,
+                    typical: s.probability,
                     first_seen_ms: s.first_seen_ms,
                     relative_rarity: s.relative_rarity,
                     explanation: None,
                 }
             })
             .collect()
+    }
+
+    /// Probabilities of the values of `bucket` the model holds, after `update` learnt the bucket:
+    /// the same as `update` computed, recomputed from the unchanged categories.
+    pub fn leaf_probabilities(&self, bucket: &BucketSummary) -> Vec<(SeriesKey, f64)> {
+        let known: Vec<SeriesKey> = bucket
+            .values
+            .keys()
+            .filter(|k| {
+                self.partitions
+                    .get(&k.partition)
+                    .is_some_and(|c| c.values.contains_key(&k.by))
+            })
+            .cloned()
+            .collect();
+        self.probabilities(&known)
+            .into_iter()
+            .map(|s| (s.key, s.probability))
+            .collect()
+    }
+
+    /// By-values and partitions held.
+    pub fn field_counts(&self) -> FieldCounts {
+        FieldCounts {
+            by_values: self
+                .partitions
+                .values()
+                .map(|c| c.values.len() as u64)
+                .sum(),
+            partitions: self.partitions.keys().filter(|p| p.is_some()).count() as u64,
+        }
+    }
+
+    /// True when the last bucket raised some value's maximum score by more than 10% (or gave a
+    /// value its first positive score): ml-cpp's "big change", after which earlier records are
+    /// renormalised.
+    pub fn big_change(&self) -> bool {
+        self.big_change
+    }
+
+    /// The leaf normaliser, to renormalise stored records against.
+    pub fn normalizer(&self) -> &Normalizer {
+        &self.normalizer
     }
 
     /// The estimated state size against the limit.
@@ -223,21 +265,11 @@ impl ElasticRare {
             scored.push(Scored {
                 key: key.clone(),
                 probability: rarity.probability(state.concentration),
-                typical: state.concentration / categories.total,
                 relative_rarity: rarity.relative_rarity(state.concentration),
                 first_seen_ms: state.first_seen_ms,
             });
         }
         scored
-    }
-}
-
-/// The raw score fed to the normaliser: 0 above the maximum anomalous probability.
-fn raw_score(probability: f64) -> f64 {
-    if probability > MAX_ANOMALOUS_PROBABILITY {
-        0.0
-    } else {
-        anomaly_score(probability)
     }
 }
 

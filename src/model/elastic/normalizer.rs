@@ -1,10 +1,15 @@
-//! Normalisation of raw scores to `record_score` 0–100 (ml-cpp's `CAnomalyScore::CNormalizer`).
+//! Normalisation of raw scores to 0–100 (ml-cpp's `CAnomalyScore::CNormalizer`), one instance per
+//! result level: the leaf level turns raw scores into `record_score`; bucket and influencer
+//! levels use the same type.
 //!
-//! Input: every present value's raw score, once per bucket. Output: the normalised score of a raw
-//! score, the minimum of four ceilings (noise, percentile, per-value maximum, probability). State: a
-//! q-digest of the high-water mark per sample (the largest raw score over the buckets of a standard
-//! 30-minute sample, discretised), a finer one of those above the ~90th percentile, the sample in
-//! progress, and a decaying maximum raw score per series.
+//! Per final bucket, in this order: [`Normalizer::age`] once (every bucket from the level's first
+//! result on, empty buckets included), [`Normalizer::update`] once per result of the level (for
+//! the leaf level: every by-value present, raw score 0 included), then [`Normalizer::normalize`]
+//! for the results to write. State: a q-digest of sample high-water marks (a sample is the largest
+//! raw score of [`Normalizer::count_per_sample`] consecutive `update` calls, discretised), a finer
+//! digest of those above the ~90th percentile, the sample in progress, and a decaying maximum raw
+//! score per scope (partition and person value). Renormalisation scores stored probabilities
+//! against the current state with [`Normalizer::normalize_probability`].
 
 use std::collections::BTreeMap;
 
@@ -12,7 +17,9 @@ use serde::{Deserialize, Serialize};
 use statrs::distribution::{Beta, ContinuousCDF};
 
 use super::qdigest::{QDigest, QDigestSnapshot};
-use super::score::{LARGEST_SIGNIFICANT_PROBABILITY, SMALL_PROBABILITY, inverse_anomaly_score};
+use super::score::{
+    LARGEST_SIGNIFICANT_PROBABILITY, SMALL_PROBABILITY, anomaly_score, inverse_anomaly_score,
+};
 use crate::bucket::SeriesKey;
 
 /// Size parameter of both q-digests.
@@ -21,12 +28,18 @@ pub const DIGEST_K: u64 = 201;
 const DISCRETIZATION: f64 = 1000.0;
 /// The split between the coarse and the fine digest.
 const HIGH_PERCENTILE: f64 = 90.0;
-/// The digests age once every this many samples.
-const QUANTILE_DECAY_SAMPLES: u32 = 20;
-/// Length of a sample, seconds: its high-water mark is one digest entry.
-const SAMPLE_SPAN_S: f64 = 1800.0;
-/// A series' maximum score is forgotten after this many buckets without a score.
+/// The digests age once every this many samples' worth of buckets (ml-cpp's `QUANTILE_DECAY_TIME`).
+const QUANTILE_DECAY_TIME: f64 = 20.0;
+/// One hour, seconds: `count_per_sample = 3600 / clamp(2 · span, 300, 3600)`.
+const HOUR_S: i64 = 3600;
+/// The standard bucket length, seconds: maximum scores decay faster for longer buckets.
+const STANDARD_BUCKET_S: f64 = 1800.0;
+/// Per-bucket decay rate of the digests at the standard bucket length.
+const DECAY_RATE: f64 = 0.0005;
+/// A scope's maximum score is forgotten after this many buckets without a score.
 const FORGET_MAX_SCORE_BUCKETS: f64 = 50.0;
+/// A scope's maximum score growing past this factor is a "big change" (ml-cpp's `BIG_CHANGE_FACTOR`).
+const BIG_CHANGE_FACTOR: f64 = 1.1;
 /// Width of the credible interval on a score's percentile, percent.
 const CONFIDENCE: f64 = 70.0;
 /// Percentile below which scores count as noise.
@@ -48,13 +61,14 @@ pub const KNOTS: [(f64, f64); 9] = [
 const MAX_NORMALIZED: f64 = 100.0;
 /// The largest raw score (`CTools::anomalyScore` of the smallest probability).
 const MAX_RAW_SCORE: f64 = 100.0;
+/// Probabilities above this give a raw score of 0 (ml-cpp's maximum anomalous probability).
+pub const MAX_ANOMALOUS_PROBABILITY: f64 = 0.035;
 
-/// A series' decaying maximum raw score.
+/// A scope's decaying maximum raw score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MaxScore {
     pub key: SeriesKey,
-    /// None until a score was added.
-    pub score: Option<f64>,
+    pub score: f64,
     /// Buckets since the last score.
     pub buckets_since_score: f64,
 }
@@ -64,12 +78,12 @@ pub struct MaxScore {
 pub struct NormalizerSnapshot {
     pub high_percentile_score: u32,
     pub high_percentile_count: u64,
-    /// Complete samples still to add before the digests next age, 1 to 20.
-    pub samples_to_quantile_decay: u32,
-    /// Buckets of the sample in progress seen so far, 0 to the buckets per sample.
-    pub buckets_in_sample: u32,
+    /// Buckets (in samples) until the digests next age, in (0, 20].
+    pub time_to_quantile_decay: f64,
+    /// `update` calls of the sample in progress, below the calls per sample.
+    pub count_since_last_sample: u32,
     /// The largest raw score of the sample in progress (0 when none).
-    pub sample_max: f64,
+    pub sample: f64,
     pub scores: QDigestSnapshot,
     pub high_scores: QDigestSnapshot,
     pub max_scores: Vec<MaxScore>,
@@ -85,28 +99,21 @@ struct Quantiles {
     high_scores: QDigest,
 }
 
-/// The job's normaliser.
+/// One level's normaliser.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Normalizer {
-    /// `max(1, round(1800 / span))`: buckets whose maximum raw score makes one digest entry.
-    buckets_per_sample: u32,
+    /// `update` calls whose largest raw score makes one digest entry.
+    count_per_sample: u32,
     /// Per-bucket decay of the maximum scores is `exp(-2 · max_score_decay)`.
     max_score_decay: f64,
     /// Digest decay rate per ageing.
     digest_decay: f64,
-    samples_to_quantile_decay: u32,
-    buckets_in_sample: u32,
-    sample_max: f64,
+    time_to_quantile_decay: f64,
+    count_since_last_sample: u32,
+    sample: f64,
     quantiles: Quantiles,
-    max_scores: BTreeMap<SeriesKey, (Option<f64>, f64)>,
-}
-
-/// Normalises the scores of one bucket against the digests including the sample in progress.
-#[derive(Debug)]
-pub struct Scorer<'a> {
-    /// None on cold start: no sample is complete yet.
-    quantiles: Option<Quantiles>,
-    max_scores: &'a BTreeMap<SeriesKey, (Option<f64>, f64)>,
+    /// Maximum raw score and buckets since it was last updated, per scope.
+    max_scores: BTreeMap<SeriesKey, (f64, f64)>,
 }
 
 fn discrete(score: f64) -> u32 {
@@ -142,155 +149,97 @@ pub fn probability_ceiling(p: f64) -> f64 {
     MAX_NORMALIZED * (0.95 * slope * (p.ln() - LARGEST_SIGNIFICANT_PROBABILITY.ln()) + 0.05)
 }
 
-/// The per-series ceiling: `100 · min(1.5 r, 0.5 + 0.5 r)` with `r = score / max score`.
+/// The per-scope ceiling: `100 · min(1.5 r, 0.5 + 0.5 r)` with `r = score / max score`.
 pub fn max_score_ceiling(score: f64, max_score: f64) -> f64 {
     let ratio = score / max_score;
     MAX_NORMALIZED * (1.5 * ratio).min(0.5 + 0.5 * ratio)
 }
 
+/// The raw score the normaliser sees for a probability: 0 above the maximum anomalous
+/// probability, `CTools::anomalyScore` below.
+pub fn raw_score(probability: f64) -> f64 {
+    if probability > MAX_ANOMALOUS_PROBABILITY {
+        0.0
+    } else {
+        anomaly_score(probability)
+    }
+}
+
+/// `3600 / clamp(2 · span, 300, 3600)` (integer division): 2 at 15 minutes.
+pub fn count_per_sample(bucket_span_s: i64) -> u32 {
+    (HOUR_S / (2 * bucket_span_s).clamp(300, HOUR_S)) as u32
+}
+
 impl Normalizer {
     /// An empty normaliser for buckets of `bucket_span_s` seconds.
     pub fn new(bucket_span_s: i64) -> Normalizer {
-        let ratio = bucket_span_s as f64 / SAMPLE_SPAN_S;
-        let decay = 0.0005 * ratio.min(1.0);
+        let ratio = bucket_span_s as f64 / STANDARD_BUCKET_S;
+        let decay = DECAY_RATE * ratio.min(1.0);
         Normalizer {
-            buckets_per_sample: (SAMPLE_SPAN_S / bucket_span_s as f64)
-                .round()
-                .clamp(1.0, SAMPLE_SPAN_S) as u32,
+            count_per_sample: count_per_sample(bucket_span_s),
             max_score_decay: decay * ratio.max(1.0),
             digest_decay: decay,
-            samples_to_quantile_decay: QUANTILE_DECAY_SAMPLES,
-            buckets_in_sample: 0,
-            sample_max: 0.0,
+            time_to_quantile_decay: QUANTILE_DECAY_TIME,
+            count_since_last_sample: 0,
+            sample: 0.0,
             quantiles: Quantiles::new(decay),
             max_scores: BTreeMap::new(),
         }
     }
 
-    /// Advances one bucket: ages the maximum scores (forgetting stale ones), adds the previous
-    /// sample's high-water mark to the digests once its buckets are all seen (ageing them every 20
-    /// samples), and counts the new bucket into the sample in progress.
-    pub fn next_bucket(&mut self) {
+    /// Advances one final bucket (ml-cpp's `propagateForwardByTime(1)`): ages the maximum scores,
+    /// forgetting those idle for more than 50 buckets, and ages the digests once every
+    /// `20 · count_per_sample` buckets (40 at 15 minutes).
+    pub fn age(&mut self) {
         let alpha = (-2.0 * self.max_score_decay).exp();
         self.max_scores.retain(|_, (score, since)| {
-            if let Some(s) = score {
-                *s *= alpha;
-            }
+            *score *= alpha;
             *since += 1.0;
             *since <= FORGET_MAX_SCORE_BUCKETS
         });
-        if self.buckets_in_sample >= self.buckets_per_sample {
-            self.complete_sample();
+        self.time_to_quantile_decay -= 1.0 / f64::from(self.count_per_sample);
+        if self.time_to_quantile_decay <= 0.0 {
+            let time =
+                ((QUANTILE_DECAY_TIME - self.time_to_quantile_decay) / QUANTILE_DECAY_TIME).floor();
+            self.quantiles.age(time);
+            self.time_to_quantile_decay +=
+                QUANTILE_DECAY_TIME + (-self.time_to_quantile_decay / QUANTILE_DECAY_TIME).floor();
         }
-        self.buckets_in_sample += 1;
     }
 
-    /// Learns one raw score of series `key` in the current bucket.
-    pub fn update(&mut self, key: &SeriesKey, score: f64) {
-        let entry = match self.max_scores.get_mut(key) {
+    /// Learns one result's raw score in `scope` (ml-cpp's `updateQuantiles`): raises the scope's
+    /// maximum, and every `count_per_sample` calls adds the largest raw score of those calls to
+    /// the digests. True when the scope's maximum grew by more than 10% (any first positive score
+    /// does): a "big change" after which earlier results are renormalised.
+    pub fn update(&mut self, scope: &SeriesKey, score: f64) -> bool {
+        let entry = match self.max_scores.get_mut(scope) {
             Some(entry) => entry,
-            None => self.max_scores.entry(key.clone()).or_insert((None, 0.0)),
+            None => self.max_scores.entry(scope.clone()).or_insert((0.0, 0.0)),
         };
-        entry.0 = Some(entry.0.map_or(score, |m| m.max(score)));
+        let old_max = entry.0;
+        entry.0 = old_max.max(score);
         entry.1 = 0.0;
-        self.sample_max = self.sample_max.max(score);
+        let big_change = entry.0 > BIG_CHANGE_FACTOR * old_max;
+        self.sample = self.sample.max(score);
+        self.count_since_last_sample += 1;
+        if self.count_since_last_sample >= self.count_per_sample {
+            self.quantiles.add(discrete(self.sample));
+            self.count_since_last_sample = 0;
+            self.sample = 0.0;
+        }
+        big_change
     }
 
-    /// A scorer for the current bucket, once all its scores were learnt: the digests plus the
-    /// high-water mark of the sample in progress. Cold (every score 0) until a sample is complete.
-    pub fn scorer(&self) -> Scorer<'_> {
-        let complete = self.buckets_in_sample >= self.buckets_per_sample;
-        let quantiles = (self.quantiles.scores.n() > 0 || complete).then(|| {
-            let mut quantiles = self.quantiles.clone();
-            if self.buckets_in_sample > 0 {
-                quantiles.add(discrete(self.sample_max));
-            }
-            quantiles
-        });
-        Scorer {
-            quantiles,
-            max_scores: &self.max_scores,
-        }
-    }
-
-    /// Adds the sample's high-water mark and starts a new sample.
-    fn complete_sample(&mut self) {
-        self.quantiles.add(discrete(self.sample_max));
-        self.sample_max = 0.0;
-        self.buckets_in_sample = 0;
-        self.samples_to_quantile_decay -= 1;
-        if self.samples_to_quantile_decay == 0 {
-            self.quantiles.age();
-            self.samples_to_quantile_decay = QUANTILE_DECAY_SAMPLES;
-        }
-    }
-
-    /// The state as stored.
-    pub fn snapshot(&self) -> NormalizerSnapshot {
-        NormalizerSnapshot {
-            high_percentile_score: self.quantiles.high_percentile_score,
-            high_percentile_count: self.quantiles.high_percentile_count,
-            samples_to_quantile_decay: self.samples_to_quantile_decay,
-            buckets_in_sample: self.buckets_in_sample,
-            sample_max: self.sample_max,
-            scores: self.quantiles.scores.snapshot(),
-            high_scores: self.quantiles.high_scores.snapshot(),
-            max_scores: self
-                .max_scores
-                .iter()
-                .map(|(key, (score, since))| MaxScore {
-                    key: key.clone(),
-                    score: *score,
-                    buckets_since_score: *since,
-                })
-                .collect(),
-        }
-    }
-
-    /// Rebuilds a normaliser for `bucket_span_s`, validating the digests, counts and sample.
-    pub fn restore(bucket_span_s: i64, s: NormalizerSnapshot) -> Result<Normalizer, String> {
-        let mut normalizer = Normalizer::new(bucket_span_s);
-        if s.buckets_in_sample > normalizer.buckets_per_sample {
-            return Err(format!(
-                "{} buckets in the sample in progress exceed the {} buckets per sample",
-                s.buckets_in_sample, normalizer.buckets_per_sample
-            ));
-        }
-        if !(0.0..=MAX_RAW_SCORE).contains(&s.sample_max) {
-            return Err(format!(
-                "sample maximum {} is outside [0, {MAX_RAW_SCORE}]",
-                s.sample_max
-            ));
-        }
-        if !(1..=QUANTILE_DECAY_SAMPLES).contains(&s.samples_to_quantile_decay) {
-            return Err(format!(
-                "samples to quantile decay {} is outside 1 to 20",
-                s.samples_to_quantile_decay
-            ));
-        }
-        normalizer.quantiles = Quantiles::restore(&s, normalizer.digest_decay)?;
-        normalizer.samples_to_quantile_decay = s.samples_to_quantile_decay;
-        normalizer.buckets_in_sample = s.buckets_in_sample;
-        normalizer.sample_max = s.sample_max;
-        for m in s.max_scores {
-            normalizer
-                .max_scores
-                .insert(m.key, (m.score, m.buckets_since_score));
-        }
-        Ok(normalizer)
-    }
-}
-
-impl Scorer<'_> {
-    /// The normalised score of raw `score` for series `key`; 0 for a zero score or on cold start.
-    pub fn normalize(&self, key: &SeriesKey, score: f64) -> f64 {
-        let Some(quantiles) = self.quantiles.as_ref().filter(|_| score != 0.0) else {
+    /// The normalised score of raw `score` in `scope`: the minimum of the noise, percentile,
+    /// maximum-score and probability ceilings; 0 for a zero score or while the digest is empty.
+    pub fn normalize(&self, scope: &SeriesKey, score: f64) -> f64 {
+        if score == 0.0 || self.quantiles.scores.n() == 0 {
             return 0.0;
-        };
-        let noise = quantiles.noise_ceiling(score);
-        let percentile = quantiles.percentile_ceiling(score);
-        let max_score = match self.max_scores.get(key) {
-            Some((Some(max), _)) if *max != 0.0 => max_score_ceiling(score, *max),
+        }
+        let noise = self.quantiles.noise_ceiling(score);
+        let percentile = self.quantiles.percentile_ceiling(score);
+        let max_score = match self.max_scores.get(scope) {
+            Some(&(max, _)) if max != 0.0 => max_score_ceiling(score, max),
             _ => MAX_NORMALIZED,
         };
         let probability = probability_ceiling(inverse_anomaly_score(score));
@@ -299,6 +248,77 @@ impl Scorer<'_> {
             .min(max_score)
             .min(probability)
             .min(MAX_NORMALIZED)
+    }
+
+    /// The score of a stored result against the current state, from its probability, as
+    /// renormalisation computes it (ml-cpp's `CResultNormalizer`).
+    pub fn normalize_probability(&self, scope: &SeriesKey, probability: f64) -> f64 {
+        self.normalize(scope, raw_score(probability))
+    }
+
+    /// The state as stored.
+    pub fn snapshot(&self) -> NormalizerSnapshot {
+        NormalizerSnapshot {
+            high_percentile_score: self.quantiles.high_percentile_score,
+            high_percentile_count: self.quantiles.high_percentile_count,
+            time_to_quantile_decay: self.time_to_quantile_decay,
+            count_since_last_sample: self.count_since_last_sample,
+            sample: self.sample,
+            scores: self.quantiles.scores.snapshot(),
+            high_scores: self.quantiles.high_scores.snapshot(),
+            max_scores: self
+                .max_scores
+                .iter()
+                .map(|(key, &(score, since))| MaxScore {
+                    key: key.clone(),
+                    score,
+                    buckets_since_score: since,
+                })
+                .collect(),
+        }
+    }
+
+    /// Rebuilds a normaliser for `bucket_span_s`, validating the digests, counts and sample.
+    pub fn restore(bucket_span_s: i64, s: NormalizerSnapshot) -> Result<Normalizer, String> {
+        let mut normalizer = Normalizer::new(bucket_span_s);
+        if s.count_since_last_sample >= normalizer.count_per_sample {
+            return Err(format!(
+                "{} calls in the sample in progress reach the {} calls per sample",
+                s.count_since_last_sample, normalizer.count_per_sample
+            ));
+        }
+        if !(0.0..=MAX_RAW_SCORE).contains(&s.sample) {
+            return Err(format!(
+                "sample maximum {} is outside [0, {MAX_RAW_SCORE}]",
+                s.sample
+            ));
+        }
+        if !(s.time_to_quantile_decay > 0.0 && s.time_to_quantile_decay <= QUANTILE_DECAY_TIME) {
+            return Err(format!(
+                "time to quantile decay {} is outside (0, {QUANTILE_DECAY_TIME}]",
+                s.time_to_quantile_decay
+            ));
+        }
+        for m in &s.max_scores {
+            if !(0.0..=MAX_RAW_SCORE).contains(&m.score)
+                || !(0.0..=FORGET_MAX_SCORE_BUCKETS).contains(&m.buckets_since_score)
+            {
+                return Err(format!(
+                    "maximum score {} after {} idle buckets of {:?} is out of range",
+                    m.score, m.buckets_since_score, m.key
+                ));
+            }
+        }
+        normalizer.quantiles = Quantiles::restore(&s, normalizer.digest_decay)?;
+        normalizer.time_to_quantile_decay = s.time_to_quantile_decay;
+        normalizer.count_since_last_sample = s.count_since_last_sample;
+        normalizer.sample = s.sample;
+        for m in s.max_scores {
+            normalizer
+                .max_scores
+                .insert(m.key, (m.score, m.buckets_since_score));
+        }
+        Ok(normalizer)
     }
 }
 
@@ -353,11 +373,11 @@ impl Quantiles {
         }
     }
 
-    /// Ages both digests by one unit of time, scaling the count below the split alike.
-    fn age(&mut self) {
+    /// Ages both digests by `time` units, scaling the count below the split alike.
+    fn age(&mut self, time: f64) {
         let before = self.scores.n();
-        self.scores.propagate_forwards_by_time(1.0);
-        self.high_scores.propagate_forwards_by_time(1.0);
+        self.scores.propagate_forwards_by_time(time);
+        self.high_scores.propagate_forwards_by_time(time);
         if before > 0 {
             let scale = self.scores.n() as f64 / before as f64;
             self.high_percentile_count = (scale * self.high_percentile_count as f64 + 0.5) as u64;

@@ -1,4 +1,4 @@
-//! Unit tests of the normaliser's ceilings and state.
+//! Unit tests of the normaliser's sampling, ageing, ceilings and state.
 
 use super::*;
 
@@ -13,75 +13,169 @@ fn close(a: f64, b: f64, tolerance: f64) -> bool {
     (a - b).abs() <= tolerance
 }
 
-/// Advances one bucket and learns `scores` of series `v0`, `v1`, ... in it.
-fn bucket(normalizer: &mut Normalizer, scores: &[f64]) {
-    normalizer.next_bucket();
+/// One final bucket: ages, then learns `scores` of series `v0`, `v1`, ... in it.
+fn bucket(normalizer: &mut Normalizer, scores: &[f64]) -> bool {
+    normalizer.age();
+    let mut big_change = false;
     for (i, score) in scores.iter().enumerate() {
-        normalizer.update(&key(&format!("v{i}")), *score);
+        big_change |= normalizer.update(&key(&format!("v{i}")), *score);
     }
+    big_change
 }
 
 #[test]
-fn cold_start_until_a_sample_is_complete_and_zero_score_give_zero() {
-    let normalizer = Normalizer::new(900);
-    assert_eq!(normalizer.scorer().normalize(&key("a"), 5.0), 0.0);
-    // 15m: a sample is two buckets; its first bucket alone is still a cold start.
-    let mut normalizer = Normalizer::new(900);
-    bucket(&mut normalizer, &[5.0]);
-    assert_eq!(normalizer.scorer().normalize(&key("v0"), 5.0), 0.0);
-    bucket(&mut normalizer, &[0.0]);
-    assert!(normalizer.scorer().normalize(&key("v0"), 5.0) > 0.0);
-    assert_eq!(normalizer.scorer().normalize(&key("v0"), 0.0), 0.0);
+fn calls_per_sample_follow_the_bucket_span() {
+    // 3600 / clamp(2 · span, 300, 3600), integer division.
+    assert_eq!(count_per_sample(900), 2);
+    assert_eq!(count_per_sample(60), 12);
+    assert_eq!(count_per_sample(1000), 1);
+    assert_eq!(count_per_sample(1800), 1);
+    assert_eq!(count_per_sample(86_400), 1);
 }
 
 #[test]
-fn two_buckets_of_one_sample_add_one_entry_holding_the_larger_score() {
+fn a_sample_is_the_maximum_of_two_calls_not_of_two_buckets() {
     let mut normalizer = Normalizer::new(900);
-    assert_eq!(normalizer.buckets_per_sample, 2);
-    bucket(&mut normalizer, &[2.0, 0.5]);
-    bucket(&mut normalizer, &[3.0]);
+    // Calls 1-2 (2.0, 0.5) make a sample of 2.0; call 3 (3.0) waits for its pair.
+    bucket(&mut normalizer, &[2.0, 0.5, 3.0]);
+    assert_eq!(normalizer.quantiles.scores.summary(), vec![(2000, 1)]);
     assert_eq!(
-        normalizer.quantiles.scores.n(),
-        0,
-        "added when the next sample starts"
+        (normalizer.count_since_last_sample, normalizer.sample),
+        (1, 3.0)
     );
+    // Call 4 (1.0) completes it: max(3.0, 1.0) = 3.0.
     bucket(&mut normalizer, &[1.0]);
-    // max(2.0, 0.5, 3.0) = 3.0 -> round(1000 · 3.0) = 3000, once.
-    assert_eq!(normalizer.quantiles.scores.summary(), vec![(3000, 1)]);
-    bucket(&mut normalizer, &[]);
-    bucket(&mut normalizer, &[]);
-    // The second sample's high-water mark is 1.0 -> 1000.
     assert_eq!(
         normalizer.quantiles.scores.summary(),
-        vec![(1000, 1), (3000, 2)]
+        vec![(2000, 1), (3000, 2)]
     );
-    // A sample of empty buckets adds 0.
+    // Empty buckets add nothing: no call, no sample.
     bucket(&mut normalizer, &[]);
     bucket(&mut normalizer, &[]);
+    assert_eq!(normalizer.quantiles.scores.n(), 2);
+    // Four zero scores are two samples of 0. (Sampling every two buckets, these four buckets
+    // would have made two samples, 3.0 and 0, and this one would be pending.)
+    bucket(&mut normalizer, &[0.0, 0.0, 0.0, 0.0]);
     assert_eq!(
         normalizer.quantiles.scores.summary(),
-        vec![(0, 1), (1000, 2), (3000, 3)]
+        vec![(0, 2), (2000, 3), (3000, 4)]
     );
 }
 
 #[test]
-fn digests_age_every_20_samples_not_every_20_buckets() {
+fn normalises_against_the_digest_only_and_is_cold_until_a_sample_exists() {
+    let mut normalizer = Normalizer::new(900);
+    assert_eq!(normalizer.normalize(&key("a"), 5.0), 0.0);
+    // One call: the sample is pending and the digest empty, so still cold.
+    bucket(&mut normalizer, &[5.0]);
+    assert_eq!(normalizer.normalize(&key("v0"), 5.0), 0.0);
+    // A second value in the same bucket completes the sample: scores are no longer 0.
+    let mut normalizer = Normalizer::new(900);
+    bucket(&mut normalizer, &[5.0, 0.0]);
+    assert!(normalizer.normalize(&key("v0"), 5.0) > 0.0);
+    assert_eq!(normalizer.normalize(&key("v0"), 0.0), 0.0);
+}
+
+#[test]
+fn a_busy_bucket_fills_the_digest_with_zeros_so_a_lone_score_ranks_high() {
+    // 100 buckets of 10 values that all score 0: 5 samples of 0 a bucket, 500 in all (sampling
+    // every two buckets would have made 50).
+    let mut normalizer = Normalizer::new(900);
+    for _ in 0..100 {
+        bucket(&mut normalizer, &[0.0; 10]);
+    }
+    assert_eq!(normalizer.quantiles.scores.n(), 500);
+    // Then p = 2e-4, raw (5000 - 20) / 9980 = 0.498998, first in key order among 10 values:
+    // calls (r, 0) make a sample of 499, the other 8 zeros four samples of 0: n = 505.
+    let raw = crate::model::elastic::score::anomaly_score(2e-4);
+    assert_eq!(discrete(raw), 499);
+    normalizer.age();
+    normalizer.update(&key("new"), raw);
+    for i in 0..9 {
+        normalizer.update(&key(&format!("v{i}")), 0.0);
+    }
+    assert_eq!(normalizer.quantiles.scores.n(), 505);
+    // 504 of 505 at 0 puts the score above the 99.8th percentile; the percentile ceiling is
+    // above 90, the noise ceiling above 100 (mass at 0), the maximum-score ceiling 100 (first
+    // score), so the probability ceiling binds: 100 · (0.05 + 0.95 · ln(0.05 / 2e-4) / ln 500)
+    // = 100 · (0.05 + 0.95 · 5.52146 / 6.21461) = 89.404. Sampling every two buckets, the digest
+    // would hold 50 zeros and the pending 499, and the percentile ceiling would bind at 56.5.
+    let percentile = normalizer.quantiles.percentile_ceiling(raw);
+    assert!(percentile > 90.0, "{percentile}");
+    let score = normalizer.normalize(&key("new"), raw);
+    assert!(close(score, 89.404, 0.001), "{score}");
+    assert_eq!(score, probability_ceiling(2e-4));
+}
+
+#[test]
+fn digests_age_every_40_buckets_by_time_whatever_the_calls() {
     let mut normalizer = Normalizer::new(900);
     normalizer.quantiles.scores.add(0, 10_000);
-    // Buckets 1..=40 are samples 1..=20; the 20th is added when bucket 41 starts.
-    for _ in 0..40 {
-        bucket(&mut normalizer, &[0.0]);
+    // 39 buckets of 10 zero scores: 5 samples each, no ageing yet (20 - 39 / 2 = 0.5 left).
+    for _ in 0..39 {
+        bucket(&mut normalizer, &[0.0; 10]);
     }
-    assert_eq!(
-        normalizer.quantiles.scores.n(),
-        10_019,
-        "19 samples added, no ageing yet"
+    assert_eq!(normalizer.quantiles.scores.n(), 10_195);
+    assert_eq!(normalizer.time_to_quantile_decay, 0.5);
+    // Bucket 40 ages first: 10,195 · exp(-0.00025) = 10,192.45 -> 10,192; then 5 more samples.
+    bucket(&mut normalizer, &[0.0; 10]);
+    assert_eq!(normalizer.quantiles.scores.n(), 10_197);
+    assert_eq!(normalizer.time_to_quantile_decay, 20.0);
+    // Empty buckets count as time too: 40 of them age once more, 10,197 -> 10,194.45 -> 10,194.
+    for _ in 0..40 {
+        bucket(&mut normalizer, &[]);
+    }
+    assert_eq!(normalizer.quantiles.scores.n(), 10_194);
+}
+
+#[test]
+fn big_change_is_a_maximum_up_by_more_than_ten_percent() {
+    let mut normalizer = Normalizer::new(900);
+    assert!(!normalizer.update(&key("a"), 0.0), "0 > 1.1 · 0 is false");
+    assert!(normalizer.update(&key("a"), 2.0), "a first positive score");
+    assert!(!normalizer.update(&key("a"), 2.2), "2.2 > 2.2 is false");
+    assert!(!normalizer.update(&key("a"), 1.0), "below the maximum");
+    assert!(
+        normalizer.update(&key("a"), 2.43),
+        "2.43 > 1.1 · 2.2 = 2.42"
     );
-    assert_eq!(normalizer.samples_to_quantile_decay, 1);
-    bucket(&mut normalizer, &[0.0]);
-    // 10,020 · exp(-0.00025) = 10,017.495 -> 10,017.
-    assert_eq!(normalizer.quantiles.scores.n(), 10_017);
-    assert_eq!(normalizer.samples_to_quantile_decay, 20);
+    assert!(
+        normalizer.update(&key("b"), 0.1),
+        "each scope has its own maximum"
+    );
+}
+
+#[test]
+fn max_scores_decay_and_are_forgotten() {
+    let mut normalizer = Normalizer::new(900);
+    normalizer.update(&key("a"), 2.0);
+    normalizer.age();
+    // 15m: exp(-2 · 0.00025) per bucket.
+    assert_eq!(normalizer.max_scores[&key("a")].0, 2.0 * (-0.0005f64).exp());
+    for _ in 0..49 {
+        normalizer.age();
+    }
+    assert_eq!(normalizer.max_scores.len(), 1, "kept for 50 buckets");
+    normalizer.age();
+    assert!(normalizer.max_scores.is_empty(), "forgotten after 50");
+    // Forgotten, a value's next positive score is a big change again.
+    assert!(normalizer.update(&key("a"), 0.5));
+}
+
+#[test]
+fn renormalising_a_probability_scores_it_as_the_bucket_did() {
+    let mut normalizer = Normalizer::new(900);
+    for _ in 0..100 {
+        bucket(&mut normalizer, &[0.0; 10]);
+    }
+    let p = 3e-4;
+    normalizer.update(&key("x"), raw_score(p));
+    normalizer.update(&key("y"), 0.0);
+    let direct = normalizer.normalize(&key("x"), raw_score(p));
+    assert!(direct > 0.0);
+    assert_eq!(normalizer.normalize_probability(&key("x"), p), direct);
+    // Above 0.035 the raw score, and so the score, is 0.
+    assert_eq!(normalizer.normalize_probability(&key("x"), 0.04), 0.0);
 }
 
 #[test]
@@ -120,25 +214,17 @@ fn knots_map_percentiles_to_scores() {
 }
 
 #[test]
-fn a_lone_high_score_among_zeros_normalises_high() {
+fn a_lone_high_score_among_zeros_has_a_narrow_high_percentile_interval() {
     let mut normalizer = Normalizer::new(900);
     for _ in 0..1000 {
-        bucket(&mut normalizer, &[0.0; 50]);
+        normalizer.update(&key("common"), 0.0);
     }
-    // p = 2e-4 -> raw (5000 - 20) / 9980 = 0.499, in the first bucket of sample 501, so the digest
-    // it is judged against is 500 zeros plus its own pending high-water mark.
     let raw = crate::model::elastic::score::anomaly_score(2e-4);
-    normalizer.next_bucket();
     normalizer.update(&key("new"), raw);
-    let scorer = normalizer.scorer();
-    let quantiles = scorer.quantiles.as_ref().unwrap();
+    normalizer.update(&key("other"), 0.0);
+    let quantiles = &normalizer.quantiles;
     // floor(501 / 201) = 2: the lone count at 499 is compressed up into the root [0, 511].
     assert_eq!(quantiles.scores.summary(), vec![(0, 500), (511, 501)]);
-    // Probability ceiling 0.05 + 0.95 · ln 250 / ln 500 = 0.05 + 0.95 · 0.88846 = 0.894 -> 89.4
-    // binds: the noise ceiling is over 100 (digest mass at 0), the max-score ceiling 100 (first
-    // score) and the percentile ceiling 94.1.
-    let score = scorer.normalize(&key("new"), raw);
-    assert!(close(score, probability_ceiling(2e-4), 1e-9), "{score}");
     // 500 of 501 at or below the split at 0, so the 70% interval of the percentile is about
     // [0.99860, 0.999995] (Beta(n·F + 1/3, n·(1−F) + 1/3) quantiles 0.15 and 0.85, n = 501).
     let (lower, upper) = quantiles.quantile_bounds(raw);
@@ -147,37 +233,21 @@ fn a_lone_high_score_among_zeros_normalises_high() {
         "{lower} {upper}"
     );
     // knot(99.860) = 50 + 40 · 0.860 / 0.9 = 88.24; knot(99.9995) = 90 + 10 · 0.0995 / 0.1 = 99.95;
-    // the mean is 94.10. No exponent: the sample already spans 30 minutes.
+    // the mean is 94.10.
     let percentile = quantiles.percentile_ceiling(raw);
     assert!(close(percentile, 94.10, 0.01), "{percentile}");
 }
 
 #[test]
-fn max_scores_decay_and_are_forgotten() {
-    let mut normalizer = Normalizer::new(900);
-    normalizer.update(&key("a"), 2.0);
-    normalizer.next_bucket();
-    // 15m: exp(-2 · 0.00025) per bucket.
-    let (score, _) = normalizer.max_scores[&key("a")];
-    assert_eq!(score, Some(2.0 * (-0.0005f64).exp()));
-    for _ in 0..49 {
-        normalizer.next_bucket();
-    }
-    assert_eq!(normalizer.max_scores.len(), 1, "kept for 50 buckets");
-    normalizer.next_bucket();
-    assert!(normalizer.max_scores.is_empty(), "forgotten after 50");
-}
-
-#[test]
 fn high_percentile_split_tracks_the_digest() {
-    // 30m buckets: one bucket per sample.
+    // 30m buckets: one call per sample.
     let mut normalizer = Normalizer::new(1800);
-    for i in 0..2001u32 {
+    for i in 0..2000u32 {
         bucket(&mut normalizer, &[f64::from(i % 100) / 10.0]);
     }
     // 2000 high-water marks uniform on 0..9.9: the 90th percentile is near 8.9 (discrete 8900).
     let quantiles = &normalizer.quantiles;
-    assert_eq!(quantiles.scores.n(), 2000);
+    assert!((1990..=2000).contains(&quantiles.scores.n()));
     let split = quantiles.high_percentile_score;
     assert!((8500..=9300).contains(&split), "{split}");
     let fraction = quantiles.high_percentile_count as f64 / quantiles.scores.n() as f64;
@@ -199,21 +269,20 @@ fn snapshot_mid_sample_restores_and_continues_bit_identically() {
         bucket(&mut resumed, &stream_scores(i));
     }
     let snapshot = resumed.snapshot();
-    assert_eq!(
-        (snapshot.buckets_in_sample, snapshot.sample_max),
-        (1, 12.0 / 7.0),
-        "mid-sample"
-    );
+    // 301 buckets of 7 calls: 2107 calls, one pending.
+    assert_eq!(snapshot.count_since_last_sample, 1, "mid-sample");
     let json = serde_json::to_string(&snapshot).unwrap();
     resumed = Normalizer::restore(900, serde_json::from_str(&json).unwrap()).unwrap();
     assert_eq!(resumed, straight);
     for i in 301..400u32 {
         bucket(&mut straight, &stream_scores(i));
         bucket(&mut resumed, &stream_scores(i));
-        let (a, b) = (straight.scorer(), resumed.scorer());
         for (v, s) in stream_scores(i).iter().enumerate() {
             let k = key(&format!("v{v}"));
-            assert_eq!(a.normalize(&k, *s).to_bits(), b.normalize(&k, *s).to_bits());
+            assert_eq!(
+                straight.normalize(&k, *s).to_bits(),
+                resumed.normalize(&k, *s).to_bits()
+            );
         }
     }
     assert_eq!(resumed, straight);
@@ -225,32 +294,19 @@ fn restore_refuses_inconsistent_state() {
     for i in 0..41u32 {
         bucket(&mut normalizer, &stream_scores(i));
     }
-    let mut bad = normalizer.snapshot();
-    bad.high_percentile_count = bad.scores.n + 1;
-    assert!(
-        Normalizer::restore(900, bad)
-            .unwrap_err()
-            .contains("high percentile count")
+    let refused = |edit: &dyn Fn(&mut NormalizerSnapshot), expected: &str| {
+        let mut bad = normalizer.snapshot();
+        edit(&mut bad);
+        let error = Normalizer::restore(900, bad).unwrap_err();
+        assert!(error.contains(expected), "{error}");
+    };
+    refused(
+        &|s| s.high_percentile_count = s.scores.n + 1,
+        "high percentile count",
     );
-    let mut bad = normalizer.snapshot();
-    bad.buckets_in_sample = 3;
-    assert!(
-        Normalizer::restore(900, bad)
-            .unwrap_err()
-            .contains("buckets per sample")
-    );
-    let mut bad = normalizer.snapshot();
-    bad.sample_max = f64::NAN;
-    assert!(
-        Normalizer::restore(900, bad)
-            .unwrap_err()
-            .contains("sample maximum")
-    );
-    let mut bad = normalizer.snapshot();
-    bad.samples_to_quantile_decay = 0;
-    assert!(
-        Normalizer::restore(900, bad)
-            .unwrap_err()
-            .contains("quantile decay")
-    );
+    refused(&|s| s.count_since_last_sample = 2, "calls per sample");
+    refused(&|s| s.sample = f64::NAN, "sample maximum");
+    refused(&|s| s.time_to_quantile_decay = 0.0, "quantile decay");
+    refused(&|s| s.time_to_quantile_decay = f64::NAN, "quantile decay");
+    refused(&|s| s.max_scores[0].score = -1.0, "maximum score");
 }

@@ -16,7 +16,7 @@ mod state;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{MemoryReport, ModelParams, Score};
+use super::{FieldCounts, MemoryReport, ModelParams, Score};
 use crate::bucket::{BucketSummary, SeriesKey, ValueSummary};
 use rarity::Rarity;
 use score::{Evidence, MAX_RECORD_PROBABILITY, ProcessFact};
@@ -70,6 +70,19 @@ impl PopulationRare {
             bytes: memory::FIXED_BYTES,
             refused_values: 0,
             ports: params.by_field_is_port,
+        }
+    }
+
+    /// By-values and partitions held.
+    pub fn field_counts(&self) -> FieldCounts {
+        let partitions: BTreeSet<&str> = self
+            .values
+            .keys()
+            .filter_map(|k| k.partition.as_deref())
+            .collect();
+        FieldCounts {
+            by_values: self.values.len() as u64,
+            partitions: partitions.len() as u64,
         }
     }
 

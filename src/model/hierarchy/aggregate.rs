@@ -1,0 +1,256 @@
+//! Combining probabilities into one (ml-cpp's `CAnomalyScore::compute`): a weighted mix of the
+//! joint probability of the set and the probability of its most extreme members.
+//!
+//! Input: probabilities in `[0, 1]` and the aggregation style's parameters. Output: the combined
+//! probability and a raw score. Below ml-cpp's maximum anomalous probability the two parts are
+//! mixed on the raw-score scale (`0.8 · (wj · s(Pj) + we · s(Pe))`), above it as `Pj^wj · Pe^we`.
+
+use statrs::function::erf::erfc_inv;
+use statrs::function::gamma::{checked_gamma_ur, ln_gamma};
+
+use super::extreme::log_extreme_calibrated;
+use crate::model::elastic::MAX_ANOMALOUS_PROBABILITY;
+use crate::model::elastic::score::{anomaly_score, inverse_anomaly_score};
+
+/// How one group of probabilities is combined: ml-cpp's `DEFAULT_AGGREGATION_STYLE_PARAMS`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Style {
+    pub joint_weight: f64,
+    pub extreme_weight: f64,
+    pub min_extreme: usize,
+    pub max_extreme: usize,
+}
+
+/// Across the values of one detector in different partitions (and across pivot nodes).
+pub const PEOPLE: Style = Style {
+    joint_weight: 0.0,
+    extreme_weight: 1.0,
+    min_extreme: 1,
+    max_extreme: 1,
+};
+/// Across the by-values of one person or influencer value.
+pub const ATTRIBUTES: Style = Style {
+    joint_weight: 0.5,
+    extreme_weight: 0.5,
+    min_extreme: 1,
+    max_extreme: 5,
+};
+/// Across detectors (one here, so it only maps the probability to a raw score).
+pub const DETECTORS: Style = Style {
+    joint_weight: 0.5,
+    extreme_weight: 0.5,
+    min_extreme: 1,
+    max_extreme: 1,
+};
+
+/// A combined probability and its raw score (0 when the probability is not anomalous).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Combined {
+    pub raw_score: f64,
+    pub probability: f64,
+}
+
+/// Share of the raw-score range the joint and extreme parts are mixed in.
+const NORMAL_RANGE_SCORE_FRACTION: f64 = 0.8;
+const SMALLEST_LOG_JOINT_PROBABILITY: f64 = -100_000.0;
+const SMALLEST_LOG_EXTREME_PROBABILITY: f64 = -1_500.0;
+
+/// Combines `probabilities` in `style`; none gives probability 1, score 0.
+pub fn combine(style: Style, probabilities: &[f64]) -> Combined {
+    let valid: Vec<f64> = probabilities
+        .iter()
+        .copied()
+        .filter(|p| (0.0..=1.0).contains(p))
+        .collect();
+    if valid.is_empty() {
+        return Combined {
+            raw_score: 0.0,
+            probability: 1.0,
+        };
+    }
+    let log_joint = log_joint_upper_bound(&valid);
+    let n = valid.len().min(style.max_extreme);
+    let log_extreme = (style.min_extreme.clamp(1, n.max(1))..=n)
+        .map(|m| log_extreme_calibrated(&valid, m))
+        .fold(0.0_f64, f64::min);
+    let log_max = MAX_ANOMALOUS_PROBABILITY.ln();
+    let mixed = (style.joint_weight * log_joint).exp() * (style.extreme_weight * log_extreme).exp();
+    if log_joint > log_max && log_extreme > log_max {
+        return Combined {
+            raw_score: 0.0,
+            probability: mixed,
+        };
+    }
+    let raw_score = part_score(
+        log_joint,
+        SMALLEST_LOG_JOINT_PROBABILITY,
+        style.joint_weight,
+    ) + part_score(
+        log_extreme,
+        SMALLEST_LOG_EXTREME_PROBABILITY,
+        style.extreme_weight,
+    );
+    let probability = if raw_score > 0.0 {
+        inverse_anomaly_score(
+            (raw_score / NORMAL_RANGE_SCORE_FRACTION).min(anomaly_score(f64::MIN_POSITIVE)),
+        )
+    } else {
+        mixed
+    };
+    Combined {
+        raw_score,
+        probability,
+    }
+}
+
+/// One part's share of the raw score; below the smallest probability the range is extended
+/// linearly in log p up to `smallest_log`.
+fn part_score(log_p: f64, smallest_log: f64, weight: f64) -> f64 {
+    let log_smallest = f64::MIN_POSITIVE.ln();
+    let largest = anomaly_score(f64::MIN_POSITIVE);
+    if log_p < log_smallest {
+        let interpolate = ((log_p - log_smallest) / (smallest_log - log_smallest)).min(1.0);
+        (NORMAL_RANGE_SCORE_FRACTION + (1.0 - NORMAL_RANGE_SCORE_FRACTION) * interpolate)
+            * weight
+            * largest
+    } else {
+        NORMAL_RANGE_SCORE_FRACTION * weight * anomaly_score(log_p.exp())
+    }
+}
+
+/// The z-score of a probability of less likely samples: `-Φ⁻¹(p / 2) = √2 · erfc⁻¹(p)`.
+fn z_score(p: f64) -> f64 {
+    std::f64::consts::SQRT_2 * erfc_inv(p)
+}
+
+/// Upper bound of the log joint probability of less likely samples: the χ² upper tail with n
+/// degrees of freedom at Σz² (exact unless it underflows, then ml-cpp's analytic bound).
+fn log_joint_upper_bound(probabilities: &[f64]) -> f64 {
+    if let [only] = probabilities {
+        return only.max(f64::MIN_POSITIVE).ln().min(0.0);
+    }
+    let n = probabilities.len() as f64;
+    let sum_z2: f64 = probabilities
+        .iter()
+        .map(|p| z_score(p.max(f64::MIN_POSITIVE)).powi(2))
+        .sum();
+    if sum_z2 == 0.0 || sum_z2 / n < 1e-8 {
+        return 0.0;
+    }
+    let (s, x) = (n / 2.0, sum_z2 / 2.0);
+    let exact = checked_gamma_ur(s, x).unwrap_or(0.0).clamp(0.0, 1.0);
+    if exact > 10.0 * f64::MIN_POSITIVE {
+        return exact.ln();
+    }
+    let p = (s - 1.0).ceil();
+    let log_double_max = (0.1 * f64::MAX).ln();
+    let b1 = if (p + 1.0) * (p / x).ln() >= log_double_max {
+        (p + 1.0) * (p / x).ln() - (p / x - 1.0).ln()
+    } else if p != x {
+        let r = 1.0 - p / x;
+        (one_minus_pow_one_minus(r, p + 1.0) / r).ln()
+    } else {
+        (p + 1.0).ln()
+    };
+    let b2 = ln_gamma(p + 1.0) - p * x.ln() + x;
+    let bound = (s - 1.0) * x.ln() - x + b1.min(b2) - ln_gamma(s);
+    if bound.is_finite() {
+        bound.min(0.0)
+    } else {
+        0.0
+    }
+}
+
+/// `(1 - x)^p` without cancellation for small x.
+pub(super) fn pow_one_minus(x: f64, p: f64) -> f64 {
+    if x >= 1.0 {
+        return 0.0;
+    }
+    (p * (-x).ln_1p()).exp()
+}
+
+/// `1 - (1 - x)^p` without cancellation for small x.
+pub(super) fn one_minus_pow_one_minus(x: f64, p: f64) -> f64 {
+    if x >= 1.0 {
+        return 1.0;
+    }
+    -(p * (-x).ln_1p()).exp_m1()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64, rel: f64) -> bool {
+        (a - b).abs() <= rel * b.abs().max(f64::MIN_POSITIVE)
+    }
+
+    #[test]
+    fn one_probability_keeps_itself_and_scores_0_8_of_its_raw_score() {
+        // n = 1: joint = p, extreme (m = 1 of 1) = p; below 0.035 the raw score is
+        // 0.8 · (0.5 · s(p) + 0.5 · s(p)) = 0.8 · s(p) and the probability s⁻¹(s(p)) = p.
+        let c = combine(DETECTORS, &[1e-6]);
+        assert!(close(c.probability, 1e-6, 1e-9), "{c:?}");
+        assert!(close(c.raw_score, 0.8 * anomaly_score(1e-6), 1e-12));
+        // Above 0.035: p^0.5 · p^0.5 = p, raw score 0.
+        let c = combine(DETECTORS, &[0.2]);
+        assert!(close(c.probability, 0.2, 1e-12) && c.raw_score == 0.0);
+    }
+
+    #[test]
+    fn people_is_the_chance_that_the_smallest_of_n_is_as_small() {
+        // (0, 1, 1, 1): 1 - (1 - 0.01)^3 = 0.029701, below 0.035 so mapped through the raw score
+        // and back: the same probability.
+        let c = combine(PEOPLE, &[0.01, 0.5, 0.9]);
+        assert!(close(c.probability, 0.029701, 1e-9), "{c:?}");
+        // 1 - (1 - 0.02)^2 = 0.0396 and the joint part (weight 0) 0.066 are both above 0.035:
+        // the plain product, raw score 0.
+        let c = combine(PEOPLE, &[0.02, 0.9]);
+        assert!(
+            close(c.probability, 0.0396, 1e-9) && c.raw_score == 0.0,
+            "{c:?}"
+        );
+    }
+
+    #[test]
+    fn joint_probability_is_the_chi_square_tail() {
+        // Two values of 0.05: z = 1.959964, Σz² = 7.682930; χ²(2) tail = exp(-Σz²/2) = 0.0214623.
+        let log_p = log_joint_upper_bound(&[0.05, 0.05]);
+        assert!(close(log_p.exp(), 0.021_462_3, 1e-5), "{}", log_p.exp());
+        // Values of 1 carry no evidence but count as degrees of freedom: Σz² = 0 gives log 1.
+        assert_eq!(log_joint_upper_bound(&[1.0, 1.0]), 0.0);
+    }
+
+    #[test]
+    fn joint_bound_takes_over_when_the_tail_underflows() {
+        // Four values at the smallest double: Σz² ≈ 4 · 1415.4; the exact tail underflows and the
+        // bound is finite, negative and far below the smallest log probability.
+        let log_p = log_joint_upper_bound(&[f64::MIN_POSITIVE; 4]);
+        assert!(
+            log_p.is_finite() && log_p < f64::MIN_POSITIVE.ln(),
+            "{log_p}"
+        );
+    }
+
+    #[test]
+    fn attributes_mix_joint_and_extreme_parts() {
+        // Many unremarkable values dilute a single small one less than the joint alone would,
+        // and the result is never below the smallest input's own probability scaled by the
+        // number of values (extreme part) nor above 1.
+        let mut ps = vec![0.5; 20];
+        ps.push(1e-8);
+        let c = combine(ATTRIBUTES, &ps);
+        assert!(c.probability > 1e-8 && c.probability < 1e-4, "{c:?}");
+        assert!(c.raw_score > 0.0);
+        let all_normal = combine(ATTRIBUTES, &[0.5; 20]);
+        assert_eq!(all_normal.raw_score, 0.0);
+        assert!(all_normal.probability > 0.035);
+    }
+
+    #[test]
+    fn powers_of_one_minus_x_are_exact_for_small_x() {
+        assert!(close(one_minus_pow_one_minus(1e-20, 3.0), 3e-20, 1e-12));
+        assert!(close(pow_one_minus(0.5, 3.0), 0.125, 1e-15));
+        assert_eq!(pow_one_minus(1.0, 3.0), 0.0);
+    }
+}

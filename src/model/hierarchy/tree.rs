@@ -1,0 +1,281 @@
+//! One bucket's result tree for a single `rare by X` detector, as ml-cpp builds and aggregates it.
+//!
+//! Leaves are the by-values present. Within a partition, two or more leaves hang under a person
+//! node (combined as attributes); partitions, when there are several, meet under a partition-name
+//! node (combined as people); the root sits on top. Each influencer field has a pivot root over one
+//! pivot node per value, whose children are the leaves listing that value. Every aggregate passes
+//! through the detectors step, whose raw score then sets the node's final probability.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::aggregate::{ATTRIBUTES, Combined, DETECTORS, PEOPLE, combine};
+use crate::bucket::SeriesKey;
+
+/// A present by-value: its probability and the influencer values it co-occurred with.
+#[derive(Debug, Clone, Copy)]
+pub struct Leaf<'a> {
+    pub key: &'a SeriesKey,
+    pub probability: f64,
+    pub influencers: &'a BTreeMap<String, BTreeSet<String>>,
+}
+
+/// An aggregated node after finalisation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Node {
+    /// `s⁻¹(raw score)` when the raw score is positive, else the combined probability.
+    pub probability: f64,
+    /// The detectors step's raw score (ml-cpp's `raw_anomaly_score`).
+    pub raw_score: f64,
+    /// The smallest probability below the node (children included).
+    pub smallest_descendant: f64,
+}
+
+/// One influencer field's pivot root and pivot nodes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pivot {
+    pub field: String,
+    pub root: Node,
+    /// Per influencer value, in value order.
+    pub values: Vec<(String, Node)>,
+}
+
+/// The aggregated tree of one bucket; `None` root when no value was present.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tree {
+    pub root: Option<Node>,
+    pub pivots: Vec<Pivot>,
+}
+
+/// A node before finalisation: the probability its parent aggregates.
+#[derive(Debug, Clone, Copy)]
+struct Raw {
+    combined: Combined,
+    smallest_descendant: f64,
+}
+
+impl Raw {
+    fn finalize(self) -> Node {
+        let probability = if self.combined.raw_score > 0.0 {
+            crate::model::elastic::score::inverse_anomaly_score(self.combined.raw_score)
+        } else {
+            self.combined.probability
+        };
+        Node {
+            probability,
+            raw_score: self.combined.raw_score,
+            smallest_descendant: self.smallest_descendant,
+        }
+    }
+}
+
+fn clamp(p: f64) -> f64 {
+    if p.is_finite() {
+        p.clamp(f64::MIN_POSITIVE, 1.0)
+    } else {
+        1.0
+    }
+}
+
+/// Builds and aggregates the tree of the leaves, with a pivot for each of `influencer_fields`.
+pub fn build(leaves: &[Leaf], influencer_fields: &[String]) -> Tree {
+    if leaves.is_empty() {
+        return Tree {
+            root: None,
+            pivots: Vec::new(),
+        };
+    }
+    let root = main_root(leaves).finalize();
+    let pivots = influencer_fields
+        .iter()
+        .map(|field| pivot(field, leaves))
+        .collect();
+    Tree {
+        root: Some(root),
+        pivots,
+    }
+}
+
+/// Leaves by partition value, each group's probabilities in leaf order.
+fn by_partition<'a>(leaves: impl Iterator<Item = &'a Leaf<'a>>) -> Vec<Vec<f64>> {
+    let mut groups: BTreeMap<Option<&str>, Vec<f64>> = BTreeMap::new();
+    for leaf in leaves {
+        groups
+            .entry(leaf.key.partition.as_deref())
+            .or_default()
+            .push(clamp(leaf.probability));
+    }
+    groups.into_values().collect()
+}
+
+fn smallest(ps: impl Iterator<Item = f64>) -> f64 {
+    clamp(ps.fold(1.0, f64::min))
+}
+
+/// The detectors step over one detector's probability.
+fn detectors(p: f64, smallest_descendant: f64) -> Raw {
+    Raw {
+        combined: combine(DETECTORS, &[p]),
+        smallest_descendant,
+    }
+}
+
+/// One subset's probability: itself when alone, else combined in `style`.
+fn subset(style: super::aggregate::Style, ps: &[f64]) -> f64 {
+    match ps {
+        [only] => *only,
+        _ => combine(style, ps).probability,
+    }
+}
+
+/// Root of the main tree: person nodes per partition, a partition-name node over several.
+fn main_root(leaves: &[Leaf]) -> Raw {
+    let groups = by_partition(leaves.iter());
+    let min_leaf = smallest(leaves.iter().map(|l| l.probability));
+    let partition_nodes: Vec<f64> = groups
+        .iter()
+        .map(|ps| match ps.as_slice() {
+            [only] => *only,
+            _ => {
+                detectors(subset(ATTRIBUTES, ps), min_leaf)
+                    .combined
+                    .probability
+            }
+        })
+        .collect();
+    let top = match partition_nodes.as_slice() {
+        [only] => *only,
+        _ => {
+            detectors(subset(PEOPLE, &partition_nodes), min_leaf)
+                .combined
+                .probability
+        }
+    };
+    detectors(top, min_leaf)
+}
+
+/// The pivot of `field`: a node per value over the leaves listing it, a root over those nodes.
+fn pivot(field: &str, leaves: &[Leaf]) -> Pivot {
+    let mut members: BTreeMap<&str, Vec<&Leaf>> = BTreeMap::new();
+    for leaf in leaves {
+        for value in leaf.influencers.get(field).into_iter().flatten() {
+            members.entry(value.as_str()).or_default().push(leaf);
+        }
+    }
+    let nodes: Vec<(String, Raw)> = members
+        .into_iter()
+        .map(|(value, children)| {
+            let per_partition: Vec<f64> = by_partition(children.iter().copied())
+                .iter()
+                .map(|ps| subset(ATTRIBUTES, ps))
+                .collect();
+            let min_child = smallest(children.iter().map(|l| l.probability));
+            (
+                value.to_string(),
+                detectors(subset(PEOPLE, &per_partition), min_child),
+            )
+        })
+        .collect();
+    let root = if nodes.is_empty() {
+        Node {
+            probability: 1.0,
+            raw_score: 0.0,
+            smallest_descendant: 1.0,
+        }
+    } else {
+        let ps: Vec<f64> = nodes.iter().map(|(_, n)| n.combined.probability).collect();
+        let below = smallest(
+            nodes
+                .iter()
+                .flat_map(|(_, n)| [n.combined.probability, n.smallest_descendant]),
+        );
+        detectors(subset(PEOPLE, &ps), below).finalize()
+    };
+    Pivot {
+        field: field.to_string(),
+        root,
+        values: nodes
+            .into_iter()
+            .map(|(value, raw)| (value, raw.finalize()))
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::elastic::score::{anomaly_score, inverse_anomaly_score};
+
+    fn key(by: &str) -> SeriesKey {
+        SeriesKey {
+            partition: None,
+            by: by.into(),
+        }
+    }
+
+    fn influencers(pairs: &[(&str, &str)]) -> BTreeMap<String, BTreeSet<String>> {
+        let mut map: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (f, v) in pairs {
+            map.entry(f.to_string()).or_default().insert(v.to_string());
+        }
+        map
+    }
+
+    #[test]
+    fn one_anomalous_value_gives_the_root_and_its_pivots_0_8_of_its_raw_score() {
+        let (k, infl) = (key("4444"), influencers(&[("host.name", "web-1")]));
+        let leaves = [Leaf {
+            key: &k,
+            probability: 1e-6,
+            influencers: &infl,
+        }];
+        let tree = build(&leaves, &["host.name".into(), "user.name".into()]);
+        let root = tree.root.expect("a root");
+        // Root: detectors over [1e-6] → raw 0.8 · s(1e-6); final p = s⁻¹(raw) > 1e-6.
+        let raw = 0.8 * anomaly_score(1e-6);
+        assert!((root.raw_score - raw).abs() < 1e-9, "{root:?}");
+        assert!((root.probability - inverse_anomaly_score(raw)).abs() < 1e-15);
+        assert!(root.probability > 1e-6);
+        assert_eq!(root.smallest_descendant, 1e-6);
+        let host = &tree.pivots[0];
+        assert_eq!(host.values.len(), 1);
+        // The pivot node and its root see the same single probability.
+        assert!((host.values[0].1.raw_score - raw).abs() < 1e-9);
+        assert!((host.root.raw_score - raw).abs() < 1e-9);
+        // A field with no value has an empty pivot: probability 1, nothing below.
+        assert_eq!(tree.pivots[1].root.probability, 1.0);
+        assert!(tree.pivots[1].values.is_empty());
+    }
+
+    #[test]
+    fn pivot_root_is_the_chance_the_smallest_value_is_that_small() {
+        // Two hosts, each with one leaf of p = 0.01: the pivot root is People over the two pivot
+        // nodes: 1 - 0.99² = 0.0199.
+        let (a, b) = (key("a"), key("b"));
+        let (ia, ib) = (
+            influencers(&[("host.name", "h1")]),
+            influencers(&[("host.name", "h2")]),
+        );
+        let leaves = [
+            Leaf {
+                key: &a,
+                probability: 0.01,
+                influencers: &ia,
+            },
+            Leaf {
+                key: &b,
+                probability: 0.01,
+                influencers: &ib,
+            },
+        ];
+        let tree = build(&leaves, &["host.name".into()]);
+        let root = tree.pivots[0].root;
+        let expected = inverse_anomaly_score(0.8 * anomaly_score(1.0 - 0.99f64.powi(2)));
+        assert!((root.probability - expected).abs() < 1e-9, "{root:?}");
+    }
+
+    #[test]
+    fn no_leaves_no_root() {
+        let tree = build(&[], &["host.name".into()]);
+        assert!(tree.root.is_none() && tree.pivots.is_empty());
+    }
+}
