@@ -5,10 +5,12 @@
 //! Input: the latest version of every record of the last [`window_ms`], and the leaf normaliser.
 //! Output: the records whose score moved enough ([`is_big_update`]), each as a new version with the
 //! new `record_score`; `initial_record_score` never changes. Other levels (bucket, influencer)
-//! re-score through the same [`Normalizer::normalize_probability`] with their own normaliser.
+//! re-score through the same [`Scorer::normalize_probability`] with their own normaliser.
 
 use super::AnomalyRecord;
 use crate::model::elastic::Normalizer;
+#[cfg(doc)]
+use crate::model::elastic::normalizer::Scorer;
 
 /// Elasticsearch's default renormalisation window: 30 days...
 const MIN_WINDOW_MS: i64 = 30 * 86_400_000;
@@ -42,12 +44,13 @@ pub fn renormalize_records(
     from_ms: i64,
     to_ms: i64,
 ) -> Vec<AnomalyRecord> {
+    let scorer = normalizer.scorer();
     let mut updated = Vec::new();
     for record in recent
         .iter_mut()
         .filter(|r| (from_ms..to_ms).contains(&r.timestamp_ms))
     {
-        let score = normalizer.normalize_probability(&record.series_key(), record.probability);
+        let score = scorer.normalize_probability(&record.series_key(), record.probability);
         if is_big_update(record.record_score, score) {
             record.record_score = score;
             record.result_version += 1;
@@ -99,7 +102,9 @@ mod tests {
         }
         normalizer.update(&key("4444"), raw_score(2e-4));
         normalizer.update(&key("common"), 0.0);
-        let current = normalizer.normalize_probability(&key("4444"), 2e-4);
+        let current = normalizer
+            .scorer()
+            .normalize_probability(&key("4444"), 2e-4);
         assert!(current > 80.0, "{current}");
         let mut old = AnomalyRecord::sample("4444", 0, 20.0, &[]);
         old.probability = 2e-4;
