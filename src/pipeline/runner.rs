@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::bucket::{BucketSummary, SeriesKey, ValueSummary};
 use crate::jobs::Job;
 use crate::model::{MemoryReport, Model};
-use crate::results::renormalize::{renormalize_records, window_ms};
+use crate::results::renormalize::{renormalize, window_ms};
 use crate::results::{AnomalyRecord, RecordContext};
 use crate::rule::exceptions::{Action, Subject};
 use crate::rule::{Alert, Exceptions, RuleState, evaluate};
@@ -200,7 +200,7 @@ impl Runner {
             if self.model.big_change()
                 && let Some(normalizer) = self.model.leaf_normalizer()
             {
-                records.extend(renormalize_records(
+                records.extend(renormalize(
                     &mut self.recent,
                     normalizer,
                     bucket.start_ms - window_ms(span),

@@ -6,7 +6,7 @@
 //! result on, empty buckets included), [`Normalizer::update`] once per result of the level (for
 //! the leaf level: every by-value present, raw score 0 included), then [`Scorer::normalize`] on
 //! [`Normalizer::scorer`] for the results to write. State: a q-digest of sample high-water marks (a sample is the largest
-//! raw score of [`Normalizer::count_per_sample`] consecutive `update` calls, discretised), a finer
+//! raw score of [`count_per_sample`] consecutive `update` calls, discretised), a finer
 //! digest of those above the ~90th percentile, the sample in progress, and a decaying maximum raw
 //! score per scope (partition and person value). Renormalisation scores stored probabilities
 //! against the current state with [`Scorer::normalize_probability`].
