@@ -5,11 +5,11 @@
 //! Per final bucket, in this order: [`Normalizer::age`] once (every bucket from the level's first
 //! result on, empty buckets included), [`Normalizer::update`] once per result of the level (for
 //! the leaf level: every by-value present, raw score 0 included), then [`Scorer::normalize`] on
-//! [`Normalizer::scorer`] for the results to write. State: a q-digest of sample high-water marks (a sample is the largest
-//! raw score of [`count_per_sample`] consecutive `update` calls, discretised), a finer
-//! digest of those above the ~90th percentile, the sample in progress, and a decaying maximum raw
-//! score per scope (partition and person value). Renormalisation scores stored probabilities
-//! against the current state with [`Scorer::normalize_probability`].
+//! [`Normalizer::scorer`] for the results to write. State: a q-digest of sample high-water marks
+//! (a sample is the largest raw score of [`count_per_sample`] consecutive `update` calls,
+//! discretised), a finer digest of those above the ~90th percentile, the sample in progress, and a
+//! decaying maximum raw score per scope (partition and person value). Renormalisation scores
+//! stored probabilities against the current state with [`Scorer::normalize_probability`].
 
 use std::collections::BTreeMap;
 
@@ -38,7 +38,8 @@ const STANDARD_BUCKET_S: f64 = 1800.0;
 const DECAY_RATE: f64 = 0.0005;
 /// A scope's maximum score is forgotten after this many buckets without a score.
 const FORGET_MAX_SCORE_BUCKETS: f64 = 50.0;
-/// A scope's maximum score growing past this factor is a "big change" (ml-cpp's `BIG_CHANGE_FACTOR`).
+/// A scope's maximum score growing past this factor is a "big change" (ml-cpp's
+/// `BIG_CHANGE_FACTOR`).
 const BIG_CHANGE_FACTOR: f64 = 1.1;
 /// Width of the credible interval on a score's percentile, percent.
 const CONFIDENCE: f64 = 70.0;
