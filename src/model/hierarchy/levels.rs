@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::tree::{Node, Tree};
 use crate::bucket::SeriesKey;
+use crate::model::elastic::normalizer::Scorer;
 use crate::model::elastic::{Normalizer, NormalizerSnapshot, raw_score};
 
 /// A node with its normalised score.
@@ -127,7 +128,7 @@ impl Levels {
             }
         }
         let score_root = |node: Node| Scored {
-            score: self.bucket.normalize(&blank(), raw_input(&node)),
+            score: self.bucket.scorer().normalize(&blank(), raw_input(&node)),
             node,
         };
         let root = score_root(root);
@@ -143,21 +144,26 @@ impl Levels {
     }
 
     fn score_pivot(&self, pivot: super::tree::Pivot) -> ScoredPivot {
-        let bucket = self.influencer_buckets.get(&pivot.field);
-        let values = self.influencers.get(&pivot.field);
-        let normalize = |normalizer: Option<&Normalizer>, key: &SeriesKey, node: &Node| {
-            normalizer.map_or(0.0, |n| n.normalize(key, raw_input(node)))
+        let bucket = self
+            .influencer_buckets
+            .get(&pivot.field)
+            .map(Normalizer::scorer);
+        let values = self.influencers.get(&pivot.field).map(Normalizer::scorer);
+        let normalize = |scorer: &Option<Scorer>, key: &SeriesKey, node: &Node| {
+            scorer
+                .as_ref()
+                .map_or(0.0, |s| s.normalize(key, raw_input(node)))
         };
         ScoredPivot {
             root: Scored {
-                score: normalize(bucket, &blank(), &pivot.root),
+                score: normalize(&bucket, &blank(), &pivot.root),
                 node: pivot.root,
             },
             values: pivot
                 .values
                 .into_iter()
                 .map(|(value, node)| {
-                    let score = normalize(values, &value_key(&value), &node);
+                    let score = normalize(&values, &value_key(&value), &node);
                     (value, Scored { node, score })
                 })
                 .collect(),
