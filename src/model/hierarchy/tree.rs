@@ -95,16 +95,16 @@ pub fn build(leaves: &[Leaf], influencer_fields: &[String]) -> Tree {
     }
 }
 
-/// Leaves by partition value, each group's probabilities in leaf order.
+/// Leaves by partition value (in partition order), each group's probabilities in leaf order.
 fn by_partition<'a>(leaves: impl Iterator<Item = &'a Leaf<'a>>) -> Vec<Vec<f64>> {
-    let mut groups: BTreeMap<Option<&str>, Vec<f64>> = BTreeMap::new();
-    for leaf in leaves {
-        groups
-            .entry(leaf.key.partition.as_deref())
-            .or_default()
-            .push(clamp(leaf.probability));
-    }
-    groups.into_values().collect()
+    let mut keyed: Vec<(Option<&str>, f64)> = leaves
+        .map(|leaf| (leaf.key.partition.as_deref(), clamp(leaf.probability)))
+        .collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    keyed
+        .chunk_by(|a, b| a.0 == b.0)
+        .map(|group| group.iter().map(|(_, p)| *p).collect())
+        .collect()
 }
 
 fn smallest(ps: impl Iterator<Item = f64>) -> f64 {
