@@ -274,6 +274,39 @@ mod tests {
     }
 
     #[test]
+    fn partitions_meet_as_people_under_the_root() {
+        // One leaf of p = 0.01 in each of two partitions: 1 - 0.99² = 0.0199 at the partition
+        // node, then the root's detectors step.
+        let (a, b) = (
+            SeriesKey {
+                partition: Some("web-1".into()),
+                by: "22".into(),
+            },
+            SeriesKey {
+                partition: Some("web-2".into()),
+                by: "22".into(),
+            },
+        );
+        let none = BTreeMap::new();
+        let leaves = [
+            Leaf {
+                key: &a,
+                probability: 0.01,
+                influencers: &none,
+            },
+            Leaf {
+                key: &b,
+                probability: 0.01,
+                influencers: &none,
+            },
+        ];
+        let root = build(&leaves, &[]).root.expect("a root");
+        let expected = inverse_anomaly_score(0.8 * anomaly_score(1.0 - 0.99f64.powi(2)));
+        assert!((root.probability - expected).abs() < 1e-9, "{root:?}");
+        assert_eq!(root.smallest_descendant, 0.01);
+    }
+
+    #[test]
     fn no_leaves_no_root() {
         let tree = build(&[], &["host.name".into()]);
         assert!(tree.root.is_none() && tree.pivots.is_empty());
