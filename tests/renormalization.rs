@@ -85,3 +85,26 @@ fn records_carry_elastic_s_explanation_and_typical() {
     }
     assert!(first_occurrences > 0 && first_occurrences < rows.len());
 }
+
+#[test]
+fn a_state_of_the_previous_format_is_refused_not_relearnt() {
+    let sandbox = Sandbox::new();
+    sandbox.run_at(FIRST_RUN);
+    let state_file = sandbox.state().join(format!("{PORT_JOB}.json"));
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_file).expect("state")).expect("JSON");
+    assert_eq!(state["version"], 2);
+    // Version 1 sampled the normaliser per two buckets and kept no renormalisation window.
+    state["version"] = 1.into();
+    std::fs::write(&state_file, serde_json::to_vec(&state).expect("JSON")).expect("write");
+    let before = snapshot(sandbox.dir.path());
+    let failed = sandbox
+        .netrare(&["run", "--now", &plus(FIRST_RUN, 15)])
+        .failure(65);
+    assert!(
+        failed.stderr.contains(&format!("{PORT_JOB}.json")) && failed.stderr.contains("version"),
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(snapshot(sandbox.dir.path()), before);
+}

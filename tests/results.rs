@@ -434,3 +434,20 @@ fn result_files_keep_stable_column_types() {
     let names: Vec<&str> = fields.iter().map(|f| f.name().as_str()).collect();
     assert!(names.contains(&"influencer_field_name") && names.contains(&"anomaly_score"));
 }
+
+#[test]
+fn a_fresh_backfill_keeps_its_results_ndjson_inside_its_own_folder() {
+    let sandbox = Sandbox::new();
+    let file = sandbox.path("results.ndjson");
+    let flag = ["--results-ndjson", file.to_str().expect("utf-8")];
+    let mut args = flag.to_vec();
+    args.push("--fresh");
+    sandbox.backfill(FIRST_RUN, &plus(FIRST_RUN, 15), &args);
+    assert!(!file.exists(), "--fresh wrote the configured results file");
+    let fresh = sandbox
+        .out()
+        .join("backfill-20261103T0005-20261103T0020")
+        .join("results.ndjson");
+    let text = std::fs::read_to_string(&fresh).expect("the fresh results file");
+    assert!(!bulk(&text).is_empty());
+}

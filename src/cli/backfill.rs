@@ -68,6 +68,12 @@ pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
             args.from.format("%Y%m%dT%H%M"),
             args.to.format("%Y%m%dT%H%M")
         ));
+        // The results NDJSON is an output too: keep it inside the fresh folder.
+        settings.results_ndjson = settings
+            .results_ndjson
+            .as_ref()
+            .and_then(|p| p.file_name())
+            .map(|name| settings.out_dir.join(name));
         eprintln!(
             "fresh backfill: outputs under {}",
             settings.out_dir.display()

@@ -70,6 +70,8 @@ fn record_doc(r: &AnomalyRecord) -> Value {
     let fields = [
         ("detector_index", json!(r.detector_index)),
         ("probability", json!(r.probability)),
+        // ml-cpp writes it on every event rate record; `rare` has no multi-bucket feature.
+        ("multi_bucket_impact", json!(0.0)),
         ("record_score", json!(r.record_score)),
         ("initial_record_score", json!(r.initial_record_score)),
         ("function", json!(r.function)),
@@ -213,6 +215,7 @@ mod tests {
         assert_eq!(lines[0]["index"]["_id"], json!(record.record_id));
         assert_eq!(lines[0]["index"]["_index"], json!(RESULTS_INDEX));
         assert_eq!(lines[1]["result_type"], json!("record"));
+        assert_eq!(lines[1]["multi_bucket_impact"], json!(0.0));
         assert_eq!(lines[1]["destination.port"], json!(["4444"]));
         assert_eq!(lines[1]["host.name"], json!(["web-1"]));
         assert_eq!(

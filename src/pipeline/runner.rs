@@ -9,7 +9,7 @@ use crate::bucket::{BucketSummary, SeriesKey, ValueSummary};
 use crate::jobs::Job;
 use crate::model::hierarchy::{self, Leaf, Levels};
 use crate::model::{MemoryReport, Model};
-use crate::results::renormalize::{renormalize_records, window_ms};
+use crate::results::renormalize::{renormalize, window_ms};
 use crate::results::{AnomalyRecord, ModelSizeStats, RecordContext, ResultSet, bucket_results};
 use crate::rule::exceptions::{Action, Subject};
 use crate::rule::{Alert, Exceptions, RuleState, evaluate};
@@ -242,7 +242,7 @@ impl Runner {
             if self.model.big_change()
                 && let Some(normalizer) = self.model.leaf_normalizer()
             {
-                records.extend(renormalize_records(
+                records.extend(renormalize(
                     &mut self.recent,
                     normalizer,
                     bucket.start_ms - window_ms(span),

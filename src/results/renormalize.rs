@@ -2,12 +2,14 @@
 //! their stored probability against its current state, as Elasticsearch does with each new
 //! quantiles document.
 //!
-//! Input: the latest version of every record of the last [`window_ms`], and the leaf normaliser.
-//! Output: the records whose score moved enough ([`is_big_update`]), each as a new version with the
-//! new `record_score`; `initial_record_score` never changes. Other levels (bucket, influencer)
-//! re-score through the same [`Normalizer::normalize_probability`] with their own normaliser.
+//! Input: the latest version of every result of the last [`window_ms`], and the normaliser of its
+//! level. Output: the results whose score moved enough ([`is_big_update`]), each as a new version
+//! with the new score; the initial score never changes. Records implement [`Renormalizable`] and
+//! are re-scored against the leaf normaliser; other levels (bucket influencers against `inflb` or
+//! the root, influencers against `infl`) plug in by implementing it and passing their normaliser.
 
 use super::AnomalyRecord;
+use crate::bucket::SeriesKey;
 use crate::model::elastic::Normalizer;
 
 /// Elasticsearch's default renormalisation window: 30 days...
@@ -33,25 +35,62 @@ pub fn is_big_update(old: f64, new: f64) -> bool {
     }
 }
 
-/// Re-scores the records of `recent` whose bucket starts in `[from_ms, to_ms)` against
-/// `normalizer`. Each big update is applied in place (new `record_score`, `result_version` + 1)
-/// and returned, to be written as a new row.
-pub fn renormalize_records(
-    recent: &mut [AnomalyRecord],
+/// A stored result that renormalisation re-scores from its probability.
+pub trait Renormalizable: Clone {
+    /// Bucket start, epoch ms.
+    fn timestamp_ms(&self) -> i64;
+    /// The stored probability the score is recomputed from.
+    fn probability(&self) -> f64;
+    /// Whose maximum score bounds it in its normaliser (partition and person value).
+    fn scope(&self) -> SeriesKey;
+    /// The current (normalised) score.
+    fn score(&self) -> f64;
+    /// Takes `score` as the new current score, as the next version of the result.
+    fn rescore(&mut self, score: f64);
+}
+
+impl Renormalizable for AnomalyRecord {
+    fn timestamp_ms(&self) -> i64 {
+        self.timestamp_ms
+    }
+
+    fn probability(&self) -> f64 {
+        self.probability
+    }
+
+    fn scope(&self) -> SeriesKey {
+        self.series_key()
+    }
+
+    fn score(&self) -> f64 {
+        self.record_score
+    }
+
+    fn rescore(&mut self, score: f64) {
+        self.record_score = score;
+        self.result_version += 1;
+    }
+}
+
+/// Re-scores the results of `recent` whose bucket starts in `[from_ms, to_ms)` against
+/// `normalizer`, the normaliser of their level. Each big update is applied in place and returned,
+/// to be written as a new row.
+pub fn renormalize<T: Renormalizable>(
+    recent: &mut [T],
     normalizer: &Normalizer,
     from_ms: i64,
     to_ms: i64,
-) -> Vec<AnomalyRecord> {
+) -> Vec<T> {
+    let scorer = normalizer.scorer();
     let mut updated = Vec::new();
-    for record in recent
+    for result in recent
         .iter_mut()
-        .filter(|r| (from_ms..to_ms).contains(&r.timestamp_ms))
+        .filter(|r| (from_ms..to_ms).contains(&r.timestamp_ms()))
     {
-        let score = normalizer.normalize_probability(&record.series_key(), record.probability);
-        if is_big_update(record.record_score, score) {
-            record.record_score = score;
-            record.result_version += 1;
-            updated.push(record.clone());
+        let score = scorer.normalize_probability(&result.scope(), result.probability());
+        if is_big_update(result.score(), score) {
+            result.rescore(score);
+            updated.push(result.clone());
         }
     }
     updated
@@ -60,7 +99,6 @@ pub fn renormalize_records(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bucket::SeriesKey;
     use crate::model::elastic::raw_score;
 
     #[test]
@@ -99,7 +137,9 @@ mod tests {
         }
         normalizer.update(&key("4444"), raw_score(2e-4));
         normalizer.update(&key("common"), 0.0);
-        let current = normalizer.normalize_probability(&key("4444"), 2e-4);
+        let current = normalizer
+            .scorer()
+            .normalize_probability(&key("4444"), 2e-4);
         assert!(current > 80.0, "{current}");
         let mut old = AnomalyRecord::sample("4444", 0, 20.0, &[]);
         old.probability = 2e-4;
@@ -108,7 +148,7 @@ mod tests {
         let mut outside = AnomalyRecord::sample("4444", 1_800_000, 20.0, &[]);
         outside.probability = 2e-4;
         let mut recent = vec![old, unchanged, outside];
-        let updated = renormalize_records(&mut recent, &normalizer, 0, 1_800_000);
+        let updated = renormalize(&mut recent, &normalizer, 0, 1_800_000);
         // Only the first: the second moved by 1 within its band, the third is out of range.
         assert_eq!(updated.len(), 1);
         assert_eq!(updated[0].record_score, current);

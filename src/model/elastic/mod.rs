@@ -86,13 +86,14 @@ impl ElasticRare {
         for s in &scored {
             self.big_change |= self.normalizer.update(&s.key, raw_score(s.probability));
         }
+        let scorer = self.normalizer.scorer();
         scored
             .into_iter()
             .filter(|s| s.probability < MAX_ANOMALOUS_PROBABILITY)
             .map(|s| {
                 let raw = raw_score(s.probability);
                 Score {
-                    record_score: self.normalizer.normalize(&s.key, raw),
+                    record_score: scorer.normalize(&s.key, raw),
                     key: s.key,
                     probability: s.probability,
                     raw_score: raw,

@@ -4,12 +4,12 @@
 //!
 //! Per final bucket, in this order: [`Normalizer::age`] once (every bucket from the level's first
 //! result on, empty buckets included), [`Normalizer::update`] once per result of the level (for
-//! the leaf level: every by-value present, raw score 0 included), then [`Normalizer::normalize`]
-//! for the results to write. State: a q-digest of sample high-water marks (a sample is the largest
-//! raw score of [`Normalizer::count_per_sample`] consecutive `update` calls, discretised), a finer
-//! digest of those above the ~90th percentile, the sample in progress, and a decaying maximum raw
-//! score per scope (partition and person value). Renormalisation scores stored probabilities
-//! against the current state with [`Normalizer::normalize_probability`].
+//! the leaf level: every by-value present, raw score 0 included), then [`Scorer::normalize`] on
+//! [`Normalizer::scorer`] for the results to write. State: a q-digest of sample high-water marks
+//! (a sample is the largest raw score of [`count_per_sample`] consecutive `update` calls,
+//! discretised), a finer digest of those above the ~90th percentile, the sample in progress, and a
+//! decaying maximum raw score per scope (partition and person value). Renormalisation scores
+//! stored probabilities against the current state with [`Scorer::normalize_probability`].
 
 use std::collections::BTreeMap;
 
@@ -38,7 +38,8 @@ const STANDARD_BUCKET_S: f64 = 1800.0;
 const DECAY_RATE: f64 = 0.0005;
 /// A scope's maximum score is forgotten after this many buckets without a score.
 const FORGET_MAX_SCORE_BUCKETS: f64 = 50.0;
-/// A scope's maximum score growing past this factor is a "big change" (ml-cpp's `BIG_CHANGE_FACTOR`).
+/// A scope's maximum score growing past this factor is a "big change" (ml-cpp's
+/// `BIG_CHANGE_FACTOR`).
 const BIG_CHANGE_FACTOR: f64 = 1.1;
 /// Width of the credible interval on a score's percentile, percent.
 const CONFIDENCE: f64 = 70.0;
@@ -99,6 +100,26 @@ struct Quantiles {
     high_scores: QDigest,
 }
 
+/// What normalising needs from the digests that does not depend on the score: the count, the
+/// noise score and mass at 0, and the interval of the fraction below the split. Computed once per
+/// state, so renormalisation can score many stored results against one state cheaply.
+#[derive(Debug, Clone, Copy)]
+struct Baseline {
+    n: f64,
+    noise_score: u32,
+    zero_mass: f64,
+    below_split_lower: f64,
+    below_split_upper: f64,
+}
+
+/// Normalises scores against one state of a normaliser (see [`Normalizer::scorer`]).
+#[derive(Debug)]
+pub struct Scorer<'a> {
+    normalizer: &'a Normalizer,
+    /// None while the digest is empty (cold start: every score is 0).
+    baseline: Option<Baseline>,
+}
+
 /// One level's normaliser.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Normalizer {
@@ -130,6 +151,11 @@ fn cdf_quantile(n: f64, p: f64, q: f64) -> f64 {
         Ok(beta) => beta.inverse_cdf(q),
         Err(_) => p,
     }
+}
+
+/// The quantiles bounding the 70% credible interval: 0.15 and 0.85.
+fn credible_quantiles() -> (f64, f64) {
+    ((100.0 - CONFIDENCE) / 200.0, (100.0 + CONFIDENCE) / 200.0)
 }
 
 /// Maps a percentile through the knots, linearly between them.
@@ -230,30 +256,12 @@ impl Normalizer {
         big_change
     }
 
-    /// The normalised score of raw `score` in `scope`: the minimum of the noise, percentile,
-    /// maximum-score and probability ceilings; 0 for a zero score or while the digest is empty.
-    pub fn normalize(&self, scope: &SeriesKey, score: f64) -> f64 {
-        if score == 0.0 || self.quantiles.scores.n() == 0 {
-            return 0.0;
+    /// A scorer for the current state, to normalise many scores against it.
+    pub fn scorer(&self) -> Scorer<'_> {
+        Scorer {
+            normalizer: self,
+            baseline: (self.quantiles.scores.n() > 0).then(|| self.quantiles.baseline()),
         }
-        let noise = self.quantiles.noise_ceiling(score);
-        let percentile = self.quantiles.percentile_ceiling(score);
-        let max_score = match self.max_scores.get(scope) {
-            Some(&(max, _)) if max != 0.0 => max_score_ceiling(score, max),
-            _ => MAX_NORMALIZED,
-        };
-        let probability = probability_ceiling(inverse_anomaly_score(score));
-        noise
-            .min(percentile)
-            .min(max_score)
-            .min(probability)
-            .min(MAX_NORMALIZED)
-    }
-
-    /// The score of a stored result against the current state, from its probability, as
-    /// renormalisation computes it (ml-cpp's `CResultNormalizer`).
-    pub fn normalize_probability(&self, scope: &SeriesKey, probability: f64) -> f64 {
-        self.normalize(scope, raw_score(probability))
     }
 
     /// The state as stored.
@@ -322,6 +330,35 @@ impl Normalizer {
     }
 }
 
+impl Scorer<'_> {
+    /// The normalised score of raw `score` in `scope`: the minimum of the noise, percentile,
+    /// maximum-score and probability ceilings; 0 for a zero score or while the digest is empty.
+    pub fn normalize(&self, scope: &SeriesKey, score: f64) -> f64 {
+        let Some(baseline) = self.baseline.as_ref().filter(|_| score != 0.0) else {
+            return 0.0;
+        };
+        let quantiles = &self.normalizer.quantiles;
+        let noise = quantiles.noise_ceiling(baseline, score);
+        let percentile = quantiles.percentile_ceiling(baseline, score);
+        let max_score = match self.normalizer.max_scores.get(scope) {
+            Some(&(max, _)) if max != 0.0 => max_score_ceiling(score, max),
+            _ => MAX_NORMALIZED,
+        };
+        let probability = probability_ceiling(inverse_anomaly_score(score));
+        noise
+            .min(percentile)
+            .min(max_score)
+            .min(probability)
+            .min(MAX_NORMALIZED)
+    }
+
+    /// The score of a stored result from its probability, as renormalisation computes it
+    /// (ml-cpp's `CResultNormalizer`): the one function every result level re-scores with.
+    pub fn normalize_probability(&self, scope: &SeriesKey, probability: f64) -> f64 {
+        self.normalize(scope, raw_score(probability))
+    }
+}
+
 impl Quantiles {
     fn new(decay: f64) -> Quantiles {
         Quantiles {
@@ -384,34 +421,45 @@ impl Quantiles {
         }
     }
 
+    /// The parts of the ceilings that do not depend on the score.
+    fn baseline(&self) -> Baseline {
+        let n = self.scores.n() as f64;
+        let (l0, u0) = self.scores.cdf(0);
+        let f = self.high_percentile_count as f64 / n;
+        let (lq, uq) = credible_quantiles();
+        Baseline {
+            n,
+            noise_score: self.scores.quantile(NOISE_PERCENTILE / 100.0),
+            zero_mass: (50.0 * (l0 + u0) / NOISE_PERCENTILE).min(1.0),
+            below_split_lower: cdf_quantile(n, f, lq),
+            below_split_upper: cdf_quantile(n, f, uq),
+        }
+    }
+
     /// `knot(50%) · max(1 + 10 · (s − s₅₀), 0) + 100 · max(2 · min(l₀ + u₀, 1) − 1, 0)`.
-    fn noise_ceiling(&self, score: f64) -> f64 {
-        let noise_score = self.scores.quantile(NOISE_PERCENTILE / 100.0);
+    fn noise_ceiling(&self, baseline: &Baseline, score: f64) -> f64 {
         let knot = KNOTS
             .iter()
             .find(|k| **k >= (NOISE_PERCENTILE, 0.0))
             .map_or(MAX_NORMALIZED, |k| k.1);
         let signal = NOISE_MULTIPLIER * 10.0 / DISCRETIZATION
-            * (f64::from(discrete(score)) - f64::from(noise_score));
-        let (l0, u0) = self.scores.cdf(0);
-        let zero_mass = (50.0 * (l0 + u0) / NOISE_PERCENTILE).min(1.0);
-        knot * (1.0 + signal).max(0.0) + MAX_NORMALIZED * (2.0 * zero_mass - 1.0).max(0.0)
+            * (f64::from(discrete(score)) - f64::from(baseline.noise_score));
+        knot * (1.0 + signal).max(0.0) + MAX_NORMALIZED * (2.0 * baseline.zero_mass - 1.0).max(0.0)
     }
 
     /// The mean of the knot scores of the ends of the score's 70% percentile interval.
-    fn percentile_ceiling(&self, score: f64) -> f64 {
-        let (lower, upper) = self.quantile_bounds(score);
+    fn percentile_ceiling(&self, baseline: &Baseline, score: f64) -> f64 {
+        let (lower, upper) = self.quantile_bounds(baseline, score);
         let (lower, upper) = (100.0 * lower.min(upper), 100.0 * lower.max(upper));
         (knot_score(lower.clamp(0.0, 100.0)) + knot_score(upper.clamp(0.0, 100.0))) / 2.0
     }
 
     /// The 70% credible interval of the fraction of scores below `score`.
-    fn quantile_bounds(&self, score: f64) -> (f64, f64) {
+    fn quantile_bounds(&self, baseline: &Baseline, score: f64) -> (f64, f64) {
         let value = discrete(score);
-        let n = self.scores.n() as f64;
-        let (lq, uq) = ((100.0 - CONFIDENCE) / 200.0, (100.0 + CONFIDENCE) / 200.0);
-        let f = self.high_percentile_count as f64 / n;
-        let (fl, fu) = (cdf_quantile(n, f, lq), cdf_quantile(n, f, uq));
+        let n = baseline.n;
+        let (lq, uq) = credible_quantiles();
+        let (fl, fu) = (baseline.below_split_lower, baseline.below_split_upper);
         let (lower, upper) = if value <= self.high_percentile_score || self.high_scores.n() == 0 {
             let (l, u) = self.scores.cdf(value);
             let (pl, pu) = self.scores.pdf(value);

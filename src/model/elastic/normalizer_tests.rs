@@ -65,15 +65,15 @@ fn a_sample_is_the_maximum_of_two_calls_not_of_two_buckets() {
 #[test]
 fn normalises_against_the_digest_only_and_is_cold_until_a_sample_exists() {
     let mut normalizer = Normalizer::new(900);
-    assert_eq!(normalizer.normalize(&key("a"), 5.0), 0.0);
+    assert_eq!(normalizer.scorer().normalize(&key("a"), 5.0), 0.0);
     // One call: the sample is pending and the digest empty, so still cold.
     bucket(&mut normalizer, &[5.0]);
-    assert_eq!(normalizer.normalize(&key("v0"), 5.0), 0.0);
+    assert_eq!(normalizer.scorer().normalize(&key("v0"), 5.0), 0.0);
     // A second value in the same bucket completes the sample: scores are no longer 0.
     let mut normalizer = Normalizer::new(900);
     bucket(&mut normalizer, &[5.0, 0.0]);
-    assert!(normalizer.normalize(&key("v0"), 5.0) > 0.0);
-    assert_eq!(normalizer.normalize(&key("v0"), 0.0), 0.0);
+    assert!(normalizer.scorer().normalize(&key("v0"), 5.0) > 0.0);
+    assert_eq!(normalizer.scorer().normalize(&key("v0"), 0.0), 0.0);
 }
 
 #[test]
@@ -100,9 +100,11 @@ fn a_busy_bucket_fills_the_digest_with_zeros_so_a_lone_score_ranks_high() {
     // score), so the probability ceiling binds: 100 · (0.05 + 0.95 · ln(0.05 / 2e-4) / ln 500)
     // = 100 · (0.05 + 0.95 · 5.52146 / 6.21461) = 89.404. Sampling every two buckets, the digest
     // would hold 50 zeros and the pending 499, and the percentile ceiling would bind at 56.5.
-    let percentile = normalizer.quantiles.percentile_ceiling(raw);
+    let percentile = normalizer
+        .quantiles
+        .percentile_ceiling(&normalizer.quantiles.baseline(), raw);
     assert!(percentile > 90.0, "{percentile}");
-    let score = normalizer.normalize(&key("new"), raw);
+    let score = normalizer.scorer().normalize(&key("new"), raw);
     assert!(close(score, 89.404, 0.001), "{score}");
     assert_eq!(score, probability_ceiling(2e-4));
 }
@@ -171,11 +173,17 @@ fn renormalising_a_probability_scores_it_as_the_bucket_did() {
     let p = 3e-4;
     normalizer.update(&key("x"), raw_score(p));
     normalizer.update(&key("y"), 0.0);
-    let direct = normalizer.normalize(&key("x"), raw_score(p));
+    let direct = normalizer.scorer().normalize(&key("x"), raw_score(p));
     assert!(direct > 0.0);
-    assert_eq!(normalizer.normalize_probability(&key("x"), p), direct);
+    assert_eq!(
+        normalizer.scorer().normalize_probability(&key("x"), p),
+        direct
+    );
     // Above 0.035 the raw score, and so the score, is 0.
-    assert_eq!(normalizer.normalize_probability(&key("x"), 0.04), 0.0);
+    assert_eq!(
+        normalizer.scorer().normalize_probability(&key("x"), 0.04),
+        0.0
+    );
 }
 
 #[test]
@@ -227,14 +235,14 @@ fn a_lone_high_score_among_zeros_has_a_narrow_high_percentile_interval() {
     assert_eq!(quantiles.scores.summary(), vec![(0, 500), (511, 501)]);
     // 500 of 501 at or below the split at 0, so the 70% interval of the percentile is about
     // [0.99860, 0.999995] (Beta(n·F + 1/3, n·(1−F) + 1/3) quantiles 0.15 and 0.85, n = 501).
-    let (lower, upper) = quantiles.quantile_bounds(raw);
+    let (lower, upper) = quantiles.quantile_bounds(&quantiles.baseline(), raw);
     assert!(
         close(lower, 0.99860, 1e-5) && close(upper, 0.999995, 1e-6),
         "{lower} {upper}"
     );
     // knot(99.860) = 50 + 40 · 0.860 / 0.9 = 88.24; knot(99.9995) = 90 + 10 · 0.0995 / 0.1 = 99.95;
     // the mean is 94.10.
-    let percentile = quantiles.percentile_ceiling(raw);
+    let percentile = quantiles.percentile_ceiling(&quantiles.baseline(), raw);
     assert!(close(percentile, 94.10, 0.01), "{percentile}");
 }
 
@@ -280,8 +288,8 @@ fn snapshot_mid_sample_restores_and_continues_bit_identically() {
         for (v, s) in stream_scores(i).iter().enumerate() {
             let k = key(&format!("v{v}"));
             assert_eq!(
-                straight.normalize(&k, *s).to_bits(),
-                resumed.normalize(&k, *s).to_bits()
+                straight.scorer().normalize(&k, *s).to_bits(),
+                resumed.scorer().normalize(&k, *s).to_bits()
             );
         }
     }

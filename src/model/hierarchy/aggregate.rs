@@ -57,11 +57,12 @@ const SMALLEST_LOG_EXTREME_PROBABILITY: f64 = -1_500.0;
 
 /// Combines `probabilities` in `style`; none gives probability 1, score 0.
 pub fn combine(style: Style, probabilities: &[f64]) -> Combined {
-    let valid: Vec<f64> = probabilities
+    let mut valid: Vec<f64> = probabilities
         .iter()
         .copied()
         .filter(|p| (0.0..=1.0).contains(p))
         .collect();
+    valid.sort_by(f64::total_cmp);
     if valid.is_empty() {
         return Combined {
             raw_score: 0.0,

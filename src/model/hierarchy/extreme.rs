@@ -15,18 +15,17 @@ const PRECISION: f64 = 1e6;
 const MAX_DIMENSION: usize = 10;
 
 /// `ln P(m most extreme of n)`, divided by `1 + ln(min(m, n)) / 2.1` (ml-cpp's Monte-Carlo
-/// calibration); `probabilities` are all n samples.
-pub fn log_extreme_calibrated(probabilities: &[f64], m: usize) -> f64 {
-    let n = probabilities.len();
+/// calibration); `sorted` are all n samples, ascending.
+pub fn log_extreme_calibrated(sorted: &[f64], m: usize) -> f64 {
+    let n = sorted.len();
     if n == 0 {
         return 0.0;
     }
-    let mut smallest: Vec<f64> = probabilities
+    let smallest: Vec<f64> = sorted
         .iter()
+        .take(m.max(1))
         .map(|p| p.clamp(f64::MIN_POSITIVE, 1.0))
         .collect();
-    smallest.sort_by(f64::total_cmp);
-    smallest.truncate(m.max(1));
     let result = log_extreme(&smallest, n);
     result / (1.0 + (smallest.len().min(n) as f64).ln() / 2.1)
 }
@@ -218,7 +217,7 @@ mod tests {
     fn one_extreme_is_the_smallest_of_n() {
         // 1 - (1 - 0.01)^10 = 0.0956179
         let log_p =
-            log_extreme_calibrated(&[0.5, 0.01, 0.7, 0.2, 0.9, 0.3, 0.4, 0.6, 0.8, 0.95], 1);
+            log_extreme_calibrated(&[0.01, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95], 1);
         assert!((log_p.exp() - 0.095_617_9).abs() < 1e-6, "{}", log_p.exp());
     }
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::tree::{Node, Tree};
 use crate::bucket::SeriesKey;
+use crate::model::elastic::normalizer::Scorer;
 use crate::model::elastic::{Normalizer, NormalizerSnapshot, raw_score};
 
 /// A node with its normalised score.
@@ -127,7 +128,7 @@ impl Levels {
             }
         }
         let score_root = |node: Node| Scored {
-            score: self.bucket.normalize(&blank(), raw_input(&node)),
+            score: self.bucket.scorer().normalize(&blank(), raw_input(&node)),
             node,
         };
         let root = score_root(root);
@@ -143,21 +144,26 @@ impl Levels {
     }
 
     fn score_pivot(&self, pivot: super::tree::Pivot) -> ScoredPivot {
-        let bucket = self.influencer_buckets.get(&pivot.field);
-        let values = self.influencers.get(&pivot.field);
-        let normalize = |normalizer: Option<&Normalizer>, key: &SeriesKey, node: &Node| {
-            normalizer.map_or(0.0, |n| n.normalize(key, raw_input(node)))
+        let bucket = self
+            .influencer_buckets
+            .get(&pivot.field)
+            .map(Normalizer::scorer);
+        let values = self.influencers.get(&pivot.field).map(Normalizer::scorer);
+        let normalize = |scorer: &Option<Scorer>, key: &SeriesKey, node: &Node| {
+            scorer
+                .as_ref()
+                .map_or(0.0, |s| s.normalize(key, raw_input(node)))
         };
         ScoredPivot {
             root: Scored {
-                score: normalize(bucket, &blank(), &pivot.root),
+                score: normalize(&bucket, &blank(), &pivot.root),
                 node: pivot.root,
             },
             values: pivot
                 .values
                 .into_iter()
                 .map(|(value, node)| {
-                    let score = normalize(values, &value_key(&value), &node);
+                    let score = normalize(&values, &value_key(&value), &node);
                     (value, Scored { node, score })
                 })
                 .collect(),
@@ -202,5 +208,110 @@ impl Levels {
             influencer_buckets: fields(s.influencer_buckets, "influencer bucket")?,
             influencers: fields(s.influencers, "influencer")?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::*;
+    use crate::model::hierarchy::{Leaf, build};
+
+    fn bucket(
+        values: &[(&str, f64, &str)],
+    ) -> Vec<(SeriesKey, f64, BTreeMap<String, BTreeSet<String>>)> {
+        values
+            .iter()
+            .map(|(by, p, host)| {
+                let key = SeriesKey {
+                    partition: None,
+                    by: by.to_string(),
+                };
+                let influencers =
+                    BTreeMap::from([("host.name".to_string(), BTreeSet::from([host.to_string()]))]);
+                (key, *p, influencers)
+            })
+            .collect()
+    }
+
+    fn score(levels: &mut Levels, values: &[(&str, f64, &str)]) -> BucketScores {
+        let owned = bucket(values);
+        let leaves: Vec<Leaf> = owned
+            .iter()
+            .map(|(key, probability, influencers)| Leaf {
+                key,
+                probability: *probability,
+                influencers,
+            })
+            .collect();
+        levels.score(build(&leaves, &["host.name".to_string()]))
+    }
+
+    /// A day of ordinary buckets, with a rare value every 7th.
+    fn history(i: usize) -> Vec<(&'static str, f64, &'static str)> {
+        let mut values = vec![("22", 0.6, "web-1"), ("443", 0.9, "web-2")];
+        if i % 7 == 3 {
+            values.push(("4444", 1e-4, "web-3"));
+        }
+        values
+    }
+
+    #[test]
+    fn a_restored_snapshot_continues_bit_identically() {
+        let mut straight = Levels::new(900);
+        let mut restored = Levels::new(900);
+        for i in 0..60 {
+            let a = score(&mut straight, &history(i));
+            let b = score(&mut restored, &history(i));
+            assert_eq!(a, b);
+            if i % 10 == 9 {
+                let snapshot = restored.snapshot();
+                let text = serde_json::to_string(&snapshot).expect("json");
+                let back: LevelsSnapshot = serde_json::from_str(&text).expect("parse");
+                restored = Levels::restore(900, back).expect("restore");
+                assert_eq!(restored, straight);
+            }
+        }
+    }
+
+    #[test]
+    fn scores_come_from_the_level_of_each_node() {
+        let mut levels = Levels::new(900);
+        for i in 0..60 {
+            score(&mut levels, &history(i));
+        }
+        let scores = score(
+            &mut levels,
+            &[("22", 0.6, "web-1"), ("31337", 1e-9, "web-9")],
+        );
+        let root = scores.root.expect("a root");
+        assert!(root.score > 0.0, "{root:?}");
+        let host = &scores.pivots[0];
+        let web9 = host
+            .values
+            .iter()
+            .find(|(v, _)| v == "web-9")
+            .expect("web-9");
+        let web1 = host
+            .values
+            .iter()
+            .find(|(v, _)| v == "web-1")
+            .expect("web-1");
+        assert!(web9.1.score > 0.0 && web1.1.score == 0.0, "{host:?}");
+        // An empty bucket advances the normalisers but scores nothing.
+        let empty = score(&mut levels, &[]);
+        assert!(empty.root.is_none() && empty.pivots.is_empty());
+    }
+
+    #[test]
+    fn a_duplicated_field_normalizer_is_refused() {
+        let mut levels = Levels::new(900);
+        score(&mut levels, &history(3));
+        let mut snapshot = levels.snapshot();
+        let twice = snapshot.influencers[0].clone();
+        snapshot.influencers.push(twice);
+        let error = Levels::restore(900, snapshot).expect_err("refused");
+        assert!(error.contains("appears twice"), "{error}");
     }
 }

@@ -95,16 +95,16 @@ pub fn build(leaves: &[Leaf], influencer_fields: &[String]) -> Tree {
     }
 }
 
-/// Leaves by partition value, each group's probabilities in leaf order.
+/// Leaves by partition value (in partition order), each group's probabilities in leaf order.
 fn by_partition<'a>(leaves: impl Iterator<Item = &'a Leaf<'a>>) -> Vec<Vec<f64>> {
-    let mut groups: BTreeMap<Option<&str>, Vec<f64>> = BTreeMap::new();
-    for leaf in leaves {
-        groups
-            .entry(leaf.key.partition.as_deref())
-            .or_default()
-            .push(clamp(leaf.probability));
-    }
-    groups.into_values().collect()
+    let mut keyed: Vec<(Option<&str>, f64)> = leaves
+        .map(|leaf| (leaf.key.partition.as_deref(), clamp(leaf.probability)))
+        .collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    keyed
+        .chunk_by(|a, b| a.0 == b.0)
+        .map(|group| group.iter().map(|(_, p)| *p).collect())
+        .collect()
 }
 
 fn smallest(ps: impl Iterator<Item = f64>) -> f64 {
@@ -271,6 +271,39 @@ mod tests {
         let root = tree.pivots[0].root;
         let expected = inverse_anomaly_score(0.8 * anomaly_score(1.0 - 0.99f64.powi(2)));
         assert!((root.probability - expected).abs() < 1e-9, "{root:?}");
+    }
+
+    #[test]
+    fn partitions_meet_as_people_under_the_root() {
+        // One leaf of p = 0.01 in each of two partitions: 1 - 0.99² = 0.0199 at the partition
+        // node, then the root's detectors step.
+        let (a, b) = (
+            SeriesKey {
+                partition: Some("web-1".into()),
+                by: "22".into(),
+            },
+            SeriesKey {
+                partition: Some("web-2".into()),
+                by: "22".into(),
+            },
+        );
+        let none = BTreeMap::new();
+        let leaves = [
+            Leaf {
+                key: &a,
+                probability: 0.01,
+                influencers: &none,
+            },
+            Leaf {
+                key: &b,
+                probability: 0.01,
+                influencers: &none,
+            },
+        ];
+        let root = build(&leaves, &[]).root.expect("a root");
+        let expected = inverse_anomaly_score(0.8 * anomaly_score(1.0 - 0.99f64.powi(2)));
+        assert!((root.probability - expected).abs() < 1e-9, "{root:?}");
+        assert_eq!(root.smallest_descendant, 0.01);
     }
 
     #[test]
