@@ -10,3 +10,4 @@ mod evaluate;
 mod ingest;
 mod jobs;
 mod run;
+mod spark;

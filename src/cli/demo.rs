@@ -9,7 +9,7 @@ use super::backfill::schedule;
 use super::fixtures::FleetArgs;
 use super::print;
 use super::run::build_plan;
-use super::settings::{DEFAULT_HISTORY, Settings};
+use super::settings::{DEFAULT_HISTORY, Settings, SparkSettings};
 use crate::fixtures::{generate_to, read_labels};
 use crate::pipeline;
 
@@ -47,6 +47,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         out_dir: dir.join("out"),
         jobs_dir: PathBuf::from("<built-in>"),
         history: DEFAULT_HISTORY,
+        spark: SparkSettings::default(),
     };
     let start = opts.start;
     let end = start + Duration::days(i64::from(opts.days));

@@ -11,7 +11,7 @@ mod print;
 mod run;
 mod settings;
 
-pub use settings::{Settings, SettingsFile};
+pub use settings::{Engine, Settings, SettingsFile, SparkSettings};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -24,11 +24,14 @@ pub const EXIT_CONFIG: u8 = 2;
 /// Exit status for bad input data: an unreadable or corrupt event file, a missing column, a
 /// corrupt or incompatible state snapshot.
 pub const EXIT_DATA: u8 = 65;
+/// Exit status when the Spark Connect server cannot be reached: try again later.
+pub const EXIT_UNAVAILABLE: u8 = 69;
 /// Exit status when another execution holds the state lock: try again later.
 pub const EXIT_LOCKED: u8 = 75;
 
 const EXIT_CODES_HELP: &str = "Exit codes: 0 success; 1 internal error; 2 bad flags, settings, job file or exception list; \
 65 bad input data (corrupt or truncated event file, missing column, corrupt or incompatible state); \
+69 the Spark Connect server is unreachable (try again later); \
 75 another execution holds the state lock (try again later).";
 
 /// Elastic's Linux network rarity detections, run as a batch job over Parquet ECS events.
@@ -59,6 +62,15 @@ pub struct Global {
     /// Jobs directory (job files and exceptions/).
     #[arg(long, global = true, value_name = "DIR")]
     pub jobs_dir: Option<std::path::PathBuf>,
+    /// What folds events into buckets (default: native, or the settings file's `engine`).
+    #[arg(long, global = true, value_enum)]
+    pub engine: Option<Engine>,
+    /// Spark Connect server for `--engine spark`: sc://HOST:PORT.
+    #[arg(long, global = true, value_name = "URL")]
+    pub spark_remote: Option<String>,
+    /// The events as the Spark cluster reads them: a path or a table (default: --store).
+    #[arg(long, global = true, value_name = "PATH_OR_TABLE")]
+    pub spark_source: Option<String>,
     /// More log output (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -135,16 +147,27 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         crate::state::Error::BadSnapshot { .. } => EXIT_DATA,
         _ => EXIT_INTERNAL,
     };
+    let spark_code = |e: &crate::spark::Error| match e {
+        crate::spark::Error::NotBuilt
+        | crate::spark::Error::NoRemote
+        | crate::spark::Error::BadRemote { .. } => EXIT_CONFIG,
+        crate::spark::Error::Unreachable { .. } => EXIT_UNAVAILABLE,
+        _ => EXIT_DATA,
+    };
     for cause in err.chain() {
         if let Some(e) = cause.downcast_ref::<crate::pipeline::Error>() {
             return match e {
                 crate::pipeline::Error::State(e) => state_code(e),
                 crate::pipeline::Error::Store(_) => EXIT_DATA,
+                crate::pipeline::Error::Spark(e) => spark_code(e),
                 _ => EXIT_INTERNAL,
             };
         }
         if let Some(e) = cause.downcast_ref::<crate::state::Error>() {
             return state_code(e);
+        }
+        if let Some(e) = cause.downcast_ref::<crate::spark::Error>() {
+            return spark_code(e);
         }
         if cause.is::<crate::store::Error>()
             || cause.is::<crate::ingest::Error>()

@@ -35,6 +35,32 @@ pub struct SettingsFile {
     /// With no state yet, how much history a job first learns from. Default `14d`.
     #[serde(default, with = "humantime_serde")]
     pub history: Option<Duration>,
+    /// What folds events into buckets: `native` (default) or `spark`.
+    pub engine: Option<Engine>,
+    /// `[spark]`: the Spark Connect server and the events it reads.
+    #[serde(default)]
+    pub spark: SparkFile,
+}
+
+/// What folds events into bucket summaries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// netrare reads the store and folds it itself.
+    #[default]
+    Native,
+    /// A Spark cluster folds the events, through Spark Connect.
+    Spark,
+}
+
+/// The `[spark]` table.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SparkFile {
+    /// Spark Connect URL, `sc://HOST:PORT[/;token=...]`.
+    pub remote: Option<String>,
+    /// The events as the cluster sees them: a path it reads as Parquet, or a table name.
+    pub source: Option<String>,
 }
 
 /// Resolved settings.
@@ -45,6 +71,17 @@ pub struct Settings {
     pub out_dir: PathBuf,
     pub jobs_dir: PathBuf,
     pub history: Duration,
+    pub spark: SparkSettings,
+}
+
+/// Which engine folds the buckets, and where the Spark one is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SparkSettings {
+    pub engine: Engine,
+    /// Spark Connect URL, when set.
+    pub remote: Option<String>,
+    /// The events as the Spark cluster reads them; `None` means the store's location.
+    pub source: Option<String>,
 }
 
 /// Default history a new job learns from.
@@ -86,6 +123,11 @@ impl Settings {
                 .clone()
                 .unwrap_or_else(|| rel(file.jobs_dir.clone().unwrap_or_else(|| "jobs".into()))),
             history: file.history.unwrap_or(DEFAULT_HISTORY),
+            spark: SparkSettings {
+                engine: global.engine.or(file.engine).unwrap_or_default(),
+                remote: global.spark_remote.clone().or(file.spark.remote),
+                source: global.spark_source.clone().or(file.spark.source),
+            },
         })
     }
 }
