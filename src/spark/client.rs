@@ -28,20 +28,26 @@ impl Session {
     /// Connects to `remote` (`sc://HOST:PORT[/;token=...]`) and reads the schema of `source`.
     pub fn connect(remote: &str, source: &str) -> Result<Session, Error> {
         super::check_reachable(remote)?;
+        let shown = super::shown_remote(remote);
         let failed = |e: spark_connect::SparkError| Error::Unreachable {
-            remote: remote.to_string(),
+            remote: shown.clone(),
             reason: e.to_string(),
         };
         let session = SparkSessionBuilder::new()
             .remote(remote)
             .get_or_create()
             .map_err(|e| Error::BadRemote {
-                remote: remote.to_string(),
+                remote: shown.clone(),
                 reason: e.to_string(),
             })?;
         session.version().map_err(failed)?;
+        // Timestamps without a zone are UTC, as the native store reads them.
+        session
+            .conf()
+            .set("spark.sql.session.timeZone", "UTC")
+            .map_err(failed)?;
         let query_failed = |e: spark_connect::SparkError| Error::Query {
-            remote: remote.to_string(),
+            remote: shown.clone(),
             reason: format!("reading {source}: {e}"),
         };
         if let Some(view) = source_view(source) {
@@ -59,7 +65,7 @@ impl Session {
             flatten(fields, &mut Vec::new(), &mut columns);
         }
         Ok(Session {
-            remote: remote.to_string(),
+            remote: shown,
             source: source.to_string(),
             session,
             schema: SourceSchema { columns },

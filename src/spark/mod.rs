@@ -92,10 +92,15 @@ const DEFAULT_PORT: u16 = 15002;
 /// How long a server gets to accept a connection before it counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A Spark Connect URL as messages show it: without its `/;` parameters, which may hold a token.
+pub fn shown_remote(remote: &str) -> String {
+    remote.split("/;").next().unwrap_or(remote).to_string()
+}
+
 /// The `HOST:PORT` of a Spark Connect URL `sc://HOST[:PORT][/;params]`.
 pub fn host_port(remote: &str) -> Result<(String, u16), Error> {
     let bad = |reason: &str| Error::BadRemote {
-        remote: remote.to_string(),
+        remote: shown_remote(remote),
         reason: reason.to_string(),
     };
     let rest = remote
@@ -129,7 +134,7 @@ pub fn host_port(remote: &str) -> Result<(String, u16), Error> {
 pub fn check_reachable(remote: &str) -> Result<(), Error> {
     let (host, port) = host_port(remote)?;
     let unreachable = |reason: String| Error::Unreachable {
-        remote: remote.to_string(),
+        remote: shown_remote(remote),
         reason,
     };
     let addresses: Vec<_> = (host.as_str(), port)
