@@ -96,11 +96,13 @@ NOW=2026-11-03T18:00:00Z
 for name in native spark; do
     step "backfill $FROM .. $TO and run at $NOW: $name"
     started=$(date +%s.%N)
-    engine "$name" -v backfill --from "$FROM" --to "$TO" >"$WORK/$name.backfill.txt" 2>"$WORK/$name.backfill.log" ||
+    engine "$name" -v --log-format json backfill --from "$FROM" --to "$TO" >"$WORK/$name.backfill.txt" 2>"$WORK/$name.backfill.log" ||
         { cat "$WORK/$name.backfill.log" >&2; die "$name backfill failed"; }
     echo "$started $(date +%s.%N)" >"$WORK/$name.backfill.time"
+    started=$(date +%s.%N)
     engine "$name" -v run --now "$NOW" >"$WORK/$name.run.txt" 2>"$WORK/$name.run.log" ||
         { cat "$WORK/$name.run.log" >&2; die "$name run failed"; }
+    echo "$started $(date +%s.%N)" >"$WORK/$name.run.time"
 done
 
 step "comparing records, alerts and state"
@@ -147,17 +149,21 @@ print(f"identical: {compared['anomalies']} records, {compared['alerts']} alerts,
 EOF
 
 # What crossed the network, from the -v log lines of the Spark backfill.
-"$PY" - "$WORK/spark.backfill.log" "$WORK/native.backfill.time" "$WORK/spark.backfill.time" "$WORK/events" <<'EOF'
-import pathlib, re, sys
-log = pathlib.Path(sys.argv[1]).read_text()
-rows = sum(int(m) for m in re.findall(r"rows=(\d+)", log))
-size = sum(int(m) for m in re.findall(r"bytes=(\d+)", log))
-queries = len(re.findall(r"spark summaries", log))
+"$PY" - "$WORK/spark.backfill.log" "$WORK/native.backfill.time" "$WORK/spark.backfill.time" "$WORK/events" \
+    "$WORK/native.run.time" "$WORK/spark.run.time" <<'EOF'
+import json, pathlib, sys
+lines = [json.loads(l) for l in pathlib.Path(sys.argv[1]).read_text().splitlines() if l.startswith("{")]
+queries = [l["fields"] for l in lines if l.get("fields", {}).get("message") == "spark summaries"]
+rows = sum(q["rows"] for q in queries)
+size = sum(q["bytes"] for q in queries)
+seconds = sum(q["seconds"] for q in queries)
 events = sum(p.stat().st_size for p in pathlib.Path(sys.argv[4]).rglob("*.parquet"))
-native, spark = ((lambda a, b: b - a)(*map(float, pathlib.Path(p).read_text().split())) for p in sys.argv[2:4])
-print(f"spark backfill: {queries} queries, {rows} summary rows, {size} Arrow bytes received "
+native, spark, native_run, spark_run = (
+    (lambda a, b: b - a)(*map(float, pathlib.Path(p).read_text().split())) for p in sys.argv[2:4] + sys.argv[5:7])
+print(f"spark backfill: {len(queries)} queries ({seconds:.1f} s), {rows} summary rows, {size} Arrow bytes received "
       f"({size / max(rows, 1):.0f} B/row); event files {events} bytes; "
-      f"wall time native {native:.1f} s, spark {spark:.1f} s")
+      f"wall time native {native:.1f} s, spark {spark:.1f} s; one scheduled run native {native_run:.1f} s, "
+      f"spark {spark_run:.1f} s")
 EOF
 
 step "errors leave state untouched"
