@@ -9,7 +9,7 @@ use super::backfill::schedule;
 use super::fixtures::FleetArgs;
 use super::print;
 use super::run::build_plan;
-use super::settings::{DEFAULT_HISTORY, Settings};
+use super::settings::{DEFAULT_HISTORY, Settings, SparkSettings};
 use crate::fixtures::{generate_to, read_labels};
 use crate::output::AlertTarget;
 use crate::pipeline;
@@ -50,6 +50,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         history: DEFAULT_HISTORY,
         results_ndjson: None,
         alert_target: AlertTarget::default(),
+        spark: SparkSettings::default(),
     };
     let start = opts.start;
     let end = start + Duration::days(i64::from(opts.days));

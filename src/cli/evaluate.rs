@@ -9,7 +9,7 @@ use chrono::{DateTime, Days, NaiveTime, Utc};
 
 use super::backfill::schedule;
 use super::run::{build_plan, parse_time};
-use super::settings::Settings;
+use super::settings::{Settings, SparkSettings};
 use crate::evaluate::{
     Hit, HostDays, JobEval, JobUnderTest, evaluate_job, read_records, store_extent,
 };
@@ -159,7 +159,7 @@ fn backfill_and_score(
         store: events.to_string(),
         state_dir: scratch.path().join("state"),
         out_dir: scratch.path().join("out"),
-        results_ndjson: None,
+        spark: SparkSettings::default(),
         ..settings.clone()
     };
     let jobs: Vec<Job> = jobs
@@ -340,6 +340,7 @@ mod tests {
             history: super::super::settings::DEFAULT_HISTORY,
             results_ndjson: None,
             alert_target: crate::output::AlertTarget::default(),
+            spark: SparkSettings::default(),
         };
         let evaluation = evaluate(
             &dir.path().to_string_lossy(),

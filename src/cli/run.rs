@@ -8,10 +8,11 @@ use chrono::{DateTime, Utc};
 
 use super::exit::AheadOfClock;
 use super::print;
-use super::settings::Settings;
+use super::settings::{Engine, Settings};
 use crate::jobs::{self, Job};
-use crate::pipeline::{self, Plan, Progress};
+use crate::pipeline::{self, Plan, Progress, Source};
 use crate::rule::Exceptions;
+use crate::spark;
 use crate::store::EventStore;
 
 /// One execution: model every complete bucket since each job's checkpoint, write its anomaly
@@ -100,8 +101,21 @@ pub fn build_plan(
     commit_every: usize,
 ) -> anyhow::Result<Plan> {
     let exceptions = load_exceptions(settings, &jobs)?;
-    let store = EventStore::open(&settings.store)
-        .with_context(|| format!("opening the event store {}", settings.store))?;
+    let source = match settings.spark.engine {
+        Engine::Native => Source::Store(
+            EventStore::open(&settings.store)
+                .with_context(|| format!("opening the event store {}", settings.store))?,
+        ),
+        Engine::Spark => {
+            let remote = settings
+                .spark
+                .remote
+                .as_deref()
+                .ok_or(spark::Error::NoRemote)?;
+            let events = settings.spark.source.as_deref().unwrap_or(&settings.store);
+            Source::Spark(spark::Session::connect(remote, events)?)
+        }
+    };
     let progress = if std::io::stderr().is_terminal() && executions.len() > 1 {
         Progress::Bar
     } else {
@@ -110,7 +124,7 @@ pub fn build_plan(
     Ok(Plan {
         jobs,
         exceptions,
-        store,
+        source,
         state_dir: settings.state_dir.clone(),
         out_dir: settings.out_dir.clone(),
         executions,

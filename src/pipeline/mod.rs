@@ -8,6 +8,7 @@
 mod feed;
 mod runner;
 
+pub use feed::Source;
 pub use runner::{JobSummary, fingerprint};
 
 use std::path::{Path, PathBuf};
@@ -22,7 +23,7 @@ use crate::output;
 use crate::results::{AnomalyRecord, ResultSet};
 use crate::rule::{Alert, Exceptions};
 use crate::state::{self, Append, Commit, Publish, StateLock};
-use crate::store::{EventStore, ScanStats};
+use crate::store::ScanStats;
 use feed::Feed;
 use runner::Runner;
 
@@ -36,6 +37,8 @@ pub enum Error {
     Store(#[from] crate::store::Error),
     #[error(transparent)]
     Output(#[from] output::Error),
+    #[error(transparent)]
+    Spark(#[from] crate::spark::Error),
 }
 
 /// How progress is shown.
@@ -52,7 +55,8 @@ pub struct Plan {
     pub jobs: Vec<Job>,
     /// The exception lists of each job, in the order of `jobs`.
     pub exceptions: Vec<Exceptions>,
-    pub store: EventStore,
+    /// Where the bucket summaries come from.
+    pub source: Source,
     pub state_dir: PathBuf,
     pub out_dir: PathBuf,
     /// The `now` (epoch ms) of each execution, ascending: one for `run`, many for `backfill`.
@@ -135,7 +139,7 @@ pub fn execute(plan: Plan) -> Result<Report, Error> {
         .map(|j| Runner::complete_until(j, last_now))
         .max()
         .unwrap_or(first_now);
-    let mut feed = Feed::new(&plan.store, &plan.jobs, &checkpoints, limit);
+    let mut feed = Feed::new(&plan.source, &plan.jobs, &checkpoints, limit);
     let bar = progress_bar(&plan, &runners, limit);
     let mut all_alerts = Vec::new();
     let started = Instant::now();
