@@ -83,13 +83,14 @@ step "generating a fleet"
 engine() {
     local name="$1"
     shift
-    local flags=(--store "$WORK/events" --state-dir "$WORK/$name/state" --out "$WORK/$name/out" --jobs-dir jobs)
-    if [ "$name" = spark ]; then
+    local flags=(--store "$WORK/events" --state-dir "$WORK/$name/state" --out "$WORK/$name/out" --jobs-dir "$JOBS")
+    if [[ "$name" == spark* ]]; then
         flags+=(--engine spark --spark-remote "$REMOTE" --spark-source "$WORK/events")
     fi
     "$NETRARE" "${flags[@]}" "$@"
 }
 
+JOBS=jobs
 FROM=2026-11-02T00:00:00Z
 TO=2026-11-03T12:00:00Z
 NOW=2026-11-03T18:00:00Z
@@ -105,8 +106,7 @@ for name in native spark; do
     echo "$started $(date +%s.%N)" >"$WORK/$name.run.time"
 done
 
-step "comparing records, alerts and state"
-"$PY" - "$WORK/native" "$WORK/spark" <<'EOF' || die "the engines disagree"
+cat >"$WORK/compare.py" <<'EOF'
 import json, pathlib, sys
 import pyarrow.parquet as pq
 
@@ -147,6 +147,19 @@ if failures:
     sys.exit(1)
 print(f"identical: {compared['anomalies']} records, {compared['alerts']} alerts, {len(states)} job states")
 EOF
+step "comparing records, alerts and state"
+"$PY" "$WORK/compare.py" "$WORK/native" "$WORK/spark" || die "the engines disagree"
+
+# The population model and a partitioned job, backfilled both ways.
+JOBS="$WORK/jobs-more"
+mkdir -p "$JOBS"
+cp -r jobs/population/*.toml docs/examples/port_by_host.toml jobs/exceptions "$JOBS"/
+for name in native-more spark-more; do
+    step "backfill the population and partitioned jobs: $name"
+    engine "$name" backfill --from "$FROM" --to "$TO" >/dev/null 2>"$WORK/$name.log" ||
+        { cat "$WORK/$name.log" >&2; die "$name backfill failed"; }
+done
+"$PY" "$WORK/compare.py" "$WORK/native-more" "$WORK/spark-more" || die "the engines disagree on the population and partitioned jobs"
 
 # What crossed the network, from the -v log lines of the Spark backfill.
 "$PY" - "$WORK/spark.backfill.log" "$WORK/native.backfill.time" "$WORK/spark.backfill.time" "$WORK/events" \

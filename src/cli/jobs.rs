@@ -36,7 +36,7 @@ pub enum Command {
 /// SQL dialects `jobs sql` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Dialect {
-    /// Spark SQL (Apache Spark 3.5 and later, Databricks).
+    /// Spark SQL, as Apache Spark and Databricks run it.
     Spark,
 }
 

@@ -51,15 +51,13 @@ impl Session {
             reason: format!("reading {source}: {e}"),
         };
         if let Some(view) = source_view(source) {
-            session
-                .sql(&view)
-                .and_then(|df| df.collect())
-                .map_err(query_failed)?;
+            let create = session.sql(&view).map_err(query_failed)?;
+            create.collect().map_err(query_failed)?;
         }
-        let schema = session
+        let events = session
             .sql(&format!("SELECT * FROM {}", from_clause(source)))
-            .and_then(|df| df.schema())
             .map_err(query_failed)?;
+        let schema = events.schema().map_err(query_failed)?;
         let mut columns = Vec::new();
         if let DataType::Struct { fields } = &schema {
             flatten(fields, &mut Vec::new(), &mut columns);
@@ -81,14 +79,16 @@ impl Session {
         fold: &FoldFields,
     ) -> Result<BTreeMap<i64, BucketSummary>, Error> {
         let sql = summary_query(&self.source, datafeed, fold, &self.schema)?;
+        let failed = |e: spark_connect::SparkError| Error::Query {
+            remote: self.remote.clone(),
+            reason: e.to_string(),
+        };
         let bytes = self
             .session
             .sql(&sql)
-            .and_then(|df| df.to_arrow())
-            .map_err(|e| Error::Query {
-                remote: self.remote.clone(),
-                reason: e.to_string(),
-            })?;
+            .map_err(failed)?
+            .to_arrow()
+            .map_err(failed)?;
         self.bytes_received
             .set(self.bytes_received.get() + bytes.len() as u64);
         let bad_arrow = |e: arrow::error::ArrowError| Error::Query {
