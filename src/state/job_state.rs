@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::Error;
 use crate::model::ModelSnapshot;
 use crate::model::hierarchy::LevelsSnapshot;
-use crate::results::AnomalyRecord;
+use crate::results::{AnomalyRecord, BucketResult, InfluencerResult};
 use crate::rule::RuleState;
 
 /// The `format` value of every state file.
@@ -37,6 +37,12 @@ pub struct JobState {
     /// The latest version of every record still inside the renormalisation window, to re-score
     /// after a big change.
     pub recent_records: Vec<AnomalyRecord>,
+    /// The same for buckets scoring above 0 and for influencers; absent from snapshots written
+    /// before they were renormalised, which then start with none.
+    #[serde(default)]
+    pub recent_buckets: Vec<BucketResult>,
+    #[serde(default)]
+    pub recent_influencers: Vec<InfluencerResult>,
 }
 
 impl JobState {
