@@ -1,6 +1,7 @@
 """Reads every result type netrare writes with DuckDB, as docs/outputs.md shows, and checks
-the column types and the documented relations (anomaly_score = max of bucket influencers,
-initial = current, one id per row, NDJSON ids = Parquet ids).
+the column types and the documented relations on the latest version of each result
+(anomaly_score = max of bucket influencers, initial = current in version 1, one row per id and
+version, NDJSON ids = Parquet ids).
 
 Usage: python results_duckdb.py OUT_DIR [RESULTS_NDJSON]
 """
@@ -15,17 +16,25 @@ EXPECTED = {
                   "record_score": "DOUBLE"},
     "buckets": {"id": "VARCHAR", "timestamp": "TIMESTAMP WITH TIME ZONE",
                 "anomaly_score": "DOUBLE", "initial_anomaly_score": "DOUBLE",
-                "event_count": "BIGINT", "processing_time_ms": "BIGINT", "is_interim": "BOOLEAN"},
+                "result_version": "BIGINT", "event_count": "BIGINT", "processing_time_ms": "BIGINT", "is_interim": "BOOLEAN"},
     "bucket_influencers": {"id": "VARCHAR", "influencer_field_name": "VARCHAR",
                            "anomaly_score": "DOUBLE", "raw_anomaly_score": "DOUBLE",
-                           "probability": "DOUBLE"},
+                           "probability": "DOUBLE", "result_version": "BIGINT"},
     "influencers": {"id": "VARCHAR", "influencer_field_name": "VARCHAR",
                     "influencer_field_value": "VARCHAR", "influencer_score": "DOUBLE",
-                    "initial_influencer_score": "DOUBLE", "probability": "DOUBLE"},
+                    "initial_influencer_score": "DOUBLE", "result_version": "BIGINT",
+                    "probability": "DOUBLE"},
     "model_size_stats": {"id": "VARCHAR", "log_time": "TIMESTAMP WITH TIME ZONE",
                          "model_bytes": "BIGINT", "total_by_field_count": "BIGINT",
                          "bucket_allocation_failures_count": "BIGINT", "memory_status": "VARCHAR"},
 }
+
+
+def latest(out, folder):
+    """The latest version of each result of `folder`, as docs/outputs.md reads it."""
+    id_column = "record_id" if folder == "anomalies" else "id"
+    return f"""(SELECT * FROM read_parquet('{out}/{folder}/*/*.parquet')
+        QUALIFY row_number() OVER (PARTITION BY {id_column} ORDER BY result_version DESC) = 1)"""
 
 
 def main():
@@ -38,25 +47,26 @@ def main():
         for column, kind in columns.items():
             assert types.get(column) == kind, f"{folder}.{column}: {types.get(column)} != {kind}"
         id_column = "record_id" if folder == "anomalies" else "id"
+        version = "" if folder == "model_size_stats" else ", result_version"
         rows, distinct = con.execute(
-            f"SELECT count(*), count(DISTINCT {id_column}) FROM {source}").fetchone()
+            f"SELECT count(*), count(DISTINCT ({id_column}{version})) FROM {source}").fetchone()
         assert rows == distinct, f"{folder}: duplicate ids"
         ids |= {r[0] for r in con.execute(f"SELECT {id_column} FROM {source}").fetchall()}
         print(f"{folder}: {rows} rows, types as documented")
     bad = con.execute(f"""
-        SELECT count(*) FROM read_parquet('{out}/buckets/*/*.parquet')
+        SELECT count(*) FROM {latest(out, "buckets")}
         WHERE anomaly_score != coalesce(list_max([b.anomaly_score for b in bucket_influencers]), 0)
-           OR anomaly_score != initial_anomaly_score""").fetchone()[0]
+           OR (result_version = 1 AND anomaly_score != initial_anomaly_score)""").fetchone()[0]
     assert bad == 0, f"{bad} buckets whose score is not the max of their bucket influencers"
     top = con.execute(f"""
         SELECT influencer_field_value AS host, max(influencer_score) AS score, count(*) AS buckets
-        FROM read_parquet('{out}/influencers/*/*.parquet')
+        FROM {latest(out, "influencers")}
         WHERE influencer_field_name = 'host.name'
         GROUP BY host ORDER BY score DESC LIMIT 3""").fetchall()
     print("most anomalous hosts:", top)
     timeline = con.execute(f"""
         SELECT timestamp, job_id, anomaly_score, event_count, bi.influencer_field_name AS top_field
-        FROM (SELECT *, unnest(bucket_influencers) AS bi FROM read_parquet('{out}/buckets/*/*.parquet'))
+        FROM (SELECT *, unnest(bucket_influencers) AS bi FROM {latest(out, "buckets")})
         WHERE anomaly_score > 0 AND bi.anomaly_score = anomaly_score
         ORDER BY timestamp""").fetchall()
     print(f"bucket timeline: {len(timeline)} scored buckets")

@@ -37,7 +37,7 @@ fn bucket_key(row: &Row) -> (String, i64) {
 #[test]
 fn buckets_carry_elastic_ids_and_the_max_of_their_bucket_influencers() {
     let sandbox = backfilled_day();
-    let buckets = read_rows(&sandbox.out().join("buckets"));
+    let buckets = latest_by(read_rows(&sandbox.out().join("buckets")), "id");
     let records = sandbox.records();
     let with_records: BTreeSet<(String, i64)> = records.iter().map(bucket_key).collect();
     // Every bucket from each job's first bucket with data, once.
@@ -74,10 +74,12 @@ fn buckets_carry_elastic_ids_and_the_max_of_their_bucket_influencers() {
             .map(|b| b["anomaly_score"].as_f64().expect("score"))
             .fold(0.0, f64::max);
         assert_eq!(bucket.number("anomaly_score"), max, "{bucket:?}");
-        assert_eq!(
-            bucket.number("initial_anomaly_score").to_bits(),
-            bucket.number("anomaly_score").to_bits()
-        );
+        if bucket.number("result_version") == 1.0 {
+            assert_eq!(
+                bucket.number("initial_anomaly_score").to_bits(),
+                bucket.number("anomaly_score").to_bits()
+            );
+        }
         let has_time = nested
             .iter()
             .any(|b| b["influencer_field_name"] == "bucket_time");
@@ -90,8 +92,8 @@ fn buckets_carry_elastic_ids_and_the_max_of_their_bucket_influencers() {
 #[test]
 fn bucket_influencers_are_also_written_alone_with_their_own_ids() {
     let sandbox = backfilled_day();
-    let buckets = read_rows(&sandbox.out().join("buckets"));
-    let alone = read_rows(&sandbox.out().join("bucket_influencers"));
+    let buckets = latest_by(read_rows(&sandbox.out().join("buckets")), "id");
+    let alone = latest_by(read_rows(&sandbox.out().join("bucket_influencers")), "id");
     let nested: BTreeSet<String> = buckets
         .iter()
         .flat_map(|b| {
@@ -113,10 +115,12 @@ fn bucket_influencers_are_also_written_alone_with_their_own_ids() {
     for row in &alone {
         assert_eq!(row.text("result_type"), "bucket_influencer");
         assert!((0.0..=1.0).contains(&row.number("probability")));
-        assert_eq!(
-            row.number("initial_anomaly_score"),
-            row.number("anomaly_score")
-        );
+        if row.number("result_version") == 1.0 {
+            assert_eq!(
+                row.number("initial_anomaly_score"),
+                row.number("anomaly_score")
+            );
+        }
     }
 }
 
@@ -166,10 +170,12 @@ fn influencers_use_values_to_id_and_belong_to_a_written_bucket_influencer() {
             checked += 1;
         }
         assert!(fields.contains(&(job, ts, field.to_string())), "{row:?}");
-        assert_eq!(
-            row.number("initial_influencer_score").to_bits(),
-            row.number("influencer_score").to_bits()
-        );
+        if row.number("result_version") == 1.0 {
+            assert_eq!(
+                row.number("initial_influencer_score").to_bits(),
+                row.number("influencer_score").to_bits()
+            );
+        }
         top = top.max(row.number("influencer_score"));
     }
     assert!(checked > 0, "no process influencer matched a record");
@@ -198,8 +204,9 @@ fn scheduled_runs_write_the_same_buckets_and_influencers_as_the_backfill() {
     let day = scheduled_day();
     let backfill = backfilled_day();
     for folder in ["buckets", "bucket_influencers", "influencers"] {
-        let bits = |sandbox: &Sandbox| -> BTreeMap<String, (u64, u64)> {
-            read_rows(&sandbox.out().join(folder))
+        let bits = |sandbox: &Sandbox| -> BTreeMap<(String, u64), (u64, u64)> {
+            let rows = read_rows(&sandbox.out().join(folder));
+            let bits: BTreeMap<_, _> = rows
                 .iter()
                 .map(|r| {
                     let score = ["anomaly_score", "influencer_score"]
@@ -207,9 +214,15 @@ fn scheduled_runs_write_the_same_buckets_and_influencers_as_the_backfill() {
                         .find_map(|c| r.get(*c).and_then(Value::as_f64))
                         .expect("a score");
                     let p = r.get("probability").and_then(Value::as_f64).unwrap_or(0.0);
-                    (r.text("id").to_string(), (score.to_bits(), p.to_bits()))
+                    let version = r.number("result_version") as u64;
+                    (
+                        (r.text("id").to_string(), version),
+                        (score.to_bits(), p.to_bits()),
+                    )
                 })
-                .collect()
+                .collect();
+            assert_eq!(bits.len(), rows.len(), "{folder}: a version written twice");
+            bits
         };
         assert_eq!(bits(&day.sandbox), bits(backfill), "{folder} differ");
     }
@@ -234,20 +247,23 @@ fn results_ndjson_indexes_every_result_with_its_id() {
     let text = std::fs::read_to_string(sandbox.path("results.ndjson")).expect("ndjson");
     let pairs = bulk(&text);
     let mut ids = BTreeSet::new();
-    let mut record_scores: BTreeMap<String, u64> = BTreeMap::new();
+    // A renormalised result is indexed again under its id, as Elasticsearch re-indexes it: the
+    // last line of an id holds its latest score.
+    let mut last_scores: BTreeMap<String, u64> = BTreeMap::new();
     let mut by_type: BTreeMap<String, usize> = BTreeMap::new();
     for (action, doc) in &pairs {
         let index = &action["index"];
         assert_eq!(index["_index"], ".ml-anomalies-shared");
         let id = index["_id"].as_str().expect("_id").to_string();
-        if doc["result_type"] == "record" {
-            // A renormalised record is indexed again under its id, as Elasticsearch re-indexes it:
-            // the last line wins.
-            let score = doc["record_score"].as_f64().expect("record_score");
-            record_scores.insert(id.clone(), score.to_bits());
-            ids.insert(id);
-        } else {
-            assert!(ids.insert(id), "duplicate _id");
+        let score = ["record_score", "anomaly_score", "influencer_score"]
+            .iter()
+            .find_map(|c| doc[*c].as_f64());
+        match score {
+            Some(score) => {
+                last_scores.insert(id.clone(), score.to_bits());
+                ids.insert(id);
+            }
+            None => assert!(ids.insert(id), "duplicate _id"),
         }
         *by_type
             .entry(doc["result_type"].as_str().expect("type").to_string())
@@ -270,17 +286,21 @@ fn results_ndjson_indexes_every_result_with_its_id() {
     }
     assert_eq!(ids, expected);
     assert_eq!(by_type["record"], sandbox.record_rows().len());
-    let latest: BTreeMap<String, u64> = sandbox
-        .records()
-        .iter()
-        .map(|r| {
-            let score = r.number("record_score").to_bits();
-            (r.text("record_id").to_string(), score)
-        })
-        .collect();
+    let mut latest: BTreeMap<String, u64> = BTreeMap::new();
+    let folders = [
+        ("anomalies", "record_id", "record_score"),
+        ("buckets", "id", "anomaly_score"),
+        ("bucket_influencers", "id", "anomaly_score"),
+        ("influencers", "id", "influencer_score"),
+    ];
+    for (folder, id, score) in folders {
+        for row in latest_by(read_rows(&sandbox.out().join(folder)), id) {
+            latest.insert(row.text(id).to_string(), row.number(score).to_bits());
+        }
+    }
     assert_eq!(
-        record_scores, latest,
-        "the last line of a record is not its latest version"
+        last_scores, latest,
+        "the last line of a result is not its latest version"
     );
     assert_eq!(
         by_type["bucket"],
@@ -371,6 +391,7 @@ fn result_files_keep_stable_column_types() {
                 ("is_interim", &flag),
                 ("anomaly_score", &double),
                 ("initial_anomaly_score", &double),
+                ("result_version", &long),
                 ("event_count", &long),
                 ("processing_time_ms", &long),
             ],
@@ -383,6 +404,7 @@ fn result_files_keep_stable_column_types() {
                 ("initial_anomaly_score", &double),
                 ("raw_anomaly_score", &double),
                 ("probability", &double),
+                ("result_version", &long),
             ],
         ),
         (
@@ -392,6 +414,7 @@ fn result_files_keep_stable_column_types() {
                 ("influencer_field_value", &text),
                 ("influencer_score", &double),
                 ("initial_influencer_score", &double),
+                ("result_version", &long),
                 ("probability", &double),
             ],
         ),

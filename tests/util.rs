@@ -360,9 +360,15 @@ impl RowExt for Row {
 /// `QUALIFY row_number() OVER (PARTITION BY record_id ORDER BY result_version DESC) = 1`.
 /// Panics if two rows share an id and a version.
 pub fn latest_versions(rows: Vec<Row>) -> Vec<Row> {
+    latest_by(rows, "record_id")
+}
+
+/// The latest row (highest `result_version`) of each value of `id_column`, in id order.
+/// Panics if two rows share an id and a version.
+pub fn latest_by(rows: Vec<Row>, id_column: &str) -> Vec<Row> {
     let mut latest: BTreeMap<String, Row> = BTreeMap::new();
     for row in rows {
-        let id = row.text("record_id").to_string();
+        let id = row.text(id_column).to_string();
         let version = row.number("result_version");
         match latest.get(&id).map(|r| r.number("result_version")) {
             Some(current) if current == version => panic!("{id}: version {version} written twice"),

@@ -124,11 +124,17 @@ fn bucket_influencer_columns(rows: &[&BucketInfluencer]) -> Vec<Column> {
     ]
 }
 
-/// One row per bucket influencer, all buckets; see `docs/outputs.md`.
+/// One row per bucket influencer, all buckets, versioned with its bucket (Elasticsearch
+/// re-indexes them together); see `docs/outputs.md`.
 pub fn bucket_influencers_batch(buckets: &[BucketResult]) -> Result<RecordBatch, ArrowError> {
     let rows: Vec<&BucketInfluencer> = buckets.iter().flat_map(|b| &b.bucket_influencers).collect();
+    let versions: Vec<u64> = buckets
+        .iter()
+        .flat_map(|b| std::iter::repeat_n(b.result_version, b.bucket_influencers.len()))
+        .collect();
     let mut columns = common_columns(&rows, "bucket_influencer", true);
     columns.extend(bucket_influencer_columns(&rows));
+    columns.push(("result_version".into(), longs(&versions, |v| *v), false));
     batch(columns)
 }
 
@@ -145,6 +151,11 @@ pub fn buckets_batch(buckets: &[BucketResult]) -> Result<RecordBatch, ArrowError
         (
             "initial_anomaly_score".into(),
             doubles(buckets, |b| b.initial_anomaly_score),
+            false,
+        ),
+        (
+            "result_version".into(),
+            longs(buckets, |b| b.result_version),
             false,
         ),
         (

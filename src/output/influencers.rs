@@ -4,7 +4,7 @@ use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 
 use super::arrays::strings;
-use super::buckets::{common_columns, doubles};
+use super::buckets::{common_columns, doubles, longs};
 use super::records::batch;
 use crate::results::InfluencerResult;
 
@@ -31,6 +31,11 @@ pub fn influencers_batch(rows: &[InfluencerResult]) -> Result<RecordBatch, Arrow
         (
             "initial_influencer_score".into(),
             doubles(rows, |i| i.initial_influencer_score),
+            false,
+        ),
+        (
+            "result_version".into(),
+            longs(rows, |i| i.result_version),
             false,
         ),
         (

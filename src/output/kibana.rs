@@ -136,7 +136,10 @@ fn embedded_record(record: &AnomalyRecord) -> Map<String, Value> {
         put("partition_field_value", json!(value));
     }
     put("influencers", json!(record.influencers));
-    put("anomaly_score_explanation", explanation(record));
+    put(
+        "anomaly_score_explanation",
+        json!(record.anomaly_score_explanation()),
+    );
     let mut all_values = vec![record.by_field_value.clone()];
     all_values.extend(record.partition_field_value.iter().cloned());
     all_values.push(record.job_id.clone());
@@ -169,21 +172,6 @@ fn embedded_record(record: &AnomalyRecord) -> Map<String, Value> {
         }
     }
     doc
-}
-
-/// `anomaly_score_explanation` of a `rare` record, with the keys ml-cpp writes for it.
-fn explanation(record: &AnomalyRecord) -> Value {
-    let mut out = Map::new();
-    if record.by_field_first_occurrence_ms == record.timestamp_ms {
-        out.insert("by_field_first_occurrence".into(), json!(true));
-    }
-    if record.by_field_relative_rarity > 0.0 {
-        out.insert(
-            "by_field_relative_rarity".into(),
-            json!(record.by_field_relative_rarity),
-        );
-    }
-    Value::Object(out)
 }
 
 /// Whether `value` fits the ECS type of `field`, which Kibana checks before indexing: `ip`

@@ -57,16 +57,6 @@ fn common(
 
 fn record_doc(r: &AnomalyRecord) -> Value {
     let mut doc = common("record", &r.job_id, r.timestamp_ms, r.bucket_span);
-    let mut explanation = Map::new();
-    if r.by_field_first_occurrence_ms == r.timestamp_ms {
-        explanation.insert("by_field_first_occurrence".into(), json!(true));
-    }
-    if r.by_field_relative_rarity > 0.0 {
-        explanation.insert(
-            "by_field_relative_rarity".into(),
-            json!(r.by_field_relative_rarity),
-        );
-    }
     let fields = [
         ("detector_index", json!(r.detector_index)),
         ("probability", json!(r.probability)),
@@ -81,7 +71,10 @@ fn record_doc(r: &AnomalyRecord) -> Value {
         ("typical", json!(r.typical)),
         ("actual", json!(r.actual)),
         ("influencers", json!(r.influencers)),
-        ("anomaly_score_explanation", Value::Object(explanation)),
+        (
+            "anomaly_score_explanation",
+            json!(r.anomaly_score_explanation()),
+        ),
     ];
     doc.extend(fields.into_iter().map(|(k, v)| (k.to_string(), v)));
     if let (Some(name), Some(value)) = (&r.partition_field_name, &r.partition_field_value) {

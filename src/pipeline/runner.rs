@@ -9,8 +9,13 @@ use crate::bucket::{BucketSummary, SeriesKey, ValueSummary};
 use crate::jobs::Job;
 use crate::model::hierarchy::{self, Leaf, Levels};
 use crate::model::{MemoryReport, Model};
-use crate::results::renormalize::{renormalize, window_ms};
-use crate::results::{AnomalyRecord, ModelSizeStats, RecordContext, ResultSet, bucket_results};
+use crate::results::renormalize::{
+    renormalize_buckets, renormalize_influencers, renormalize_records, window_ms,
+};
+use crate::results::{
+    AnomalyRecord, BucketResult, InfluencerResult, ModelSizeStats, RecordContext, ResultSet,
+    bucket_results,
+};
 use crate::rule::exceptions::{Action, Subject};
 use crate::rule::{Alert, Exceptions, RuleState, evaluate};
 use crate::state::{Error as StateError, FORMAT, JobState, SnapshotProblem, VERSION};
@@ -57,6 +62,10 @@ pub struct Runner {
     pub alerts: Vec<Alert>,
     /// The latest version of every record inside the renormalisation window.
     pub recent: Vec<AnomalyRecord>,
+    /// The latest version of every bucket scoring above 0 inside the renormalisation window.
+    pub recent_buckets: Vec<BucketResult>,
+    /// The latest version of every influencer inside the renormalisation window.
+    pub recent_influencers: Vec<InfluencerResult>,
 }
 
 /// What the model depends on in a job file; a state built under another definition is refused.
@@ -88,7 +97,7 @@ impl Runner {
         let params = job.model_params();
         let span_s = job.span().secs();
         let path = JobState::path(state_dir, job.id());
-        let (model, levels, failures, checkpoint_ms, first_bucket_ms, rule, recent) =
+        let (model, levels, failures, checkpoint_ms, first_bucket_ms, rule, windows) =
             match JobState::load(state_dir, job.id(), &fingerprint(job), job.span().ms())? {
                 Some(state) => {
                     let bad = |problem| StateError::BadSnapshot {
@@ -106,7 +115,11 @@ impl Runner {
                         state.checkpoint_ms,
                         state.first_bucket_ms,
                         state.rule,
-                        state.recent_records,
+                        (
+                            state.recent_records,
+                            state.recent_buckets,
+                            state.recent_influencers,
+                        ),
                     )
                 }
                 None => {
@@ -127,10 +140,11 @@ impl Runner {
                         start,
                         None,
                         RuleState::default(),
-                        Vec::new(),
+                        Default::default(),
                     )
                 }
             };
+        let (recent, recent_buckets, recent_influencers) = windows;
         let summary = JobSummary {
             job_id: job.id().to_string(),
             buckets: 0,
@@ -157,6 +171,8 @@ impl Runner {
             results: ResultSet::default(),
             alerts: Vec::new(),
             recent,
+            recent_buckets,
+            recent_influencers,
         })
     }
 
@@ -169,7 +185,8 @@ impl Runner {
 
     /// Models every bucket from the checkpoint to `until`, in order, empty ones included, and
     /// returns the records written: the new ones and, after a bucket whose update was a big
-    /// change, the new versions of earlier records renormalised against the new state.
+    /// change at any level, the new versions of earlier records renormalised against the new
+    /// state (the new versions of earlier buckets and influencers go to `results`).
     pub fn model_until(
         &mut self,
         job: &Job,
@@ -239,30 +256,53 @@ impl Runner {
                 records.push(record);
             }
             let written = records.len() - before;
-            if self.model.big_change()
-                && let Some(normalizer) = self.model.leaf_normalizer()
-            {
-                records.extend(renormalize(
-                    &mut self.recent,
-                    normalizer,
-                    bucket.start_ms - window_ms(span),
-                    bucket.start_ms,
-                ));
-            }
             self.score_bucket(job, &ctx, &bucket, &leaves, written);
+            if self.model.big_change() || self.levels.big_change() {
+                records
+                    .extend(self.renormalize(bucket.start_ms - window_ms(span), bucket.start_ms));
+            }
             self.checkpoint_ms += span;
             self.summary.buckets += 1;
         }
         buckets.retain(|&start, _| start >= self.checkpoint_ms);
         let window_start = self.checkpoint_ms - window_ms(span);
         self.recent.retain(|r| r.timestamp_ms >= window_start);
+        self.recent_buckets
+            .retain(|b| b.timestamp_ms >= window_start);
+        self.recent_influencers
+            .retain(|i| i.timestamp_ms >= window_start);
         self.summary.records += records.iter().filter(|r| r.result_version == 1).count() as u64;
         self.summary.memory = self.model.memory();
         self.records.extend(records.iter().cloned());
         records
     }
 
-    /// Aggregates and normalises the bucket's tree and keeps its bucket and influencer results.
+    /// Re-scores the results of the buckets in `[from_ms, to_ms)` against the current state of
+    /// every level, as Elasticsearch does with each quantiles document whichever level moved;
+    /// returns the new record versions and keeps the new bucket and influencer versions.
+    fn renormalize(&mut self, from_ms: i64, to_ms: i64) -> Vec<AnomalyRecord> {
+        let records = match self.model.leaf_normalizer() {
+            Some(leaf) => renormalize_records(&mut self.recent, leaf, from_ms, to_ms),
+            None => Vec::new(),
+        };
+        let scorers = self.levels.scorers();
+        self.results.buckets.extend(renormalize_buckets(
+            &mut self.recent_buckets,
+            &scorers,
+            from_ms,
+            to_ms,
+        ));
+        self.results.influencers.extend(renormalize_influencers(
+            &mut self.recent_influencers,
+            &scorers,
+            from_ms,
+            to_ms,
+        ));
+        records
+    }
+
+    /// Aggregates and normalises the bucket's tree and keeps its bucket and influencer results,
+    /// and those renormalisation may re-score.
     fn score_bucket(
         &mut self,
         job: &Job,
@@ -285,6 +325,10 @@ impl Runner {
         let scores = self.levels.score(tree);
         let (result, influencers) =
             bucket_results(ctx, bucket.start_ms, bucket.event_count, records, &scores);
+        if result.anomaly_score > 0.0 {
+            self.recent_buckets.push(result.clone());
+        }
+        self.recent_influencers.extend(influencers.iter().cloned());
         self.results.buckets.push(result);
         self.results.influencers.extend(influencers);
     }
@@ -335,6 +379,8 @@ impl Runner {
             bucket_allocation_failures: self.bucket_allocation_failures,
             rule: self.rule.clone(),
             recent_records: self.recent.clone(),
+            recent_buckets: self.recent_buckets.clone(),
+            recent_influencers: self.recent_influencers.clone(),
         }
     }
 }

@@ -50,6 +50,9 @@ pub struct BucketResult {
     /// Always 0: outputs must not depend on the machine's speed.
     pub processing_time_ms: u64,
     pub bucket_influencers: Vec<BucketInfluencer>,
+    /// 1 when first written, one more at each renormalisation that rewrote a bucket influencer
+    /// score (its bucket influencers are re-indexed with it); the latest row of an id is current.
+    pub result_version: u64,
 }
 
 /// One influencer value in one bucket.
@@ -65,6 +68,8 @@ pub struct InfluencerResult {
     pub initial_influencer_score: f64,
     /// Kept so the score can be recomputed when the quantiles move.
     pub probability: f64,
+    /// 1 when first written, one more at each renormalisation that rewrote `influencer_score`.
+    pub result_version: u64,
 }
 
 impl BucketResult {
@@ -74,6 +79,14 @@ impl BucketResult {
             "{}_bucket_{}_{}",
             self.job_id, self.timestamp_ms, self.bucket_span
         )
+    }
+
+    /// The bucket's `anomaly_score`: the largest of its bucket influencers' scores, 0 without any.
+    pub fn max_influencer_score(&self) -> f64 {
+        self.bucket_influencers
+            .iter()
+            .map(|b| b.anomaly_score)
+            .fold(0.0, f64::max)
     }
 }
 
@@ -166,6 +179,7 @@ pub fn bucket_results(
                     influencer_score: s.score,
                     initial_influencer_score: s.score,
                     probability: s.node.probability,
+                    result_version: 1,
                 });
             }
         }
@@ -174,21 +188,20 @@ pub fn bucket_results(
     if let Some(root) = scores.root.as_ref().filter(|_| records > 0) {
         bucket_influencers.push(bucket_influencer(BUCKET_TIME, root));
     }
-    let anomaly_score = bucket_influencers
-        .iter()
-        .map(|b| b.anomaly_score)
-        .fold(0.0, f64::max);
-    let bucket = BucketResult {
+    let mut bucket = BucketResult {
         job_id: ctx.job_id.to_string(),
         timestamp_ms: start_ms,
         bucket_span: ctx.bucket_span_s,
         is_interim: false,
-        anomaly_score,
-        initial_anomaly_score: anomaly_score,
+        anomaly_score: 0.0,
+        initial_anomaly_score: 0.0,
         event_count,
         processing_time_ms: 0,
         bucket_influencers,
+        result_version: 1,
     };
+    bucket.anomaly_score = bucket.max_influencer_score();
+    bucket.initial_anomaly_score = bucket.anomaly_score;
     (bucket, cap(influencers, |i| i.initial_influencer_score))
 }
 
@@ -276,6 +289,7 @@ mod tests {
             influencer_score: 0.0,
             initial_influencer_score: 0.0,
             probability: 1.0,
+            result_version: 1,
         };
         assert_eq!(
             i.id(),

@@ -8,7 +8,7 @@ use super::{Error, SnapshotProblem};
 use crate::datafeed::MAX_QUERY_DELAY;
 use crate::model::ModelSnapshot;
 use crate::model::hierarchy::LevelsSnapshot;
-use crate::results::AnomalyRecord;
+use crate::results::{AnomalyRecord, BucketResult, InfluencerResult};
 use crate::rule::RuleState;
 
 /// The `format` value of every state file.
@@ -41,6 +41,12 @@ pub struct JobState {
     /// The latest version of every record still inside the renormalisation window, to re-score
     /// after a big change.
     pub recent_records: Vec<AnomalyRecord>,
+    /// The same for buckets scoring above 0 and for influencers; absent from snapshots written
+    /// before they were renormalised, which then start with none.
+    #[serde(default)]
+    pub recent_buckets: Vec<BucketResult>,
+    #[serde(default)]
+    pub recent_influencers: Vec<InfluencerResult>,
 }
 
 impl JobState {

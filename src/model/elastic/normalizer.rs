@@ -11,7 +11,8 @@
 //! decaying maximum raw score per scope (partition and person value). Renormalisation scores
 //! stored probabilities against the current state with [`Scorer::normalize_probability`].
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{Beta, ContinuousCDF};
@@ -118,6 +119,9 @@ pub struct Scorer<'a> {
     normalizer: &'a Normalizer,
     /// None while the digest is empty (cold start: every score is 0).
     baseline: Option<Baseline>,
+    /// The noise and percentile ceilings by discretised score, which is all they depend on:
+    /// renormalisation scores thousands of stored results against one state.
+    digest_ceilings: RefCell<HashMap<u32, f64>>,
 }
 
 /// One level's normaliser.
@@ -261,6 +265,7 @@ impl Normalizer {
         Scorer {
             normalizer: self,
             baseline: (self.quantiles.scores.n() > 0).then(|| self.quantiles.baseline()),
+            digest_ceilings: RefCell::new(HashMap::new()),
         }
     }
 
@@ -338,18 +343,21 @@ impl Scorer<'_> {
             return 0.0;
         };
         let quantiles = &self.normalizer.quantiles;
-        let noise = quantiles.noise_ceiling(baseline, score);
-        let percentile = quantiles.percentile_ceiling(baseline, score);
+        let value = discrete(score);
+        let digest = *self
+            .digest_ceilings
+            .borrow_mut()
+            .entry(value)
+            .or_insert_with(|| {
+                let noise = quantiles.noise_ceiling(baseline, value);
+                noise.min(quantiles.percentile_ceiling(baseline, value))
+            });
         let max_score = match self.normalizer.max_scores.get(scope) {
             Some(&(max, _)) if max != 0.0 => max_score_ceiling(score, max),
             _ => MAX_NORMALIZED,
         };
         let probability = probability_ceiling(inverse_anomaly_score(score));
-        noise
-            .min(percentile)
-            .min(max_score)
-            .min(probability)
-            .min(MAX_NORMALIZED)
+        digest.min(max_score).min(probability).min(MAX_NORMALIZED)
     }
 
     /// The score of a stored result from its probability, as renormalisation computes it
@@ -436,27 +444,28 @@ impl Quantiles {
         }
     }
 
-    /// `knot(50%) · max(1 + 10 · (s − s₅₀), 0) + 100 · max(2 · min(l₀ + u₀, 1) − 1, 0)`.
-    fn noise_ceiling(&self, baseline: &Baseline, score: f64) -> f64 {
+    /// `knot(50%) · max(1 + 10 · (s − s₅₀), 0) + 100 · max(2 · min(l₀ + u₀, 1) − 1, 0)`, `value`
+    /// the discretised score.
+    fn noise_ceiling(&self, baseline: &Baseline, value: u32) -> f64 {
         let knot = KNOTS
             .iter()
             .find(|k| **k >= (NOISE_PERCENTILE, 0.0))
             .map_or(MAX_NORMALIZED, |k| k.1);
         let signal = NOISE_MULTIPLIER * 10.0 / DISCRETIZATION
-            * (f64::from(discrete(score)) - f64::from(baseline.noise_score));
+            * (f64::from(value) - f64::from(baseline.noise_score));
         knot * (1.0 + signal).max(0.0) + MAX_NORMALIZED * (2.0 * baseline.zero_mass - 1.0).max(0.0)
     }
 
-    /// The mean of the knot scores of the ends of the score's 70% percentile interval.
-    fn percentile_ceiling(&self, baseline: &Baseline, score: f64) -> f64 {
-        let (lower, upper) = self.quantile_bounds(baseline, score);
+    /// The mean of the knot scores of the ends of the 70% percentile interval of the discretised
+    /// score `value`.
+    fn percentile_ceiling(&self, baseline: &Baseline, value: u32) -> f64 {
+        let (lower, upper) = self.quantile_bounds(baseline, value);
         let (lower, upper) = (100.0 * lower.min(upper), 100.0 * lower.max(upper));
         (knot_score(lower.clamp(0.0, 100.0)) + knot_score(upper.clamp(0.0, 100.0))) / 2.0
     }
 
-    /// The 70% credible interval of the fraction of scores below `score`.
-    fn quantile_bounds(&self, baseline: &Baseline, score: f64) -> (f64, f64) {
-        let value = discrete(score);
+    /// The 70% credible interval of the fraction of scores below the discretised score `value`.
+    fn quantile_bounds(&self, baseline: &Baseline, value: u32) -> (f64, f64) {
         let n = baseline.n;
         let (lq, uq) = credible_quantiles();
         let (fl, fu) = (baseline.below_split_lower, baseline.below_split_upper);

@@ -102,7 +102,7 @@ fn a_busy_bucket_fills_the_digest_with_zeros_so_a_lone_score_ranks_high() {
     // would hold 50 zeros and the pending 499, and the percentile ceiling would bind at 56.5.
     let percentile = normalizer
         .quantiles
-        .percentile_ceiling(&normalizer.quantiles.baseline(), raw);
+        .percentile_ceiling(&normalizer.quantiles.baseline(), discrete(raw));
     assert!(percentile > 90.0, "{percentile}");
     let score = normalizer.scorer().normalize(&key("new"), raw);
     assert!(close(score, 89.404, 0.001), "{score}");
@@ -235,14 +235,14 @@ fn a_lone_high_score_among_zeros_has_a_narrow_high_percentile_interval() {
     assert_eq!(quantiles.scores.summary(), vec![(0, 500), (511, 501)]);
     // 500 of 501 at or below the split at 0, so the 70% interval of the percentile is about
     // [0.99860, 0.999995] (Beta(n·F + 1/3, n·(1−F) + 1/3) quantiles 0.15 and 0.85, n = 501).
-    let (lower, upper) = quantiles.quantile_bounds(&quantiles.baseline(), raw);
+    let (lower, upper) = quantiles.quantile_bounds(&quantiles.baseline(), discrete(raw));
     assert!(
         close(lower, 0.99860, 1e-5) && close(upper, 0.999995, 1e-6),
         "{lower} {upper}"
     );
     // knot(99.860) = 50 + 40 · 0.860 / 0.9 = 88.24; knot(99.9995) = 90 + 10 · 0.0995 / 0.1 = 99.95;
     // the mean is 94.10.
-    let percentile = quantiles.percentile_ceiling(&quantiles.baseline(), raw);
+    let percentile = quantiles.percentile_ceiling(&quantiles.baseline(), discrete(raw));
     assert!(close(percentile, 94.10, 0.01), "{percentile}");
 }
 

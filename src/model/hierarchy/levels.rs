@@ -42,6 +42,17 @@ pub struct Levels {
     bucket: Normalizer,
     influencer_buckets: BTreeMap<String, Normalizer>,
     influencers: BTreeMap<String, Normalizer>,
+    /// Whether the last [`Levels::score`] was a big change at some level; not stored, as it is
+    /// read right after scoring.
+    big_change: bool,
+}
+
+/// Scorers of every level's current state: how a bucket scores its nodes, and how
+/// renormalisation re-scores stored results from their probability.
+pub struct LevelScorers<'a> {
+    bucket: Scorer<'a>,
+    influencer_buckets: BTreeMap<&'a str, Scorer<'a>>,
+    influencers: BTreeMap<&'a str, Scorer<'a>>,
 }
 
 /// One influencer field's normaliser, as stored.
@@ -90,12 +101,14 @@ impl Levels {
             bucket: Normalizer::new(bucket_span_s),
             influencer_buckets: BTreeMap::new(),
             influencers: BTreeMap::new(),
+            big_change: false,
         }
     }
 
     /// Advances every normaliser one bucket, learns the tree's raw scores (final buckets only),
     /// then normalises them.
     pub fn score(&mut self, tree: Tree) -> BucketScores {
+        self.big_change = false;
         self.bucket.age();
         self.influencer_buckets
             .values_mut()
@@ -107,7 +120,7 @@ impl Levels {
                 pivots: Vec::new(),
             };
         };
-        self.bucket.update(&blank(), raw_input(&root));
+        self.big_change |= self.bucket.update(&blank(), raw_input(&root));
         for pivot in &tree.pivots {
             let span = self.bucket_span_s;
             let fresh = || {
@@ -115,7 +128,8 @@ impl Levels {
                 n.age();
                 n
             };
-            self.influencer_buckets
+            self.big_change |= self
+                .influencer_buckets
                 .entry(pivot.field.clone())
                 .or_insert_with(fresh)
                 .update(&blank(), raw_input(&pivot.root));
@@ -124,18 +138,18 @@ impl Levels {
                 .entry(pivot.field.clone())
                 .or_insert_with(fresh);
             for (value, node) in &pivot.values {
-                values.update(&value_key(value), raw_input(node));
+                self.big_change |= values.update(&value_key(value), raw_input(node));
             }
         }
-        let score_root = |node: Node| Scored {
-            score: self.bucket.scorer().normalize(&blank(), raw_input(&node)),
-            node,
+        let scorers = self.scorers();
+        let root = Scored {
+            score: scorers.bucket_score(root.probability),
+            node: root,
         };
-        let root = score_root(root);
         let pivots = tree
             .pivots
             .into_iter()
-            .map(|pivot| self.score_pivot(pivot))
+            .map(|pivot| scorers.score_pivot(pivot))
             .collect();
         BucketScores {
             root: Some(root),
@@ -143,31 +157,23 @@ impl Levels {
         }
     }
 
-    fn score_pivot(&self, pivot: super::tree::Pivot) -> ScoredPivot {
-        let bucket = self
-            .influencer_buckets
-            .get(&pivot.field)
-            .map(Normalizer::scorer);
-        let values = self.influencers.get(&pivot.field).map(Normalizer::scorer);
-        let normalize = |scorer: &Option<Scorer>, key: &SeriesKey, node: &Node| {
-            scorer
-                .as_ref()
-                .map_or(0.0, |s| s.normalize(key, raw_input(node)))
-        };
-        ScoredPivot {
-            root: Scored {
-                score: normalize(&bucket, &blank(), &pivot.root),
-                node: pivot.root,
-            },
-            values: pivot
-                .values
-                .into_iter()
-                .map(|(value, node)| {
-                    let score = normalize(&values, &value_key(&value), &node);
-                    (value, Scored { node, score })
-                })
-                .collect(),
-            field: pivot.field,
+    /// True when the last [`Levels::score`] raised some scope's maximum score by more than 10% at
+    /// the bucket or an influencer level: earlier results are then renormalised.
+    pub fn big_change(&self) -> bool {
+        self.big_change
+    }
+
+    /// Scorers of the current state of every level.
+    pub fn scorers(&self) -> LevelScorers<'_> {
+        fn scorers(map: &BTreeMap<String, Normalizer>) -> BTreeMap<&str, Scorer<'_>> {
+            map.iter()
+                .map(|(field, n)| (field.as_str(), n.scorer()))
+                .collect()
+        }
+        LevelScorers {
+            bucket: self.bucket.scorer(),
+            influencer_buckets: scorers(&self.influencer_buckets),
+            influencers: scorers(&self.influencers),
         }
     }
 
@@ -207,46 +213,86 @@ impl Levels {
                 .map_err(|e| format!("bucket normalizer: {e}"))?,
             influencer_buckets: fields(s.influencer_buckets, "influencer bucket")?,
             influencers: fields(s.influencers, "influencer")?,
+            big_change: false,
         })
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use std::collections::{BTreeMap, BTreeSet};
-
-    use super::*;
-    use crate::model::hierarchy::{Leaf, build};
-
-    fn bucket(
-        values: &[(&str, f64, &str)],
-    ) -> Vec<(SeriesKey, f64, BTreeMap<String, BTreeSet<String>>)> {
-        values
-            .iter()
-            .map(|(by, p, host)| {
-                let key = SeriesKey {
-                    partition: None,
-                    by: by.to_string(),
-                };
-                let influencers =
-                    BTreeMap::from([("host.name".to_string(), BTreeSet::from([host.to_string()]))]);
-                (key, *p, influencers)
-            })
-            .collect()
+impl LevelScorers<'_> {
+    /// The `bucket_time` score of a bucket whose root has `probability` (the `root` level).
+    pub fn bucket_score(&self, probability: f64) -> f64 {
+        self.bucket.normalize_probability(&blank(), probability)
     }
 
-    fn score(levels: &mut Levels, values: &[(&str, f64, &str)]) -> BucketScores {
-        let owned = bucket(values);
-        let leaves: Vec<Leaf> = owned
+    /// The bucket influencer score of `field` at `probability` (its `inflb` level); `None` for
+    /// a field never seen.
+    pub fn influencer_bucket_score(&self, field: &str, probability: f64) -> Option<f64> {
+        let scorer = self.influencer_buckets.get(field)?;
+        Some(scorer.normalize_probability(&blank(), probability))
+    }
+
+    /// The influencer score of `value` of `field` at `probability` (its `infl` level, each
+    /// value its own scope); `None` for a field never seen.
+    pub fn influencer_score(&self, field: &str, value: &str, probability: f64) -> Option<f64> {
+        let scorer = self.influencers.get(field)?;
+        Some(scorer.normalize_probability(&value_key(value), probability))
+    }
+
+    fn score_pivot(&self, pivot: super::tree::Pivot) -> ScoredPivot {
+        let field = pivot.field;
+        let root = Scored {
+            score: self
+                .influencer_bucket_score(&field, pivot.root.probability)
+                .unwrap_or(0.0),
+            node: pivot.root,
+        };
+        let values = pivot
+            .values
+            .into_iter()
+            .map(|(value, node)| {
+                let score = self
+                    .influencer_score(&field, &value, node.probability)
+                    .unwrap_or(0.0);
+                (value, Scored { node, score })
+            })
+            .collect();
+        ScoredPivot {
+            field,
+            root,
+            values,
+        }
+    }
+}
+
+#[cfg(test)]
+impl Levels {
+    /// Scores a bucket of `(by-value, probability, host.name)` leaves, `host.name` the one
+    /// influencer field.
+    pub(crate) fn score_values(&mut self, values: &[(&str, f64, &str)]) -> BucketScores {
+        use std::collections::BTreeSet;
+        let owned: Vec<_> = values
             .iter()
-            .map(|(key, probability, influencers)| Leaf {
+            .map(|(by, p, host)| {
+                let influencers =
+                    BTreeMap::from([("host.name".to_string(), BTreeSet::from([host.to_string()]))]);
+                (value_key(by), *p, influencers)
+            })
+            .collect();
+        let leaves: Vec<super::Leaf> = owned
+            .iter()
+            .map(|(key, probability, influencers)| super::Leaf {
                 key,
                 probability: *probability,
                 influencers,
             })
             .collect();
-        levels.score(build(&leaves, &["host.name".to_string()]))
+        self.score(super::build(&leaves, &["host.name".to_string()]))
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     /// A day of ordinary buckets, with a rare value every 7th.
     fn history(i: usize) -> Vec<(&'static str, f64, &'static str)> {
@@ -262,15 +308,15 @@ mod tests {
         let mut straight = Levels::new(900);
         let mut restored = Levels::new(900);
         for i in 0..60 {
-            let a = score(&mut straight, &history(i));
-            let b = score(&mut restored, &history(i));
+            let a = straight.score_values(&history(i));
+            let b = restored.score_values(&history(i));
             assert_eq!(a, b);
             if i % 10 == 9 {
                 let snapshot = restored.snapshot();
                 let text = serde_json::to_string(&snapshot).expect("json");
                 let back: LevelsSnapshot = serde_json::from_str(&text).expect("parse");
                 restored = Levels::restore(900, back).expect("restore");
-                assert_eq!(restored, straight);
+                assert_eq!(restored.snapshot(), straight.snapshot());
             }
         }
     }
@@ -279,12 +325,9 @@ mod tests {
     fn scores_come_from_the_level_of_each_node() {
         let mut levels = Levels::new(900);
         for i in 0..60 {
-            score(&mut levels, &history(i));
+            levels.score_values(&history(i));
         }
-        let scores = score(
-            &mut levels,
-            &[("22", 0.6, "web-1"), ("31337", 1e-9, "web-9")],
-        );
+        let scores = levels.score_values(&[("22", 0.6, "web-1"), ("31337", 1e-9, "web-9")]);
         let root = scores.root.expect("a root");
         assert!(root.score > 0.0, "{root:?}");
         let host = &scores.pivots[0];
@@ -300,14 +343,39 @@ mod tests {
             .expect("web-1");
         assert!(web9.1.score > 0.0 && web1.1.score == 0.0, "{host:?}");
         // An empty bucket advances the normalisers but scores nothing.
-        let empty = score(&mut levels, &[]);
+        let empty = levels.score_values(&[]);
         assert!(empty.root.is_none() && empty.pivots.is_empty());
+    }
+
+    #[test]
+    fn a_first_positive_score_at_any_level_is_a_big_change() {
+        let mut levels = Levels::new(900);
+        levels.score_values(&[("22", 0.6, "web-1")]);
+        assert!(!levels.big_change(), "raw scores of 0 move no maximum");
+        levels.score_values(&[("22", 0.6, "web-1"), ("4444", 1e-4, "web-3")]);
+        assert!(
+            levels.big_change(),
+            "web-3 and the bucket score for the first time"
+        );
+        levels.score_values(&[("22", 0.6, "web-1"), ("4444", 1e-4, "web-3")]);
+        assert!(
+            !levels.big_change(),
+            "the same scores again stay below 1.1 × the maxima"
+        );
+        levels.score_values(&[("22", 0.6, "web-1"), ("4444", 1e-4, "web-4")]);
+        assert!(
+            levels.big_change(),
+            "web-4 is a new scope of the influencer level"
+        );
+        // A restored state reports no change until it scores.
+        let restored = Levels::restore(900, levels.snapshot()).expect("restore");
+        assert!(!restored.big_change());
     }
 
     #[test]
     fn a_duplicated_field_normalizer_is_refused() {
         let mut levels = Levels::new(900);
-        score(&mut levels, &history(3));
+        levels.score_values(&history(3));
         let mut snapshot = levels.snapshot();
         let twice = snapshot.influencers[0].clone();
         snapshot.influencers.push(twice);

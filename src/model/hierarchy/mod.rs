@@ -11,5 +11,7 @@ mod extreme;
 mod levels;
 mod tree;
 
-pub use levels::{BucketScores, FieldNormalizer, Levels, LevelsSnapshot, Scored, ScoredPivot};
+pub use levels::{
+    BucketScores, FieldNormalizer, LevelScorers, Levels, LevelsSnapshot, Scored, ScoredPivot,
+};
 pub use tree::{Leaf, Node, Tree, build};
