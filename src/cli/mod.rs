@@ -158,7 +158,7 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             return EXIT_DATA;
         }
         if cause.is::<crate::jobs::Error>()
-            || cause.is::<crate::rule::exceptions::Error>()
+            || cause.is::<crate::exceptions::Error>()
             || cause.is::<settings::Error>()
         {
             return EXIT_CONFIG;

@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 
 use super::print;
 use super::settings::Settings;
+use crate::exceptions::Exceptions;
 use crate::jobs::{self, Job};
 use crate::pipeline::{self, Plan, Progress};
-use crate::rule::Exceptions;
 use crate::store::EventStore;
 
 /// One execution: model every complete bucket since each job's checkpoint, write its anomaly

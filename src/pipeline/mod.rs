@@ -17,10 +17,11 @@ use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
 
+use crate::exceptions::Exceptions;
 use crate::jobs::Job;
 use crate::output;
 use crate::results::{AnomalyRecord, ResultSet};
-use crate::rule::{Alert, Exceptions};
+use crate::rule::Alert;
 use crate::state::{self, Append, Commit, Publish, StateLock};
 use crate::store::{EventStore, ScanStats};
 use feed::Feed;
