@@ -3,13 +3,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::bail;
 use chrono::{DateTime, Utc};
 
+use super::parse::parse_time;
+use super::plan::{build_plan, jobs_source, load_jobs};
 use super::print;
-use super::run::{build_plan, load_jobs, parse_time};
 use super::settings::Settings;
-use crate::pipeline;
+use crate::pipeline::{self, COMMIT_EVERY, schedule};
 
 /// Executions every `--interval` from `--from` to `--to`, exactly as `netrare run` from cron
 /// would have made them: the same records and alerts.
@@ -38,9 +38,6 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t)]
     pub format: print::SummaryFormat,
 }
-
-/// Executions per commit: one day of 15-minute executions.
-const COMMIT_EVERY: usize = 96;
 
 pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
     let executions = schedule(args.from, args.to, args.interval)?;
@@ -74,6 +71,7 @@ pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
     }
     let plan = build_plan(
         &settings,
+        &jobs_source(&settings),
         load_jobs(&settings, &args.jobs)?,
         executions,
         args.alerts_ndjson.clone(),
@@ -82,24 +80,4 @@ pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
     let report = pipeline::execute(plan)?;
     print::report(&report, args.format);
     Ok(())
-}
-
-/// The execution times from `from` to `to` inclusive, every `interval`, in epoch ms.
-pub fn schedule(
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    interval: Duration,
-) -> anyhow::Result<Vec<i64>> {
-    let step = interval.as_millis() as i64;
-    if step <= 0 {
-        bail!("--interval must be positive");
-    }
-    if to < from {
-        bail!("--to ({to}) is before --from ({from})");
-    }
-    let (from, to) = (from.timestamp_millis(), to.timestamp_millis());
-    Ok((0..)
-        .map(|k| from + k * step)
-        .take_while(|&t| t <= to)
-        .collect())
 }

@@ -1,6 +1,6 @@
 //! `netrare jobs list` and `netrare jobs show <id>`.
 
-use super::run::load_jobs;
+use super::plan::load_jobs;
 use super::settings::Settings;
 
 /// Job definitions.

@@ -7,6 +7,8 @@ mod evaluate;
 mod fixtures;
 mod ingest;
 mod jobs;
+mod parse;
+mod plan;
 mod print;
 mod run;
 mod settings;

@@ -7,8 +7,10 @@
 
 mod feed;
 mod runner;
+mod schedule;
 
 pub use runner::{JobSummary, fingerprint};
+pub use schedule::{COMMIT_EVERY, ScheduleError, schedule};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -1,0 +1,67 @@
+//! The `pipeline::Plan` shared by `run`, `backfill`, `demo` and `evaluate`, checked before any
+//! event or state is touched.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use super::settings::Settings;
+use crate::exceptions::Exceptions;
+use crate::jobs::{Job, JobsSource};
+use crate::pipeline::{Plan, Progress};
+use crate::store::EventStore;
+
+/// The selected jobs of the configured jobs directory.
+pub fn load_jobs(settings: &Settings, ids: &[String]) -> anyhow::Result<Vec<Job>> {
+    Ok(jobs_source(settings).load(ids)?)
+}
+
+/// The configured jobs directory.
+pub fn jobs_source(settings: &Settings) -> JobsSource {
+    JobsSource::Dir(settings.jobs_dir.clone())
+}
+
+/// Loads and checks the jobs' exception lists (from `source`) and the store, then builds the
+/// plan.
+pub fn build_plan(
+    settings: &Settings,
+    source: &JobsSource,
+    jobs: Vec<Job>,
+    executions: Vec<i64>,
+    alerts_ndjson: Option<PathBuf>,
+    commit_every: usize,
+) -> anyhow::Result<Plan> {
+    let exceptions = load_exceptions(source, &jobs)?;
+    let store = EventStore::open(&settings.store)
+        .with_context(|| format!("opening the event store {}", settings.store))?;
+    let progress = if std::io::stderr().is_terminal() && executions.len() > 1 {
+        Progress::Bar
+    } else {
+        Progress::Log
+    };
+    Ok(Plan {
+        jobs,
+        exceptions,
+        store,
+        state_dir: settings.state_dir.clone(),
+        out_dir: settings.out_dir.clone(),
+        executions,
+        history: settings.history,
+        alerts_ndjson,
+        results_ndjson: settings.results_ndjson.clone(),
+        alert_target: settings.alert_target.clone(),
+        commit_every,
+        progress,
+    })
+}
+
+fn load_exceptions(source: &JobsSource, jobs: &[Job]) -> anyhow::Result<Vec<Exceptions>> {
+    jobs.iter()
+        .map(|job| match source.exceptions_dir() {
+            Some(dir) => Exceptions::load(dir, &job.file.rule.exceptions)
+                .with_context(|| format!("exception lists of job {}", job.id())),
+            None => Ok(Exceptions::default()),
+        })
+        .collect()
+}
