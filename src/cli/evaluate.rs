@@ -4,9 +4,11 @@
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
+use serde_json::json;
 
 use super::parse::{parse_name, parse_time};
 use super::plan::build_plan;
+use super::print::SummaryFormat;
 use super::settings::Settings;
 use crate::evaluate::{Backfill, Evaluation, HostDays, JobEval, evaluate};
 use crate::fixtures::{LabelKind, read_labels};
@@ -38,6 +40,9 @@ pub struct Args {
     /// Last execution, RFC 3339 (default: midnight UTC after the store's last event).
     #[arg(long, value_parser = parse_time)]
     pub to: Option<DateTime<Utc>>,
+    /// Comparison on stdout: tables, or one JSON object for scripts.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: SummaryFormat,
 }
 
 /// The serde name of a model kind.
@@ -60,7 +65,10 @@ pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
         (args.from, args.to),
         |backfill| execute(&args.events, &source, backfill, settings),
     )?;
-    print(&evaluation, &jobs);
+    match args.format {
+        SummaryFormat::Text => print(&evaluation, &jobs),
+        SummaryFormat::Json => println!("{}", evaluation_json(&evaluation)),
+    }
     Ok(())
 }
 
@@ -92,6 +100,57 @@ fn execute(
         COMMIT_EVERY,
     )?;
     Ok(pipeline::execute(plan)?)
+}
+
+/// The comparison as one JSON object: the host-days, then per model its totals and per job the
+/// attacks detected and missed, the false alerts and every scenario's best score and alerts.
+fn evaluation_json(evaluation: &Evaluation) -> serde_json::Value {
+    let models: Vec<serde_json::Value> = evaluation
+        .models
+        .iter()
+        .map(|(kind, evals)| {
+            let jobs: Vec<serde_json::Value> = evals
+                .iter()
+                .map(|e| {
+                    let scenarios: Vec<serde_json::Value> = e
+                        .scenarios
+                        .iter()
+                        .map(|s| {
+                            json!({
+                                "scenario": s.scenario,
+                                "kind": s.kind,
+                                "max_record_score": s.max_record_score,
+                                "alerts": s.alerts,
+                            })
+                        })
+                        .collect();
+                    json!({
+                        "job_id": e.job.job_id,
+                        "detected": e.detected,
+                        "missed": e.missed,
+                        "applicable": e.applicable(),
+                        "false_alerts": e.false_alerts,
+                        "false_per_1000_host_days": e.false_per_1000_host_days(),
+                        "scenarios": scenarios,
+                    })
+                })
+                .collect();
+            json!({
+                "model": model_name(*kind),
+                "detected": evals.iter().map(|e| e.detected.len()).sum::<usize>(),
+                "applicable": evals.iter().map(JobEval::applicable).sum::<usize>(),
+                "false_alerts": evals.iter().map(|e| e.false_alerts).sum::<usize>(),
+                "false_per_1000_host_days": evals.iter().map(JobEval::false_per_1000_host_days).sum::<f64>(),
+                "jobs": jobs,
+            })
+        })
+        .collect();
+    json!({
+        "hosts": evaluation.host_days.hosts,
+        "days": evaluation.host_days.days,
+        "from": evaluation.from.to_rfc3339(),
+        "models": models,
+    })
 }
 
 const LABEL_WIDTH: usize = 34;
