@@ -11,6 +11,7 @@ use crate::util::*;
 
 const EXIT_CONFIG: i32 = 2;
 const EXIT_DATA: i32 = 65;
+const EXIT_IO: i32 = 74;
 const EXIT_LOCKED: i32 = 75;
 
 #[test]
@@ -157,6 +158,96 @@ fn an_unknown_key_in_a_job_file_exits_2_naming_the_file_and_key() {
     assert!(
         !sandbox.state().exists(),
         "the state was touched before the job files were checked"
+    );
+}
+
+#[test]
+fn from_after_to_and_a_zero_or_tiny_interval_are_bad_flags_exiting_2() {
+    let sandbox = Sandbox::new();
+    let cases = [
+        (LAST_RUN, FIRST_RUN, "15m", "--to"),
+        (FIRST_RUN, LAST_RUN, "0s", "--interval"),
+        (FIRST_RUN, LAST_RUN, "1ms", "at most"),
+    ];
+    for (from, to, interval, named) in cases {
+        let failed = sandbox
+            .netrare(&[
+                "backfill",
+                "--from",
+                from,
+                "--to",
+                to,
+                "--interval",
+                interval,
+            ])
+            .failure(EXIT_CONFIG);
+        assert!(failed.stderr.contains(named), "{}", failed.stderr);
+    }
+    assert!(!sandbox.state().exists(), "the state was touched");
+}
+
+#[test]
+fn a_state_dir_or_out_dir_that_is_a_file_exits_74_naming_it() {
+    let sandbox = Sandbox::new();
+    std::fs::write(sandbox.state(), b"not a folder").expect("file");
+    let failed = sandbox
+        .netrare(&["run", "--now", FIRST_RUN])
+        .failure(EXIT_IO);
+    assert!(
+        failed
+            .stderr
+            .contains(&sandbox.state().display().to_string()),
+        "{}",
+        failed.stderr
+    );
+    std::fs::remove_file(sandbox.state()).expect("remove");
+
+    std::fs::write(sandbox.out(), b"not a folder").expect("file");
+    let failed = sandbox
+        .netrare(&["run", "--now", FIRST_RUN])
+        .failure(EXIT_IO);
+    assert!(
+        failed.stderr.contains(&sandbox.out().display().to_string()),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        !sandbox.state().join(format!("{PROCESS_JOB}.json")).exists(),
+        "a job state was written"
+    );
+}
+
+#[test]
+fn logs_to_a_pipe_carry_no_colour_codes() {
+    let sandbox = Sandbox::new();
+    let out = sandbox
+        .netrare(&["-vv", "run", "--now", FIRST_RUN])
+        .success();
+    assert!(out.stderr.contains("planned scan"), "{}", out.stderr);
+    assert!(!out.stderr.contains('\x1b'), "{:?}", out.stderr);
+}
+
+#[test]
+fn an_error_names_its_cause_once() {
+    let sandbox = Sandbox::new();
+    let failed = sandbox
+        .netrare(&["--config", "missing.toml", "jobs", "list"])
+        .failure(EXIT_CONFIG);
+    assert!(failed.stderr.contains("missing.toml"), "{}", failed.stderr);
+    assert_eq!(
+        failed.stderr.matches("No such file or directory").count(),
+        1,
+        "{}",
+        failed.stderr
+    );
+    let failed = sandbox
+        .netrare(&["ingest", "ndjson", "absent.ndjson", "--out", "events"])
+        .failure(EXIT_IO);
+    assert_eq!(
+        failed.stderr.matches("No such file or directory").count(),
+        1,
+        "{}",
+        failed.stderr
     );
 }
 

@@ -4,6 +4,7 @@ mod util;
 
 mod backfill;
 mod cli;
+mod clock;
 mod crash;
 mod demo;
 mod evaluate;
@@ -12,3 +13,4 @@ mod jobs;
 mod renormalization;
 mod results;
 mod run;
+mod snapshot;

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use super::parse::parse_time;
 use super::plan::{build_plan, jobs_source, load_jobs};
 use super::print;
+use super::run::Overrides;
 use super::settings::Settings;
 use crate::pipeline::{self, COMMIT_EVERY, schedule};
 
@@ -37,10 +38,13 @@ pub struct Args {
     /// Summary on stdout: a table, or one JSON object for scripts.
     #[arg(long, value_enum, default_value_t)]
     pub format: print::SummaryFormat,
+    #[command(flatten)]
+    pub overrides: Overrides,
 }
 
 pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
     let executions = schedule(args.from, args.to, args.interval)?;
+    args.overrides.check_time("--to", args.to)?;
     let mut settings = settings.clone();
     let scratch = if args.fresh {
         Some(
@@ -69,7 +73,7 @@ pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
             settings.out_dir.display()
         );
     }
-    let plan = build_plan(
+    let mut plan = build_plan(
         &settings,
         &jobs_source(&settings),
         load_jobs(&settings, &args.jobs)?,
@@ -77,6 +81,8 @@ pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
         args.alerts_ndjson.clone(),
         COMMIT_EVERY,
     )?;
+    plan.relearn = args.overrides.relearn;
+    plan.resume = true;
     let report = pipeline::execute(plan)?;
     print::report(&report, args.format);
     Ok(())

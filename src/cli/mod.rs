@@ -4,6 +4,7 @@
 mod backfill;
 mod demo;
 mod evaluate;
+mod exit;
 mod fixtures;
 mod ingest;
 mod jobs;
@@ -13,29 +14,19 @@ mod print;
 mod run;
 mod settings;
 
+pub use exit::{
+    AheadOfClock, BadFlag, EXIT_CLOCK, EXIT_CONFIG, EXIT_DATA, EXIT_INTERNAL, EXIT_IO, EXIT_LOCKED,
+    EXIT_OK, exit_code,
+};
 pub use settings::{Settings, SettingsFile};
+
+use std::io::IsTerminal;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// Exit status when the run succeeded.
-pub const EXIT_OK: u8 = 0;
-/// Exit status for an internal error.
-pub const EXIT_INTERNAL: u8 = 1;
-/// Exit status for a bad flag, settings file, job file or exception list.
-pub const EXIT_CONFIG: u8 = 2;
-/// Exit status for bad input data: an unreadable or corrupt event file, a missing column, a
-/// corrupt or incompatible state snapshot.
-pub const EXIT_DATA: u8 = 65;
-/// Exit status when another execution holds the state lock: try again later.
-pub const EXIT_LOCKED: u8 = 75;
-
-const EXIT_CODES_HELP: &str = "Exit codes: 0 success; 1 internal error; 2 bad flags, settings, job file or exception list; \
-65 bad input data (corrupt or truncated event file, missing column, corrupt or incompatible state); \
-75 another execution holds the state lock (try again later).";
-
 /// Elastic's Linux network rarity detections, run as a batch job over Parquet ECS events.
 #[derive(Debug, Parser)]
-#[command(name = "netrare", version, after_help = EXIT_CODES_HELP)]
+#[command(name = "netrare", version, after_help = exit::EXIT_CODES_HELP)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -127,44 +118,10 @@ pub fn init_logging(global: &Global) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match global.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
     }
-}
-
-/// The exit status for an error, from the kind of its cause.
-pub fn exit_code(err: &anyhow::Error) -> u8 {
-    let state_code = |e: &crate::state::Error| match e {
-        crate::state::Error::Locked { .. } => EXIT_LOCKED,
-        crate::state::Error::BadSnapshot { .. } => EXIT_DATA,
-        _ => EXIT_INTERNAL,
-    };
-    for cause in err.chain() {
-        if let Some(e) = cause.downcast_ref::<crate::pipeline::Error>() {
-            return match e {
-                crate::pipeline::Error::State(e) => state_code(e),
-                crate::pipeline::Error::Store(_) => EXIT_DATA,
-                _ => EXIT_INTERNAL,
-            };
-        }
-        if let Some(e) = cause.downcast_ref::<crate::state::Error>() {
-            return state_code(e);
-        }
-        if cause.is::<crate::store::Error>()
-            || cause.is::<crate::ingest::Error>()
-            || cause.is::<crate::fixtures::Error>()
-            || cause.is::<crate::evaluate::Error>()
-        {
-            return EXIT_DATA;
-        }
-        if cause.is::<crate::jobs::Error>()
-            || cause.is::<crate::exceptions::Error>()
-            || cause.is::<settings::Error>()
-        {
-            return EXIT_CONFIG;
-        }
-    }
-    EXIT_INTERNAL
 }

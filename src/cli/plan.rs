@@ -48,6 +48,8 @@ pub fn build_plan(
         out_dir: settings.out_dir.clone(),
         executions,
         history: settings.history,
+        relearn: false,
+        resume: false,
         alerts_ndjson,
         results_ndjson: settings.results_ndjson.clone(),
         alert_target: settings.alert_target.clone(),

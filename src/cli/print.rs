@@ -64,6 +64,12 @@ fn summary(report: &Report) {
     if report.recovered {
         println!("finished the commit of an interrupted earlier execution");
     }
+    if report.skipped_executions > 0 {
+        println!(
+            "resumed: skipped {} execution(s) at or before the jobs' last execution",
+            report.skipped_executions
+        );
+    }
     println!(
         "{:<45} {:>8} {:>10} {:>8} {:>7} {:>8} {:>10} {:>9}",
         "job", "buckets", "events", "records", "alerts", "pending", "memory", "seconds"

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
+use super::exit::AheadOfClock;
 use super::parse::parse_time;
 use super::plan::{build_plan, jobs_source, load_jobs};
 use super::print;
@@ -26,11 +27,47 @@ pub struct Args {
     /// Summary on stdout: a table, or one JSON object for scripts.
     #[arg(long, value_enum, default_value_t)]
     pub format: print::SummaryFormat,
+    #[command(flatten)]
+    pub overrides: Overrides,
+}
+
+/// Explicit permissions for what is otherwise refused as a likely mistake.
+#[derive(Debug, clap::Args)]
+pub struct Overrides {
+    /// Allow an execution time ahead of the clock: buckets up to it are modelled even if their
+    /// events are not in the store yet.
+    #[arg(long)]
+    pub allow_future: bool,
+    /// Start a job that has no state but already has outputs from scratch (its records and
+    /// alerts are written again).
+    #[arg(long)]
+    pub relearn: bool,
+}
+
+/// How far an execution time may be ahead of the clock without `--allow-future`.
+const CLOCK_TOLERANCE_MS: i64 = 5 * 60 * 1000;
+
+impl Overrides {
+    /// Refuses `time` (given by `flag`) if it is ahead of the clock, unless allowed.
+    pub fn check_time(&self, flag: &'static str, time: DateTime<Utc>) -> Result<(), AheadOfClock> {
+        let ahead_ms = time.timestamp_millis() - Utc::now().timestamp_millis();
+        if self.allow_future || ahead_ms <= CLOCK_TOLERANCE_MS {
+            return Ok(());
+        }
+        Err(AheadOfClock {
+            flag,
+            time: time.to_rfc3339(),
+            ahead_s: ahead_ms / 1000,
+        })
+    }
 }
 
 pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
+    if let Some(now) = args.now {
+        args.overrides.check_time("--now", now)?;
+    }
     let now = args.now.unwrap_or_else(Utc::now).timestamp_millis();
-    let plan = build_plan(
+    let mut plan = build_plan(
         settings,
         &jobs_source(settings),
         load_jobs(settings, &args.jobs)?,
@@ -38,6 +75,7 @@ pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
         args.alerts_ndjson.clone(),
         1,
     )?;
+    plan.relearn = args.overrides.relearn;
     let report = pipeline::execute(plan)?;
     print::report(&report, args.format);
     Ok(())

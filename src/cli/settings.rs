@@ -13,7 +13,7 @@ use crate::output::AlertTarget;
 /// A settings file that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,

@@ -16,6 +16,9 @@ pub struct DatafeedConfig {
     pub query: BoolQuery,
 }
 
+/// The longest `query_delay` a job may have: a bucket later than that is late data, not a delay.
+pub const MAX_QUERY_DELAY: Duration = Duration::from_secs(24 * 3600);
+
 fn default_query_delay() -> Duration {
     Duration::from_secs(120)
 }

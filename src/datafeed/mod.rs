@@ -8,5 +8,5 @@
 mod config;
 mod query;
 
-pub use config::{BoolQuery, Clause, DatafeedConfig, TermValue};
+pub use config::{BoolQuery, Clause, DatafeedConfig, MAX_QUERY_DELAY, TermValue};
 pub use query::{Datafeed, Error};

@@ -157,6 +157,8 @@ mod tests {
             out_dir: backfill.out_dir,
             executions: backfill.executions.to_vec(),
             history: Duration::from_secs(14 * 24 * 3600),
+            relearn: false,
+            resume: false,
             alerts_ndjson: None,
             results_ndjson: None,
             alert_target: crate::output::AlertTarget::default(),

@@ -5,12 +5,12 @@
 #[non_exhaustive]
 pub enum Error {
     /// An input could not be read.
-    #[error("{input}: cannot read: {source}")]
+    #[error("{input}: cannot read")]
     Read {
         input: String,
         source: std::io::Error,
     },
     /// The event store could not be written.
-    #[error("cannot write the event store: {0}")]
+    #[error("cannot write the event store")]
     Store(#[from] crate::store::Error),
 }

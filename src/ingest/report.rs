@@ -32,6 +32,10 @@ pub struct IngestReport {
     pub skipped_non_network: u64,
     /// Audit network syscalls skipped because their socket is not IP (AF_UNIX, netlink, ...).
     pub skipped_not_ip: u64,
+    /// Events dated before 1970 or more than a day ahead of the clock, skipped.
+    pub skipped_implausible_time: u64,
+    /// Records past [`crate::ingest::auditd::event::MAX_RECORDS`] in one audit event, dropped.
+    pub dropped_records: u64,
     /// Inputs whose output files all existed already, so nothing was written for them.
     pub already_ingested: Vec<String>,
     /// Parquet files written in this run.
@@ -74,6 +78,21 @@ impl fmt::Display for IngestReport {
                 f,
                 "already ingested, not rewritten: {}",
                 self.already_ingested.join(", ")
+            )?;
+        }
+        if self.skipped_implausible_time > 0 {
+            writeln!(
+                f,
+                "skipped {} events dated before 1970 or more than a day ahead of the clock",
+                self.skipped_implausible_time
+            )?;
+        }
+        if self.dropped_records > 0 {
+            writeln!(
+                f,
+                "dropped {} records past the limit of {} records in one audit event",
+                self.dropped_records,
+                crate::ingest::auditd::event::MAX_RECORDS
             )?;
         }
         if self.malformed > 0 {

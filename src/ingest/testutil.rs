@@ -1,4 +1,5 @@
-//! Test helpers: locating the shared audit test data and reading a written store back.
+//! Test helpers: the project's audit fixtures, the optional shared real-world corpus, and
+//! reading a written store back.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -9,23 +10,35 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::store::EcsEvent;
 
-/// The shared audit test data: `$NETRARE_TESTDATA`, else `../shared/testdata/auditd` beside the
-/// crate, else `/work/shared/testdata/auditd`.
-pub(crate) fn testdata_dir() -> PathBuf {
-    let candidates = [
-        std::env::var_os("NETRARE_TESTDATA").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata/auditd")),
-        Some(PathBuf::from("/work/shared/testdata/auditd")),
-    ];
-    candidates.into_iter().flatten().find(|p| p.is_dir()).unwrap_or_else(|| {
-        panic!("audit test data not found: set NETRARE_TESTDATA or provide ../shared/testdata/auditd or /work/shared/testdata/auditd")
-    })
+/// The project's own audit logs, `fixtures/auditd/`.
+pub(crate) fn fixture_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/auditd")
+        .join(name)
 }
 
-/// The bytes of one test data file.
-pub(crate) fn testdata(name: &str) -> Vec<u8> {
-    let path = testdata_dir().join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+/// The bytes of one of the project's audit logs.
+pub(crate) fn fixture(name: &str) -> Vec<u8> {
+    read(&fixture_path(name))
+}
+
+/// The shared real-world audit corpus, an extra check run only when `NETRARE_TESTDATA` names its
+/// folder; otherwise prints why the calling test is skipped and returns `None`.
+pub(crate) fn testdata_dir(test: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("NETRARE_TESTDATA").map(PathBuf::from);
+    if dir.is_none() {
+        println!("skipped {test}: NETRARE_TESTDATA does not name the shared audit corpus");
+    }
+    dir
+}
+
+/// The bytes of one file of the shared corpus in `dir`.
+pub(crate) fn testdata(dir: &Path, name: &str) -> Vec<u8> {
+    read(&dir.join(name))
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Every event in the Parquet files under `dir`, sorted by time then process id.

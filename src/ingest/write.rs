@@ -59,6 +59,15 @@ pub(crate) fn timestamp_in_range(ms: i64) -> bool {
     DateTime::from_timestamp_millis(ms).is_some()
 }
 
+/// How far ahead of the clock an event time is still taken as a skewed host clock.
+const FUTURE_TOLERANCE_MS: i64 = 24 * 3600 * 1000;
+
+/// Whether an event at `ms` can be real: not before 1970, at most a day ahead of the clock. Other
+/// times (a year -1199, 2100) would create day partitions no job ever reads, or ahead of time.
+pub(crate) fn plausible_event_time(ms: i64) -> bool {
+    (0..=chrono::Utc::now().timestamp_millis() + FUTURE_TOLERANCE_MS).contains(&ms)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

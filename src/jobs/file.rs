@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::bucket::BucketSpan;
-use crate::datafeed::{Datafeed, DatafeedConfig};
+use crate::datafeed::{Datafeed, DatafeedConfig, MAX_QUERY_DELAY};
 use crate::model::{ModelConfig, ModelParams};
 use crate::rule::{KibanaRuleConfig, RuleConfig};
 
@@ -16,7 +16,7 @@ use crate::rule::{KibanaRuleConfig, RuleConfig};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
@@ -123,7 +123,11 @@ impl FromStr for MemoryLimit {
             .trim()
             .parse()
             .map_err(|_| format!("{s:?}: expected a size such as \"32mb\""))?;
-        Ok(MemoryLimit(n * scale))
+        match n.checked_mul(scale) {
+            Some(0) => Err(format!("{s:?}: the limit must be above zero")),
+            Some(bytes) => Ok(MemoryLimit(bytes)),
+            None => Err(format!("{s:?}: too large")),
+        }
     }
 }
 
@@ -203,6 +207,12 @@ impl Job {
                 "expected whole seconds, at least 1m".into(),
             ));
         }
+        if file.datafeed.query_delay > MAX_QUERY_DELAY {
+            return Err(invalid(
+                "datafeed.query_delay",
+                "expected at most 1d".into(),
+            ));
+        }
         if job.by_field_name.is_empty() {
             return Err(invalid(
                 "job.by_field_name",
@@ -270,6 +280,27 @@ mod tests {
         assert_eq!("1gb".parse::<MemoryLimit>(), Ok(MemoryLimit(1 << 30)));
         assert!("32 parsecs".parse::<MemoryLimit>().is_err());
         assert_eq!(MemoryLimit(64 << 20).to_string(), "64mb");
+    }
+
+    #[test]
+    fn a_zero_or_overflowing_memory_limit_is_refused() {
+        let err = "0mb".parse::<MemoryLimit>().expect_err("zero");
+        assert!(err.contains("above zero"), "{err}");
+        assert!("0".parse::<MemoryLimit>().is_err());
+        assert!("99999999999gb".parse::<MemoryLimit>().is_err());
+        let text = SHIPPED.replace(
+            "model_memory_limit = \"32mb\"",
+            "model_memory_limit = \"0mb\"",
+        );
+        let err = Job::parse(Path::new("j.toml"), &text).expect_err("0mb");
+        assert!(err.to_string().contains("above zero"), "{err}");
+    }
+
+    #[test]
+    fn a_query_delay_over_a_day_is_refused() {
+        let text = SHIPPED.replace("query_delay = \"2m\"", "query_delay = \"2d\"");
+        let err = Job::parse(Path::new("j.toml"), &text).expect_err("delay");
+        assert!(err.to_string().contains("datafeed.query_delay"), "{err}");
     }
 
     #[test]

@@ -192,20 +192,25 @@ impl Model {
         config: &ModelConfig,
         params: &ModelParams,
         snapshot: ModelSnapshot,
-    ) -> Result<Model, String> {
+    ) -> Result<Model, RestoreError> {
         match (config.kind, snapshot) {
-            (ModelKind::Elastic, ModelSnapshot::Elastic(s)) => {
-                Ok(Model::Elastic(elastic::ElasticRare::restore(params, s)?))
-            }
+            (ModelKind::Elastic, ModelSnapshot::Elastic(s)) => Ok(Model::Elastic(
+                elastic::ElasticRare::restore(params, s).map_err(RestoreError)?,
+            )),
             (ModelKind::Population, ModelSnapshot::Population(s)) => Ok(Model::Population(
-                population::PopulationRare::restore(params, s)?,
+                population::PopulationRare::restore(params, s).map_err(RestoreError)?,
             )),
-            (kind, _) => Err(format!(
+            (kind, _) => Err(RestoreError(format!(
                 "the snapshot is not of the {kind:?} model the job configures"
-            )),
+            ))),
         }
     }
 }
+
+/// A model snapshot holding values no model writes.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RestoreError(String);
 
 #[cfg(test)]
 mod tests {

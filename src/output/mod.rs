@@ -35,30 +35,66 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-/// A file that could not be written.
+/// An output file that could not be made.
 #[derive(Debug, thiserror::Error)]
-#[error("{}: cannot write: {reason}", path.display())]
-pub struct Error {
-    pub path: PathBuf,
-    pub reason: String,
+#[non_exhaustive]
+pub enum Error {
+    /// The file system refused to write it.
+    #[error("{}: cannot write", path.display())]
+    Write {
+        path: PathBuf,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Its rows could not be laid out as Arrow arrays.
+    #[error("{}: cannot build the rows", path.display())]
+    Build {
+        path: PathBuf,
+        source: arrow::error::ArrowError,
+    },
 }
 
 /// Writes `batch` as a zstd-compressed Parquet file at `path` and fsyncs it.
 pub fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<(), Error> {
-    let fail = |reason: String| Error {
+    let fail = |source: Box<dyn std::error::Error + Send + Sync>| Error::Write {
         path: path.to_path_buf(),
-        reason,
+        source,
     };
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| fail(e.to_string()))?;
+        std::fs::create_dir_all(parent).map_err(|e| fail(e.into()))?;
     }
-    let file = File::create(path).map_err(|e| fail(e.to_string()))?;
+    let file = File::create(path).map_err(|e| fail(e.into()))?;
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .build();
-    let mut writer = ArrowWriter::try_new(&file, batch.schema(), Some(props))
-        .map_err(|e| fail(e.to_string()))?;
-    writer.write(batch).map_err(|e| fail(e.to_string()))?;
-    writer.close().map_err(|e| fail(e.to_string()))?;
-    file.sync_all().map_err(|e| fail(e.to_string()))
+    let mut writer =
+        ArrowWriter::try_new(&file, batch.schema(), Some(props)).map_err(|e| fail(e.into()))?;
+    writer.write(batch).map_err(|e| fail(e.into()))?;
+    writer.close().map_err(|e| fail(e.into()))?;
+    file.sync_all().map_err(|e| fail(e.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::Int64Array;
+
+    use super::*;
+
+    #[test]
+    fn a_write_failure_keeps_its_cause_and_prints_it_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, b"x").unwrap();
+        let batch =
+            RecordBatch::try_from_iter([("n", Arc::new(Int64Array::from(vec![1])) as _)]).unwrap();
+        let err = write_parquet(&file.join("out.parquet"), &batch).unwrap_err();
+        assert!(matches!(err, Error::Write { .. }));
+        let chain = format!("{:#}", anyhow::Error::new(err));
+        assert_eq!(chain.matches("File exists").count(), 1, "{chain}");
+        assert!(
+            chain.contains("a-file/out.parquet: cannot write"),
+            "{chain}"
+        );
+    }
 }

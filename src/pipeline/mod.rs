@@ -62,6 +62,11 @@ pub struct Plan {
     pub executions: Vec<i64>,
     /// With no state yet, how far before the first execution a job starts learning.
     pub history: Duration,
+    /// Start a job without a snapshot from scratch even when it already has outputs.
+    pub relearn: bool,
+    /// Skip the executions at or before the jobs' last execution instead of refusing them: a
+    /// backfill run again over a range it partly did resumes where it stopped.
+    pub resume: bool,
     /// Also append the alerts as `_bulk` NDJSON here.
     pub alerts_ndjson: Option<PathBuf>,
     /// Also append every result as `_bulk` NDJSON to this file, at each commit.
@@ -82,6 +87,8 @@ pub struct Report {
     pub alerts: Vec<Alert>,
     /// An interrupted earlier commit was finished first.
     pub recovered: bool,
+    /// Executions of a resuming plan skipped as already done.
+    pub skipped_executions: usize,
 }
 
 /// Runs the plan's executions under the state lock.
@@ -89,13 +96,13 @@ pub fn execute(plan: Plan) -> Result<Report, Error> {
     let lock = StateLock::acquire(&plan.state_dir)?;
     let staging = plan.out_dir.join(".staging");
     let recovered = state::recover(&lock.dir, &staging)?;
-    let (Some(&first_now), Some(&last_now)) = (plan.executions.first(), plan.executions.last())
-    else {
+    let Some(&first_now) = plan.executions.first() else {
         return Ok(Report {
             jobs: Vec::new(),
             scan: ScanStats::default(),
             alerts: Vec::new(),
             recovered,
+            skipped_executions: 0,
         });
     };
     let mut runners = plan
@@ -107,11 +114,23 @@ pub fn execute(plan: Plan) -> Result<Report, Error> {
                 job,
                 exceptions.clone(),
                 &plan.state_dir,
+                &plan.out_dir,
                 first_now,
                 plan.history,
+                plan.relearn,
             )
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let executions = executions_after_last(&plan, &runners)?;
+    let Some(&last_now) = executions.last() else {
+        return Ok(Report {
+            jobs: runners.into_iter().map(|r| r.summary).collect(),
+            scan: ScanStats::default(),
+            alerts: Vec::new(),
+            recovered,
+            skipped_executions: plan.executions.len(),
+        });
+    };
     let checkpoints: Vec<i64> = runners.iter().map(|r| r.checkpoint_ms).collect();
     let limit = plan
         .jobs
@@ -124,7 +143,7 @@ pub fn execute(plan: Plan) -> Result<Report, Error> {
     let mut all_alerts = Vec::new();
     let started = Instant::now();
 
-    for (i, &now) in plan.executions.iter().enumerate() {
+    for (i, &now) in executions.iter().enumerate() {
         let until: Vec<i64> = plan
             .jobs
             .iter()
@@ -152,13 +171,13 @@ pub fn execute(plan: Plan) -> Result<Report, Error> {
                 feed.stats.rows_in_window as f64 / started.elapsed().as_secs_f64().max(1e-3)
             ));
         }
-        let last = i + 1 == plan.executions.len();
+        let last = i + 1 == executions.len();
         if last || (i + 1) % plan.commit_every.max(1) == 0 {
             commit(&plan, &mut runners, now, &staging, &mut all_alerts)?;
             if plan.progress == Progress::Log && !last {
                 tracing::info!(
                     executions = i + 1,
-                    of = plan.executions.len(),
+                    of = executions.len(),
                     events = feed.stats.rows_in_window,
                     "committed"
                 );
@@ -174,7 +193,39 @@ pub fn execute(plan: Plan) -> Result<Report, Error> {
         scan: feed.stats,
         alerts: all_alerts,
         recovered,
+        skipped_executions: plan.executions.len() - executions.len(),
     })
+}
+
+/// The plan's executions that come after every job's last one. An execution before a job's last
+/// one is refused, as it would move the job back in time; a resuming plan (a backfill run again
+/// over a range it partly did) skips the executions up to the last one instead.
+fn executions_after_last(plan: &Plan, runners: &[Runner]) -> Result<Vec<i64>, state::Error> {
+    let latest = runners
+        .iter()
+        .zip(&plan.jobs)
+        .filter_map(|(runner, job)| Some((runner.rule.last_execution_ms?, job)))
+        .max_by_key(|&(last, _)| last);
+    match latest {
+        Some((last, _)) if plan.resume => Ok(plan
+            .executions
+            .iter()
+            .copied()
+            .filter(|&now| now > last)
+            .collect()),
+        Some((last, job)) if plan.executions[0] < last => Err(state::Error::BeforeLastExecution {
+            path: state::JobState::path(&plan.state_dir, job.id()),
+            now: rfc3339(plan.executions[0]),
+            last: rfc3339(last),
+        }),
+        _ => Ok(plan.executions.clone()),
+    }
+}
+
+/// An epoch-ms time as RFC 3339, for messages.
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map_or_else(|| format!("{ms} ms"), |t| t.to_rfc3339())
 }
 
 /// Stages the results and alerts produced since the last commit, then commits them together
@@ -197,9 +248,9 @@ fn commit(
             let relative = Path::new(folder)
                 .join(id)
                 .join(format!("{prefix}-{span}.parquet"));
-            let batch = batch.map_err(|e| output::Error {
+            let batch = batch.map_err(|source| output::Error::Build {
                 path: relative.clone(),
-                reason: e.to_string(),
+                source,
             })?;
             commit
                 .files
@@ -217,10 +268,11 @@ fn commit(
                 .iter()
                 .map(|a| output::alert_document(a, &job.file, &plan.alert_target))
                 .collect();
-            let batch = output::alerts_batch(&documents).map_err(|e| output::Error {
-                path: relative.clone(),
-                reason: e.to_string(),
-            })?;
+            let batch =
+                output::alerts_batch(&documents).map_err(|source| output::Error::Build {
+                    path: relative.clone(),
+                    source,
+                })?;
             commit
                 .files
                 .push(stage(&stage_dir, &plan.out_dir, relative, &batch)?);

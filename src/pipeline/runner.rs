@@ -13,7 +13,7 @@ use crate::model::{MemoryReport, Model};
 use crate::results::renormalize::{renormalize, window_ms};
 use crate::results::{AnomalyRecord, ModelSizeStats, RecordContext, ResultSet, bucket_results};
 use crate::rule::{Alert, RuleState, evaluate};
-use crate::state::{FORMAT, JobState, VERSION};
+use crate::state::{Error as StateError, FORMAT, JobState, SnapshotProblem, VERSION};
 
 use super::feed::Feed;
 
@@ -74,26 +74,31 @@ pub fn fingerprint(job: &Job) -> String {
 
 impl Runner {
     /// Restores the job from `state_dir`, or starts it fresh with its checkpoint `history`
-    /// before `first_now`.
+    /// before `first_now`. A job without a snapshot but with outputs in `out_dir` is refused
+    /// unless `relearn`.
     pub fn load(
         job: &Job,
         exceptions: Exceptions,
         state_dir: &Path,
+        out_dir: &Path,
         first_now: i64,
         history: Duration,
-    ) -> Result<Runner, crate::state::Error> {
+        relearn: bool,
+    ) -> Result<Runner, StateError> {
         let params = job.model_params();
         let span_s = job.span().secs();
+        let path = JobState::path(state_dir, job.id());
         let (model, levels, failures, checkpoint_ms, first_bucket_ms, rule, recent) =
-            match JobState::load(state_dir, job.id(), &fingerprint(job))? {
+            match JobState::load(state_dir, job.id(), &fingerprint(job), job.span().ms())? {
                 Some(state) => {
-                    let bad = |reason| crate::state::Error::BadSnapshot {
-                        path: JobState::path(state_dir, job.id()),
-                        reason,
+                    let bad = |problem| StateError::BadSnapshot {
+                        path: path.clone(),
+                        problem,
                     };
-                    let model =
-                        Model::restore(&job.file.model, &params, state.model).map_err(bad)?;
-                    let levels = Levels::restore(span_s, state.levels).map_err(bad)?;
+                    let model = Model::restore(&job.file.model, &params, state.model)
+                        .map_err(|e| bad(SnapshotProblem::Model(e)))?;
+                    let levels = Levels::restore(span_s, state.levels)
+                        .map_err(|e| bad(SnapshotProblem::Levels(e)))?;
                     (
                         model,
                         levels,
@@ -105,6 +110,13 @@ impl Runner {
                     )
                 }
                 None => {
+                    if let Some(outputs) = outputs_of(out_dir, job.id()).filter(|_| !relearn) {
+                        return Err(StateError::MissingSnapshot {
+                            path,
+                            job_id: job.id().to_string(),
+                            outputs,
+                        });
+                    }
                     let start = job
                         .span()
                         .bucket_start(first_now - history.as_millis() as i64);
@@ -328,4 +340,19 @@ impl Runner {
             recent_records: self.recent.clone(),
         }
     }
+}
+
+/// The first of the job's output folders under `out_dir` that holds a file, if any.
+fn outputs_of(out_dir: &Path, job_id: &str) -> Option<std::path::PathBuf> {
+    [
+        "anomalies",
+        "buckets",
+        "bucket_influencers",
+        "influencers",
+        "model_size_stats",
+        "alerts",
+    ]
+    .iter()
+    .map(|kind| out_dir.join(kind).join(job_id))
+    .find(|dir| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()))
 }

@@ -7,17 +7,25 @@ use chrono::{DateTime, Utc};
 /// Executions per commit in a backfill: one day of 15-minute executions.
 pub const COMMIT_EVERY: usize = 96;
 
-/// A range that has no executions.
+/// The most executions one schedule makes: ten years of 15-minute executions. More is a
+/// mistaken interval or range, and their list alone would exhaust memory.
+const MAX_EXECUTIONS: i64 = 10 * 366 * 96;
+
+/// A range and interval that make no usable schedule, named by the flags that set them.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ScheduleError {
-    #[error("--interval must be positive")]
+    #[error("--interval: must be positive")]
     NotPositive,
-    #[error("--to ({to}) is before --from ({from})")]
+    #[error("--to: {to} is before --from {from}")]
     Reversed {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     },
+    #[error(
+        "--interval: {count} executions from --from to --to; at most {MAX_EXECUTIONS} (split the range or lengthen the interval)"
+    )]
+    TooMany { count: i64 },
 }
 
 /// The execution times from `from` to `to` inclusive, every `interval`, in epoch ms.
@@ -26,7 +34,7 @@ pub fn schedule(
     to: DateTime<Utc>,
     interval: Duration,
 ) -> Result<Vec<i64>, ScheduleError> {
-    let step = interval.as_millis() as i64;
+    let step = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
     if step <= 0 {
         return Err(ScheduleError::NotPositive);
     }
@@ -34,6 +42,10 @@ pub fn schedule(
         return Err(ScheduleError::Reversed { from, to });
     }
     let (from, to) = (from.timestamp_millis(), to.timestamp_millis());
+    let count = (to - from) / step + 1;
+    if count > MAX_EXECUTIONS {
+        return Err(ScheduleError::TooMany { count });
+    }
     Ok((0..)
         .map(|k| from + k * step)
         .take_while(|&t| t <= to)
@@ -66,6 +78,14 @@ mod tests {
                 Duration::ZERO
             ),
             Err(ScheduleError::NotPositive)
+        ));
+        assert!(matches!(
+            schedule(
+                at("2000-01-01T00:00:00Z"),
+                at("2026-01-01T00:00:00Z"),
+                hour / 4
+            ),
+            Err(ScheduleError::TooMany { .. })
         ));
     }
 }

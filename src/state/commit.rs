@@ -88,9 +88,9 @@ pub fn recover(state_dir: &Path, staging_dir: &Path) -> Result<bool, Error> {
     let finished = match std::fs::read(&journal) {
         Ok(bytes) => {
             let commit: Commit =
-                serde_json::from_slice(&bytes).map_err(|e| Error::BadSnapshot {
+                serde_json::from_slice(&bytes).map_err(|source| Error::BadJournal {
                     path: journal.clone(),
-                    reason: format!("corrupt commit journal: {e}"),
+                    source,
                 })?;
             commit.apply(state_dir)?;
             true

@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::Error;
+use super::{Error, SnapshotProblem};
+use crate::datafeed::MAX_QUERY_DELAY;
 use crate::model::ModelSnapshot;
 use crate::model::hierarchy::LevelsSnapshot;
 use crate::results::AnomalyRecord;
@@ -14,6 +15,9 @@ use crate::rule::RuleState;
 pub const FORMAT: &str = "netrare-job-state";
 /// The version of the state file layout; a file of another version is refused.
 pub const VERSION: u32 = 2;
+
+/// The times a snapshot may hold, epoch ms: 1970-01-01 to 2100-01-01 UTC.
+const PLAUSIBLE_MS: std::ops::Range<i64> = 0..4_102_444_800_000;
 
 /// `<state>/<job_id>.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,47 +50,177 @@ impl JobState {
     }
 
     /// Loads the state of `job_id`, or `None` when the job has none yet. A file that is
-    /// unreadable, of another format version, or of another job definition is an error.
-    pub fn load(dir: &Path, job_id: &str, fingerprint: &str) -> Result<Option<JobState>, Error> {
+    /// unreadable, of another format version, of another job definition, or holding a value no
+    /// execution of a job with buckets of `span_ms` writes is an error.
+    pub fn load(
+        dir: &Path,
+        job_id: &str,
+        fingerprint: &str,
+        span_ms: i64,
+    ) -> Result<Option<JobState>, Error> {
         let path = JobState::path(dir, job_id);
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io(&path, e)),
         };
-        let bad = |reason: String| Error::BadSnapshot {
-            path: path.clone(),
-            reason,
-        };
+        JobState::parse(&bytes, job_id, fingerprint, span_ms)
+            .map(Some)
+            .map_err(|problem| Error::BadSnapshot { path, problem })
+    }
+
+    fn parse(
+        bytes: &[u8],
+        job_id: &str,
+        fingerprint: &str,
+        span_ms: i64,
+    ) -> Result<JobState, SnapshotProblem> {
         let header: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| bad(format!("corrupt snapshot: {e}")))?;
+            serde_json::from_slice(bytes).map_err(SnapshotProblem::Parse)?;
         if header.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
-            return Err(bad("not a netrare job state file".into()));
+            return Err(SnapshotProblem::NotAStateFile);
         }
-        match header.get("version").and_then(|v| v.as_u64()) {
-            Some(v) if v == VERSION as u64 => {}
+        match header.get("version") {
+            Some(v) if v.as_u64() == Some(VERSION.into()) => {}
             other => {
-                return Err(bad(format!(
-                    "state format version {other:?} is not the supported version {VERSION}"
-                )));
+                return Err(SnapshotProblem::Version {
+                    found: other.map_or_else(|| "(none)".to_string(), |v| v.to_string()),
+                });
             }
         }
-        let state: JobState =
-            serde_json::from_value(header).map_err(|e| bad(format!("corrupt snapshot: {e}")))?;
+        let state: JobState = serde_json::from_value(header).map_err(SnapshotProblem::Parse)?;
         if state.job_id != job_id {
-            return Err(bad(format!("holds job {:?}, not {job_id:?}", state.job_id)));
+            return Err(SnapshotProblem::OtherJob {
+                found: state.job_id,
+                expected: job_id.to_string(),
+            });
         }
         if state.job_fingerprint != fingerprint {
-            return Err(bad(format!(
-                "was built for another definition of the job ({}; the job file now says {fingerprint})",
-                state.job_fingerprint
-            )));
+            return Err(SnapshotProblem::OtherDefinition {
+                found: state.job_fingerprint,
+                expected: fingerprint.to_string(),
+            });
         }
-        Ok(Some(state))
+        state.check_times(span_ms)?;
+        Ok(state)
+    }
+
+    /// Checks the times against each other, the bucket grid and [`PLAUSIBLE_MS`]: every
+    /// execution leaves the checkpoint on the grid, at most a bucket and a query delay before
+    /// the execution time it records.
+    fn check_times(&self, span_ms: i64) -> Result<(), SnapshotProblem> {
+        let bad =
+            |field: &'static str, problem: String| Err(SnapshotProblem::Field { field, problem });
+        let last = self.rule.last_execution_ms;
+        let times = [
+            ("checkpoint_ms", Some(self.checkpoint_ms)),
+            ("first_bucket_ms", self.first_bucket_ms),
+            ("rule.last_execution_ms", last),
+            ("rule.watermark_ms", self.rule.watermark_ms),
+        ];
+        for (field, ms) in times {
+            if let Some(ms) = ms.filter(|ms| !PLAUSIBLE_MS.contains(ms)) {
+                return bad(field, format!("{ms} is not a time between 1970 and 2100"));
+            }
+        }
+        for (field, ms) in [
+            ("checkpoint_ms", Some(self.checkpoint_ms)),
+            ("first_bucket_ms", self.first_bucket_ms),
+        ] {
+            if let Some(ms) = ms.filter(|ms| ms.rem_euclid(span_ms) != 0) {
+                return bad(
+                    field,
+                    format!("{ms} is not on the {} s bucket grid", span_ms / 1000),
+                );
+            }
+        }
+        let Some(last) = last else {
+            return bad(
+                "rule.last_execution_ms",
+                "missing; every execution records it".into(),
+            );
+        };
+        let behind = last - self.checkpoint_ms;
+        if !(0..=span_ms + MAX_QUERY_DELAY.as_millis() as i64).contains(&behind) {
+            return bad(
+                "checkpoint_ms",
+                format!(
+                    "{} is {behind} ms before the last execution {last}; an execution leaves it at most a bucket and the query delay before",
+                    self.checkpoint_ms
+                ),
+            );
+        }
+        if let Some(first) = self.first_bucket_ms.filter(|&f| f >= self.checkpoint_ms) {
+            return bad(
+                "first_bucket_ms",
+                format!(
+                    "{first} is not before the checkpoint {}",
+                    self.checkpoint_ms
+                ),
+            );
+        }
+        if let Some(watermark) = self.rule.watermark_ms.filter(|&w| w > last) {
+            return bad(
+                "rule.watermark_ms",
+                format!("{watermark} is after the last execution {last}"),
+            );
+        }
+        if let Some((id, ms)) = self
+            .rule
+            .alerted
+            .iter()
+            .find(|(_, ms)| !PLAUSIBLE_MS.contains(ms))
+        {
+            return bad(
+                "rule.alerted",
+                format!("record {id}: {ms} is not a time between 1970 and 2100"),
+            );
+        }
+        Ok(())
     }
 
     /// The JSON text of the state.
     pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
         serde_json::to_vec(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problems_name_the_file_and_read_without_debug_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = JobState::path(dir.path(), "j");
+        let text = format!(
+            r#"{{"format": "netrare-job-state", "version": {}}}"#,
+            VERSION + 1
+        );
+        std::fs::write(&path, text).unwrap();
+        let err = JobState::load(dir.path(), "j", "f", 900_000).unwrap_err();
+        let chain = format!("{:#}", anyhow::Error::new(err));
+        assert!(chain.contains("j.json"), "{chain}");
+        assert!(
+            chain.contains(&format!(
+                "state format version {} is not the supported version {VERSION}",
+                VERSION + 1
+            )),
+            "{chain}"
+        );
+        assert!(!chain.contains("Some("), "{chain}");
+    }
+
+    #[test]
+    fn a_corrupt_commit_journal_keeps_the_parse_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("commit.json"), b"{\"states\": [").unwrap();
+        let err = super::super::recover(dir.path(), &dir.path().join("staging")).unwrap_err();
+        assert!(matches!(err, Error::BadJournal { .. }), "{err}");
+        let chain = format!("{:#}", anyhow::Error::new(err));
+        assert!(
+            chain.contains("corrupt commit journal: EOF while parsing"),
+            "{chain}"
+        );
     }
 }

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
@@ -27,9 +27,71 @@ pub enum Error {
     /// Another execution holds the lock.
     #[error("{}: another netrare execution is running on this state directory; try again later", path.display())]
     Locked { path: PathBuf },
-    /// A snapshot that cannot be trusted: unreadable, from another version, or of another job.
-    #[error("{}: {reason}; refusing to start from scratch (move the file away to relearn)", path.display())]
-    BadSnapshot { path: PathBuf, reason: String },
+    /// A snapshot that cannot be trusted: unreadable, from another version, of another job, or
+    /// holding a value no execution writes.
+    #[error("{}: cannot restore the job state; refusing to start from scratch (move the file away to relearn)", path.display())]
+    BadSnapshot {
+        path: PathBuf,
+        #[source]
+        problem: SnapshotProblem,
+    },
+    /// A commit journal that does not parse.
+    #[error("{}: corrupt commit journal", path.display())]
+    BadJournal {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    /// The execution time is earlier than the job's last execution: running it would move the
+    /// job back in time and alert on records already alerted.
+    #[error(
+        "{}: the execution time {now} is before the job's last execution {last}; refusing to move the job back in time",
+        path.display()
+    )]
+    BeforeLastExecution {
+        path: PathBuf,
+        now: String,
+        last: String,
+    },
+    /// No snapshot, but the job already wrote outputs: starting from scratch would write their
+    /// records and alerts again.
+    #[error(
+        "{}: no state for job {job_id}, but it has outputs in {}; refusing to relearn it silently (pass --relearn to start it from scratch)",
+        path.display(),
+        outputs.display()
+    )]
+    MissingSnapshot {
+        path: PathBuf,
+        job_id: String,
+        outputs: PathBuf,
+    },
+}
+
+/// What is wrong with a snapshot.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SnapshotProblem {
+    #[error("corrupt snapshot")]
+    Parse(#[source] serde_json::Error),
+    #[error("not a netrare job state file")]
+    NotAStateFile,
+    #[error("state format version {found} is not the supported version {VERSION}")]
+    Version { found: String },
+    #[error("holds job {found:?}, not {expected:?}")]
+    OtherJob { found: String, expected: String },
+    #[error(
+        "was built for another definition of the job ({found}; the job file now says {expected})"
+    )]
+    OtherDefinition { found: String, expected: String },
+    /// A field holds a value no execution writes.
+    #[error("field {field}: {problem}")]
+    Field {
+        field: &'static str,
+        problem: String,
+    },
+    #[error("the model cannot be restored")]
+    Model(#[source] crate::model::RestoreError),
+    #[error("the bucket and influencer normalizers cannot be restored: {0}")]
+    Levels(String),
 }
 
 impl Error {

@@ -13,7 +13,7 @@ pub enum Error {
     #[error("bad glob pattern {pattern:?}: {reason}")]
     BadGlob { pattern: String, reason: String },
     /// The file system refused an operation.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
@@ -24,6 +24,12 @@ pub enum Error {
     /// A column the job needs is not in the file, flat or nested.
     #[error("{}: missing required column {column:?}", path.display())]
     MissingColumn { path: PathBuf, column: String },
+    /// A field is both a flat dotted column and a field of struct columns.
+    #[error(
+        "{}: field {column:?} is both a flat column and nested in struct columns; keep one",
+        path.display()
+    )]
+    TwoForms { path: PathBuf, column: String },
     /// A column exists but its type cannot be read as the field's kind.
     #[error("{}: column {column:?} has type {found}, expected {expected}", path.display())]
     WrongType {

@@ -19,6 +19,11 @@ pub fn resolve(fields: &Fields, name: &str) -> Option<FieldPath> {
     if fields.iter().any(|f| f.name() == name) {
         return Some(vec![name.to_string()]);
     }
+    nested(fields, name)
+}
+
+/// Where `name` lives inside struct columns, ignoring a flat column of that exact name.
+pub fn nested(fields: &Fields, name: &str) -> Option<FieldPath> {
     name.match_indices('.').find_map(|(at, _)| {
         let (head, rest) = (&name[..at], &name[at + 1..]);
         let field = fields.iter().find(|f| f.name() == head)?;
@@ -104,6 +109,8 @@ mod tests {
         );
         assert_eq!(resolve(&fields, "host.name"), None);
         assert_eq!(resolve(&fields, "destination"), None);
+        assert_eq!(nested(&fields, "destination.port"), None);
+        assert_eq!(nested(&fields, "source.port"), path(&["source", "port"]));
     }
 
     #[test]

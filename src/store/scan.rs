@@ -21,7 +21,7 @@ use super::column::FieldKind;
 use super::footer::{corrupt, open_footer};
 use super::frame::{EventFrame, FieldRequest, ScanStats, ScanUnit, TIMESTAMP, TimeRange};
 use super::normalize::{Mismatch, normalize, timestamps_ms};
-use super::resolve::{FieldPath, extract, leaves, resolve};
+use super::resolve::{FieldPath, extract, leaves, nested, resolve};
 
 /// Rows per decoded batch: large enough to amortise per-batch work, small enough that a batch
 /// of a wide file stays a few megabytes.
@@ -38,7 +38,7 @@ impl ScanUnit {
 fn read_unit(unit: &ScanUnit, fields: &[FieldRequest]) -> Result<EventFrame, Error> {
     let path = unit.path.as_path();
     let (file, metadata) = open_footer(path)?;
-    let timestamp = locate(path, &metadata, TIMESTAMP)?;
+    let timestamp = locate(path, &metadata, TIMESTAMP)?.ok_or_else(|| missing(path, TIMESTAMP))?;
     let targets = locate_fields(path, &metadata, fields)?;
     let groups = metadata.metadata().num_row_groups();
     if let Some(bad) = unit.row_groups.iter().find(|&&g| g >= groups) {
@@ -91,10 +91,10 @@ fn locate_fields<'a>(
 ) -> Result<Vec<(&'a str, FieldPath)>, Error> {
     let mut found = Vec::with_capacity(fields.len());
     for field in fields {
-        match (locate(path, metadata, &field.name), field.required) {
-            (Ok(columns), _) => found.push((field.name.as_str(), columns)),
-            (Err(missing), true) => return Err(missing),
-            (Err(_), false) => {}
+        match (locate(path, metadata, &field.name)?, field.required) {
+            (Some(columns), _) => found.push((field.name.as_str(), columns)),
+            (None, true) => return Err(missing(path, &field.name)),
+            (None, false) => {}
         }
     }
     Ok(found)
@@ -139,9 +139,22 @@ fn decode_window(
     Ok((timestamps, rows))
 }
 
-/// Where ECS field `name` is in the file, or [`Error::MissingColumn`].
-fn locate(path: &Path, metadata: &ArrowReaderMetadata, name: &str) -> Result<FieldPath, Error> {
-    resolve(metadata.schema().fields(), name).ok_or_else(|| missing(path, name))
+/// Where ECS field `name` is in the file, if anywhere. A file holding it both as a flat dotted
+/// column and inside struct columns is [`Error::TwoForms`]: neither can be preferred safely.
+fn locate(
+    path: &Path,
+    metadata: &ArrowReaderMetadata,
+    name: &str,
+) -> Result<Option<FieldPath>, Error> {
+    let fields = metadata.schema().fields();
+    let found = resolve(fields, name);
+    if found.as_ref().is_some_and(|p| p.len() == 1) && nested(fields, name).is_some() {
+        return Err(Error::TwoForms {
+            path: path.to_path_buf(),
+            column: name.to_string(),
+        });
+    }
+    Ok(found)
 }
 
 /// A batch's timestamps in epoch milliseconds (null when invalid) and which rows are in `window`.

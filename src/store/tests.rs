@@ -13,6 +13,7 @@ use arrow::array::{
 use arrow::datatypes::{Field, Schema};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
+use parquet::basic::{BrotliLevel, Compression};
 use parquet::file::properties::WriterProperties;
 
 use super::write::{ColumnStyle, WriteOptions, write_partitioned};
@@ -23,6 +24,13 @@ const DAY: i64 = 86_400_000;
 const D22: i64 = 1_795_305_600_000;
 
 fn write(path: &Path, columns: Vec<(&str, ArrayRef)>, row_group_rows: usize) {
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(row_group_rows))
+        .build();
+    write_with(path, columns, props);
+}
+
+fn write_with(path: &Path, columns: Vec<(&str, ArrayRef)>, props: WriterProperties) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     let fields: Vec<Field> = columns
         .iter()
@@ -33,9 +41,6 @@ fn write(path: &Path, columns: Vec<(&str, ArrayRef)>, row_group_rows: usize) {
         columns.into_iter().map(|(_, a)| a).collect(),
     )
     .unwrap();
-    let props = WriterProperties::builder()
-        .set_max_row_group_row_count(Some(row_group_rows))
-        .build();
     let mut writer =
         ArrowWriter::try_new(fs::File::create(path).unwrap(), batch.schema(), Some(props)).unwrap();
     writer.write(&batch).unwrap();
@@ -430,6 +435,61 @@ fn unreadable_types_name_file_column_and_types() {
         (path, "destination.port", "Float64")
     );
     assert!(expected.contains("integer"), "{expected}");
+}
+
+#[test]
+fn brotli_compressed_files_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("brotli.parquet");
+    let props = WriterProperties::builder()
+        .set_compression(Compression::BROTLI(BrotliLevel::default()))
+        .build();
+    write_with(
+        &path,
+        vec![
+            ("@timestamp", ms(&[D22 + 1, D22 + 2])),
+            ("process.name", strings(&[Some("curl"), Some("sshd")])),
+        ],
+        props,
+    );
+    let frame = scan_one(
+        &path,
+        window(D22, D22 + DAY),
+        &[field("process.name", true)],
+    );
+    assert_eq!(rows(&frame, "process.name"), text(&[&["curl"], &["sshd"]]));
+}
+
+#[test]
+fn a_field_both_flat_and_nested_names_file_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("both.parquet");
+    let nested: ArrayRef = Arc::new(StructArray::from(vec![(
+        Arc::new(Field::new("port", arrow::datatypes::DataType::Int64, true)),
+        Arc::new(Int64Array::from(vec![443])) as ArrayRef,
+    )]));
+    write(
+        &path,
+        vec![
+            ("@timestamp", ms(&[D22 + 1])),
+            ("destination.port", Arc::new(Int64Array::from(vec![80]))),
+            ("destination", nested),
+        ],
+        16,
+    );
+    for required in [true, false] {
+        let error = scan(
+            &path,
+            window(D22, D22 + DAY),
+            &[field("destination.port", required)],
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&error, Error::TwoForms { column, .. } if column == "destination.port"),
+            "{error}"
+        );
+        assert!(error.to_string().contains("both.parquet"), "{error}");
+    }
 }
 
 #[test]

@@ -1,12 +1,18 @@
 //! Grouping records into events. An event is the records sharing node, timestamp and serial;
 //! records of different events may interleave. An event ends at its `EOE` record, or, since
 //! not every event has one, once [`STALE_AFTER`] further distinct events have started without
-//! it receiving a record, or at the end of the input.
+//! it receiving a record, or at the end of the input. An event keeps at most [`MAX_RECORDS`]
+//! records, so a log repeating one event's header cannot grow memory without bound.
 
 use super::record::Record;
 
 /// How many newer events may start before an event without `EOE` is considered complete.
 pub const STALE_AFTER: u64 = 32;
+
+/// The most records one event keeps; later ones are dropped and counted. A network event has a
+/// handful (SYSCALL, SOCKADDR, PROCTITLE, CWD, PATH...); the kernel splits long EXECVE arguments
+/// over a few more.
+pub const MAX_RECORDS: usize = 256;
 
 /// The records of one audit event, in arrival order (without its `EOE`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +50,8 @@ struct Pending {
 pub struct Grouper {
     pending: Vec<Pending>,
     started: u64,
+    /// Records dropped because their event already held [`MAX_RECORDS`].
+    pub dropped: u64,
 }
 
 impl Grouper {
@@ -60,8 +68,13 @@ impl Grouper {
         }
         match position {
             Some(i) => {
-                self.pending[i].last_touched = self.started;
-                self.pending[i].event.records.push(record);
+                let pending = &mut self.pending[i];
+                pending.last_touched = self.started;
+                if pending.event.records.len() < MAX_RECORDS {
+                    pending.event.records.push(record);
+                } else {
+                    self.dropped += 1;
+                }
                 Vec::new()
             }
             None => {
@@ -147,6 +160,17 @@ mod tests {
         assert_eq!(flushed.len(), 1);
         assert_eq!(flushed[0].serial, 1);
         assert_eq!(g.finish().len() as u64, STALE_AFTER + 1);
+    }
+
+    #[test]
+    fn an_event_keeps_at_most_max_records_and_counts_the_rest() {
+        let mut g = Grouper::default();
+        for _ in 0..(MAX_RECORDS + 1000) {
+            assert!(g.push(rec("SOCKADDR", 9)).is_empty());
+        }
+        assert_eq!(g.dropped, 1000);
+        let events = g.finish();
+        assert_eq!((events.len(), events[0].records.len()), (1, MAX_RECORDS));
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub mod saddr;
 pub mod syscalls;
 
 #[cfg(test)]
+mod fixture_tests;
+#[cfg(test)]
 mod fuzz_tests;
 #[cfg(test)]
 mod golden_tests;
@@ -20,7 +22,7 @@ mod golden_tests;
 use std::path::Path;
 
 use super::input::lines;
-use super::write::{commit, file_stem, timestamp_in_range};
+use super::write::{commit, file_stem, plausible_event_time, timestamp_in_range};
 use super::{Error, IngestReport, Input};
 use crate::store::EcsEvent;
 use ecs::Mapped;
@@ -79,6 +81,7 @@ pub fn parse(
             Err(reason) => report.malformed(name, number, reason),
         }
     }
+    report.dropped_records += grouper.dropped;
     grouper
         .finish()
         .iter()
@@ -88,8 +91,34 @@ pub fn parse(
 
 fn keep(mapped: Mapped, events: &mut Vec<EcsEvent>, report: &mut IngestReport) {
     match mapped {
+        Mapped::Network(event) if !plausible_event_time(event.timestamp_ms) => {
+            report.skipped_implausible_time += 1
+        }
         Mapped::Network(event) => events.push(*event),
         Mapped::NotNetwork => report.skipped_non_network += 1,
         Mapped::NotIp(_) => report.skipped_not_ip += 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn many_identical_lines_keep_one_capped_event_and_say_so() {
+        let line = "type=SOCKADDR msg=audit(1700000000.000:7): saddr=0200005000000000\n";
+        let mut report = IngestReport::default();
+        parse(
+            line.repeat(20_000).as_bytes(),
+            "audit.log",
+            &AuditdOptions::default(),
+            &mut report,
+        );
+        assert_eq!(report.lines_read, 20_000);
+        assert_eq!(report.dropped_records, 20_000 - event::MAX_RECORDS as u64);
+        assert!(
+            report.to_string().contains("past the limit of 256 records"),
+            "{report}"
+        );
     }
 }

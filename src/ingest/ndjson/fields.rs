@@ -15,13 +15,16 @@ use crate::store::EcsEvent;
 struct Flat<'a>(HashMap<String, &'a Value>);
 
 impl<'a> Flat<'a> {
-    fn new(doc: &'a Map<String, Value>) -> Self {
+    /// The leaves of `doc`; a field given twice (flat `destination.port` and nested
+    /// `destination{port}`) with different values is an error naming it, since neither can be
+    /// preferred safely.
+    fn new(doc: &'a Map<String, Value>) -> Result<Self, String> {
         let mut flat = Flat(HashMap::new());
-        flat.add("", doc);
-        flat
+        flat.add("", doc)?;
+        Ok(flat)
     }
 
-    fn add(&mut self, prefix: &str, map: &'a Map<String, Value>) {
+    fn add(&mut self, prefix: &str, map: &'a Map<String, Value>) -> Result<(), String> {
         for (key, value) in map {
             let name = if prefix.is_empty() {
                 key.clone()
@@ -29,13 +32,22 @@ impl<'a> Flat<'a> {
                 format!("{prefix}.{key}")
             };
             match value {
-                Value::Object(inner) => self.add(&name, inner),
+                Value::Object(inner) => self.add(&name, inner)?,
                 Value::Null => {}
-                _ => {
-                    self.0.entry(name).or_insert(value);
-                }
+                _ => match self.0.get(&name) {
+                    Some(&earlier) if earlier != value => {
+                        return Err(format!(
+                            "{name}: given twice, flat and nested, with different values ({earlier} and {value})"
+                        ));
+                    }
+                    Some(_) => {}
+                    None => {
+                        self.0.insert(name, value);
+                    }
+                },
             }
         }
+        Ok(())
     }
 
     fn get(&self, name: &str) -> Option<&'a Value> {
@@ -140,7 +152,7 @@ fn direction(raw: String) -> String {
 
 /// The document as an event; `Ok(None)` if `event.category` does not contain `network`.
 pub(crate) fn to_event(doc: &Map<String, Value>) -> Result<Option<EcsEvent>, String> {
-    let flat = Flat::new(doc);
+    let flat = Flat::new(doc)?;
     let category: Vec<String> = flat
         .list("event.category")?
         .iter()

@@ -16,7 +16,7 @@ use std::path::Path;
 use serde_json::{Deserializer, Value};
 
 use super::input::lines;
-use super::write::{commit, file_stem};
+use super::write::{commit, file_stem, plausible_event_time};
 use super::{Error, IngestReport, Input};
 use crate::store::EcsEvent;
 
@@ -153,6 +153,9 @@ impl Sink<'_> {
                     _ => map,
                 };
                 match fields::to_event(&doc) {
+                    Ok(Some(event)) if !plausible_event_time(event.timestamp_ms) => {
+                        self.report.skipped_implausible_time += 1
+                    }
                     Ok(Some(event)) => self.events.push(event),
                     Ok(None) => self.report.skipped_non_network += 1,
                     Err(reason) => self.report.malformed(self.name, line, reason),

@@ -2,7 +2,7 @@
 //! a write/read round trip and idempotency.
 
 use super::{ingest, parse};
-use crate::ingest::testutil::{read_store, testdata};
+use crate::ingest::testutil::{read_store, testdata, testdata_dir};
 use crate::ingest::{IngestReport, Input};
 use crate::store::EcsEvent;
 
@@ -53,6 +53,44 @@ fn nested_dotted_and_mixed_keys_agree() {
     assert_eq!(
         (events[0].process_name.as_deref(), events[0].process_pid),
         (Some("curl"), Some(7))
+    );
+}
+
+#[test]
+fn a_field_given_flat_and_nested_with_different_values_names_the_field() {
+    let conflict = r#"{"@timestamp":1714557600000,"event":{"category":"network"},"destination.port":80,"destination":{"port":443}}"#;
+    let agree = r#"{"@timestamp":1714557600000,"event":{"category":"network"},"destination.port":80,"destination":{"port":80}}"#;
+    let (events, report) = run(&[conflict, agree].join("\n"));
+    assert_eq!((events.len(), report.malformed), (1, 1));
+    assert_eq!(events[0].destination_port, Some(80));
+    let reason = &report.malformed_examples[0].reason;
+    assert!(
+        reason.contains("destination.port") && reason.contains("flat and nested"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn events_before_1970_or_far_ahead_are_skipped_and_counted() {
+    let doc = |t: &str| {
+        format!(
+            r#"{{"@timestamp":{t},"event":{{"category":"network"}},"destination":{{"port":22}}}}"#
+        )
+    };
+    let text = [
+        doc("-100000000000000"),
+        doc("\"1969-12-31T23:59:59Z\""),
+        doc("\"2100-01-01T00:00:00Z\""),
+        doc("\"2024-05-01T10:00:00Z\""),
+    ]
+    .join("\n");
+    let (events, report) = run(&text);
+    assert_eq!(events.len(), 1);
+    assert_eq!((report.skipped_implausible_time, report.malformed), (3, 0));
+    assert!(
+        report
+            .to_string()
+            .contains("skipped 3 events dated before 1970")
     );
 }
 
@@ -156,7 +194,10 @@ fn malformed_lines_are_reported_with_line_numbers() {
 
 #[test]
 fn auditd_manager_sample_event_maps_to_ecs() {
-    let pretty = testdata("integrations-auditd_manager__sample_event.json");
+    let Some(dir) = testdata_dir("auditd_manager_sample_event_maps_to_ecs") else {
+        return;
+    };
+    let pretty = testdata(&dir, "integrations-auditd_manager__sample_event.json");
     let value: serde_json::Value = serde_json::from_slice(&pretty).unwrap();
     for text in [String::from_utf8(pretty).unwrap(), value.to_string()] {
         let (events, report) = run(&text);
