@@ -9,7 +9,7 @@ use anyhow::Context;
 use super::settings::Settings;
 use crate::exceptions::Exceptions;
 use crate::jobs::{Job, JobsSource};
-use crate::pipeline::{Plan, Progress};
+use crate::pipeline::{Plan, PlannedJob, Progress};
 use crate::store::EventStore;
 
 /// The selected jobs of the configured jobs directory.
@@ -32,7 +32,7 @@ pub fn build_plan(
     alerts_ndjson: Option<PathBuf>,
     commit_every: usize,
 ) -> anyhow::Result<Plan> {
-    let exceptions = load_exceptions(source, &jobs)?;
+    let jobs = planned_jobs(source, jobs)?;
     let store = EventStore::open(&settings.store)
         .with_context(|| format!("opening the event store {}", settings.store))?;
     let progress = if std::io::stderr().is_terminal() && executions.len() > 1 {
@@ -42,7 +42,6 @@ pub fn build_plan(
     };
     Ok(Plan {
         jobs,
-        exceptions,
         store,
         state_dir: settings.state_dir.clone(),
         out_dir: settings.out_dir.clone(),
@@ -58,12 +57,16 @@ pub fn build_plan(
     })
 }
 
-fn load_exceptions(source: &JobsSource, jobs: &[Job]) -> anyhow::Result<Vec<Exceptions>> {
-    jobs.iter()
-        .map(|job| match source.exceptions_dir() {
-            Some(dir) => Exceptions::load(dir, &job.file.rule.exceptions)
-                .with_context(|| format!("exception lists of job {}", job.id())),
-            None => Ok(Exceptions::default()),
+/// Each job with its exception lists, loaded from `source`.
+fn planned_jobs(source: &JobsSource, jobs: Vec<Job>) -> anyhow::Result<Vec<PlannedJob>> {
+    jobs.into_iter()
+        .map(|job| {
+            let exceptions = match source.exceptions_dir() {
+                Some(dir) => Exceptions::load(dir, &job.file.rule.exceptions)
+                    .with_context(|| format!("exception lists of job {}", job.id()))?,
+                None => Exceptions::default(),
+            };
+            Ok(PlannedJob { job, exceptions })
         })
         .collect()
 }

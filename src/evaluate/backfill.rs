@@ -145,13 +145,19 @@ mod tests {
     use super::*;
     use crate::exceptions::Exceptions;
     use crate::fixtures::{FleetOptions, LabelKind, Scenarios, generate_to, read_labels};
-    use crate::pipeline::{Plan, Progress};
+    use crate::pipeline::{Plan, PlannedJob, Progress};
 
     /// Executes `backfill` over `events` with no exception lists.
     fn execute(events: &str, backfill: Backfill) -> anyhow::Result<Report> {
         let plan = Plan {
-            exceptions: vec![Exceptions::default(); backfill.jobs.len()],
-            jobs: backfill.jobs,
+            jobs: backfill
+                .jobs
+                .into_iter()
+                .map(|job| PlannedJob {
+                    job,
+                    exceptions: Exceptions::default(),
+                })
+                .collect(),
             store: EventStore::open(events)?,
             state_dir: backfill.state_dir,
             out_dir: backfill.out_dir,

@@ -22,7 +22,7 @@ pub struct Feed<'a> {
     store: &'a EventStore,
     fields: Vec<FieldRequest>,
     fold: Vec<FoldFields>,
-    jobs: &'a [Job],
+    jobs: Vec<&'a Job>,
     /// For each job, the first job with the same datafeed query: its selection is shared.
     same_query: Vec<usize>,
     /// Everything before this time has been read, epoch ms.
@@ -40,13 +40,13 @@ impl<'a> Feed<'a> {
     /// `limit`.
     pub fn new(
         store: &'a EventStore,
-        jobs: &'a [Job],
+        jobs: Vec<&'a Job>,
         checkpoints: &[i64],
         limit: i64,
     ) -> Feed<'a> {
         let from = checkpoints.iter().copied().min().unwrap_or(limit);
         let mut fields: Vec<FieldRequest> = Vec::new();
-        for job in jobs {
+        for job in &jobs {
             for name in job.fields() {
                 let required = name == job.file.job.by_field_name;
                 match fields.iter_mut().find(|f| f.name == name) {
@@ -79,11 +79,11 @@ impl<'a> Feed<'a> {
             store,
             fields,
             fold,
+            buckets: vec![BTreeMap::new(); jobs.len()],
             jobs,
             same_query,
             loaded_to: from,
             limit,
-            buckets: vec![BTreeMap::new(); jobs.len()],
             stats: ScanStats::default(),
         }
     }
@@ -108,7 +108,7 @@ impl<'a> Feed<'a> {
         self.stats += plan_stats;
         let pieces: Vec<ScanUnit> = units.iter().flat_map(split).collect();
         let (fields, fold, jobs, same_query) =
-            (&self.fields, &self.fold, self.jobs, &self.same_query);
+            (&self.fields, &self.fold, &self.jobs, &self.same_query);
         let empty = || (vec![BTreeMap::new(); jobs.len()], ScanStats::default());
         let (folded, stats) = pieces
             .par_iter()
