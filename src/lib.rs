@@ -17,5 +17,6 @@ pub mod output;
 pub mod pipeline;
 pub mod results;
 pub mod rule;
+pub mod spark;
 pub mod state;
 pub mod store;

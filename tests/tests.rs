@@ -14,3 +14,4 @@ mod renormalization;
 mod results;
 mod run;
 mod snapshot;
+mod spark;

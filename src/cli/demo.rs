@@ -8,7 +8,7 @@ use chrono::Duration;
 use super::fixtures::FleetArgs;
 use super::plan::build_plan;
 use super::print;
-use super::settings::{DEFAULT_HISTORY, Settings};
+use super::settings::{DEFAULT_HISTORY, Settings, SparkSettings};
 use crate::evaluate::caught;
 use crate::fixtures::{generate_to, read_labels};
 use crate::jobs::JobsSource;
@@ -51,6 +51,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         history: DEFAULT_HISTORY,
         results_ndjson: None,
         alert_target: AlertTarget::default(),
+        spark: SparkSettings::default(),
     };
     let start = opts.start;
     let end = start + Duration::days(i64::from(opts.days));

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::parse::{parse_name, parse_time};
 use super::plan::build_plan;
 use super::print::SummaryFormat;
-use super::settings::Settings;
+use super::settings::{Settings, SparkSettings};
 use crate::evaluate::{Backfill, Evaluation, HostDays, JobEval, evaluate};
 use crate::fixtures::{LabelKind, read_labels};
 use crate::jobs::{Job, JobsSource};
@@ -84,6 +84,7 @@ fn execute(
         state_dir: backfill.state_dir,
         out_dir: backfill.out_dir,
         results_ndjson: None,
+        spark: SparkSettings::default(),
         ..settings.clone()
     };
     eprintln!(

@@ -3,7 +3,7 @@
 
 use std::error::Error as StdError;
 
-use crate::{evaluate, exceptions, fixtures, ingest, jobs, output, pipeline, state, store};
+use crate::{evaluate, exceptions, fixtures, ingest, jobs, output, pipeline, spark, state, store};
 
 /// Exit status when the run succeeded.
 pub const EXIT_OK: u8 = 0;
@@ -17,6 +17,9 @@ pub const EXIT_CLOCK: u8 = 3;
 /// Exit status for bad input data: an unreadable or corrupt event file, a missing column, a
 /// corrupt or incompatible state snapshot.
 pub const EXIT_DATA: u8 = 65;
+/// Exit status when the Spark Connect server cannot be reached: try again later (sysexits'
+/// `EX_UNAVAILABLE`).
+pub const EXIT_UNAVAILABLE: u8 = 69;
 /// Exit status when the file system refused an operation: disk full, read-only, permission
 /// denied, a path of the wrong type (sysexits' `EX_IOERR`).
 pub const EXIT_IO: u8 = 74;
@@ -26,6 +29,7 @@ pub const EXIT_LOCKED: u8 = 75;
 pub(super) const EXIT_CODES_HELP: &str = "Exit codes: 0 success; 1 internal error; 2 bad flags, settings, job file or exception list; \
 3 execution time before a job's last execution or ahead of the clock; \
 65 bad input data (corrupt or truncated event file, missing column, corrupt or incompatible state); \
+69 the Spark Connect server is unreachable (try again later); \
 74 the file system refused an operation (disk full, read-only, wrong type of path); \
 75 another execution holds the state lock (try again later).";
 
@@ -60,7 +64,11 @@ fn code_of(cause: &(dyn StdError + 'static)) -> Option<u8> {
             pipeline::Error::State(e) => state_code(e),
             pipeline::Error::Store(e) => store_code(e),
             pipeline::Error::Output(e) => output_code(e),
+            pipeline::Error::Spark(e) => spark_code(e),
         });
+    }
+    if let Some(e) = cause.downcast_ref::<spark::Error>() {
+        return Some(spark_code(e));
     }
     if let Some(e) = cause.downcast_ref::<state::Error>() {
         return Some(state_code(e));
@@ -130,6 +138,18 @@ fn store_code(e: &store::Error) -> u8 {
         | store::Error::MissingColumn { .. }
         | store::Error::TwoForms { .. }
         | store::Error::WrongType { .. } => EXIT_DATA,
+    }
+}
+
+fn spark_code(e: &spark::Error) -> u8 {
+    match e {
+        spark::Error::NotBuilt | spark::Error::NoRemote | spark::Error::BadRemote { .. } => {
+            EXIT_CONFIG
+        }
+        spark::Error::Unreachable { .. } => EXIT_UNAVAILABLE,
+        spark::Error::Query { .. } | spark::Error::Compile(_) | spark::Error::Decode(_) => {
+            EXIT_DATA
+        }
     }
 }
 

@@ -1,7 +1,11 @@
-//! `netrare jobs list` and `netrare jobs show <id>`.
+//! `netrare jobs list`, `netrare jobs show <id>` and `netrare jobs sql <id>`.
 
+use chrono::{DateTime, Utc};
+
+use super::parse::parse_time;
 use super::plan::load_jobs;
 use super::settings::Settings;
+use crate::spark::{SourceSchema, source_view, summary_query};
 
 /// Job definitions.
 #[derive(Debug, clap::Subcommand)]
@@ -13,6 +17,28 @@ pub enum Command {
         /// The job id.
         id: String,
     },
+    /// The query that folds a job's events into bucket summaries on another engine, to read or
+    /// run by hand. Columns are read as flat dotted names (the layout `ingest` writes).
+    Sql {
+        /// The job id.
+        id: String,
+        /// The SQL dialect.
+        #[arg(long, value_enum, default_value_t = Dialect::Spark)]
+        dialect: Dialect,
+        /// Buckets from this time, RFC 3339 (default: the Unix epoch).
+        #[arg(long, value_parser = parse_time)]
+        from: Option<DateTime<Utc>>,
+        /// Buckets before this time, RFC 3339 (default: the clock).
+        #[arg(long, value_parser = parse_time)]
+        to: Option<DateTime<Utc>>,
+    },
+}
+
+/// SQL dialects `jobs sql` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Dialect {
+    /// Spark SQL, as Apache Spark and Databricks run it.
+    Spark,
 }
 
 pub fn run(command: &Command, settings: &Settings) -> anyhow::Result<()> {
@@ -43,6 +69,26 @@ pub fn run(command: &Command, settings: &Settings) -> anyhow::Result<()> {
             for job in jobs {
                 println!("# {}", job.path.display());
                 print!("{}", toml::to_string_pretty(&job.file)?);
+            }
+        }
+        Command::Sql {
+            id,
+            dialect: Dialect::Spark,
+            from,
+            to,
+        } => {
+            for job in load_jobs(settings, std::slice::from_ref(id))? {
+                let from = from.map_or(0, |t| t.timestamp_millis());
+                let to = to.unwrap_or_else(Utc::now).timestamp_millis();
+                let span = job.span();
+                let fold = job.fold_fields(span.bucket_start(from), span.bucket_start(to));
+                let schema = SourceSchema::flat(&job.fields());
+                let source = settings.spark.source.as_deref().unwrap_or(&settings.store);
+                if let Some(view) = source_view(source) {
+                    println!("{view};\n");
+                }
+                let query = summary_query(source, &job.file.datafeed.query, &fold, &schema)?;
+                println!("{};", query.trim_end());
             }
         }
     }

@@ -16,9 +16,9 @@ mod settings;
 
 pub use exit::{
     AheadOfClock, BadFlag, EXIT_CLOCK, EXIT_CONFIG, EXIT_DATA, EXIT_INTERNAL, EXIT_IO, EXIT_LOCKED,
-    EXIT_OK, exit_code,
+    EXIT_OK, EXIT_UNAVAILABLE, exit_code,
 };
-pub use settings::{Settings, SettingsFile};
+pub use settings::{Engine, Settings, SettingsFile, SparkSettings};
 
 use std::io::IsTerminal;
 
@@ -56,6 +56,15 @@ pub struct Global {
     /// Jobs directory (job files and exceptions/).
     #[arg(long, global = true, value_name = "DIR")]
     pub jobs_dir: Option<std::path::PathBuf>,
+    /// What folds events into buckets (default: native, or the settings file's `engine`).
+    #[arg(long, global = true, value_enum)]
+    pub engine: Option<Engine>,
+    /// Spark Connect server for `--engine spark`: sc://HOST:PORT.
+    #[arg(long, global = true, value_name = "URL")]
+    pub spark_remote: Option<String>,
+    /// The events as the Spark cluster reads them: a path or a table (default: --store).
+    #[arg(long, global = true, value_name = "PATH_OR_TABLE")]
+    pub spark_source: Option<String>,
     /// More log output (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -6,10 +6,11 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::settings::Settings;
+use super::settings::{Engine, Settings};
 use crate::exceptions::Exceptions;
 use crate::jobs::{Job, JobsSource};
-use crate::pipeline::{Plan, PlannedJob, Progress};
+use crate::pipeline::{Plan, PlannedJob, Progress, Source};
+use crate::spark;
 use crate::store::EventStore;
 
 /// The selected jobs of the configured jobs directory.
@@ -22,19 +23,32 @@ pub fn jobs_source(settings: &Settings) -> JobsSource {
     JobsSource::Dir(settings.jobs_dir.clone())
 }
 
-/// Loads and checks the jobs' exception lists (from `source`) and the store, then builds the
-/// plan.
+/// Loads and checks the jobs' exception lists (from `origin`) and opens the event source (the
+/// store, or a Spark session), then builds the plan.
 pub fn build_plan(
     settings: &Settings,
-    source: &JobsSource,
+    origin: &JobsSource,
     jobs: Vec<Job>,
     executions: Vec<i64>,
     alerts_ndjson: Option<PathBuf>,
     commit_every: usize,
 ) -> anyhow::Result<Plan> {
-    let jobs = planned_jobs(source, jobs)?;
-    let store = EventStore::open(&settings.store)
-        .with_context(|| format!("opening the event store {}", settings.store))?;
+    let jobs = planned_jobs(origin, jobs)?;
+    let source = match settings.spark.engine {
+        Engine::Native => Source::Store(
+            EventStore::open(&settings.store)
+                .with_context(|| format!("opening the event store {}", settings.store))?,
+        ),
+        Engine::Spark => {
+            let remote = settings
+                .spark
+                .remote
+                .as_deref()
+                .ok_or(spark::Error::NoRemote)?;
+            let events = settings.spark.source.as_deref().unwrap_or(&settings.store);
+            Source::Spark(spark::Session::connect(remote, events)?)
+        }
+    };
     let progress = if std::io::stderr().is_terminal() && executions.len() > 1 {
         Progress::Bar
     } else {
@@ -42,7 +56,7 @@ pub fn build_plan(
     };
     Ok(Plan {
         jobs,
-        store,
+        source,
         state_dir: settings.state_dir.clone(),
         out_dir: settings.out_dir.clone(),
         executions,

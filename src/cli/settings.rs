@@ -43,6 +43,11 @@ pub struct SettingsFile {
     /// `[kibana]`: where the alerts will be loaded.
     #[serde(default)]
     pub kibana: KibanaSettings,
+    /// What folds events into buckets: `native` (default) or `spark`.
+    pub engine: Option<Engine>,
+    /// `[spark]`: the Spark Connect server and the events it reads.
+    #[serde(default)]
+    pub spark: SparkFile,
 }
 
 /// `[kibana]` of `netrare.toml`: the Kibana space and rules the alerts are written for. Kibana
@@ -78,6 +83,27 @@ impl KibanaSettings {
     }
 }
 
+/// What folds events into bucket summaries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// netrare reads the store and folds it itself.
+    #[default]
+    Native,
+    /// A Spark cluster folds the events, through Spark Connect.
+    Spark,
+}
+
+/// The `[spark]` table.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SparkFile {
+    /// Spark Connect URL, `sc://HOST:PORT[/;token=...]`.
+    pub remote: Option<String>,
+    /// The events as the cluster sees them: a path it reads as Parquet, or a table name.
+    pub source: Option<String>,
+}
+
 /// Resolved settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -88,6 +114,17 @@ pub struct Settings {
     pub history: Duration,
     pub results_ndjson: Option<PathBuf>,
     pub alert_target: AlertTarget,
+    pub spark: SparkSettings,
+}
+
+/// Which engine folds the buckets, and where the Spark one is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SparkSettings {
+    pub engine: Engine,
+    /// Spark Connect URL, when set.
+    pub remote: Option<String>,
+    /// The events as the Spark cluster reads them; `None` means the store's location.
+    pub source: Option<String>,
 }
 
 /// Default history a new job learns from.
@@ -134,6 +171,11 @@ impl Settings {
                 .clone()
                 .or_else(|| file.results_ndjson.clone().map(rel)),
             alert_target: file.kibana.target(),
+            spark: SparkSettings {
+                engine: global.engine.or(file.engine).unwrap_or_default(),
+                remote: global.spark_remote.clone().or(file.spark.remote),
+                source: global.spark_source.clone().or(file.spark.source),
+            },
         })
     }
 }

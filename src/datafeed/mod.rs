@@ -10,3 +10,4 @@ mod query;
 
 pub use config::{BoolQuery, Clause, DatafeedConfig, MAX_QUERY_DELAY, TermValue};
 pub use query::{Datafeed, Error};
+pub(crate) use query::{TermSet, parse_nets, single};

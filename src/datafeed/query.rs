@@ -114,24 +114,16 @@ fn compile_clause(clause: &Clause, fields: &mut Vec<String>) -> Result<Node, Err
         }
         Clause::Cidr(map) => {
             let (field, ranges) = single(map, "cidr")?;
-            let nets = ranges
-                .iter()
-                .map(|r| {
-                    r.parse::<IpNet>().map_err(|_| Error::BadCidr {
-                        field: field.clone(),
-                        value: r.clone(),
-                    })
-                })
-                .collect::<Result<_, _>>()?;
             Ok(Node::InCidr {
                 field: field_index(fields, field),
-                nets,
+                nets: parse_nets(field, ranges)?,
             })
         }
     }
 }
 
-fn single<'a, V>(
+/// The one field of a one-field clause and its value.
+pub(crate) fn single<'a, V>(
     map: &'a std::collections::BTreeMap<String, V>,
     clause: &'static str,
 ) -> Result<(&'a String, &'a V), Error> {
@@ -141,32 +133,68 @@ fn single<'a, V>(
     }
 }
 
-fn equals(field: usize, values: &[TermValue]) -> Node {
-    let mut strings = Vec::new();
-    let mut ints = Vec::new();
-    let mut ips = Vec::new();
-    for value in values {
-        match value {
-            TermValue::Int(i) => {
-                ints.push(*i);
-                strings.push(i.to_string());
-            }
-            TermValue::Str(s) => {
-                if let Ok(i) = s.parse::<i64>() {
-                    ints.push(i);
+/// The CIDR ranges of a `cidr` clause on `field`.
+pub(crate) fn parse_nets(field: &str, ranges: &[String]) -> Result<Vec<IpNet>, Error> {
+    ranges
+        .iter()
+        .map(|r| {
+            r.parse::<IpNet>().map_err(|_| Error::BadCidr {
+                field: field.to_string(),
+                value: r.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The values of a term or terms clause in each form a field's value is compared in.
+pub(crate) struct TermSet {
+    /// Every value as text (integers in decimal).
+    pub strings: Vec<String>,
+    /// The values that are integers, for integer fields.
+    pub ints: Vec<i64>,
+    /// The values that are IPv6 addresses, compared as addresses.
+    pub ipv6: Vec<std::net::Ipv6Addr>,
+}
+
+impl TermSet {
+    pub(crate) fn of(values: &[TermValue]) -> TermSet {
+        let mut set = TermSet {
+            strings: Vec::new(),
+            ints: Vec::new(),
+            ipv6: Vec::new(),
+        };
+        for value in values {
+            match value {
+                TermValue::Int(i) => {
+                    set.ints.push(*i);
+                    set.strings.push(i.to_string());
                 }
-                if let Ok(ip @ IpAddr::V6(_)) = s.parse::<IpAddr>() {
-                    ips.push(ip);
+                TermValue::Str(s) => {
+                    if let Ok(i) = s.parse::<i64>() {
+                        set.ints.push(i);
+                    }
+                    if let Ok(IpAddr::V6(ip)) = s.parse::<IpAddr>() {
+                        set.ipv6.push(ip);
+                    }
+                    set.strings.push(s.clone());
                 }
-                strings.push(s.clone());
             }
         }
+        set
     }
+}
+
+fn equals(field: usize, values: &[TermValue]) -> Node {
+    let TermSet {
+        strings,
+        ints,
+        ipv6,
+    } = TermSet::of(values);
     Node::Equals {
         field,
         strings,
         ints,
-        ips,
+        ips: ipv6.into_iter().map(IpAddr::V6).collect(),
     }
 }
 

@@ -158,7 +158,7 @@ mod tests {
                     exceptions: Exceptions::default(),
                 })
                 .collect(),
-            store: EventStore::open(events)?,
+            source: pipeline::Source::Store(EventStore::open(events)?),
             state_dir: backfill.state_dir,
             out_dir: backfill.out_dir,
             executions: backfill.executions.to_vec(),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::bucket::BucketSpan;
+use crate::bucket::{BucketSpan, FoldFields};
 use crate::datafeed::{Datafeed, DatafeedConfig, MAX_QUERY_DELAY};
 use crate::model::{ModelConfig, ModelParams};
 use crate::rule::{KibanaRuleConfig, RuleConfig};
@@ -241,6 +241,19 @@ impl Job {
     /// The bucket span.
     pub fn span(&self) -> BucketSpan {
         self.file.job.bucket_span
+    }
+
+    /// What the fold needs from the job, for the buckets in `[from_ms, to_ms)`.
+    pub fn fold_fields(&self, from_ms: i64, to_ms: i64) -> FoldFields {
+        let job = &self.file.job;
+        FoldFields {
+            span: self.span(),
+            by_field: job.by_field_name.clone(),
+            partition_field: job.partition_field_name.clone(),
+            influencers: job.influencers.clone(),
+            from_ms,
+            to_ms,
+        }
     }
 
     /// What the model needs from the job.

@@ -1,5 +1,6 @@
 //! Reading the store a chunk of time at a time and folding it into every job's buckets at once:
-//! one scan serves all jobs, and units (files × row groups) are read and folded in parallel.
+//! one scan serves all jobs, and units (files × row groups) are read and folded in parallel. With
+//! the Spark source, a Spark cluster folds each job's chunk and sends back the summaries.
 
 use std::collections::BTreeMap;
 
@@ -7,7 +8,16 @@ use rayon::prelude::*;
 
 use crate::bucket::{BucketSummary, FoldFields, fold_frame};
 use crate::jobs::Job;
+use crate::spark;
 use crate::store::{EventStore, FieldRequest, ScanStats, ScanUnit, TimeRange};
+
+/// Where bucket summaries come from.
+pub enum Source {
+    /// netrare reads the Parquet store and folds it.
+    Store(EventStore),
+    /// A Spark cluster folds the events, one query per job and chunk.
+    Spark(spark::Session),
+}
 
 /// How much time one read covers: big enough to amortise file footers, small enough that a
 /// month-long backfill never holds more than a day of bucket summaries. Reads end on UTC
@@ -19,7 +29,7 @@ const PIECES_PER_FILE: usize = 8;
 
 /// Per-job bucket summaries, read ahead of the model.
 pub struct Feed<'a> {
-    store: &'a EventStore,
+    source: &'a Source,
     fields: Vec<FieldRequest>,
     fold: Vec<FoldFields>,
     jobs: Vec<&'a Job>,
@@ -39,7 +49,7 @@ impl<'a> Feed<'a> {
     /// A feed for `jobs`, each needing the buckets from its checkpoint on, that never reads past
     /// `limit`.
     pub fn new(
-        store: &'a EventStore,
+        source: &'a Source,
         jobs: Vec<&'a Job>,
         checkpoints: &[i64],
         limit: i64,
@@ -58,14 +68,7 @@ impl<'a> Feed<'a> {
         let fold = jobs
             .iter()
             .zip(checkpoints)
-            .map(|(job, &checkpoint)| FoldFields {
-                span: job.span(),
-                by_field: job.file.job.by_field_name.clone(),
-                partition_field: job.file.job.partition_field_name.clone(),
-                influencers: job.file.job.influencers.clone(),
-                from_ms: checkpoint,
-                to_ms: limit,
-            })
+            .map(|(job, &checkpoint)| job.fold_fields(checkpoint, limit))
             .collect();
         let same_query = jobs
             .iter()
@@ -76,7 +79,7 @@ impl<'a> Feed<'a> {
             })
             .collect();
         Feed {
-            store,
+            source,
             fields,
             fold,
             buckets: vec![BTreeMap::new(); jobs.len()],
@@ -89,22 +92,53 @@ impl<'a> Feed<'a> {
     }
 
     /// Reads until everything before `until` (capped at the limit) is folded.
-    pub fn ensure(&mut self, until: i64) -> Result<(), crate::store::Error> {
+    pub fn ensure(&mut self, until: i64) -> Result<(), super::Error> {
         let until = until.min(self.limit);
         while self.loaded_to < until {
             let next_midnight = (self.loaded_to.div_euclid(CHUNK_MS) + 1) * CHUNK_MS;
             let end = next_midnight.max(until).min(self.limit);
-            self.read(TimeRange {
+            let window = TimeRange {
                 start_ms: self.loaded_to,
                 end_ms: end,
-            })?;
+            };
+            let source = self.source;
+            match source {
+                Source::Store(store) => self.read(store, window)?,
+                Source::Spark(session) => self.query(session, window)?,
+            }
             self.loaded_to = end;
         }
         Ok(())
     }
 
-    fn read(&mut self, window: TimeRange) -> Result<(), crate::store::Error> {
-        let (units, plan_stats) = self.store.plan(window)?;
+    /// Asks the Spark cluster for each job's summaries of `window`.
+    fn query(&mut self, session: &spark::Session, window: TimeRange) -> Result<(), spark::Error> {
+        for ((job, fold), buckets) in self.jobs.iter().zip(&self.fold).zip(&mut self.buckets) {
+            let mut fold = fold.clone();
+            fold.from_ms = fold.from_ms.max(window.start_ms);
+            fold.to_ms = fold.to_ms.min(window.end_ms);
+            if fold.from_ms >= fold.to_ms {
+                continue;
+            }
+            let started = std::time::Instant::now();
+            let bytes_before = session.bytes_received();
+            let summaries = session.fold(&job.file.datafeed.query, &fold)?;
+            tracing::info!(
+                job = job.id(),
+                from_ms = fold.from_ms,
+                to_ms = fold.to_ms,
+                rows = summaries.values().map(|b| b.values.len()).sum::<usize>(),
+                bytes = session.bytes_received() - bytes_before,
+                seconds = started.elapsed().as_secs_f64(),
+                "spark summaries"
+            );
+            merge_into(std::slice::from_mut(buckets), vec![summaries]);
+        }
+        Ok(())
+    }
+
+    fn read(&mut self, store: &EventStore, window: TimeRange) -> Result<(), crate::store::Error> {
+        let (units, plan_stats) = store.plan(window)?;
         self.stats += plan_stats;
         let pieces: Vec<ScanUnit> = units.iter().flat_map(split).collect();
         let (fields, fold, jobs, same_query) =

@@ -10,6 +10,7 @@ mod job;
 mod runner;
 mod schedule;
 
+pub use feed::Source;
 pub use job::PlannedJob;
 pub use runner::{JobSummary, fingerprint};
 pub use schedule::{COMMIT_EVERY, ScheduleError, schedule};
@@ -25,7 +26,7 @@ use crate::output;
 use crate::results::{AnomalyRecord, ResultSet};
 use crate::rule::Alert;
 use crate::state::{self, Append, Commit, Publish, StateLock};
-use crate::store::{EventStore, ScanStats};
+use crate::store::ScanStats;
 use feed::Feed;
 use job::JobRun;
 use runner::Runner;
@@ -40,6 +41,8 @@ pub enum Error {
     Store(#[from] crate::store::Error),
     #[error(transparent)]
     Output(#[from] output::Error),
+    #[error(transparent)]
+    Spark(#[from] crate::spark::Error),
 }
 
 /// How progress is shown.
@@ -54,7 +57,8 @@ pub enum Progress {
 /// A resolved execution plan: everything checked before any data is read.
 pub struct Plan {
     pub jobs: Vec<PlannedJob>,
-    pub store: EventStore,
+    /// Where the bucket summaries come from.
+    pub source: Source,
     pub state_dir: PathBuf,
     pub out_dir: PathBuf,
     /// The `now` (epoch ms) of each execution, ascending: one for `run`, many for `backfill`.
@@ -140,7 +144,7 @@ pub fn execute(plan: Plan) -> Result<Report, Error> {
         .max()
         .unwrap_or(first_now);
     let mut feed = Feed::new(
-        &plan.store,
+        &plan.source,
         runs.iter().map(|r| r.job).collect(),
         &checkpoints,
         limit,
