@@ -5,10 +5,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::parse::parse_time;
+use super::parse::{Overrides, parse_time};
 use super::plan::{build_plan, jobs_source, load_jobs};
 use super::print;
-use super::run::Overrides;
 use super::settings::Settings;
 use crate::pipeline::{self, COMMIT_EVERY, schedule};
 

@@ -4,8 +4,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
-use super::exit::AheadOfClock;
-use super::parse::parse_time;
+use super::parse::{Overrides, parse_time};
 use super::plan::{build_plan, jobs_source, load_jobs};
 use super::print;
 use super::settings::Settings;
@@ -29,37 +28,6 @@ pub struct Args {
     pub format: print::SummaryFormat,
     #[command(flatten)]
     pub overrides: Overrides,
-}
-
-/// Explicit permissions for what is otherwise refused as a likely mistake.
-#[derive(Debug, clap::Args)]
-pub struct Overrides {
-    /// Allow an execution time ahead of the clock: buckets up to it are modelled even if their
-    /// events are not in the store yet.
-    #[arg(long)]
-    pub allow_future: bool,
-    /// Start a job that has no state but already has outputs from scratch (its records and
-    /// alerts are written again).
-    #[arg(long)]
-    pub relearn: bool,
-}
-
-/// How far an execution time may be ahead of the clock without `--allow-future`.
-const CLOCK_TOLERANCE_MS: i64 = 5 * 60 * 1000;
-
-impl Overrides {
-    /// Refuses `time` (given by `flag`) if it is ahead of the clock, unless allowed.
-    pub fn check_time(&self, flag: &'static str, time: DateTime<Utc>) -> Result<(), AheadOfClock> {
-        let ahead_ms = time.timestamp_millis() - Utc::now().timestamp_millis();
-        if self.allow_future || ahead_ms <= CLOCK_TOLERANCE_MS {
-            return Ok(());
-        }
-        Err(AheadOfClock {
-            flag,
-            time: time.to_rfc3339(),
-            ahead_s: ahead_ms / 1000,
-        })
-    }
 }
 
 pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
