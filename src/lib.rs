@@ -8,6 +8,7 @@ pub mod bucket;
 pub mod cli;
 pub mod datafeed;
 pub mod evaluate;
+pub mod exceptions;
 pub mod fixtures;
 pub mod ingest;
 pub mod jobs;

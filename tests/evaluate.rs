@@ -3,19 +3,24 @@
 
 use crate::util::*;
 
-/// `(detected, applicable, false alerts)` from a totals line such as
-/// `elastic: 8/10 attacks detected, 6 false alerts (31.2 per 1,000 host-days)`.
-fn totals(stdout: &str, model: &str) -> (u32, u32, u32) {
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with(&format!("{model}:")))
-        .unwrap_or_else(|| panic!("no {model} totals:\n{stdout}"));
-    let numbers: Vec<u32> = line
-        .split(|c: char| !c.is_ascii_digit() && c != '.')
-        .filter(|t| !t.is_empty() && !t.contains('.'))
-        .filter_map(|t| t.parse().ok())
-        .collect();
-    (numbers[0], numbers[1], numbers[2])
+/// `(detected, applicable, false alerts)` of `model` in the `--format json` comparison.
+fn totals(comparison: &serde_json::Value, model: &str) -> (u64, u64, u64) {
+    let totals = comparison["models"]
+        .as_array()
+        .expect("a models array")
+        .iter()
+        .find(|m| m["model"] == model)
+        .unwrap_or_else(|| panic!("no {model} totals:\n{comparison}"));
+    let count = |key: &str| {
+        totals[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{model} {key}:\n{comparison}"))
+    };
+    (
+        count("detected"),
+        count("applicable"),
+        count("false_alerts"),
+    )
 }
 
 #[test]
@@ -49,10 +54,15 @@ fn population_model_catches_what_elastic_catches_with_half_the_false_alerts() {
             labels.to_str().expect("utf-8"),
             "--models",
             "elastic,population",
+            "--format",
+            "json",
         ])
         .success();
-    let (elastic_caught, applicable, elastic_false) = totals(&out.stdout, "elastic");
-    let (population_caught, _, population_false) = totals(&out.stdout, "population");
+    let comparison: serde_json::Value =
+        serde_json::from_str(&out.stdout).expect("one JSON object on stdout");
+    let (elastic_caught, applicable, elastic_false) = totals(&comparison, "elastic");
+    let (population_caught, _, population_false) = totals(&comparison, "population");
+    assert!(applicable > 0, "no attack to catch:\n{}", out.stdout);
     assert_eq!(
         population_caught, applicable,
         "the population model missed an attack:\n{}",

@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::exit::BadFlag;
+use super::parse::{Overrides, parse_time};
+use super::plan::{build_plan, jobs_source, load_jobs};
 use super::print;
-use super::run::{Overrides, build_plan, load_jobs, parse_time};
 use super::settings::Settings;
-use crate::pipeline;
+use crate::pipeline::{self, COMMIT_EVERY, schedule};
 
 /// Executions every `--interval` from `--from` to `--to`, exactly as `netrare run` from cron
 /// would have made them: the same records and alerts.
@@ -40,13 +40,6 @@ pub struct Args {
     #[command(flatten)]
     pub overrides: Overrides,
 }
-
-/// The most executions one backfill makes: ten years of 15-minute executions. More is a
-/// mistaken interval or range, and their list alone would exhaust memory.
-const MAX_EXECUTIONS: i64 = 10 * 366 * 96;
-
-/// Executions per commit: one day of 15-minute executions.
-const COMMIT_EVERY: usize = 96;
 
 pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
     let executions = schedule(args.from, args.to, args.interval)?;
@@ -81,6 +74,7 @@ pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
     }
     let mut plan = build_plan(
         &settings,
+        &jobs_source(&settings),
         load_jobs(&settings, &args.jobs)?,
         executions,
         args.alerts_ndjson.clone(),
@@ -91,39 +85,4 @@ pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
     let report = pipeline::execute(plan)?;
     print::report(&report, args.format);
     Ok(())
-}
-
-/// The execution times from `from` to `to` inclusive, every `interval`, in epoch ms.
-pub fn schedule(
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    interval: Duration,
-) -> Result<Vec<i64>, BadFlag> {
-    let step = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
-    if step <= 0 {
-        return Err(BadFlag {
-            flag: "--interval",
-            problem: "must be positive".into(),
-        });
-    }
-    if to < from {
-        return Err(BadFlag {
-            flag: "--to",
-            problem: format!("{to} is before --from {from}"),
-        });
-    }
-    let (from, to) = (from.timestamp_millis(), to.timestamp_millis());
-    let count = (to - from) / step + 1;
-    if count > MAX_EXECUTIONS {
-        return Err(BadFlag {
-            flag: "--interval",
-            problem: format!(
-                "{count} executions from --from to --to; at most {MAX_EXECUTIONS} (split the range or lengthen the interval)"
-            ),
-        });
-    }
-    Ok((0..)
-        .map(|k| from + k * step)
-        .take_while(|&t| t <= to)
-        .collect())
 }

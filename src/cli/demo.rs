@@ -5,14 +5,15 @@ use std::path::PathBuf;
 use anyhow::Context;
 use chrono::Duration;
 
-use super::backfill::schedule;
 use super::fixtures::FleetArgs;
+use super::plan::build_plan;
 use super::print;
-use super::run::build_plan;
 use super::settings::{DEFAULT_HISTORY, Settings, SparkSettings};
+use crate::evaluate::caught;
 use crate::fixtures::{generate_to, read_labels};
+use crate::jobs::JobsSource;
 use crate::output::AlertTarget;
-use crate::pipeline;
+use crate::pipeline::{self, COMMIT_EVERY, schedule};
 
 /// Generate a small fleet with injected attacks, backfill both Elastic jobs over it and print
 /// the alerts and which attacks they caught.
@@ -46,7 +47,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         store: events.to_string_lossy().into_owned(),
         state_dir: dir.join("state"),
         out_dir: dir.join("out"),
-        jobs_dir: PathBuf::from("<built-in>"),
+        jobs_dir: PathBuf::new(),
         history: DEFAULT_HISTORY,
         results_ndjson: None,
         alert_target: AlertTarget::default(),
@@ -55,7 +56,15 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let start = opts.start;
     let end = start + Duration::days(i64::from(opts.days));
     let executions = schedule(start, end, std::time::Duration::from_secs(900))?;
-    let plan = build_plan(&settings, crate::jobs::embedded()?, executions, None, 96)?;
+    let source = JobsSource::BuiltIn;
+    let plan = build_plan(
+        &settings,
+        &source,
+        source.load(&[])?,
+        executions,
+        None,
+        COMMIT_EVERY,
+    )?;
     let report = pipeline::execute(plan)?;
     print::report(&report, print::SummaryFormat::Text);
     println!();
@@ -64,14 +73,13 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let labels = read_labels(&events.join("labels.json"))?;
     println!();
     for label in labels.iter() {
-        let caught = report.alerts.iter().any(|a| {
-            a.record.by_field_name == label.field.as_str()
-                && a.record.by_field_value == label.value
-                && a.record.field_values("host.name").contains(&label.host)
-        });
         println!(
             "{} {:<28} {}={} on {}",
-            if caught { "caught" } else { "missed" },
+            if caught(label, &report.alerts) {
+                "caught"
+            } else {
+                "missed"
+            },
             label.id,
             label.field.as_str(),
             label.value,

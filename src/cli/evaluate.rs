@@ -1,23 +1,20 @@
 //! `netrare evaluate`: backfill every selected job with every selected model over a labelled
 //! store, in scratch state, and compare what each caught and how many false alerts it raised.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::PathBuf;
 
-use anyhow::Context;
-use chrono::{DateTime, Days, NaiveTime, Utc};
+use chrono::{DateTime, Utc};
+use serde_json::json;
 
-use super::backfill::schedule;
-use super::run::{build_plan, parse_time};
+use super::parse::{parse_name, parse_time};
+use super::plan::build_plan;
+use super::print::SummaryFormat;
 use super::settings::{Settings, SparkSettings};
-use crate::evaluate::{
-    Hit, HostDays, JobEval, JobUnderTest, evaluate_job, read_records, store_extent,
-};
-use crate::fixtures::{Label, LabelKind, read_labels};
-use crate::jobs::{self, Job};
+use crate::evaluate::{Backfill, Evaluation, HostDays, JobEval, evaluate};
+use crate::fixtures::{LabelKind, read_labels};
+use crate::jobs::{Job, JobsSource};
 use crate::model::ModelKind;
-use crate::pipeline;
-use crate::store::EventStore;
+use crate::pipeline::{self, COMMIT_EVERY};
 
 /// Backfill each job with each model over a labelled store (scratch state, deleted afterwards)
 /// and print, side by side per model, the attacks caught and missed, the false alerts per 1,000
@@ -43,13 +40,9 @@ pub struct Args {
     /// Last execution, RFC 3339 (default: midnight UTC after the store's last event).
     #[arg(long, value_parser = parse_time)]
     pub to: Option<DateTime<Utc>>,
-}
-
-/// Parses a value by its serde name (`elastic`, `full`), so every variant of the enum is
-/// accepted as soon as it exists.
-pub(super) fn parse_name<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
-    serde_json::from_value(serde_json::Value::String(text.to_string()))
-        .map_err(|e| format!("{text:?}: {e}"))
+    /// Comparison on stdout: tables, or one JSON object for scripts.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: SummaryFormat,
 }
 
 /// The serde name of a model kind.
@@ -60,17 +53,9 @@ fn model_name(kind: ModelKind) -> String {
         .unwrap_or_else(|| format!("{kind:?}"))
 }
 
-/// Executions per commit: one day of 15-minute executions.
-const COMMIT_EVERY: usize = 96;
-const DAY_MS: i64 = 86_400_000;
-
 pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
-    let jobs = if settings.jobs_dir.is_dir() {
-        jobs::load_dir(&settings.jobs_dir)?
-    } else {
-        jobs::embedded()?
-    };
-    let jobs = jobs::select(jobs, &args.jobs)?;
+    let source = JobsSource::dir_or_built_in(&settings.jobs_dir);
+    let jobs = source.load(&args.jobs)?;
     let labels = read_labels(&args.labels)?;
     let evaluation = evaluate(
         &args.events,
@@ -78,138 +63,95 @@ pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
         &jobs,
         &args.models,
         (args.from, args.to),
-        settings,
+        |backfill| execute(&args.events, &source, backfill, settings),
     )?;
-    print(&evaluation, &jobs);
+    match args.format {
+        SummaryFormat::Text => print(&evaluation, &jobs),
+        SummaryFormat::Json => println!("{}", evaluation_json(&evaluation)),
+    }
     Ok(())
 }
 
-/// Every job's evaluation under each model, in the order of `models`.
-pub(super) struct Evaluation {
-    pub models: Vec<(ModelKind, Vec<JobEval>)>,
-    pub host_days: HostDays,
-    pub from: DateTime<Utc>,
-}
-
-/// Backfills `jobs` over the store once per model and scores each job against `labels`.
-pub(super) fn evaluate(
+/// Plans and executes one of the evaluation's scratch backfills.
+fn execute(
     events: &str,
-    labels: &[Label],
-    jobs: &[Job],
-    models: &[ModelKind],
-    range: (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+    source: &JobsSource,
+    backfill: Backfill,
     settings: &Settings,
-) -> anyhow::Result<Evaluation> {
-    let store =
-        EventStore::open(events).with_context(|| format!("opening the event store {events}"))?;
-    let extent =
-        store_extent(&store).with_context(|| format!("scanning the event store {events}"))?;
-    let (first, last) = extent
-        .bounds
-        .with_context(|| format!("the event store {events} holds no events"))?;
-    let from = range.0.unwrap_or(midnight(first, 0)?);
-    let to = range.1.unwrap_or(midnight(last, 1)?);
-    let executions = schedule(from, to, Duration::from_secs(900))?;
-    let host_days = HostDays {
-        hosts: extent.hosts.len(),
-        days: (to - from).num_milliseconds() as f64 / DAY_MS as f64,
-    };
-    let models = models
-        .iter()
-        .map(|&kind| {
-            Ok((
-                kind,
-                backfill_and_score(events, labels, jobs, kind, &executions, host_days, settings)?,
-            ))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(Evaluation {
-        models,
-        host_days,
-        from,
-    })
-}
-
-/// Midnight UTC `days_after` days after the day of `ms`.
-fn midnight(ms: i64, days_after: u64) -> anyhow::Result<DateTime<Utc>> {
-    let day = DateTime::from_timestamp_millis(ms)
-        .context("event time out of range")?
-        .date_naive();
-    let day = day
-        .checked_add_days(Days::new(days_after))
-        .context("event time out of range")?;
-    Ok(day.and_time(NaiveTime::MIN).and_utc())
-}
-
-/// One backfill of every job with its model replaced by `kind`, in a scratch state and output
-/// directory, then each job scored.
-fn backfill_and_score(
-    events: &str,
-    labels: &[Label],
-    jobs: &[Job],
-    kind: ModelKind,
-    executions: &[i64],
-    host_days: HostDays,
-    settings: &Settings,
-) -> anyhow::Result<Vec<JobEval>> {
-    let scratch = tempfile::Builder::new()
-        .prefix("netrare-evaluate-")
-        .tempdir()?;
+) -> anyhow::Result<pipeline::Report> {
     let settings = Settings {
         store: events.to_string(),
-        state_dir: scratch.path().join("state"),
-        out_dir: scratch.path().join("out"),
+        state_dir: backfill.state_dir,
+        out_dir: backfill.out_dir,
+        results_ndjson: None,
         spark: SparkSettings::default(),
         ..settings.clone()
     };
-    let jobs: Vec<Job> = jobs
-        .iter()
-        .cloned()
-        .map(|mut job| {
-            job.file.model.kind = kind;
-            job
-        })
-        .collect();
     eprintln!(
         "backfilling {} job(s) with the {} model",
-        jobs.len(),
-        model_name(kind)
+        backfill.jobs.len(),
+        model_name(backfill.model)
     );
     let plan = build_plan(
         &settings,
-        jobs.clone(),
-        executions.to_vec(),
+        source,
+        backfill.jobs,
+        backfill.executions.to_vec(),
         None,
         COMMIT_EVERY,
     )?;
-    let report = pipeline::execute(plan)?;
-    jobs.iter()
-        .map(|job| {
-            let alerts: Vec<Hit> = report
-                .alerts
-                .iter()
-                .filter(|a| a.record.job_id == job.id())
-                .map(|a| Hit::from(&a.record))
-                .collect();
-            let records = read_records(&anomalies_dir(&settings.out_dir, job.id()))?;
-            let under_test = JobUnderTest {
-                job_id: job.id().to_string(),
-                by_field_name: job.file.job.by_field_name.clone(),
-                bucket_span_ms: job.span().ms(),
-            };
-            Ok(evaluate_job(
-                &under_test,
-                labels,
-                &alerts,
-                &records,
-                host_days,
-            ))
-        })
-        .collect()
+    Ok(pipeline::execute(plan)?)
 }
 
-fn anomalies_dir(out_dir: &Path, job_id: &str) -> PathBuf {
-    out_dir.join("anomalies").join(job_id)
+/// The comparison as one JSON object: the host-days, then per model its totals and per job the
+/// attacks detected and missed, the false alerts and every scenario's best score and alerts.
+fn evaluation_json(evaluation: &Evaluation) -> serde_json::Value {
+    let models: Vec<serde_json::Value> = evaluation
+        .models
+        .iter()
+        .map(|(kind, evals)| {
+            let jobs: Vec<serde_json::Value> = evals
+                .iter()
+                .map(|e| {
+                    let scenarios: Vec<serde_json::Value> = e
+                        .scenarios
+                        .iter()
+                        .map(|s| {
+                            json!({
+                                "scenario": s.scenario,
+                                "kind": s.kind,
+                                "max_record_score": s.max_record_score,
+                                "alerts": s.alerts,
+                            })
+                        })
+                        .collect();
+                    json!({
+                        "job_id": e.job.job_id,
+                        "detected": e.detected,
+                        "missed": e.missed,
+                        "applicable": e.applicable(),
+                        "false_alerts": e.false_alerts,
+                        "false_per_1000_host_days": e.false_per_1000_host_days(),
+                        "scenarios": scenarios,
+                    })
+                })
+                .collect();
+            json!({
+                "model": model_name(*kind),
+                "detected": evals.iter().map(|e| e.detected.len()).sum::<usize>(),
+                "applicable": evals.iter().map(JobEval::applicable).sum::<usize>(),
+                "false_alerts": evals.iter().map(|e| e.false_alerts).sum::<usize>(),
+                "false_per_1000_host_days": evals.iter().map(JobEval::false_per_1000_host_days).sum::<f64>(),
+                "jobs": jobs,
+            })
+        })
+        .collect();
+    json!({
+        "hosts": evaluation.host_days.hosts,
+        "days": evaluation.host_days.days,
+        "from": evaluation.from.to_rfc3339(),
+        "models": models,
+    })
 }
 
 const LABEL_WIDTH: usize = 34;
@@ -306,88 +248,9 @@ fn row(label: &str, cells: impl Iterator<Item = String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{FleetOptions, Scenarios, generate_to};
 
     #[test]
-    fn model_names_parse_from_their_serde_names() {
-        assert_eq!(parse_name::<ModelKind>("elastic"), Ok(ModelKind::Elastic));
-        assert!(
-            parse_name::<ModelKind>("nope")
-                .unwrap_err()
-                .contains("nope")
-        );
-        assert_eq!(parse_name::<Scenarios>("full"), Ok(Scenarios::Full));
+    fn model_names_are_their_serde_names() {
         assert_eq!(model_name(ModelKind::Elastic), "elastic");
-    }
-
-    #[test]
-    fn a_small_full_fleet_is_backfilled_and_scored_per_job() {
-        let dir = tempfile::tempdir().unwrap();
-        let opts = FleetOptions {
-            hosts: 8,
-            days: 4,
-            scenarios: Scenarios::Full,
-            ..FleetOptions::default()
-        };
-        generate_to(dir.path(), &opts).unwrap();
-        let labels = read_labels(&dir.path().join("labels.json")).unwrap();
-        let jobs = jobs::embedded().unwrap();
-        let settings = Settings {
-            store: String::new(),
-            state_dir: "unused".into(),
-            out_dir: "unused".into(),
-            jobs_dir: "<built-in>".into(),
-            history: super::super::settings::DEFAULT_HISTORY,
-            results_ndjson: None,
-            alert_target: crate::output::AlertTarget::default(),
-            spark: SparkSettings::default(),
-        };
-        let evaluation = evaluate(
-            &dir.path().to_string_lossy(),
-            &labels,
-            &jobs,
-            &[ModelKind::Elastic],
-            (None, None),
-            &settings,
-        )
-        .unwrap();
-        assert_eq!(
-            evaluation.host_days,
-            HostDays {
-                hosts: 8,
-                days: 4.0
-            }
-        );
-        assert_eq!(evaluation.from, opts.start);
-        let evals = &evaluation.models[0].1;
-        assert_eq!(evals.len(), 2);
-        for eval in evals {
-            assert_eq!(eval.applicable(), 5, "{}", eval.job.job_id);
-            assert!(
-                eval.scenarios.iter().any(|s| s.kind == LabelKind::Benign),
-                "{}",
-                eval.job.job_id
-            );
-            let alerted: usize = eval
-                .scenarios
-                .iter()
-                .filter(|s| s.kind == LabelKind::Attack && s.alerts > 0)
-                .count();
-            assert_eq!(
-                alerted,
-                eval.detected.len(),
-                "an attack counted as caught needs an alert"
-            );
-            assert!(
-                eval.scenarios
-                    .iter()
-                    .all(|s| s.alerts == 0 || s.max_record_score.is_some()),
-                "an alert is also a record"
-            );
-        }
-        assert!(
-            evals.iter().any(|e| !e.detected.is_empty()),
-            "no attack caught at all"
-        );
     }
 }

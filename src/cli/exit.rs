@@ -3,7 +3,7 @@
 
 use std::error::Error as StdError;
 
-use crate::{evaluate, fixtures, ingest, jobs, output, pipeline, rule, spark, state, store};
+use crate::{evaluate, exceptions, fixtures, ingest, jobs, output, pipeline, spark, state, store};
 
 /// Exit status when the run succeeded.
 pub const EXIT_OK: u8 = 0;
@@ -101,10 +101,11 @@ fn code_of(cause: &(dyn StdError + 'static)) -> Option<u8> {
         });
     }
     if cause.is::<jobs::Error>()
-        || cause.is::<rule::exceptions::Error>()
+        || cause.is::<exceptions::Error>()
         || cause.is::<crate::datafeed::Error>()
         || cause.is::<super::settings::Error>()
         || cause.is::<BadFlag>()
+        || cause.is::<pipeline::ScheduleError>()
     {
         return Some(EXIT_CONFIG);
     }

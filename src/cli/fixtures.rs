@@ -4,8 +4,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
-use super::evaluate::parse_name;
-use super::run::parse_time;
+use super::parse::{parse_name, parse_time};
 use crate::fixtures::{FleetOptions, Scenarios, generate_to};
 
 /// Synthetic data.

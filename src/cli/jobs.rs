@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::run::{load_jobs, parse_time};
+use super::parse::parse_time;
+use super::plan::load_jobs;
 use super::settings::Settings;
 use crate::spark::{SourceSchema, source_view, summary_query};
 

@@ -8,6 +8,8 @@ mod exit;
 mod fixtures;
 mod ingest;
 mod jobs;
+mod parse;
+mod plan;
 mod print;
 mod run;
 mod settings;

@@ -1,19 +1,14 @@
 //! `netrare run`: one scheduled execution, as cron calls it every 15 minutes.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 
-use super::exit::AheadOfClock;
+use super::parse::{Overrides, parse_time};
+use super::plan::{build_plan, jobs_source, load_jobs};
 use super::print;
-use super::settings::{Engine, Settings};
-use crate::jobs::{self, Job};
-use crate::pipeline::{self, Plan, Progress, Source};
-use crate::rule::Exceptions;
-use crate::spark;
-use crate::store::EventStore;
+use super::settings::Settings;
+use crate::pipeline;
 
 /// One execution: model every complete bucket since each job's checkpoint, write its anomaly
 /// records, then alert on the records of the lookback window.
@@ -35,37 +30,6 @@ pub struct Args {
     pub overrides: Overrides,
 }
 
-/// Explicit permissions for what is otherwise refused as a likely mistake.
-#[derive(Debug, clap::Args)]
-pub struct Overrides {
-    /// Allow an execution time ahead of the clock: buckets up to it are modelled even if their
-    /// events are not in the store yet.
-    #[arg(long)]
-    pub allow_future: bool,
-    /// Start a job that has no state but already has outputs from scratch (its records and
-    /// alerts are written again).
-    #[arg(long)]
-    pub relearn: bool,
-}
-
-/// How far an execution time may be ahead of the clock without `--allow-future`.
-const CLOCK_TOLERANCE_MS: i64 = 5 * 60 * 1000;
-
-impl Overrides {
-    /// Refuses `time` (given by `flag`) if it is ahead of the clock, unless allowed.
-    pub fn check_time(&self, flag: &'static str, time: DateTime<Utc>) -> Result<(), AheadOfClock> {
-        let ahead_ms = time.timestamp_millis() - Utc::now().timestamp_millis();
-        if self.allow_future || ahead_ms <= CLOCK_TOLERANCE_MS {
-            return Ok(());
-        }
-        Err(AheadOfClock {
-            flag,
-            time: time.to_rfc3339(),
-            ahead_s: ahead_ms / 1000,
-        })
-    }
-}
-
 pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
     if let Some(now) = args.now {
         args.overrides.check_time("--now", now)?;
@@ -73,6 +37,7 @@ pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
     let now = args.now.unwrap_or_else(Utc::now).timestamp_millis();
     let mut plan = build_plan(
         settings,
+        &jobs_source(settings),
         load_jobs(settings, &args.jobs)?,
         vec![now],
         args.alerts_ndjson.clone(),
@@ -82,73 +47,4 @@ pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
     let report = pipeline::execute(plan)?;
     print::report(&report, args.format);
     Ok(())
-}
-
-/// Parses an RFC 3339 time.
-pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("{text:?} is not an RFC 3339 time ({e}), e.g. 2026-11-22T13:15:00Z"))
-}
-
-/// Loads and checks the jobs' exception lists and the store, then builds the plan shared
-/// by `run` and `backfill`. Fails before any event or state is touched.
-pub fn build_plan(
-    settings: &Settings,
-    jobs: Vec<Job>,
-    executions: Vec<i64>,
-    alerts_ndjson: Option<PathBuf>,
-    commit_every: usize,
-) -> anyhow::Result<Plan> {
-    let exceptions = load_exceptions(settings, &jobs)?;
-    let source = match settings.spark.engine {
-        Engine::Native => Source::Store(
-            EventStore::open(&settings.store)
-                .with_context(|| format!("opening the event store {}", settings.store))?,
-        ),
-        Engine::Spark => {
-            let remote = settings
-                .spark
-                .remote
-                .as_deref()
-                .ok_or(spark::Error::NoRemote)?;
-            let events = settings.spark.source.as_deref().unwrap_or(&settings.store);
-            Source::Spark(spark::Session::connect(remote, events)?)
-        }
-    };
-    let progress = if std::io::stderr().is_terminal() && executions.len() > 1 {
-        Progress::Bar
-    } else {
-        Progress::Log
-    };
-    Ok(Plan {
-        jobs,
-        exceptions,
-        source,
-        state_dir: settings.state_dir.clone(),
-        out_dir: settings.out_dir.clone(),
-        executions,
-        history: settings.history,
-        relearn: false,
-        resume: false,
-        alerts_ndjson,
-        results_ndjson: settings.results_ndjson.clone(),
-        alert_target: settings.alert_target.clone(),
-        commit_every,
-        progress,
-    })
-}
-
-/// The selected jobs of the jobs directory.
-pub fn load_jobs(settings: &Settings, ids: &[String]) -> anyhow::Result<Vec<Job>> {
-    Ok(jobs::select(jobs::load_dir(&settings.jobs_dir)?, ids)?)
-}
-
-fn load_exceptions(settings: &Settings, jobs: &[Job]) -> anyhow::Result<Vec<Exceptions>> {
-    jobs.iter()
-        .map(|job| {
-            Exceptions::load(&settings.jobs_dir, &job.file.rule.exceptions)
-                .with_context(|| format!("exception lists of job {}", job.id()))
-        })
-        .collect()
 }

@@ -3,16 +3,21 @@
 //!
 //! Input: the labels (`fixtures::Label`), a job's alerts (`rule::Alert`) and the anomaly records
 //! it wrote under `<out>/anomalies/<job id>/`, and the store's hosts and days. Output: a
-//! [`JobEval`] per job and model. `cli` runs the backfills and prints the comparison; the
+//! [`JobEval`] per job and model. [`evaluate`] drives a scratch backfill per model, which the
+//! caller plans and executes; `cli` prints the comparison; the
 //! matching rule and metrics are described in `docs/evaluation.md`.
 
+mod backfill;
 mod extent;
 mod records;
 mod score;
 
+pub use backfill::{Backfill, Evaluation, evaluate};
 pub use extent::{StoreExtent, store_extent};
 pub use records::read_records;
-pub use score::{Hit, HostDays, JobEval, JobUnderTest, ScenarioEval, evaluate_job, matches};
+pub use score::{
+    Hit, HostDays, JobEval, JobUnderTest, ScenarioEval, caught, evaluate_job, matches,
+};
 
 use std::path::PathBuf;
 

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::fixtures::{Label, LabelKind};
 use crate::results::AnomalyRecord;
+use crate::rule::Alert;
 
 /// What scoring needs of an alert or anomaly record.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,6 +106,13 @@ pub fn matches(label: &Label, hit: &Hit, bucket_span_ms: i64) -> bool {
         && hit.hosts.contains(&label.host)
         && label.start.timestamp_millis() - bucket_span_ms <= hit.bucket_ms
         && hit.bucket_ms <= label.end.timestamp_millis()
+}
+
+/// True when one of `alerts` shows `label`, by [`matches`] in the alert's bucket span.
+pub fn caught(label: &Label, alerts: &[Alert]) -> bool {
+    alerts
+        .iter()
+        .any(|a| matches(label, &Hit::from(&a.record), a.record.bucket_span * 1000))
 }
 
 /// Scores `job`'s `alerts` and `records` against `labels`.

@@ -6,7 +6,44 @@ mod file;
 
 pub use file::{Error, Function, Job, JobConfig, JobFile, MemoryLimit};
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Where the jobs of a plan come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobsSource {
+    /// A jobs directory; its jobs' exception lists are relative to it.
+    Dir(PathBuf),
+    /// Elastic's two jobs built into the binary ([`embedded`]); they name no exception lists.
+    BuiltIn,
+}
+
+impl JobsSource {
+    /// `dir` when it exists, else the built-in jobs.
+    pub fn dir_or_built_in(dir: &Path) -> JobsSource {
+        if dir.is_dir() {
+            JobsSource::Dir(dir.to_path_buf())
+        } else {
+            JobsSource::BuiltIn
+        }
+    }
+
+    /// The jobs named in `ids` (all when empty).
+    pub fn load(&self, ids: &[String]) -> Result<Vec<Job>, Error> {
+        let jobs = match self {
+            JobsSource::Dir(dir) => load_dir(dir)?,
+            JobsSource::BuiltIn => embedded()?,
+        };
+        select(jobs, ids)
+    }
+
+    /// The folder exception lists are read from; none for the built-in jobs.
+    pub fn exceptions_dir(&self) -> Option<&Path> {
+        match self {
+            JobsSource::Dir(dir) => Some(dir),
+            JobsSource::BuiltIn => None,
+        }
+    }
+}
 
 /// Loads every `*.toml` file directly in `dir` (not subfolders: exception lists live there),
 /// sorted by file name. Two files with the same job id are an error.

@@ -32,7 +32,7 @@ pub struct Feed<'a> {
     source: &'a Source,
     fields: Vec<FieldRequest>,
     fold: Vec<FoldFields>,
-    jobs: &'a [Job],
+    jobs: Vec<&'a Job>,
     /// For each job, the first job with the same datafeed query: its selection is shared.
     same_query: Vec<usize>,
     /// Everything before this time has been read, epoch ms.
@@ -48,10 +48,15 @@ pub struct Feed<'a> {
 impl<'a> Feed<'a> {
     /// A feed for `jobs`, each needing the buckets from its checkpoint on, that never reads past
     /// `limit`.
-    pub fn new(source: &'a Source, jobs: &'a [Job], checkpoints: &[i64], limit: i64) -> Feed<'a> {
+    pub fn new(
+        source: &'a Source,
+        jobs: Vec<&'a Job>,
+        checkpoints: &[i64],
+        limit: i64,
+    ) -> Feed<'a> {
         let from = checkpoints.iter().copied().min().unwrap_or(limit);
         let mut fields: Vec<FieldRequest> = Vec::new();
-        for job in jobs {
+        for job in &jobs {
             for name in job.fields() {
                 let required = name == job.file.job.by_field_name;
                 match fields.iter_mut().find(|f| f.name == name) {
@@ -77,11 +82,11 @@ impl<'a> Feed<'a> {
             source,
             fields,
             fold,
+            buckets: vec![BTreeMap::new(); jobs.len()],
             jobs,
             same_query,
             loaded_to: from,
             limit,
-            buckets: vec![BTreeMap::new(); jobs.len()],
             stats: ScanStats::default(),
         }
     }
@@ -137,7 +142,7 @@ impl<'a> Feed<'a> {
         self.stats += plan_stats;
         let pieces: Vec<ScanUnit> = units.iter().flat_map(split).collect();
         let (fields, fold, jobs, same_query) =
-            (&self.fields, &self.fold, self.jobs, &self.same_query);
+            (&self.fields, &self.fold, &self.jobs, &self.same_query);
         let empty = || (vec![BTreeMap::new(); jobs.len()], ScanStats::default());
         let (folded, stats) = pieces
             .par_iter()

@@ -6,10 +6,14 @@
 //! committed every [`Plan::commit_every`] executions and at the end.
 
 mod feed;
+mod job;
 mod runner;
+mod schedule;
 
 pub use feed::Source;
+pub use job::PlannedJob;
 pub use runner::{JobSummary, fingerprint};
+pub use schedule::{COMMIT_EVERY, ScheduleError, schedule};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -18,13 +22,13 @@ use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
 
-use crate::jobs::Job;
 use crate::output;
 use crate::results::{AnomalyRecord, ResultSet};
-use crate::rule::{Alert, Exceptions};
+use crate::rule::Alert;
 use crate::state::{self, Append, Commit, Publish, StateLock};
 use crate::store::ScanStats;
 use feed::Feed;
+use job::JobRun;
 use runner::Runner;
 
 /// Why an execution failed.
@@ -52,9 +56,7 @@ pub enum Progress {
 
 /// A resolved execution plan: everything checked before any data is read.
 pub struct Plan {
-    pub jobs: Vec<Job>,
-    /// The exception lists of each job, in the order of `jobs`.
-    pub exceptions: Vec<Exceptions>,
+    pub jobs: Vec<PlannedJob>,
     /// Where the bucket summaries come from.
     pub source: Source,
     pub state_dir: PathBuf,
@@ -106,67 +108,60 @@ pub fn execute(plan: Plan) -> Result<Report, Error> {
             skipped_executions: 0,
         });
     };
-    let mut runners = plan
+    let mut runs = plan
         .jobs
         .iter()
-        .zip(&plan.exceptions)
-        .map(|(job, exceptions)| {
-            Runner::load(
-                job,
-                exceptions.clone(),
+        .map(|planned| {
+            let runner = Runner::load(
+                &planned.job,
+                planned.exceptions.clone(),
                 &plan.state_dir,
                 &plan.out_dir,
                 first_now,
                 plan.history,
                 plan.relearn,
-            )
+            )?;
+            Ok(JobRun {
+                job: &planned.job,
+                runner,
+            })
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    let executions = executions_after_last(&plan, &runners)?;
+        .collect::<Result<Vec<_>, state::Error>>()?;
+    let executions = executions_after_last(&plan, &runs)?;
     let Some(&last_now) = executions.last() else {
         return Ok(Report {
-            jobs: runners.into_iter().map(|r| r.summary).collect(),
+            jobs: runs.into_iter().map(|r| r.runner.summary).collect(),
             scan: ScanStats::default(),
             alerts: Vec::new(),
             recovered,
             skipped_executions: plan.executions.len(),
         });
     };
-    let checkpoints: Vec<i64> = runners.iter().map(|r| r.checkpoint_ms).collect();
-    let limit = plan
-        .jobs
+    let checkpoints: Vec<i64> = runs.iter().map(|r| r.runner.checkpoint_ms).collect();
+    let limit = runs
         .iter()
-        .map(|j| Runner::complete_until(j, last_now))
+        .map(|r| r.complete_until(last_now))
         .max()
         .unwrap_or(first_now);
-    let mut feed = Feed::new(&plan.source, &plan.jobs, &checkpoints, limit);
-    let bar = progress_bar(&plan, &runners, limit);
+    let mut feed = Feed::new(
+        &plan.source,
+        runs.iter().map(|r| r.job).collect(),
+        &checkpoints,
+        limit,
+    );
+    let bar = progress_bar(&plan, &runs, limit);
     let mut all_alerts = Vec::new();
     let started = Instant::now();
 
     for (i, &now) in executions.iter().enumerate() {
-        let until: Vec<i64> = plan
-            .jobs
-            .iter()
-            .map(|j| Runner::complete_until(j, now))
-            .collect();
-        feed.ensure(until.iter().copied().max().unwrap_or(now))?;
-        runners
-            .par_iter_mut()
+        let until = runs.iter().map(|r| r.complete_until(now)).max();
+        feed.ensure(until.unwrap_or(now))?;
+        // The feed holds each job's buckets in the order of the jobs it was given: `runs`.
+        runs.par_iter_mut()
             .zip(feed.buckets.par_iter_mut())
-            .zip(plan.jobs.par_iter().zip(&until))
-            .for_each(|((runner, buckets), (job, &until))| {
-                let job_started = Instant::now();
-                let checkpoint = runner.checkpoint_ms;
-                let records = runner.model_until(job, until, buckets);
-                if runner.checkpoint_ms > checkpoint {
-                    runner.log_model_size(job, now);
-                }
-                runner.alert(job, now, &records);
-                runner.summary.duration += job_started.elapsed();
-            });
+            .for_each(|(run, buckets)| run.execute(now, buckets));
         if let Some(bar) = &bar {
-            bar.set_position(runners.iter().map(|r| r.summary.buckets).sum());
+            bar.set_position(runs.iter().map(|r| r.runner.summary.buckets).sum());
             bar.set_message(format!(
                 "{:.0} events/s",
                 feed.stats.rows_in_window as f64 / started.elapsed().as_secs_f64().max(1e-3)
@@ -174,7 +169,7 @@ pub fn execute(plan: Plan) -> Result<Report, Error> {
         }
         let last = i + 1 == executions.len();
         if last || (i + 1) % plan.commit_every.max(1) == 0 {
-            commit(&plan, &mut runners, now, &staging, &mut all_alerts)?;
+            commit(&plan, &mut runs, now, &staging, &mut all_alerts)?;
             if plan.progress == Progress::Log && !last {
                 tracing::info!(
                     executions = i + 1,
@@ -190,7 +185,7 @@ pub fn execute(plan: Plan) -> Result<Report, Error> {
     }
     drop(lock);
     Ok(Report {
-        jobs: runners.into_iter().map(|r| r.summary).collect(),
+        jobs: runs.into_iter().map(|r| r.runner.summary).collect(),
         scan: feed.stats,
         alerts: all_alerts,
         recovered,
@@ -201,11 +196,10 @@ pub fn execute(plan: Plan) -> Result<Report, Error> {
 /// The plan's executions that come after every job's last one. An execution before a job's last
 /// one is refused, as it would move the job back in time; a resuming plan (a backfill run again
 /// over a range it partly did) skips the executions up to the last one instead.
-fn executions_after_last(plan: &Plan, runners: &[Runner]) -> Result<Vec<i64>, state::Error> {
-    let latest = runners
+fn executions_after_last(plan: &Plan, runs: &[JobRun]) -> Result<Vec<i64>, state::Error> {
+    let latest = runs
         .iter()
-        .zip(&plan.jobs)
-        .filter_map(|(runner, job)| Some((runner.rule.last_execution_ms?, job)))
+        .filter_map(|r| Some((r.runner.rule.last_execution_ms?, r.job)))
         .max_by_key(|&(last, _)| last);
     match latest {
         Some((last, _)) if plan.resume => Ok(plan
@@ -233,7 +227,7 @@ fn rfc3339(ms: i64) -> String {
 /// with every job's state; the `_bulk` lines are appended to the NDJSON files.
 fn commit(
     plan: &Plan,
-    runners: &mut [Runner],
+    runs: &mut [JobRun],
     now: i64,
     staging: &Path,
     all_alerts: &mut Vec<Alert>,
@@ -242,7 +236,8 @@ fn commit(
     let stage_dir = staging.join(format!("{now}-{}", std::process::id()));
     let mut results_text = String::new();
     let mut alerts_text = String::new();
-    for (runner, job) in runners.iter_mut().zip(&plan.jobs) {
+    for run in runs {
+        let (job, runner) = (run.job, &mut run.runner);
         let id = job.id();
         let span = format!("{}-{}", runner.flushed_to_ms, runner.checkpoint_ms);
         for (folder, prefix, batch) in result_batches(&runner.records, &runner.results) {
@@ -360,14 +355,13 @@ fn stage(
     })
 }
 
-fn progress_bar(plan: &Plan, runners: &[Runner], limit: i64) -> Option<indicatif::ProgressBar> {
+fn progress_bar(plan: &Plan, runs: &[JobRun], limit: i64) -> Option<indicatif::ProgressBar> {
     if plan.progress != Progress::Bar {
         return None;
     }
-    let total: u64 = runners
+    let total: u64 = runs
         .iter()
-        .zip(&plan.jobs)
-        .map(|(r, j)| ((limit - r.checkpoint_ms).max(0) / j.span().ms()) as u64)
+        .map(|r| ((limit - r.runner.checkpoint_ms).max(0) / r.job.span().ms()) as u64)
         .sum();
     let bar = indicatif::ProgressBar::new(total);
     let style =

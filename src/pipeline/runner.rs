@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::bucket::{BucketSummary, SeriesKey, ValueSummary};
+use crate::bucket::{BucketSummary, SeriesKey};
+use crate::exceptions::{Action, Exceptions, Subject};
 use crate::jobs::Job;
 use crate::model::hierarchy::{self, Leaf, Levels};
 use crate::model::{MemoryReport, Model};
@@ -16,8 +17,7 @@ use crate::results::{
     AnomalyRecord, BucketResult, InfluencerResult, ModelSizeStats, RecordContext, ResultSet,
     bucket_results,
 };
-use crate::rule::exceptions::{Action, Subject};
-use crate::rule::{Alert, Exceptions, RuleState, evaluate};
+use crate::rule::{Alert, RuleState, evaluate};
 use crate::state::{Error as StateError, FORMAT, JobState, SnapshotProblem, VERSION};
 
 use super::feed::Feed;
@@ -217,7 +217,10 @@ impl Runner {
                 let exceptions = &self.exceptions;
                 bucket.values.retain(|key, value| {
                     exceptions
-                        .matching(&BucketValue { job, key, value }, Action::SkipModelUpdate)
+                        .matching(
+                            &Subject::BucketValue { job, key, value },
+                            Action::SkipModelUpdate,
+                        )
                         .is_none()
                 });
             }
@@ -239,7 +242,7 @@ impl Runner {
                 let Some((key, value)) = bucket.values.get_key_value(&score.key) else {
                     continue;
                 };
-                let subject = BucketValue { job, key, value };
+                let subject = Subject::BucketValue { job, key, value };
                 if self
                     .exceptions
                     .matching(&subject, Action::SkipResult)
@@ -398,33 +401,4 @@ fn outputs_of(out_dir: &Path, job_id: &str) -> Option<std::path::PathBuf> {
     .iter()
     .map(|kind| out_dir.join(kind).join(job_id))
     .find(|dir| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()))
-}
-
-/// A by-value in a bucket, as model-stage exceptions see it.
-struct BucketValue<'a> {
-    job: &'a Job,
-    key: &'a SeriesKey,
-    value: &'a ValueSummary,
-}
-
-impl Subject for BucketValue<'_> {
-    fn values_of(&self, field: &str) -> Vec<String> {
-        let j = &self.job.file.job;
-        let mut values: Vec<String> = self
-            .value
-            .influencers
-            .get(field)
-            .map(|v| v.iter().cloned().collect())
-            .unwrap_or_default();
-        if field == "host.name" && values.is_empty() {
-            values = self.value.hosts.iter().cloned().collect();
-        }
-        if field == j.by_field_name || field == "by_field_value" {
-            values.push(self.key.by.clone());
-        }
-        if j.partition_field_name.as_deref() == Some(field) || field == "partition_field_value" {
-            values.extend(self.key.partition.iter().cloned());
-        }
-        values
-    }
 }

@@ -9,12 +9,10 @@
 
 mod alert;
 mod config;
-pub mod exceptions;
 mod select;
 
 pub use alert::{Alert, alert_uuid};
 pub use config::{
     KibanaRuleConfig, MitreEntry, RuleConfig, Severity, Technique, Threat, mitre_reference,
 };
-pub use exceptions::Exceptions;
 pub use select::{Outcome, RuleState, evaluate};

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::alert::Alert;
 use super::config::RuleConfig;
-use super::exceptions::Exceptions;
+use crate::exceptions::{Exceptions, Subject};
 use crate::results::AnomalyRecord;
 
 /// What the rule remembers between executions (stored with the job's state).
@@ -97,7 +97,7 @@ pub fn evaluate(
             }
             continue;
         }
-        if exceptions.matches(&record).is_some() {
+        if exceptions.matches(&Subject::Record(&record)).is_some() {
             excepted += 1;
             continue;
         }

@@ -4,8 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
+use crate::bucket::{SeriesKey, ValueSummary};
 use crate::datafeed::{Clause, TermValue};
 use crate::jobs::Job;
+use crate::model::Score;
+use crate::results::{AnomalyRecord, RecordContext};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -43,7 +46,9 @@ fn enabled_example() -> (tempfile::TempDir, Exceptions) {
 }
 
 fn matched_id(exceptions: &Exceptions, record: &AnomalyRecord) -> Option<String> {
-    exceptions.matches(record).map(|e| e.id.clone())
+    exceptions
+        .matches(&Subject::Record(record))
+        .map(|e| e.id.clone())
 }
 
 #[test]
@@ -133,18 +138,18 @@ fn enabled_example_matches_each_category_and_not_its_near_miss() {
     assert!(exceptions.acts_on_model());
     assert_eq!(
         exceptions
-            .matching(&cases[2].1, Action::SkipModelUpdate)
+            .matching(&Subject::Record(&cases[2].1), Action::SkipModelUpdate)
             .map(|e| e.id.as_str()),
         Some("security-scanners")
     );
     assert!(
         exceptions
-            .matching(&cases[2].1, Action::SuppressAlert)
+            .matching(&Subject::Record(&cases[2].1), Action::SuppressAlert)
             .is_none()
     );
     assert_eq!(
         exceptions
-            .matching(&cases[4].1, Action::SkipResult)
+            .matching(&Subject::Record(&cases[4].1), Action::SkipResult)
             .map(|e| e.id.as_str()),
         Some("legacy-applications")
     );
@@ -155,17 +160,26 @@ fn equals_compares_whole_values() {
     let exceptions = list(r#"{ field = "process.name", operator = "equals", values = ["sshd"] }"#);
     assert!(
         exceptions
-            .matches(&record("22", &[("process.name", &["sshd"])]))
+            .matches(&Subject::Record(&record(
+                "22",
+                &[("process.name", &["sshd"])]
+            )))
             .is_some()
     );
     assert!(
         exceptions
-            .matches(&record("22", &[("process.name", &["sshd-session"])]))
+            .matches(&Subject::Record(&record(
+                "22",
+                &[("process.name", &["sshd-session"])]
+            )))
             .is_none()
     );
     assert!(
         exceptions
-            .matches(&record("22", &[("process.name", &["SSHD"])]))
+            .matches(&Subject::Record(&record(
+                "22",
+                &[("process.name", &["SSHD"])]
+            )))
             .is_none()
     );
 }
@@ -174,24 +188,19 @@ fn equals_compares_whole_values() {
 fn by_field_and_named_record_fields_are_conditions_too() {
     let exceptions =
         list(r#"{ field = "destination.port", operator = "equals", values = ["8443"] }"#);
-    assert!(exceptions.matches(&record("8443", &[])).is_some());
+    assert!(
+        exceptions
+            .matches(&Subject::Record(&record("8443", &[])))
+            .is_some()
+    );
     let by_value = list(r#"{ field = "by_field_value", operator = "equals", values = ["8443"] }"#);
-    assert!(by_value.matches(&record("8443", &[])).is_some());
+    assert!(
+        by_value
+            .matches(&Subject::Record(&record("8443", &[])))
+            .is_some()
+    );
     let job = list(r#"{ field = "job_id", operator = "equals", values = ["j"] }"#);
-    assert!(job.matches(&record("1", &[])).is_some());
-}
-
-/// A subject carrying a field records do not have, to test path patterns.
-struct Executable(&'static str);
-
-impl Subject for Executable {
-    fn values_of(&self, field: &str) -> Vec<String> {
-        if field == "process.executable" {
-            vec![self.0.to_string()]
-        } else {
-            Vec::new()
-        }
-    }
+    assert!(job.matches(&Subject::Record(&record("1", &[]))).is_some());
 }
 
 #[test]
@@ -201,27 +210,42 @@ fn wildcard_matches_paths_and_star_crosses_slashes() {
     );
     assert!(
         exceptions
-            .matches(&Executable("/opt/legacy/billing"))
+            .matches(&Subject::Record(&record(
+                "1",
+                &[("process.executable", &["/opt/legacy/billing"])]
+            )))
             .is_some()
     );
     assert!(
         exceptions
-            .matches(&Executable("/opt/legacy/bin/sync"))
+            .matches(&Subject::Record(&record(
+                "1",
+                &[("process.executable", &["/opt/legacy/bin/sync"])]
+            )))
             .is_some()
     );
     assert!(
         exceptions
-            .matches(&Executable("/usr/lib/jvm/java-8/bin/java"))
+            .matches(&Subject::Record(&record(
+                "1",
+                &[("process.executable", &["/usr/lib/jvm/java-8/bin/java"])]
+            )))
             .is_some()
     );
     assert!(
         exceptions
-            .matches(&Executable("/usr/lib/jvm/java-17/bin/java"))
+            .matches(&Subject::Record(&record(
+                "1",
+                &[("process.executable", &["/usr/lib/jvm/java-17/bin/java"])]
+            )))
             .is_none()
     );
     assert!(
         exceptions
-            .matches(&Executable("/opt/legacy-new/billing"))
+            .matches(&Subject::Record(&record(
+                "1",
+                &[("process.executable", &["/opt/legacy-new/billing"])]
+            )))
             .is_none()
     );
 }
@@ -233,22 +257,34 @@ fn cidr_matches_v4_and_v6_and_refuses_non_ips() {
     );
     assert!(
         exceptions
-            .matches(&record("1", &[("destination.ip", &["10.255.0.1"])]))
+            .matches(&Subject::Record(&record(
+                "1",
+                &[("destination.ip", &["10.255.0.1"])]
+            )))
             .is_some()
     );
     assert!(
         exceptions
-            .matches(&record("1", &[("destination.ip", &["fd12::1"])]))
+            .matches(&Subject::Record(&record(
+                "1",
+                &[("destination.ip", &["fd12::1"])]
+            )))
             .is_some()
     );
     assert!(
         exceptions
-            .matches(&record("1", &[("destination.ip", &["11.0.0.1"])]))
+            .matches(&Subject::Record(&record(
+                "1",
+                &[("destination.ip", &["11.0.0.1"])]
+            )))
             .is_none()
     );
     assert!(
         exceptions
-            .matches(&record("1", &[("destination.ip", &["not-an-ip"])]))
+            .matches(&Subject::Record(&record(
+                "1",
+                &[("destination.ip", &["not-an-ip"])]
+            )))
             .is_none()
     );
 }
@@ -259,10 +295,20 @@ fn port_range_is_inclusive_and_takes_single_ports() {
         r#"{ field = "destination.port", operator = "port_range", values = ["8000-8999", "443"] }"#,
     );
     for port in ["8000", "8999", "443"] {
-        assert!(exceptions.matches(&record(port, &[])).is_some(), "{port}");
+        assert!(
+            exceptions
+                .matches(&Subject::Record(&record(port, &[])))
+                .is_some(),
+            "{port}"
+        );
     }
     for port in ["7999", "9000", "444", "http"] {
-        assert!(exceptions.matches(&record(port, &[])).is_none(), "{port}");
+        assert!(
+            exceptions
+                .matches(&Subject::Record(&record(port, &[])))
+                .is_none(),
+            "{port}"
+        );
     }
 }
 
@@ -271,17 +317,23 @@ fn every_value_of_a_field_must_match_and_a_missing_field_never_does() {
     let exceptions = list(r#"{ field = "host.name", operator = "wildcard", values = ["dev-*"] }"#);
     assert!(
         exceptions
-            .matches(&record("1", &[("host.name", &["dev-1", "dev-2"])]))
+            .matches(&Subject::Record(&record(
+                "1",
+                &[("host.name", &["dev-1", "dev-2"])]
+            )))
             .is_some()
     );
     assert!(
         exceptions
-            .matches(&record("1", &[("host.name", &["dev-1", "prod-1"])]))
+            .matches(&Subject::Record(&record(
+                "1",
+                &[("host.name", &["dev-1", "prod-1"])]
+            )))
             .is_none()
     );
     assert!(
         exceptions
-            .matches(&record("1", &[("user.name", &["dev-1"])]))
+            .matches(&Subject::Record(&record("1", &[("user.name", &["dev-1"])])))
             .is_none()
     );
 }
@@ -293,18 +345,18 @@ fn all_conditions_of_an_entry_must_hold() {
     );
     assert!(
         exceptions
-            .matches(&record(
+            .matches(&Subject::Record(&record(
                 "1",
                 &[("process.name", &["curl"]), ("user.name", &["deploy"])]
-            ))
+            )))
             .is_some()
     );
     assert!(
         exceptions
-            .matches(&record(
+            .matches(&Subject::Record(&record(
                 "1",
                 &[("process.name", &["curl"]), ("user.name", &["root"])]
-            ))
+            )))
             .is_none()
     );
 }
@@ -386,7 +438,7 @@ fn check_elastic_values(job: &Job) {
     assert_eq!(rule.interval, std::time::Duration::from_secs(15 * 60));
     assert_eq!(job.span().secs(), 900);
     assert_eq!(rule.max_signals, 100);
-    assert_eq!(rule.severity, super::super::Severity::Low);
+    assert_eq!(rule.severity, crate::rule::Severity::Low);
     assert_eq!(rule.risk_score, 21);
     let must_not = &job.file.datafeed.query.must_not;
     let mut expected = vec![
@@ -497,4 +549,96 @@ fn shipped_jobs_and_examples_load_with_elastic_values() {
         assert_eq!(ea_influencers, influencers, "{}", ea.id());
     }
     assert_eq!(jobs.len(), 5);
+}
+
+/// The port job's by-value `4444` seen on `hosts`, with `influencers`, as the model stage sees
+/// it, and the record the results stage builds from it.
+fn bucket_value_and_record(
+    hosts: &[&str],
+    influencers: &[(&str, &[&str])],
+) -> (Job, SeriesKey, ValueSummary, AnomalyRecord) {
+    let job = crate::jobs::embedded()
+        .expect("built-in jobs")
+        .into_iter()
+        .find(|j| j.file.job.by_field_name == "destination.port")
+        .expect("the port job");
+    let key = SeriesKey {
+        partition: None,
+        by: "4444".into(),
+    };
+    let value = ValueSummary {
+        event_count: 1,
+        hosts: hosts.iter().map(|h| h.to_string()).collect(),
+        influencers: influencers
+            .iter()
+            .map(|(f, v)| (f.to_string(), v.iter().map(|s| s.to_string()).collect()))
+            .collect(),
+        influencers_capped: false,
+    };
+    let score = Score {
+        key: key.clone(),
+        probability: 1e-6,
+        raw_score: 90.0,
+        record_score: 90.0,
+        typical: 1e-6,
+        first_seen_ms: 0,
+        relative_rarity: 1.0,
+        explanation: None,
+    };
+    let ctx = RecordContext {
+        job_id: job.id(),
+        bucket_span_s: job.span().secs(),
+        function: job.file.job.function.as_str(),
+        by_field_name: &job.file.job.by_field_name,
+        partition_field_name: job.file.job.partition_field_name.as_deref(),
+    };
+    let record = AnomalyRecord::new(&ctx, 0, &score, &value);
+    (job, key, value, record)
+}
+
+#[test]
+fn a_bucket_value_and_its_record_are_the_same_subject() {
+    let (job, key, value, record) = bucket_value_and_record(
+        &["web-1"],
+        &[("host.name", &["web-1"]), ("process.name", &["nc"])],
+    );
+    let bucket = Subject::BucketValue {
+        job: &job,
+        key: &key,
+        value: &value,
+    };
+    let record = Subject::Record(&record);
+    for field in [
+        "job_id",
+        "by_field_value",
+        "partition_field_value",
+        "destination.port",
+        "host.name",
+        "process.name",
+        "user.name",
+    ] {
+        assert_eq!(bucket.values_of(field), record.values_of(field), "{field}");
+    }
+    assert_eq!(bucket.values_of("job_id"), [job.id()]);
+    assert_eq!(bucket.values_of("destination.port"), ["4444"]);
+    let only_port = list(
+        r#"{ field = "job_id", operator = "equals", values = ["v3_linux_anomalous_network_port_activity"] }"#,
+    );
+    assert!(only_port.matches(&bucket).is_some());
+    assert!(only_port.matches(&record).is_some());
+}
+
+#[test]
+fn host_name_falls_back_to_the_hosts_of_a_bucket_value() {
+    let (job, key, value, record) = bucket_value_and_record(&["web-1", "web-2"], &[]);
+    let bucket = Subject::BucketValue {
+        job: &job,
+        key: &key,
+        value: &value,
+    };
+    assert_eq!(bucket.values_of("host.name"), ["web-1", "web-2"]);
+    assert!(
+        Subject::Record(&record).values_of("host.name").is_empty(),
+        "a record keeps no host list beyond its influencers"
+    );
 }

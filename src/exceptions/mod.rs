@@ -2,14 +2,20 @@
 //! odd ports, scanners, test hosts, legacy applications). A list is a TOML file, usually under
 //! `jobs/exceptions/`, named by the rules that use it (`exceptions = [...]` in `[rule]`), so one
 //! list can serve several rules. See `docs/exceptions.md`.
+//!
+//! Two stages act on them: the model stage drops `skip_model_update` and `skip_result` values of
+//! a bucket, the rule stage does not alert on a matching record. Both ask through one
+//! [`Subject`], so a condition reads the same fields the same way in either.
+
+mod subject;
+
+pub use subject::Subject;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
-
-use crate::results::AnomalyRecord;
 
 /// An exception list that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -96,12 +102,6 @@ fn enabled_by_default() -> bool {
     true
 }
 
-/// Anything whose field values a condition can test: a record, or a value in a bucket.
-pub trait Subject {
-    /// The values of an ECS field; empty when the subject has none.
-    fn values_of(&self, field: &str) -> Vec<String>;
-}
-
 #[derive(Debug, Clone)]
 enum Test {
     Equals(Vec<String>),
@@ -152,7 +152,7 @@ impl Exceptions {
     }
 
     /// The first entry with `action` that matches `subject`.
-    pub fn matching(&self, subject: &dyn Subject, action: Action) -> Option<&Entry> {
+    pub fn matching(&self, subject: &Subject, action: Action) -> Option<&Entry> {
         self.entries
             .iter()
             .filter(|e| e.action == action)
@@ -160,7 +160,7 @@ impl Exceptions {
     }
 
     /// The first entry of any action that matches `subject`.
-    pub fn matches(&self, subject: &dyn Subject) -> Option<&Entry> {
+    pub fn matches(&self, subject: &Subject) -> Option<&Entry> {
         self.entries.iter().find(|e| e.matches(subject))
     }
 
@@ -176,7 +176,7 @@ impl Entry {
     /// Every condition holds. A condition on a multi-valued field holds only when every value
     /// matches, so an exception for `dev-*` hosts never hides activity that also hit a
     /// production host.
-    fn matches(&self, subject: &dyn Subject) -> bool {
+    fn matches(&self, subject: &Subject) -> bool {
         self.conditions.iter().all(|(field, test)| {
             let values = subject.values_of(field);
             !values.is_empty() && values.iter().all(|v| test.matches(v))
@@ -195,17 +195,6 @@ impl Test {
             Test::PortRange(ranges) => value
                 .parse::<u16>()
                 .is_ok_and(|p| ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&p))),
-        }
-    }
-}
-
-impl Subject for AnomalyRecord {
-    fn values_of(&self, field: &str) -> Vec<String> {
-        match field {
-            "job_id" => vec![self.job_id.clone()],
-            "by_field_value" => vec![self.by_field_value.clone()],
-            "partition_field_value" => self.partition_field_value.iter().cloned().collect(),
-            _ => self.field_values(field),
         }
     }
 }
@@ -284,5 +273,4 @@ fn port_range(text: &str) -> Option<(u16, u16)> {
 }
 
 #[cfg(test)]
-#[path = "exceptions_tests.rs"]
 mod tests;

@@ -1,0 +1,86 @@
+//! The `pipeline::Plan` shared by `run`, `backfill`, `demo` and `evaluate`, checked before any
+//! event or state is touched.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use super::settings::{Engine, Settings};
+use crate::exceptions::Exceptions;
+use crate::jobs::{Job, JobsSource};
+use crate::pipeline::{Plan, PlannedJob, Progress, Source};
+use crate::spark;
+use crate::store::EventStore;
+
+/// The selected jobs of the configured jobs directory.
+pub fn load_jobs(settings: &Settings, ids: &[String]) -> anyhow::Result<Vec<Job>> {
+    Ok(jobs_source(settings).load(ids)?)
+}
+
+/// The configured jobs directory.
+pub fn jobs_source(settings: &Settings) -> JobsSource {
+    JobsSource::Dir(settings.jobs_dir.clone())
+}
+
+/// Loads and checks the jobs' exception lists (from `origin`) and opens the event source (the
+/// store, or a Spark session), then builds the plan.
+pub fn build_plan(
+    settings: &Settings,
+    origin: &JobsSource,
+    jobs: Vec<Job>,
+    executions: Vec<i64>,
+    alerts_ndjson: Option<PathBuf>,
+    commit_every: usize,
+) -> anyhow::Result<Plan> {
+    let jobs = planned_jobs(origin, jobs)?;
+    let source = match settings.spark.engine {
+        Engine::Native => Source::Store(
+            EventStore::open(&settings.store)
+                .with_context(|| format!("opening the event store {}", settings.store))?,
+        ),
+        Engine::Spark => {
+            let remote = settings
+                .spark
+                .remote
+                .as_deref()
+                .ok_or(spark::Error::NoRemote)?;
+            let events = settings.spark.source.as_deref().unwrap_or(&settings.store);
+            Source::Spark(spark::Session::connect(remote, events)?)
+        }
+    };
+    let progress = if std::io::stderr().is_terminal() && executions.len() > 1 {
+        Progress::Bar
+    } else {
+        Progress::Log
+    };
+    Ok(Plan {
+        jobs,
+        source,
+        state_dir: settings.state_dir.clone(),
+        out_dir: settings.out_dir.clone(),
+        executions,
+        history: settings.history,
+        relearn: false,
+        resume: false,
+        alerts_ndjson,
+        results_ndjson: settings.results_ndjson.clone(),
+        alert_target: settings.alert_target.clone(),
+        commit_every,
+        progress,
+    })
+}
+
+/// Each job with its exception lists, loaded from `source`.
+fn planned_jobs(source: &JobsSource, jobs: Vec<Job>) -> anyhow::Result<Vec<PlannedJob>> {
+    jobs.into_iter()
+        .map(|job| {
+            let exceptions = match source.exceptions_dir() {
+                Some(dir) => Exceptions::load(dir, &job.file.rule.exceptions)
+                    .with_context(|| format!("exception lists of job {}", job.id()))?,
+                None => Exceptions::default(),
+            };
+            Ok(PlannedJob { job, exceptions })
+        })
+        .collect()
+}

@@ -1,0 +1,238 @@
+//! Driving an evaluation: one scratch backfill of the jobs per model over the labelled store,
+//! then each job scored against the labels.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Days, NaiveTime, Utc};
+
+use super::{Hit, HostDays, JobEval, JobUnderTest, evaluate_job, read_records, store_extent};
+use crate::fixtures::Label;
+use crate::jobs::Job;
+use crate::model::ModelKind;
+use crate::pipeline::{self, Report};
+use crate::store::EventStore;
+
+const DAY_MS: i64 = 86_400_000;
+/// Executions every 15 minutes, as the rule runs.
+const INTERVAL: Duration = Duration::from_secs(900);
+
+/// Every job's evaluation under each model, in the order of `models`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    pub models: Vec<(ModelKind, Vec<JobEval>)>,
+    pub host_days: HostDays,
+    pub from: DateTime<Utc>,
+}
+
+/// One backfill the caller builds a plan for and executes: `jobs` with their model replaced by
+/// `model`, in scratch state and output folders deleted afterwards.
+pub struct Backfill<'a> {
+    pub model: ModelKind,
+    pub jobs: Vec<Job>,
+    pub executions: &'a [i64],
+    pub state_dir: PathBuf,
+    pub out_dir: PathBuf,
+}
+
+/// Backfills `jobs` over the store at `events` once per model through `execute`, from `from`
+/// (default: midnight UTC before the first event) to `to` (default: midnight UTC after the
+/// last), and scores each job against `labels`.
+pub fn evaluate(
+    events: &str,
+    labels: &[Label],
+    jobs: &[Job],
+    models: &[ModelKind],
+    (from, to): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+    mut execute: impl FnMut(Backfill) -> anyhow::Result<Report>,
+) -> anyhow::Result<Evaluation> {
+    let store =
+        EventStore::open(events).with_context(|| format!("opening the event store {events}"))?;
+    let extent =
+        store_extent(&store).with_context(|| format!("scanning the event store {events}"))?;
+    let (first, last) = extent
+        .bounds
+        .with_context(|| format!("the event store {events} holds no events"))?;
+    let from = from.unwrap_or(midnight(first, 0)?);
+    let to = to.unwrap_or(midnight(last, 1)?);
+    let executions = pipeline::schedule(from, to, INTERVAL)?;
+    let host_days = HostDays {
+        hosts: extent.hosts.len(),
+        days: (to - from).num_milliseconds() as f64 / DAY_MS as f64,
+    };
+    let models = models
+        .iter()
+        .map(|&model| {
+            let scratch = tempfile::Builder::new()
+                .prefix("netrare-evaluate-")
+                .tempdir()?;
+            let out_dir = scratch.path().join("out");
+            let backfill = Backfill {
+                model,
+                jobs: with_model(jobs, model),
+                executions: &executions,
+                state_dir: scratch.path().join("state"),
+                out_dir: out_dir.clone(),
+            };
+            let report = execute(backfill)?;
+            let evals = jobs
+                .iter()
+                .map(|job| score(job, &report, &out_dir, labels, host_days))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            Ok((model, evals))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Evaluation {
+        models,
+        host_days,
+        from,
+    })
+}
+
+/// Midnight UTC `days_after` days after the day of `ms`.
+fn midnight(ms: i64, days_after: u64) -> anyhow::Result<DateTime<Utc>> {
+    let day = DateTime::from_timestamp_millis(ms)
+        .context("event time out of range")?
+        .date_naive();
+    let day = day
+        .checked_add_days(Days::new(days_after))
+        .context("event time out of range")?;
+    Ok(day.and_time(NaiveTime::MIN).and_utc())
+}
+
+fn with_model(jobs: &[Job], kind: ModelKind) -> Vec<Job> {
+    jobs.iter()
+        .cloned()
+        .map(|mut job| {
+            job.file.model.kind = kind;
+            job
+        })
+        .collect()
+}
+
+/// Scores `job` by its alerts in `report` and the records it wrote under `out_dir`.
+fn score(
+    job: &Job,
+    report: &Report,
+    out_dir: &Path,
+    labels: &[Label],
+    host_days: HostDays,
+) -> anyhow::Result<JobEval> {
+    let alerts: Vec<Hit> = report
+        .alerts
+        .iter()
+        .filter(|a| a.record.job_id == job.id())
+        .map(|a| Hit::from(&a.record))
+        .collect();
+    let records = read_records(&out_dir.join("anomalies").join(job.id()))?;
+    let under_test = JobUnderTest {
+        job_id: job.id().to_string(),
+        by_field_name: job.file.job.by_field_name.clone(),
+        bucket_span_ms: job.span().ms(),
+    };
+    Ok(evaluate_job(
+        &under_test,
+        labels,
+        &alerts,
+        &records,
+        host_days,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exceptions::Exceptions;
+    use crate::fixtures::{FleetOptions, LabelKind, Scenarios, generate_to, read_labels};
+    use crate::pipeline::{Plan, PlannedJob, Progress};
+
+    /// Executes `backfill` over `events` with no exception lists.
+    fn execute(events: &str, backfill: Backfill) -> anyhow::Result<Report> {
+        let plan = Plan {
+            jobs: backfill
+                .jobs
+                .into_iter()
+                .map(|job| PlannedJob {
+                    job,
+                    exceptions: Exceptions::default(),
+                })
+                .collect(),
+            source: pipeline::Source::Store(EventStore::open(events)?),
+            state_dir: backfill.state_dir,
+            out_dir: backfill.out_dir,
+            executions: backfill.executions.to_vec(),
+            history: Duration::from_secs(14 * 24 * 3600),
+            relearn: false,
+            resume: false,
+            alerts_ndjson: None,
+            results_ndjson: None,
+            alert_target: crate::output::AlertTarget::default(),
+            commit_every: pipeline::COMMIT_EVERY,
+            progress: Progress::Log,
+        };
+        Ok(pipeline::execute(plan)?)
+    }
+
+    #[test]
+    fn a_small_full_fleet_is_backfilled_and_scored_per_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = FleetOptions {
+            hosts: 8,
+            days: 4,
+            scenarios: Scenarios::Full,
+            ..FleetOptions::default()
+        };
+        generate_to(dir.path(), &opts).unwrap();
+        let labels = read_labels(&dir.path().join("labels.json")).unwrap();
+        let jobs = crate::jobs::embedded().unwrap();
+        let events = dir.path().to_string_lossy();
+        let evaluation = evaluate(
+            &events,
+            &labels,
+            &jobs,
+            &[ModelKind::Elastic],
+            (None, None),
+            |backfill| execute(&events, backfill),
+        )
+        .unwrap();
+        assert_eq!(
+            evaluation.host_days,
+            HostDays {
+                hosts: 8,
+                days: 4.0
+            }
+        );
+        assert_eq!(evaluation.from, opts.start);
+        let evals = &evaluation.models[0].1;
+        assert_eq!(evals.len(), 2);
+        for eval in evals {
+            assert_eq!(eval.applicable(), 5, "{}", eval.job.job_id);
+            assert!(
+                eval.scenarios.iter().any(|s| s.kind == LabelKind::Benign),
+                "{}",
+                eval.job.job_id
+            );
+            let alerted: usize = eval
+                .scenarios
+                .iter()
+                .filter(|s| s.kind == LabelKind::Attack && s.alerts > 0)
+                .count();
+            assert_eq!(
+                alerted,
+                eval.detected.len(),
+                "an attack counted as caught needs an alert"
+            );
+            assert!(
+                eval.scenarios
+                    .iter()
+                    .all(|s| s.alerts == 0 || s.max_record_score.is_some()),
+                "an alert is also a record"
+            );
+        }
+        assert!(
+            evals.iter().any(|e| !e.detected.is_empty()),
+            "no attack caught at all"
+        );
+    }
+}
