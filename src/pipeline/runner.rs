@@ -61,7 +61,7 @@ pub struct Runner {
     pub results: ResultSet,
     pub alerts: Vec<Alert>,
     /// The latest version of every record inside the renormalisation window.
-    pub recent: Vec<AnomalyRecord>,
+    pub recent_records: Vec<AnomalyRecord>,
     /// The latest version of every bucket scoring above 0 inside the renormalisation window.
     pub recent_buckets: Vec<BucketResult>,
     /// The latest version of every influencer inside the renormalisation window.
@@ -144,7 +144,7 @@ impl Runner {
                     )
                 }
             };
-        let (recent, recent_buckets, recent_influencers) = windows;
+        let (recent_records, recent_buckets, recent_influencers) = windows;
         let summary = JobSummary {
             job_id: job.id().to_string(),
             buckets: 0,
@@ -170,7 +170,7 @@ impl Runner {
             records: Vec::new(),
             results: ResultSet::default(),
             alerts: Vec::new(),
-            recent,
+            recent_records,
             recent_buckets,
             recent_influencers,
         })
@@ -254,7 +254,7 @@ impl Runner {
                 leaves.insert(key, score.probability);
                 let record = AnomalyRecord::new(&ctx, bucket.start_ms, &score, value);
                 if self.model.leaf_normalizer().is_some() {
-                    self.recent.push(record.clone());
+                    self.recent_records.push(record.clone());
                 }
                 records.push(record);
             }
@@ -269,7 +269,8 @@ impl Runner {
         }
         buckets.retain(|&start, _| start >= self.checkpoint_ms);
         let window_start = self.checkpoint_ms - window_ms(span);
-        self.recent.retain(|r| r.timestamp_ms >= window_start);
+        self.recent_records
+            .retain(|r| r.timestamp_ms >= window_start);
         self.recent_buckets
             .retain(|b| b.timestamp_ms >= window_start);
         self.recent_influencers
@@ -285,7 +286,7 @@ impl Runner {
     /// returns the new record versions and keeps the new bucket and influencer versions.
     fn renormalize(&mut self, from_ms: i64, to_ms: i64) -> Vec<AnomalyRecord> {
         let records = match self.model.leaf_normalizer() {
-            Some(leaf) => renormalize_records(&mut self.recent, leaf, from_ms, to_ms),
+            Some(leaf) => renormalize_records(&mut self.recent_records, leaf, from_ms, to_ms),
             None => Vec::new(),
         };
         let scorers = self.levels.scorers();
@@ -381,7 +382,7 @@ impl Runner {
             levels: self.levels.snapshot(),
             bucket_allocation_failures: self.bucket_allocation_failures,
             rule: self.rule.clone(),
-            recent_records: self.recent.clone(),
+            recent_records: self.recent_records.clone(),
             recent_buckets: self.recent_buckets.clone(),
             recent_influencers: self.recent_influencers.clone(),
         }
