@@ -42,9 +42,8 @@ impl Rng {
 }
 
 fn keywords(rows: usize, mut value: impl FnMut(usize) -> String) -> Column {
-    Column::Keyword(StringArray::from(
-        (0..rows).map(|r| Some(value(r))).collect::<Vec<_>>(),
-    ))
+    let values: Vec<String> = (0..rows).map(&mut value).collect();
+    Column::Keyword(values.iter().map(|v| Some(v.as_str())).collect())
 }
 
 fn single_keyword_list(rows: usize, value: &str) -> Column {

@@ -1,13 +1,14 @@
-//! Folding the selected rows of one frame into bucket summaries. Rows borrow their strings from
-//! the frame while folding; only the distinct values of each bucket are copied out.
+//! Folding the selected rows of one frame into bucket summaries. Rows are folded as integer
+//! codes; only the distinct values of each bucket are turned into strings.
 
 use std::collections::BTreeMap;
 
+use arrow::array::{Array, Int64Array, ListArray, StringArray};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::config::BucketSpan;
 use super::summary::{BucketSummary, SeriesKey, ValueSummary};
-use crate::store::{Column, EventFrame, ValueRef};
+use crate::store::{Column, EventFrame, Keywords, ValueRef};
 
 /// What a job folds: its by-field, partition field and influencers, and the window of buckets
 /// it still needs.
@@ -23,110 +24,270 @@ pub struct FoldFields {
     pub to_ms: i64,
 }
 
-/// A by-value's partial summary while folding, keyed by (partition, by-value).
-type Partials<'a> = HashMap<(Option<ValueRef<'a>>, ValueRef<'a>), Partial<'a>>;
-
-#[derive(Default)]
-struct Partial<'a> {
-    event_count: u64,
-    hosts: HashSet<&'a str>,
-    influencers: Vec<HashSet<ValueRef<'a>>>,
-}
-
 /// Folds the `rows` of `frame` (as selected by the datafeed) into one summary per bucket.
 /// Rows without a by-field value are skipped, as Elastic skips documents missing the by field.
+///
+/// Values are folded as per-frame codes (see [`Coded`]): a row costs a few integer hash
+/// lookups, and each distinct value becomes a string once per bucket, in [`summarize`].
 pub fn fold_frame(
     frame: &EventFrame,
     rows: &[u32],
     fields: &FoldFields,
 ) -> BTreeMap<i64, BucketSummary> {
-    let Some(by) = frame.columns.get(&fields.by_field) else {
+    let Some(by) = frame.columns.get(&fields.by_field).map(Coded::new) else {
         return BTreeMap::new();
     };
     let partition = fields
         .partition_field
         .as_ref()
-        .and_then(|f| frame.columns.get(f));
-    let hosts = frame.columns.get("host.name");
-    let influencers: Vec<Option<&Column>> = fields
+        .map(|f| frame.columns.get(f).map(Coded::new));
+    let hosts = match frame.columns.get(HOST) {
+        Some(Column::Keyword(hosts)) => Some(hosts),
+        _ => None,
+    };
+    let influencers: Vec<Option<Coded>> = fields
         .influencers
         .iter()
-        .map(|f| frame.columns.get(f))
+        .map(|f| frame.columns.get(f).map(Coded::new))
         .collect();
 
-    let mut buckets: HashMap<i64, (u64, Partials)> = HashMap::default();
+    let mut groups = Groups::new(influencers.len());
     for &row in rows {
         let row = row as usize;
         let t = frame.timestamps[row];
         if t < fields.from_ms || t >= fields.to_ms {
             continue;
         }
-        let Some(by_value) = by.first(row) else {
+        let Some(by_code) = by.first(row) else {
             continue;
         };
-        let partition_value = partition.and_then(|c| c.first(row));
-        if partition.is_some() && partition_value.is_none() {
-            continue;
+        let partition_code = match &partition {
+            None => None,
+            Some(column) => match column.as_ref().and_then(|c| c.first(row)) {
+                Some(code) => Some(code),
+                None => continue,
+            },
+        };
+        let group = groups.event(fields.span.bucket_start(t), partition_code, by_code);
+        if let Some(&host) = hosts.and_then(|h| h.codes().get(row))
+            && host != Keywords::ABSENT
+        {
+            groups.hosts.insert((group, host));
         }
-        let (count, values) = buckets.entry(fields.span.bucket_start(t)).or_default();
-        *count += 1;
-        let partial = values
-            .entry((partition_value, by_value))
-            .or_insert_with(|| Partial {
-                influencers: vec![HashSet::default(); influencers.len()],
-                ..Partial::default()
-            });
-        partial.event_count += 1;
-        if let Some(ValueRef::Str(host)) = hosts.and_then(|c| c.first(row)) {
-            partial.hosts.insert(host);
-        }
-        for (set, column) in partial.influencers.iter_mut().zip(&influencers) {
+        for (set, column) in groups.influencers.iter_mut().zip(&influencers) {
             if let Some(column) = column {
-                set.extend(column.values(row));
+                column.each(row, |code| {
+                    set.insert((group, code));
+                });
             }
         }
     }
-    buckets
-        .into_iter()
-        .map(|(start, (count, values))| {
-            (start, summarize(start, count, values, &fields.influencers))
-        })
-        .collect()
+    groups.summarize(
+        &by,
+        partition.as_ref(),
+        hosts,
+        &influencers,
+        &fields.influencers,
+    )
 }
 
-fn summarize(start_ms: i64, event_count: u64, values: Partials, names: &[String]) -> BucketSummary {
-    let mut summary = BucketSummary {
-        start_ms,
-        values: BTreeMap::new(),
-        event_count,
-    };
-    for ((partition, by), partial) in values {
-        let mut value = ValueSummary {
-            event_count: partial.event_count,
-            hosts: partial.hosts.into_iter().map(str::to_string).collect(),
-            ..ValueSummary::default()
-        };
-        for (name, set) in names.iter().zip(partial.influencers) {
-            if !set.is_empty() {
-                value.set_influencers(name, set.into_iter().map(|v| v.to_string()).collect());
+/// The host field: its distinct values are counted per by-value, never capped.
+const HOST: &str = "host.name";
+
+/// Bucket start, partition code and by-value code.
+type GroupKey = (i64, Option<u64>, u64);
+
+/// The (bucket, partition, by-value) groups of one frame and what each has seen, as codes.
+struct Groups {
+    index: HashMap<GroupKey, u32>,
+    /// Per group: its key and event count.
+    keys: Vec<(GroupKey, u64)>,
+    /// Events per bucket start.
+    buckets: HashMap<i64, u64>,
+    /// (group, host code) pairs seen.
+    hosts: HashSet<(u32, u32)>,
+    /// Per influencer field, (group, value code) pairs seen.
+    influencers: Vec<HashSet<(u32, u64)>>,
+}
+
+impl Groups {
+    fn new(influencer_fields: usize) -> Groups {
+        Groups {
+            index: HashMap::default(),
+            keys: Vec::new(),
+            buckets: HashMap::default(),
+            hosts: HashSet::default(),
+            influencers: vec![HashSet::default(); influencer_fields],
+        }
+    }
+
+    /// Counts one event of the group `(bucket, partition, by)` and returns the group.
+    fn event(&mut self, bucket: i64, partition: Option<u64>, by: u64) -> u32 {
+        *self.buckets.entry(bucket).or_default() += 1;
+        let key = (bucket, partition, by);
+        let group = *self.index.entry(key).or_insert_with(|| {
+            self.keys.push((key, 0));
+            self.keys.len() as u32 - 1
+        });
+        self.keys[group as usize].1 += 1;
+        group
+    }
+
+    /// The groups as bucket summaries, with every code turned back into its string.
+    fn summarize(
+        self,
+        by: &Coded,
+        partition: Option<&Option<Coded>>,
+        hosts: Option<&Keywords>,
+        influencers: &[Option<Coded>],
+        names: &[String],
+    ) -> BTreeMap<i64, BucketSummary> {
+        let mut group_hosts: Vec<Vec<u32>> = vec![Vec::new(); self.keys.len()];
+        for (group, host) in self.hosts {
+            group_hosts[group as usize].push(host);
+        }
+        let mut group_influencers: Vec<Vec<Vec<u64>>> =
+            vec![vec![Vec::new(); names.len()]; self.keys.len()];
+        for (field, set) in self.influencers.into_iter().enumerate() {
+            for (group, code) in set {
+                group_influencers[group as usize][field].push(code);
             }
         }
-        summary.values.insert(
-            SeriesKey {
-                partition: partition.map(|p| p.to_string()),
-                by: by.to_string(),
-            },
-            value,
-        );
+        let mut summaries: BTreeMap<i64, BucketSummary> = self
+            .buckets
+            .into_iter()
+            .map(|(start, count)| {
+                let summary = BucketSummary {
+                    event_count: count,
+                    ..BucketSummary::empty(start)
+                };
+                (start, summary)
+            })
+            .collect();
+        let groups = self
+            .keys
+            .into_iter()
+            .zip(group_hosts)
+            .zip(group_influencers);
+        for ((((bucket, partition_code, by_code), count), host_codes), influencer_codes) in groups {
+            let mut value = ValueSummary {
+                event_count: count,
+                hosts: host_codes
+                    .into_iter()
+                    .filter_map(|code| hosts.and_then(|h| h.values().get(code as usize)))
+                    .map(|host| host.to_string())
+                    .collect(),
+                ..ValueSummary::default()
+            };
+            for ((name, codes), column) in names.iter().zip(influencer_codes).zip(influencers) {
+                if let (Some(column), false) = (column, codes.is_empty()) {
+                    let values = codes.into_iter().map(|c| column.value(c).to_string());
+                    value.set_influencers(name, values.collect());
+                }
+            }
+            let key = SeriesKey {
+                partition: partition_code.and_then(|code| {
+                    let column = partition?.as_ref()?;
+                    Some(column.value(code).to_string())
+                }),
+                by: by.value(by_code).to_string(),
+            };
+            if let Some(summary) = summaries.get_mut(&bucket) {
+                summary.values.insert(key, value);
+            }
+        }
+        summaries
     }
-    summary
+}
+
+/// A column's values as `u64` codes within one frame: keyword codes, integers as their bits,
+/// list elements coded on first use. Equal codes are equal values.
+enum Coded<'a> {
+    Keyword(&'a Keywords),
+    Integer(&'a Int64Array),
+    List {
+        lists: &'a ListArray,
+        /// The code of each element of the lists' values, [`Keywords::ABSENT`] when null.
+        elements: Vec<u32>,
+        values: Keywords,
+    },
+}
+
+impl<'a> Coded<'a> {
+    fn new(column: &'a Column) -> Coded<'a> {
+        match column {
+            Column::Keyword(keywords) => Coded::Keyword(keywords),
+            Column::Integer(ints) => Coded::Integer(ints),
+            Column::KeywordList(lists) => {
+                let strings = lists.values().as_any().downcast_ref::<StringArray>();
+                let values: Keywords = (0..strings.map_or(0, |s| s.len()))
+                    .map(|i| strings.filter(|s| s.is_valid(i)).map(|s| s.value(i)))
+                    .collect();
+                Coded::List {
+                    lists,
+                    elements: values.codes().to_vec(),
+                    values,
+                }
+            }
+        }
+    }
+
+    /// The code of the row's first value, if any.
+    fn first(&self, row: usize) -> Option<u64> {
+        let mut first = None;
+        self.each(row, |code| {
+            first.get_or_insert(code);
+        });
+        first
+    }
+
+    /// Calls `f` with the code of each value of the row, in order.
+    fn each(&self, row: usize, mut f: impl FnMut(u64)) {
+        match self {
+            Coded::Keyword(keywords) => match keywords.codes().get(row) {
+                Some(&code) if code != Keywords::ABSENT => f(u64::from(code)),
+                _ => {}
+            },
+            Coded::Integer(ints) => {
+                if ints.is_valid(row) {
+                    f(ints.value(row) as u64)
+                }
+            }
+            Coded::List {
+                lists, elements, ..
+            } => {
+                if lists.is_valid(row) {
+                    let offsets = lists.value_offsets();
+                    let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
+                    for &code in &elements[start..end] {
+                        if code != Keywords::ABSENT {
+                            f(u64::from(code))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The value a code stands for.
+    fn value(&self, code: u64) -> ValueRef<'_> {
+        match self {
+            Coded::Keyword(keywords) => ValueRef::Str(keyword(keywords, code)),
+            Coded::Integer(_) => ValueRef::Int(code as i64),
+            Coded::List { values, .. } => ValueRef::Str(keyword(values, code)),
+        }
+    }
+}
+
+fn keyword(keywords: &Keywords, code: u64) -> &str {
+    keywords.values().get(code as usize).map_or("", |v| v)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::ScanStats;
-    use arrow::array::{Int64Array, StringArray};
+    use arrow::array::Int64Array;
     use std::time::Duration;
 
     fn frame(rows: &[(i64, i64, &str, &str)]) -> EventFrame {
@@ -137,11 +298,11 @@ mod tests {
         );
         columns.insert(
             "host.name".into(),
-            Column::Keyword(rows.iter().map(|r| Some(r.2)).collect::<StringArray>()),
+            Column::Keyword(rows.iter().map(|r| Some(r.2)).collect()),
         );
         columns.insert(
             "process.name".into(),
-            Column::Keyword(rows.iter().map(|r| Some(r.3)).collect::<StringArray>()),
+            Column::Keyword(rows.iter().map(|r| Some(r.3)).collect()),
         );
         EventFrame {
             path: "t".into(),

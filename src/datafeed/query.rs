@@ -1,8 +1,10 @@
-//! Compiling a [`BoolQuery`] and evaluating it row by row over an [`EventFrame`].
+//! Compiling a [`BoolQuery`] and evaluating it a column at a time over an [`EventFrame`].
 
 use std::net::IpAddr;
 
 use ipnet::IpNet;
+
+use arrow::array::{Array, StringArray};
 
 use super::config::{BoolQuery, Clause, DatafeedConfig, TermValue};
 use crate::store::{Column, EventFrame, ValueRef};
@@ -67,9 +69,9 @@ impl Datafeed {
     pub fn select(&self, frame: &EventFrame) -> Vec<u32> {
         let columns: Vec<Option<&Column>> =
             self.fields.iter().map(|f| frame.columns.get(f)).collect();
-        (0..frame.timestamps.len())
-            .filter(|&row| self.root.matches(&columns, row))
-            .map(|row| row as u32)
+        let matched = self.root.eval(&columns, frame.timestamps.len());
+        (0..matched.len() as u32)
+            .filter(|&row| matched[row as usize])
             .collect()
     }
 }
@@ -199,42 +201,94 @@ fn equals(field: usize, values: &[TermValue]) -> Node {
 }
 
 impl Node {
-    fn matches(&self, columns: &[Option<&Column>], row: usize) -> bool {
+    /// Whether each of the `rows` rows matches. Clauses are evaluated a column at a time, and a
+    /// value test runs once per distinct keyword or list element, not once per row.
+    fn eval(&self, columns: &[Option<&Column>], rows: usize) -> Vec<bool> {
         match self {
             Node::Bool { all, any, none } => {
-                all.iter().all(|n| n.matches(columns, row))
-                    && (any.is_empty() || any.iter().any(|n| n.matches(columns, row)))
-                    && !none.iter().any(|n| n.matches(columns, row))
+                let mut matched = vec![true; rows];
+                for node in all {
+                    combine(&mut matched, &node.eval(columns, rows), |m, n| m && n);
+                }
+                if !any.is_empty() {
+                    let mut some = vec![false; rows];
+                    for node in any {
+                        combine(&mut some, &node.eval(columns, rows), |s, n| s || n);
+                    }
+                    combine(&mut matched, &some, |m, s| m && s);
+                }
+                for node in none {
+                    combine(&mut matched, &node.eval(columns, rows), |m, n| m && !n);
+                }
+                matched
             }
-            Node::Exists { field } => {
-                columns[*field].is_some_and(|c| c.values(row).next().is_some())
-            }
+            Node::Exists { field } => any_value(columns[*field], rows, |_| true),
             Node::Equals {
                 field,
                 strings,
                 ints,
                 ips,
-            } => columns[*field].is_some_and(|c| {
-                c.values(row).any(|v| match v {
-                    ValueRef::Int(i) => ints.contains(&i),
-                    // IPv6 addresses compare as addresses, so "::1" matches "0:0:0:0:0:0:0:1";
-                    // IPv4 has one text form, so only values with a ':' are parsed.
-                    ValueRef::Str(s) => {
-                        strings.iter().any(|t| t == s)
-                            || (!ips.is_empty()
-                                && s.contains(':')
-                                && s.parse::<IpAddr>().is_ok_and(|ip| ips.contains(&ip)))
-                    }
-                })
+            } => any_value(columns[*field], rows, |v| match v {
+                ValueRef::Int(i) => ints.contains(&i),
+                // IPv6 addresses compare as addresses, so "::1" matches "0:0:0:0:0:0:0:1";
+                // IPv4 has one text form, so only values with a ':' are parsed.
+                ValueRef::Str(s) => {
+                    strings.iter().any(|t| t == s)
+                        || (!ips.is_empty()
+                            && s.contains(':')
+                            && s.parse::<IpAddr>().is_ok_and(|ip| ips.contains(&ip)))
+                }
             }),
-            Node::InCidr { field, nets } => columns[*field].is_some_and(|c| {
-                c.values(row).any(|v| match v {
-                    ValueRef::Str(s) => s
-                        .parse::<IpAddr>()
-                        .is_ok_and(|ip| nets.iter().any(|n| n.contains(&ip))),
-                    ValueRef::Int(_) => false,
-                })
+            Node::InCidr { field, nets } => any_value(columns[*field], rows, |v| match v {
+                ValueRef::Str(s) => s
+                    .parse::<IpAddr>()
+                    .is_ok_and(|ip| nets.iter().any(|n| n.contains(&ip))),
+                ValueRef::Int(_) => false,
             }),
+        }
+    }
+}
+
+fn combine(into: &mut [bool], other: &[bool], op: impl Fn(bool, bool) -> bool) {
+    for (a, &b) in into.iter_mut().zip(other) {
+        *a = op(*a, b);
+    }
+}
+
+/// Whether some value of each row passes `test` (never, for a missing column or a null row).
+/// A keyword column's distinct values and a list column's elements are tested once each.
+fn any_value(column: Option<&Column>, rows: usize, test: impl Fn(ValueRef) -> bool) -> Vec<bool> {
+    match column {
+        None => vec![false; rows],
+        Some(Column::Keyword(keywords)) => {
+            let hits: Vec<bool> = keywords
+                .values()
+                .iter()
+                .map(|v| test(ValueRef::Str(v)))
+                .collect();
+            keywords
+                .codes()
+                .iter()
+                .map(|&code| hits.get(code as usize).copied().unwrap_or(false))
+                .collect()
+        }
+        Some(Column::Integer(ints)) => (0..rows)
+            .map(|row| ints.is_valid(row) && test(ValueRef::Int(ints.value(row))))
+            .collect(),
+        Some(Column::KeywordList(lists)) => {
+            let Some(strings) = lists.values().as_any().downcast_ref::<StringArray>() else {
+                return vec![false; rows];
+            };
+            let hits: Vec<bool> = (0..strings.len())
+                .map(|i| strings.is_valid(i) && test(ValueRef::Str(strings.value(i))))
+                .collect();
+            let offsets = lists.value_offsets();
+            (0..rows)
+                .map(|row| {
+                    let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
+                    lists.is_valid(row) && hits[start..end].iter().any(|&hit| hit)
+                })
+                .collect()
         }
     }
 }
@@ -243,7 +297,7 @@ impl Node {
 mod tests {
     use super::*;
     use crate::store::ScanStats;
-    use arrow::array::{Int64Array, ListBuilder, StringArray, StringBuilder};
+    use arrow::array::{Int64Array, ListBuilder, StringBuilder};
     use std::collections::HashMap;
 
     fn frame() -> EventFrame {
@@ -266,12 +320,16 @@ mod tests {
         );
         columns.insert(
             "destination.ip".to_string(),
-            Column::Keyword(StringArray::from(vec![
-                Some("0:0:0:0:0:0:0:1"),
-                Some("10.1.2.3"),
-                None,
-                Some("8.8.8.8"),
-            ])),
+            Column::Keyword(
+                [
+                    Some("0:0:0:0:0:0:0:1"),
+                    Some("10.1.2.3"),
+                    None,
+                    Some("8.8.8.8"),
+                ]
+                .into_iter()
+                .collect(),
+            ),
         );
         columns.insert(
             "destination.port".to_string(),

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use arrow::array::{Array, Int64Array, ListArray, StringArray};
+use rustc_hash::FxHashMap;
 
 /// How an ECS field is read, decided by its name (see [`FieldKind::of`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,8 +33,8 @@ impl FieldKind {
 /// A column's values, normalised. Nulls mean "field absent" for that event.
 #[derive(Debug, Clone)]
 pub enum Column {
-    /// One string per event.
-    Keyword(StringArray),
+    /// One string per event, as a code into the column's distinct values.
+    Keyword(Keywords),
     /// Several strings per event (`event.category`).
     KeywordList(ListArray),
     /// One integer per event (ports, pids).
@@ -56,11 +57,96 @@ impl fmt::Display for ValueRef<'_> {
     }
 }
 
+/// A keyword column as codes into its distinct values. Equal strings have equal codes, so the
+/// datafeed and the fold compare and hash small integers per event, and each distinct string
+/// once per frame: the Parquet files are dictionary-encoded and hosts, processes, users and
+/// addresses repeat heavily.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Keywords {
+    /// Per row, the index of its value in `values`, or [`Keywords::ABSENT`].
+    codes: Vec<u32>,
+    /// The distinct values, each once, in order of first appearance.
+    values: Vec<Box<str>>,
+}
+
+impl Keywords {
+    /// The code of a row without a value.
+    pub const ABSENT: u32 = u32::MAX;
+
+    /// Per row, the code of its value or [`Keywords::ABSENT`].
+    pub fn codes(&self) -> &[u32] {
+        &self.codes
+    }
+
+    /// The distinct values, indexed by code.
+    pub fn values(&self) -> &[Box<str>] {
+        &self.values
+    }
+
+    /// The value of `row`, if any.
+    pub fn get(&self, row: usize) -> Option<&str> {
+        let code = *self.codes.get(row)?;
+        self.values.get(code as usize).map(|v| &**v)
+    }
+}
+
+impl<'a> FromIterator<Option<&'a str>> for Keywords {
+    fn from_iter<I: IntoIterator<Item = Option<&'a str>>>(rows: I) -> Keywords {
+        let mut builder = KeywordsBuilder::default();
+        for value in rows {
+            builder.push(value);
+        }
+        builder.finish()
+    }
+}
+
+/// Builds [`Keywords`] row by row, giving each distinct string one code.
+#[derive(Debug, Default)]
+pub struct KeywordsBuilder {
+    codes: Vec<u32>,
+    index: FxHashMap<Box<str>, u32>,
+}
+
+impl KeywordsBuilder {
+    /// The code of `value`, new if it was never seen.
+    pub fn intern(&mut self, value: &str) -> u32 {
+        if let Some(&code) = self.index.get(value) {
+            return code;
+        }
+        let code = self.index.len() as u32;
+        self.index.insert(value.into(), code);
+        code
+    }
+
+    /// Appends a row with this code (from [`KeywordsBuilder::intern`] or [`Keywords::ABSENT`]).
+    pub fn push_code(&mut self, code: u32) {
+        self.codes.push(code);
+    }
+
+    /// Appends a row with `value`, or without a value.
+    pub fn push(&mut self, value: Option<&str>) {
+        let code = value.map_or(Keywords::ABSENT, |v| self.intern(v));
+        self.codes.push(code);
+    }
+
+    /// The column built so far.
+    pub fn finish(self) -> Keywords {
+        let mut values = vec![Box::<str>::default(); self.index.len()];
+        for (value, code) in self.index {
+            values[code as usize] = value;
+        }
+        Keywords {
+            codes: self.codes,
+            values,
+        }
+    }
+}
+
 impl Column {
     /// Number of events (rows).
     pub fn len(&self) -> usize {
         match self {
-            Column::Keyword(a) => a.len(),
+            Column::Keyword(a) => a.codes.len(),
             Column::KeywordList(a) => a.len(),
             Column::Integer(a) => a.len(),
         }
@@ -100,9 +186,7 @@ impl<'a> Iterator for Values<'a> {
         let index = self.next;
         self.next += 1;
         match self.column {
-            Column::Keyword(a) => {
-                (index == 0 && a.is_valid(self.row)).then(|| ValueRef::Str(a.value(self.row)))
-            }
+            Column::Keyword(a) => a.get(self.row).filter(|_| index == 0).map(ValueRef::Str),
             Column::Integer(a) => {
                 (index == 0 && a.is_valid(self.row)).then(|| ValueRef::Int(a.value(self.row)))
             }
@@ -141,6 +225,18 @@ mod tests {
         let row0: Vec<_> = column.values(0).map(|v| v.to_string()).collect();
         assert_eq!(row0, ["network", "process"]);
         assert_eq!(column.values(1).count(), 0);
+    }
+
+    #[test]
+    fn keywords_give_equal_strings_one_code() {
+        let column: Keywords = ["ssh", "nc", "ssh"]
+            .into_iter()
+            .map(Some)
+            .chain([None])
+            .collect();
+        assert_eq!(column.codes(), [0, 1, 0, Keywords::ABSENT]);
+        assert_eq!(column.values(), ["ssh".into(), "nc".into()]);
+        assert_eq!((column.get(2), column.get(3)), (Some("ssh"), None));
     }
 
     #[test]

@@ -7,13 +7,14 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Int64Array, ListArray, StringArray};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, ListArray, StringArray};
 use arrow::buffer::OffsetBuffer;
-use arrow::compute::cast;
+use arrow::compute::{cast, concat, filter};
 use arrow::datatypes::{DataType, Field, Int64Type, TimeUnit};
+use arrow::error::ArrowError;
 use chrono::DateTime;
 
-use super::column::{Column, FieldKind};
+use super::column::{Column, FieldKind, Keywords, KeywordsBuilder};
 
 /// Why an array cannot be read as its field's kind: what was expected instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,22 +80,205 @@ fn parse_rfc3339<'a>(values: impl Iterator<Item = Option<&'a str>>) -> Int64Arra
         .collect()
 }
 
-/// `array` as a column of `kind`, with the number of values nulled because they were invalid
-/// (unparseable integers, ports outside 0..=65535).
-pub fn normalize(kind: FieldKind, array: &ArrayRef) -> Result<(Column, u64), Mismatch> {
+/// A column read batch by batch: keywords are coded as they come (each batch's dictionary once),
+/// the other kinds are normalised per batch and joined at the end.
+#[derive(Debug)]
+pub enum ColumnBuilder {
+    Keyword {
+        builder: KeywordsBuilder,
+        /// The last dictionary seen and the code of each of its values: the batches of one
+        /// column chunk share their dictionary.
+        last: Option<(ArrayRef, Vec<u32>)>,
+    },
+    Other {
+        kind: OtherKind,
+        parts: Vec<Column>,
+        invalid: u64,
+    },
+}
+
+/// The kinds read as whole Arrow arrays per batch.
+#[derive(Debug, Clone, Copy)]
+pub enum OtherKind {
+    KeywordList,
+    Integer,
+    Port,
+}
+
+impl ColumnBuilder {
+    /// An empty column of `kind`.
+    pub fn new(kind: FieldKind) -> ColumnBuilder {
+        match kind {
+            FieldKind::Keyword => ColumnBuilder::Keyword {
+                builder: KeywordsBuilder::default(),
+                last: None,
+            },
+            FieldKind::KeywordList => ColumnBuilder::other(OtherKind::KeywordList),
+            FieldKind::Integer => ColumnBuilder::other(OtherKind::Integer),
+            FieldKind::Port => ColumnBuilder::other(OtherKind::Port),
+        }
+    }
+
+    fn other(kind: OtherKind) -> ColumnBuilder {
+        ColumnBuilder::Other {
+            kind,
+            parts: Vec::new(),
+            invalid: 0,
+        }
+    }
+
+    /// Appends the rows of `array` that `keep` selects (all when `None`).
+    pub fn append(
+        &mut self,
+        array: &ArrayRef,
+        keep: Option<&BooleanArray>,
+    ) -> Result<(), Mismatch> {
+        match self {
+            ColumnBuilder::Keyword { builder, last } => append_keywords(builder, last, array, keep),
+            ColumnBuilder::Other {
+                kind,
+                parts,
+                invalid,
+            } => {
+                let kept = match keep {
+                    Some(keep) if keep.true_count() < array.len() => {
+                        filter(array, keep).map_err(|e| Mismatch::cast(kind.expected(), e))?
+                    }
+                    _ => array.clone(),
+                };
+                let (column, nulled) = normalize_other(*kind, &kept)?;
+                if !column.is_empty() || parts.is_empty() {
+                    parts.push(column);
+                }
+                *invalid += nulled;
+                Ok(())
+            }
+        }
+    }
+
+    /// The column and the number of values nulled because they were invalid.
+    pub fn finish(self) -> Result<(Column, u64), ArrowError> {
+        match self {
+            ColumnBuilder::Keyword { builder, .. } => Ok((Column::Keyword(builder.finish()), 0)),
+            ColumnBuilder::Other {
+                kind,
+                mut parts,
+                invalid,
+            } => {
+                let column = match parts.len() {
+                    0 => empty(kind),
+                    1 => parts.remove(0),
+                    _ => join(&parts)?,
+                };
+                Ok((column, invalid))
+            }
+        }
+    }
+}
+
+impl OtherKind {
+    fn expected(self) -> &'static str {
+        match self {
+            OtherKind::KeywordList => KEYWORD_LIST,
+            OtherKind::Port | OtherKind::Integer => INTEGER,
+        }
+    }
+}
+
+fn empty(kind: OtherKind) -> Column {
     match kind {
-        FieldKind::Keyword => Ok((Column::Keyword(keyword(array)?), 0)),
-        FieldKind::KeywordList => Ok((Column::KeywordList(keyword_list(array)?), 0)),
-        FieldKind::Integer => {
+        OtherKind::KeywordList => Column::KeywordList(singleton_lists(StringArray::from(Vec::<
+            Option<&str>,
+        >::new(
+        )))),
+        OtherKind::Port | OtherKind::Integer => {
+            Column::Integer(Int64Array::from(Vec::<i64>::new()))
+        }
+    }
+}
+
+/// The parts of a list or integer column, one after the other.
+fn join(parts: &[Column]) -> Result<Column, ArrowError> {
+    let arrays: Vec<&dyn Array> = parts
+        .iter()
+        .filter_map(|part| match part {
+            Column::KeywordList(a) => Some(a as &dyn Array),
+            Column::Integer(a) => Some(a as &dyn Array),
+            Column::Keyword(_) => None,
+        })
+        .collect();
+    let joined = concat(&arrays)?;
+    Ok(match joined.data_type() {
+        DataType::Int64 => Column::Integer(joined.as_primitive::<Int64Type>().clone()),
+        _ => Column::KeywordList(joined.as_list::<i32>().clone()),
+    })
+}
+
+fn normalize_other(kind: OtherKind, array: &ArrayRef) -> Result<(Column, u64), Mismatch> {
+    match kind {
+        OtherKind::KeywordList => Ok((Column::KeywordList(keyword_list(array)?), 0)),
+        OtherKind::Integer => {
             integers(array).map(|(ints, invalid)| (Column::Integer(ints), invalid))
         }
-        FieldKind::Port => {
+        OtherKind::Port => {
             let (ints, unparseable) = integers(array)?;
             let ports = ints.unary_opt(|v| (0..=65_535).contains(&v).then_some(v));
             let out_of_range = (ports.null_count() - ints.null_count()) as u64;
             Ok((Column::Integer(ports), unparseable + out_of_range))
         }
     }
+}
+
+/// Codes the selected rows of a keyword array. A dictionary's values are coded once per
+/// dictionary, then each row is a lookup of its key.
+fn append_keywords(
+    builder: &mut KeywordsBuilder,
+    last: &mut Option<(ArrayRef, Vec<u32>)>,
+    array: &ArrayRef,
+    keep: Option<&BooleanArray>,
+) -> Result<(), Mismatch> {
+    let selected = |row: usize| keep.is_none_or(|k| k.value(row));
+    let DataType::Dictionary(_, value_type) = array.data_type() else {
+        let strings = keyword(array)?;
+        for (row, value) in strings.iter().enumerate() {
+            if selected(row) {
+                builder.push(value);
+            }
+        }
+        return Ok(());
+    };
+    if !is_keyword(value_type) {
+        return Err(Mismatch::new(KEYWORD));
+    }
+    let dictionary = array.as_any_dictionary();
+    let values = dictionary.values();
+    let seen = last
+        .as_ref()
+        .is_some_and(|(seen, _)| std::ptr::addr_eq(Arc::as_ptr(seen), Arc::as_ptr(values)));
+    if !seen {
+        let codes = keyword(values)?
+            .iter()
+            .map(|v| v.map_or(Keywords::ABSENT, |s| builder.intern(s)))
+            .collect();
+        *last = Some((values.clone(), codes));
+    }
+    let codes = last.as_ref().map_or(&[][..], |(_, codes)| codes.as_slice());
+    if codes.is_empty() {
+        (0..array.len())
+            .filter(|&row| selected(row))
+            .for_each(|_| builder.push_code(Keywords::ABSENT));
+        return Ok(());
+    }
+    for (row, key) in dictionary.normalized_keys().into_iter().enumerate() {
+        if selected(row) {
+            let code = match array.is_valid(row) {
+                true => codes.get(key).copied().unwrap_or(Keywords::ABSENT),
+                false => Keywords::ABSENT,
+            };
+            builder.push_code(code);
+        }
+    }
+    Ok(())
 }
 
 fn is_string(data_type: &DataType) -> bool {
@@ -167,6 +351,13 @@ mod tests {
         TimestampSecondArray, UInt16Array, UInt64Array,
     };
     use arrow::datatypes::Int8Type;
+
+    /// `array` as a column of `kind`, with the number of invalid values nulled.
+    fn normalize(kind: FieldKind, array: &ArrayRef) -> Result<(Column, u64), Mismatch> {
+        let mut builder = ColumnBuilder::new(kind);
+        builder.append(array, None)?;
+        Ok(builder.finish().unwrap())
+    }
 
     const T: i64 = 1_795_359_600_123; // 2026-11-22T15:00:00.123Z
 

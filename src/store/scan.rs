@@ -2,25 +2,27 @@
 //!
 //! Input: a [`ScanUnit`] and the fields a job needs. Output: one frame per unit with only the
 //! rows inside the window. Only the Parquet leaves of `@timestamp` and the requested fields are
-//! decoded; batches are filtered by time as they are decoded, then joined and normalised once.
+//! decoded, keyword columns as dictionaries; each batch's rows inside the window are appended to
+//! the frame's columns as it is decoded.
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use arrow::array::{Array, BooleanArray, Int64Array};
-use arrow::compute::{concat_batches, filter_record_batch};
-use arrow::datatypes::DataType;
+use arrow::datatypes::{DataType, FieldRef, Fields, Schema};
 use arrow::record_batch::{RecordBatch, RecordBatchReader};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder,
 };
 
 use super::Error;
 use super::column::FieldKind;
 use super::footer::{corrupt, open_footer};
 use super::frame::{EventFrame, FieldRequest, ScanStats, ScanUnit, TIMESTAMP, TimeRange};
-use super::normalize::{Mismatch, normalize, timestamps_ms};
+use super::normalize::{ColumnBuilder, Mismatch, timestamps_ms};
 use super::resolve::{FieldPath, extract, leaves, nested, resolve};
 
 /// Rows per decoded batch: large enough to amortise per-batch work, small enough that a batch
@@ -47,6 +49,12 @@ fn read_unit(unit: &ScanUnit, fields: &[FieldRequest]) -> Result<EventFrame, Err
             format!("no row group {bad}: the file has {groups}"),
         ));
     }
+    let keywords: Vec<&FieldPath> = targets
+        .iter()
+        .filter(|(name, _)| FieldKind::of(name) == FieldKind::Keyword)
+        .map(|(_, p)| p)
+        .collect();
+    let metadata = as_dictionaries(path, metadata, &keywords)?;
     let descriptor = metadata.parquet_schema();
     let wanted = std::iter::once(&timestamp).chain(targets.iter().map(|(_, p)| p));
     let mask = ProjectionMask::leaves(
@@ -65,21 +73,76 @@ fn read_unit(unit: &ScanUnit, fields: &[FieldRequest]) -> Result<EventFrame, Err
         row_groups_read: unit.row_groups.len() as u64,
         ..ScanStats::default()
     };
-    let (timestamps, rows) = decode_window(unit, reader, &timestamp, &mut stats)?;
-    let mut columns = HashMap::with_capacity(targets.len());
-    for (name, found) in &targets {
-        let array = extract(&rows, found).ok_or_else(|| missing(path, name))?;
-        let (column, invalid) = normalize(FieldKind::of(name), &array)
-            .map_err(|m| wrong_type(path, name, array.data_type(), m))?;
+    let mut columns: Vec<(&str, &FieldPath, ColumnBuilder)> = targets
+        .iter()
+        .map(|(name, found)| (*name, found, ColumnBuilder::new(FieldKind::of(name))))
+        .collect();
+    let timestamps = decode_window(unit, reader, &timestamp, &mut columns, &mut stats)?;
+    let mut frame_columns = HashMap::with_capacity(columns.len());
+    for (name, _, builder) in columns {
+        let (column, invalid) = builder.finish().map_err(|e| corrupt(path, e))?;
         count_invalid(&mut stats, path, name, invalid);
-        columns.insert(name.to_string(), column);
+        frame_columns.insert(name.to_string(), column);
     }
     Ok(EventFrame {
         path: unit.path.clone(),
         timestamps,
-        columns,
+        columns: frame_columns,
         stats,
     })
+}
+
+/// The file's metadata with the keyword columns at `paths` read as dictionaries when they are
+/// plain strings: dictionary-encoded Parquet pages then reach the frame's codes without being
+/// decoded to one string per row.
+fn as_dictionaries(
+    path: &Path,
+    metadata: ArrowReaderMetadata,
+    paths: &[&FieldPath],
+) -> Result<ArrowReaderMetadata, Error> {
+    let schema = metadata.schema();
+    let hinted: Fields = schema
+        .fields()
+        .iter()
+        .map(|field| dictionary_hint(field, &[], paths))
+        .collect();
+    if hinted == *schema.fields() {
+        return Ok(metadata);
+    }
+    let hint = Arc::new(Schema::new_with_metadata(hinted, schema.metadata().clone()));
+    ArrowReaderMetadata::try_new(
+        metadata.metadata().clone(),
+        ArrowReaderOptions::new().with_schema(hint),
+    )
+    .map_err(|e| corrupt(path, e))
+}
+
+/// `field` (at `parent` in the schema) with its string leaves among `paths` as dictionaries.
+fn dictionary_hint(field: &FieldRef, parent: &[&str], paths: &[&FieldPath]) -> FieldRef {
+    let mut at = parent.to_vec();
+    at.push(field.name());
+    let is_at = |p: &&&FieldPath| p.len() == at.len() && p.iter().zip(&at).all(|(a, b)| a == b);
+    match field.data_type() {
+        DataType::Utf8 if paths.iter().any(|p| is_at(&p)) => {
+            Arc::new(field.as_ref().clone().with_data_type(DataType::Dictionary(
+                Box::new(DataType::Int32),
+                Box::new(DataType::Utf8),
+            )))
+        }
+        DataType::Struct(children) => {
+            let hinted: Fields = children
+                .iter()
+                .map(|child| dictionary_hint(child, &at, paths))
+                .collect();
+            Arc::new(
+                field
+                    .as_ref()
+                    .clone()
+                    .with_data_type(DataType::Struct(hinted)),
+            )
+        }
+        _ => field.clone(),
+    }
 }
 
 /// The column path of each requested field found in the file; a missing required field is an
@@ -100,26 +163,22 @@ fn locate_fields<'a>(
     Ok(found)
 }
 
-/// Decodes every batch, keeping the rows whose timestamp is in the unit's window: their
-/// timestamps in milliseconds and their decoded columns as one batch. Counts rows read, rows
-/// kept and invalid timestamps into `stats`.
+/// Decodes every batch, keeping the rows whose timestamp is in the unit's window: returns their
+/// timestamps in milliseconds and appends their values to `columns`. Counts rows read, rows kept
+/// and invalid timestamps into `stats`.
 fn decode_window(
     unit: &ScanUnit,
     reader: ParquetRecordBatchReader,
     timestamp: &[String],
+    columns: &mut [(&str, &FieldPath, ColumnBuilder)],
     stats: &mut ScanStats,
-) -> Result<(Vec<i64>, RecordBatch), Error> {
+) -> Result<Vec<i64>, Error> {
     let path = unit.path.as_path();
-    let schema = reader.schema();
-    // Checks the timestamp type even when no row is decoded.
-    window_rows(
-        path,
-        &RecordBatch::new_empty(schema.clone()),
-        timestamp,
-        unit.window,
-    )?;
+    // Checks every column's type even when no row is decoded.
+    let empty = RecordBatch::new_empty(reader.schema());
+    window_rows(path, &empty, timestamp, unit.window)?;
+    append_rows(path, &empty, None, columns)?;
     let mut timestamps = Vec::new();
-    let mut kept = Vec::new();
     let mut invalid = 0;
     for batch in reader {
         let batch = batch.map_err(|e| corrupt(path, e))?;
@@ -128,15 +187,27 @@ fn decode_window(
         invalid += ms.null_count() as u64;
         let selected = ms.values().iter().zip(in_window.values().iter());
         timestamps.extend(selected.filter(|(_, keep)| *keep).map(|(t, _)| *t));
-        kept.push(keep_rows(path, batch, &in_window)?);
+        append_rows(path, &batch, Some(&in_window), columns)?;
     }
-    let rows = match kept.len() {
-        1 => kept.remove(0),
-        _ => concat_batches(&schema, &kept).map_err(|e| corrupt(path, e))?,
-    };
     stats.rows_in_window = timestamps.len() as u64;
     count_invalid(stats, path, TIMESTAMP, invalid);
-    Ok((timestamps, rows))
+    Ok(timestamps)
+}
+
+/// Appends the rows of `batch` that `keep` selects to each column.
+fn append_rows(
+    path: &Path,
+    batch: &RecordBatch,
+    keep: Option<&BooleanArray>,
+    columns: &mut [(&str, &FieldPath, ColumnBuilder)],
+) -> Result<(), Error> {
+    for (name, found, builder) in columns {
+        let array = extract(batch, found).ok_or_else(|| missing(path, name))?;
+        builder
+            .append(&array, keep)
+            .map_err(|m| wrong_type(path, name, array.data_type(), m))?;
+    }
+    Ok(())
 }
 
 /// Where ECS field `name` is in the file, if anywhere. A file holding it both as a flat dotted
@@ -172,18 +243,6 @@ fn window_rows(
         .map(|t| Some(t.is_some_and(|t| window.contains(t))))
         .collect();
     Ok((ms, in_window))
-}
-
-/// The rows of `batch` selected by `in_window`, sharing its buffers when all are.
-fn keep_rows(
-    path: &Path,
-    batch: RecordBatch,
-    in_window: &BooleanArray,
-) -> Result<RecordBatch, Error> {
-    if in_window.true_count() == batch.num_rows() {
-        return Ok(batch);
-    }
-    filter_record_batch(&batch, in_window).map_err(|e| corrupt(path, e))
 }
 
 fn count_invalid(stats: &mut ScanStats, path: &Path, field: &str, count: u64) {
