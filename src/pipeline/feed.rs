@@ -60,6 +60,7 @@ impl PendingBuckets {
         self.0.retain(|&bucket, _| bucket >= start);
     }
 
+    /// Adds a read's buckets, merging those already pending.
     fn merge(&mut self, folded: BTreeMap<i64, BucketSummary>) {
         merge(&mut self.0, folded);
     }
