@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::parse::{Overrides, parse_time};
-use super::plan::{build_plan, jobs_source, load_jobs};
+use super::plan::build_plan;
 use super::print;
 use super::settings::Settings;
 use crate::pipeline::{self, COMMIT_EVERY, schedule};
@@ -74,8 +74,7 @@ pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
     }
     let mut plan = build_plan(
         &settings,
-        &jobs_source(&settings),
-        load_jobs(&settings, &args.jobs)?,
+        settings.jobs.load(&args.jobs)?,
         executions,
         args.alerts_ndjson.clone(),
         COMMIT_EVERY,

@@ -47,7 +47,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         store: events.to_string_lossy().into_owned(),
         state_dir: dir.join("state"),
         out_dir: dir.join("out"),
-        jobs_dir: PathBuf::new(),
+        jobs: JobsSource::BuiltIn,
         history: DEFAULT_HISTORY,
         results_ndjson: None,
         alert_target: AlertTarget::default(),
@@ -56,11 +56,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let start = opts.start;
     let end = start + Duration::days(i64::from(opts.days));
     let executions = schedule(start, end, std::time::Duration::from_secs(900))?;
-    let source = JobsSource::BuiltIn;
     let plan = build_plan(
         &settings,
-        &source,
-        source.load(&[])?,
+        settings.jobs.load(&[])?,
         executions,
         None,
         COMMIT_EVERY,

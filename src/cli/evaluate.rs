@@ -12,7 +12,7 @@ use super::print::SummaryFormat;
 use super::settings::{Settings, SparkSettings};
 use crate::evaluate::{Backfill, Evaluation, HostDays, JobEval, evaluate};
 use crate::fixtures::{LabelKind, read_labels};
-use crate::jobs::{Job, JobsSource};
+use crate::jobs::Job;
 use crate::model::ModelKind;
 use crate::pipeline::{self, COMMIT_EVERY};
 
@@ -54,8 +54,11 @@ fn model_name(kind: ModelKind) -> String {
 }
 
 pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
-    let source = JobsSource::dir_or_built_in(&settings.jobs_dir);
-    let jobs = source.load(&args.jobs)?;
+    let settings = &Settings {
+        jobs: settings.jobs.or_built_in(),
+        ..settings.clone()
+    };
+    let jobs = settings.jobs.load(&args.jobs)?;
     let labels = read_labels(&args.labels)?;
     let evaluation = evaluate(
         &args.events,
@@ -63,7 +66,7 @@ pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
         &jobs,
         &args.models,
         (args.from, args.to),
-        |backfill| execute(&args.events, &source, backfill, settings),
+        |backfill| execute(&args.events, backfill, settings),
     )?;
     match args.format {
         SummaryFormat::Text => print(&evaluation, &jobs),
@@ -75,7 +78,6 @@ pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
 /// Plans and executes one of the evaluation's scratch backfills.
 fn execute(
     events: &str,
-    source: &JobsSource,
     backfill: Backfill,
     settings: &Settings,
 ) -> anyhow::Result<pipeline::Report> {
@@ -94,7 +96,6 @@ fn execute(
     );
     let plan = build_plan(
         &settings,
-        source,
         backfill.jobs,
         backfill.executions.to_vec(),
         None,

@@ -3,7 +3,6 @@
 use chrono::{DateTime, Utc};
 
 use super::parse::parse_time;
-use super::plan::load_jobs;
 use super::settings::Settings;
 use crate::spark::{SourceSchema, source_view, summary_query};
 
@@ -44,7 +43,7 @@ pub enum Dialect {
 pub fn run(command: &Command, settings: &Settings) -> anyhow::Result<()> {
     match command {
         Command::List => {
-            for job in load_jobs(settings, &[])? {
+            for job in settings.jobs.load(&[])? {
                 let j = &job.file.job;
                 let partition = j
                     .partition_field_name
@@ -65,7 +64,7 @@ pub fn run(command: &Command, settings: &Settings) -> anyhow::Result<()> {
             }
         }
         Command::Show { id } => {
-            let jobs = load_jobs(settings, std::slice::from_ref(id))?;
+            let jobs = settings.jobs.load(std::slice::from_ref(id))?;
             for job in jobs {
                 println!("# {}", job.path.display());
                 print!("{}", toml::to_string_pretty(&job.file)?);
@@ -77,7 +76,7 @@ pub fn run(command: &Command, settings: &Settings) -> anyhow::Result<()> {
             from,
             to,
         } => {
-            for job in load_jobs(settings, std::slice::from_ref(id))? {
+            for job in settings.jobs.load(std::slice::from_ref(id))? {
                 let from = from.map_or(0, |t| t.timestamp_millis());
                 let to = to.unwrap_or_else(Utc::now).timestamp_millis();
                 let span = job.span();

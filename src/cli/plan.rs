@@ -13,27 +13,16 @@ use crate::pipeline::{Plan, PlannedJob, Progress, Source};
 use crate::spark;
 use crate::store::EventStore;
 
-/// The selected jobs of the configured jobs directory.
-pub fn load_jobs(settings: &Settings, ids: &[String]) -> anyhow::Result<Vec<Job>> {
-    Ok(jobs_source(settings).load(ids)?)
-}
-
-/// The configured jobs directory.
-pub fn jobs_source(settings: &Settings) -> JobsSource {
-    JobsSource::Dir(settings.jobs_dir.clone())
-}
-
-/// Loads and checks the jobs' exception lists (from `origin`) and opens the event source (the
-/// store, or a Spark session), then builds the plan.
+/// Loads and checks the jobs' exception lists (from the settings' jobs source) and opens the
+/// event source (the store, or a Spark session), then builds the plan.
 pub fn build_plan(
     settings: &Settings,
-    origin: &JobsSource,
     jobs: Vec<Job>,
     executions: Vec<i64>,
     alerts_ndjson: Option<PathBuf>,
     commit_every: usize,
 ) -> anyhow::Result<Plan> {
-    let jobs = planned_jobs(origin, jobs)?;
+    let jobs = planned_jobs(&settings.jobs, jobs)?;
     let source = match settings.spark.engine {
         Engine::Native => Source::Store(
             EventStore::open(&settings.store)

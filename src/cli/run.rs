@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 
 use super::parse::{Overrides, parse_time};
-use super::plan::{build_plan, jobs_source, load_jobs};
+use super::plan::build_plan;
 use super::print;
 use super::settings::Settings;
 use crate::pipeline;
@@ -37,8 +37,7 @@ pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
     let now = args.now.unwrap_or_else(Utc::now).timestamp_millis();
     let mut plan = build_plan(
         settings,
-        &jobs_source(settings),
-        load_jobs(settings, &args.jobs)?,
+        settings.jobs.load(&args.jobs)?,
         vec![now],
         args.alerts_ndjson.clone(),
         1,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::Global;
+use crate::jobs::JobsSource;
 use crate::output::AlertTarget;
 
 /// A settings file that cannot be used.
@@ -110,7 +111,8 @@ pub struct Settings {
     pub store: String,
     pub state_dir: PathBuf,
     pub out_dir: PathBuf,
-    pub jobs_dir: PathBuf,
+    /// Where the jobs come from: the configured jobs directory, or the built-in ones.
+    pub jobs: JobsSource,
     pub history: Duration,
     pub results_ndjson: Option<PathBuf>,
     pub alert_target: AlertTarget,
@@ -161,10 +163,12 @@ impl Settings {
                 .out
                 .clone()
                 .unwrap_or_else(|| rel(file.out_dir.clone().unwrap_or_else(|| "out".into()))),
-            jobs_dir: global
-                .jobs_dir
-                .clone()
-                .unwrap_or_else(|| rel(file.jobs_dir.clone().unwrap_or_else(|| "jobs".into()))),
+            jobs: JobsSource::Dir(
+                global
+                    .jobs_dir
+                    .clone()
+                    .unwrap_or_else(|| rel(file.jobs_dir.clone().unwrap_or_else(|| "jobs".into()))),
+            ),
             history: file.history.unwrap_or(DEFAULT_HISTORY),
             results_ndjson: global
                 .results_ndjson

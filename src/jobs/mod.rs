@@ -18,12 +18,11 @@ pub enum JobsSource {
 }
 
 impl JobsSource {
-    /// `dir` when it exists, else the built-in jobs.
-    pub fn dir_or_built_in(dir: &Path) -> JobsSource {
-        if dir.is_dir() {
-            JobsSource::Dir(dir.to_path_buf())
-        } else {
-            JobsSource::BuiltIn
+    /// This source, or the built-in jobs when it is a directory that does not exist.
+    pub fn or_built_in(&self) -> JobsSource {
+        match self {
+            JobsSource::Dir(dir) if !dir.is_dir() => JobsSource::BuiltIn,
+            source => source.clone(),
         }
     }
 
@@ -122,4 +121,18 @@ pub fn select(jobs: Vec<Job>, ids: &[String]) -> Result<Vec<Job>, Error> {
         .into_iter()
         .filter(|j| ids.iter().any(|id| id == j.id()))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_missing_jobs_directory_falls_back_to_the_built_in_jobs() {
+        let here = JobsSource::Dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("jobs"));
+        let missing = JobsSource::Dir(PathBuf::from("/nonexistent/netrare/jobs"));
+        assert_eq!(here.or_built_in(), here);
+        assert_eq!(missing.or_built_in(), JobsSource::BuiltIn);
+        assert_eq!(JobsSource::BuiltIn.or_built_in(), JobsSource::BuiltIn);
+    }
 }

@@ -11,6 +11,8 @@ use crate::jobs::Job;
 use crate::spark;
 use crate::store::{EventStore, FieldRequest, ScanStats, ScanUnit, TimeRange};
 
+use super::job::JobRun;
+
 /// Where bucket summaries come from.
 pub enum Source {
     /// netrare reads the Parquet store and folds it.
@@ -27,36 +29,54 @@ pub const CHUNK_MS: i64 = 24 * 3600 * 1000;
 /// core busy.
 const PIECES_PER_FILE: usize = 8;
 
-/// Per-job bucket summaries, read ahead of the model.
+/// Reads the source ahead of the models: each job's folded buckets go to its own
+/// [`PendingBuckets`].
 pub struct Feed<'a> {
     source: &'a Source,
+    /// The fields any job reads.
     fields: Vec<FieldRequest>,
-    fold: Vec<FoldFields>,
-    jobs: Vec<&'a Job>,
-    /// For each job, the first job with the same datafeed query: its selection is shared.
-    same_query: Vec<usize>,
     /// Everything before this time has been read, epoch ms.
     pub loaded_to: i64,
     /// Never read at or beyond this time: the last execution's complete buckets end here.
     pub limit: i64,
-    /// Folded buckets not yet taken by the model, per job.
-    pub buckets: Vec<BTreeMap<i64, BucketSummary>>,
     /// What all reads so far found.
     pub stats: ScanStats,
 }
 
+/// A job's folded buckets that its model has not taken yet, by start time.
+#[derive(Debug, Default)]
+pub struct PendingBuckets(BTreeMap<i64, BucketSummary>);
+
+impl PendingBuckets {
+    /// Takes the summary of the bucket starting at `start` (empty when it had no events).
+    pub fn take(&mut self, start: i64) -> BucketSummary {
+        self.0
+            .remove(&start)
+            .unwrap_or_else(|| BucketSummary::empty(start))
+    }
+
+    /// Drops the buckets before `start`, which the model has passed.
+    pub fn drop_before(&mut self, start: i64) {
+        self.0.retain(|&bucket, _| bucket >= start);
+    }
+
+    /// Adds a read's buckets, merging those already pending.
+    fn merge(&mut self, folded: BTreeMap<i64, BucketSummary>) {
+        merge(&mut self.0, folded);
+    }
+}
+
 impl<'a> Feed<'a> {
-    /// A feed for `jobs`, each needing the buckets from its checkpoint on, that never reads past
-    /// `limit`.
-    pub fn new(
-        source: &'a Source,
-        jobs: Vec<&'a Job>,
-        checkpoints: &[i64],
-        limit: i64,
-    ) -> Feed<'a> {
-        let from = checkpoints.iter().copied().min().unwrap_or(limit);
+    /// A feed for the jobs of `runs`, each needing the buckets from its checkpoint on, that
+    /// never reads past `limit`.
+    pub fn new(source: &'a Source, runs: &[JobRun], limit: i64) -> Feed<'a> {
+        let from = runs
+            .iter()
+            .map(|r| r.runner.checkpoint_ms)
+            .min()
+            .unwrap_or(limit);
         let mut fields: Vec<FieldRequest> = Vec::new();
-        for job in &jobs {
+        for job in runs.iter().map(|r| r.job) {
             for name in job.fields() {
                 let required = name == job.file.job.by_field_name;
                 match fields.iter_mut().find(|f| f.name == name) {
@@ -65,34 +85,18 @@ impl<'a> Feed<'a> {
                 }
             }
         }
-        let fold = jobs
-            .iter()
-            .zip(checkpoints)
-            .map(|(job, &checkpoint)| job.fold_fields(checkpoint, limit))
-            .collect();
-        let same_query = jobs
-            .iter()
-            .map(|job| {
-                jobs.iter()
-                    .position(|j| j.file.datafeed.query == job.file.datafeed.query)
-                    .unwrap_or(0)
-            })
-            .collect();
         Feed {
             source,
             fields,
-            fold,
-            buckets: vec![BTreeMap::new(); jobs.len()],
-            jobs,
-            same_query,
             loaded_to: from,
             limit,
             stats: ScanStats::default(),
         }
     }
 
-    /// Reads until everything before `until` (capped at the limit) is folded.
-    pub fn ensure(&mut self, until: i64) -> Result<(), super::Error> {
+    /// Reads until everything before `until` (capped at the limit) is folded into the pending
+    /// buckets of every job of `runs`.
+    pub fn ensure(&mut self, runs: &mut [JobRun], until: i64) -> Result<(), super::Error> {
         let until = until.min(self.limit);
         while self.loaded_to < until {
             let next_midnight = (self.loaded_to.div_euclid(CHUNK_MS) + 1) * CHUNK_MS;
@@ -103,18 +107,30 @@ impl<'a> Feed<'a> {
             };
             let source = self.source;
             match source {
-                Source::Store(store) => self.read(store, window)?,
-                Source::Spark(session) => self.query(session, window)?,
+                Source::Store(store) => self.read(store, window, runs)?,
+                Source::Spark(session) => self.query(session, window, runs)?,
             }
             self.loaded_to = end;
         }
         Ok(())
     }
 
+    /// What `run`'s job still needs folded: the buckets from its checkpoint (its model is past
+    /// everything before) up to the limit.
+    fn fold_fields(&self, run: &JobRun) -> FoldFields {
+        run.job.fold_fields(run.runner.checkpoint_ms, self.limit)
+    }
+
     /// Asks the Spark cluster for each job's summaries of `window`.
-    fn query(&mut self, session: &spark::Session, window: TimeRange) -> Result<(), spark::Error> {
-        for ((job, fold), buckets) in self.jobs.iter().zip(&self.fold).zip(&mut self.buckets) {
-            let mut fold = fold.clone();
+    fn query(
+        &mut self,
+        session: &spark::Session,
+        window: TimeRange,
+        runs: &mut [JobRun],
+    ) -> Result<(), spark::Error> {
+        for run in runs {
+            let job = run.job;
+            let mut fold = self.fold_fields(run);
             fold.from_ms = fold.from_ms.max(window.start_ms);
             fold.to_ms = fold.to_ms.min(window.end_ms);
             if fold.from_ms >= fold.to_ms {
@@ -132,17 +148,26 @@ impl<'a> Feed<'a> {
                 seconds = started.elapsed().as_secs_f64(),
                 "spark summaries"
             );
-            merge_into(std::slice::from_mut(buckets), vec![summaries]);
+            run.pending.merge(summaries);
         }
         Ok(())
     }
 
-    fn read(&mut self, store: &EventStore, window: TimeRange) -> Result<(), crate::store::Error> {
+    /// Reads and folds `window` from the store, each piece in parallel for every job at once.
+    fn read(
+        &mut self,
+        store: &EventStore,
+        window: TimeRange,
+        runs: &mut [JobRun],
+    ) -> Result<(), crate::store::Error> {
         let (units, plan_stats) = store.plan(window)?;
         self.stats += plan_stats;
         let pieces: Vec<ScanUnit> = units.iter().flat_map(split).collect();
-        let (fields, fold, jobs, same_query) =
-            (&self.fields, &self.fold, &self.jobs, &self.same_query);
+        // Each piece folds into one map per job, in the order of `runs`.
+        let jobs: Vec<&Job> = runs.iter().map(|r| r.job).collect();
+        let fold: Vec<FoldFields> = runs.iter().map(|r| self.fold_fields(r)).collect();
+        let same_query = first_with_same_query(&jobs);
+        let fields = &self.fields;
         let empty = || (vec![BTreeMap::new(); jobs.len()], ScanStats::default());
         let (folded, stats) = pieces
             .par_iter()
@@ -160,21 +185,29 @@ impl<'a> Feed<'a> {
                 Ok((per_job, frame.stats))
             })
             .try_reduce(empty, |(mut a, mut sa), (b, sb)| {
-                merge_into(&mut a, b);
+                for (mine, theirs) in a.iter_mut().zip(b) {
+                    merge(mine, theirs);
+                }
                 sa += sb;
                 Ok((a, sa))
             })?;
         self.stats += stats;
-        merge_into(&mut self.buckets, folded);
+        for (run, buckets) in runs.iter_mut().zip(folded) {
+            run.pending.merge(buckets);
+        }
         Ok(())
     }
+}
 
-    /// Takes job `job`'s summary of the bucket starting at `start` (empty when it had no events).
-    pub fn take(buckets: &mut BTreeMap<i64, BucketSummary>, start: i64) -> BucketSummary {
-        buckets
-            .remove(&start)
-            .unwrap_or_else(|| BucketSummary::empty(start))
-    }
+/// For each job, the first job with the same datafeed query: its selection is shared.
+fn first_with_same_query(jobs: &[&Job]) -> Vec<usize> {
+    jobs.iter()
+        .map(|job| {
+            jobs.iter()
+                .position(|j| j.file.datafeed.query == job.file.datafeed.query)
+                .unwrap_or(0)
+        })
+        .collect()
 }
 
 /// One unit as up to [`PIECES_PER_FILE`] units of consecutive row groups.
@@ -190,14 +223,13 @@ fn split(unit: &ScanUnit) -> Vec<ScanUnit> {
         .collect()
 }
 
-fn merge_into(into: &mut [BTreeMap<i64, BucketSummary>], from: Vec<BTreeMap<i64, BucketSummary>>) {
-    for (mine, theirs) in into.iter_mut().zip(from) {
-        for (start, summary) in theirs {
-            match mine.get_mut(&start) {
-                Some(existing) => existing.merge(summary),
-                None => {
-                    mine.insert(start, summary);
-                }
+/// Adds the buckets of `from` to `into`, merging those both have.
+fn merge(into: &mut BTreeMap<i64, BucketSummary>, from: BTreeMap<i64, BucketSummary>) {
+    for (start, summary) in from {
+        match into.get_mut(&start) {
+            Some(existing) => existing.merge(summary),
+            None => {
+                into.insert(start, summary);
             }
         }
     }

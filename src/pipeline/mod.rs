@@ -27,7 +27,7 @@ use crate::results::{AnomalyRecord, ResultSet};
 use crate::rule::Alert;
 use crate::state::{self, Append, Commit, Publish, StateLock};
 use crate::store::ScanStats;
-use feed::Feed;
+use feed::{Feed, PendingBuckets};
 use job::JobRun;
 use runner::Runner;
 
@@ -124,6 +124,7 @@ pub fn execute(plan: Plan) -> Result<Report, Error> {
             Ok(JobRun {
                 job: &planned.job,
                 runner,
+                pending: PendingBuckets::default(),
             })
         })
         .collect::<Result<Vec<_>, state::Error>>()?;
@@ -137,29 +138,20 @@ pub fn execute(plan: Plan) -> Result<Report, Error> {
             skipped_executions: plan.executions.len(),
         });
     };
-    let checkpoints: Vec<i64> = runs.iter().map(|r| r.runner.checkpoint_ms).collect();
     let limit = runs
         .iter()
         .map(|r| r.complete_until(last_now))
         .max()
         .unwrap_or(first_now);
-    let mut feed = Feed::new(
-        &plan.source,
-        runs.iter().map(|r| r.job).collect(),
-        &checkpoints,
-        limit,
-    );
+    let mut feed = Feed::new(&plan.source, &runs, limit);
     let bar = progress_bar(&plan, &runs, limit);
     let mut all_alerts = Vec::new();
     let started = Instant::now();
 
     for (i, &now) in executions.iter().enumerate() {
         let until = runs.iter().map(|r| r.complete_until(now)).max();
-        feed.ensure(until.unwrap_or(now))?;
-        // The feed holds each job's buckets in the order of the jobs it was given: `runs`.
-        runs.par_iter_mut()
-            .zip(feed.buckets.par_iter_mut())
-            .for_each(|(run, buckets)| run.execute(now, buckets));
+        feed.ensure(&mut runs, until.unwrap_or(now))?;
+        runs.par_iter_mut().for_each(|run| run.execute(now));
         if let Some(bar) = &bar {
             bar.set_position(runs.iter().map(|r| r.runner.summary.buckets).sum());
             bar.set_message(format!(

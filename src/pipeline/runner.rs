@@ -20,7 +20,7 @@ use crate::results::{
 use crate::rule::{Alert, RuleState, evaluate};
 use crate::state::{Error as StateError, FORMAT, JobState, SnapshotProblem, VERSION};
 
-use super::feed::Feed;
+use super::feed::PendingBuckets;
 
 /// What a job did in an execution (or a whole backfill).
 #[derive(Debug, Clone, PartialEq)]
@@ -191,7 +191,7 @@ impl Runner {
         &mut self,
         job: &Job,
         until: i64,
-        buckets: &mut BTreeMap<i64, BucketSummary>,
+        pending: &mut PendingBuckets,
     ) -> Vec<AnomalyRecord> {
         let span = job.span().ms();
         let j = &job.file.job;
@@ -204,7 +204,7 @@ impl Runner {
         };
         let mut records = Vec::new();
         while self.checkpoint_ms + span <= until {
-            let mut bucket = Feed::take(buckets, self.checkpoint_ms);
+            let mut bucket = pending.take(self.checkpoint_ms);
             self.summary.events += bucket.event_count;
             if self.first_bucket_ms.is_none() {
                 if bucket.values.is_empty() {
@@ -267,7 +267,7 @@ impl Runner {
             self.checkpoint_ms += span;
             self.summary.buckets += 1;
         }
-        buckets.retain(|&start, _| start >= self.checkpoint_ms);
+        pending.drop_before(self.checkpoint_ms);
         let window_start = self.checkpoint_ms - window_ms(span);
         self.recent_records
             .retain(|r| r.timestamp_ms >= window_start);
