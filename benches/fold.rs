@@ -150,5 +150,5 @@ fn fold(bencher: Bencher, job_id: &str) {
     let fields = fold_fields(job);
     bencher
         .counter(divan::counter::ItemsCount::new(ROWS))
-        .bench_local(|| fold_frame(&frame, &rows, &fields));
+        .bench_local(|| fold_frame(&frame, &rows, &fields).summaries());
 }

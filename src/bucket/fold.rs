@@ -1,13 +1,11 @@
-//! Folding the selected rows of one frame into bucket summaries. Rows are folded as integer
-//! codes; only the distinct values of each bucket are turned into strings.
-
-use std::collections::BTreeMap;
+//! Folding the selected rows of one frame into a job's [`PartialFold`]. Rows are folded as
+//! integer codes; only the distinct values of the frame are copied out.
 
 use arrow::array::{Array, Int64Array, ListArray, StringArray};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::config::BucketSpan;
-use super::summary::{BucketSummary, SeriesKey, ValueSummary};
+use super::partial::PartialFold;
 use crate::store::{Column, EventFrame, Keywords, ValueRef};
 
 /// What a job folds: its by-field, partition field and influencers, and the window of buckets
@@ -24,18 +22,14 @@ pub struct FoldFields {
     pub to_ms: i64,
 }
 
-/// Folds the `rows` of `frame` (as selected by the datafeed) into one summary per bucket.
+/// Folds the `rows` of `frame` (as selected by the datafeed) into a [`PartialFold`] of the job.
 /// Rows without a by-field value are skipped, as Elastic skips documents missing the by field.
 ///
 /// Values are folded as per-frame codes (see [`Coded`]): a row costs a few integer hash
-/// lookups, and each distinct value becomes a string once per bucket, in [`summarize`].
-pub fn fold_frame(
-    frame: &EventFrame,
-    rows: &[u32],
-    fields: &FoldFields,
-) -> BTreeMap<i64, BucketSummary> {
+/// lookups, and each distinct value is copied out once per frame.
+pub fn fold_frame(frame: &EventFrame, rows: &[u32], fields: &FoldFields) -> PartialFold {
     let Some(by) = frame.columns.get(&fields.by_field).map(Coded::new) else {
-        return BTreeMap::new();
+        return PartialFold::new(&fields.influencers);
     };
     let partition = fields
         .partition_field
@@ -82,7 +76,7 @@ pub fn fold_frame(
             }
         }
     }
-    groups.summarize(
+    groups.into_partial(
         &by,
         partition.as_ref(),
         hosts,
@@ -133,70 +127,55 @@ impl Groups {
         group
     }
 
-    /// The groups as bucket summaries, with every code turned back into its string.
-    fn summarize(
+    /// The groups as a [`PartialFold`], each frame code translated once.
+    fn into_partial(
         self,
         by: &Coded,
         partition: Option<&Option<Coded>>,
         hosts: Option<&Keywords>,
         influencers: &[Option<Coded>],
         names: &[String],
-    ) -> BTreeMap<i64, BucketSummary> {
-        let mut group_hosts: Vec<Vec<u32>> = vec![Vec::new(); self.keys.len()];
-        for (group, host) in self.hosts {
-            group_hosts[group as usize].push(host);
-        }
-        let mut group_influencers: Vec<Vec<Vec<u64>>> =
-            vec![vec![Vec::new(); names.len()]; self.keys.len()];
-        for (field, set) in self.influencers.into_iter().enumerate() {
-            for (group, code) in set {
-                group_influencers[group as usize][field].push(code);
-            }
-        }
-        let mut summaries: BTreeMap<i64, BucketSummary> = self
-            .buckets
-            .into_iter()
-            .map(|(start, count)| {
-                let summary = BucketSummary {
-                    event_count: count,
-                    ..BucketSummary::empty(start)
-                };
-                (start, summary)
-            })
-            .collect();
-        let groups = self
+    ) -> PartialFold {
+        let mut fold = PartialFold::new(names);
+        let mut by_codes: HashMap<u64, u32> = HashMap::default();
+        let mut partition_codes: HashMap<u64, u32> = HashMap::default();
+        let groups: Vec<u32> = self
             .keys
             .into_iter()
-            .zip(group_hosts)
-            .zip(group_influencers);
-        for ((((bucket, partition_code, by_code), count), host_codes), influencer_codes) in groups {
-            let mut value = ValueSummary {
-                event_count: count,
-                hosts: host_codes
-                    .into_iter()
-                    .filter_map(|code| hosts.and_then(|h| h.values().get(code as usize)))
-                    .map(|host| host.to_string())
-                    .collect(),
-                ..ValueSummary::default()
-            };
-            for ((name, codes), column) in names.iter().zip(influencer_codes).zip(influencers) {
-                if let (Some(column), false) = (column, codes.is_empty()) {
-                    let values = codes.into_iter().map(|c| column.value(c).to_string());
-                    value.set_influencers(name, values.collect());
-                }
-            }
-            let key = SeriesKey {
-                partition: partition_code.and_then(|code| {
+            .map(|((bucket, partition_code, by_code), events)| {
+                let by_value = *by_codes
+                    .entry(by_code)
+                    .or_insert_with(|| fold.by_code(by.value(by_code)));
+                let partition_value = partition_code.and_then(|code| {
                     let column = partition?.as_ref()?;
-                    Some(column.value(code).to_string())
-                }),
-                by: by.value(by_code).to_string(),
-            };
-            if let Some(summary) = summaries.get_mut(&bucket) {
-                summary.values.insert(key, value);
+                    Some(
+                        *partition_codes
+                            .entry(code)
+                            .or_insert_with(|| fold.partition_code(column.value(code))),
+                    )
+                });
+                fold.add(bucket, partition_value, by_value, events)
+            })
+            .collect();
+        if let Some(hosts) = hosts {
+            let mut host_codes = vec![None; hosts.values().len()];
+            for (group, host) in self.hosts {
+                let code = *host_codes[host as usize]
+                    .get_or_insert_with(|| fold.host_code(&hosts.values()[host as usize]));
+                fold.saw_host(groups[group as usize], code);
             }
         }
-        summaries
+        for (field, (seen, column)) in self.influencers.into_iter().zip(influencers).enumerate() {
+            let Some(column) = column else { continue };
+            let mut codes: HashMap<u64, u32> = HashMap::default();
+            for (group, value) in seen {
+                let code = *codes
+                    .entry(value)
+                    .or_insert_with(|| fold.influencer_code(field, column.value(value)));
+                fold.saw_influencer(groups[group as usize], field, code);
+            }
+        }
+        fold
     }
 }
 
@@ -286,6 +265,7 @@ fn keyword(keywords: &Keywords, code: u64) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bucket::SeriesKey;
     use crate::store::ScanStats;
     use arrow::array::Int64Array;
     use std::time::Duration;
@@ -332,7 +312,7 @@ mod tests {
             (10, 4444, "a", "nc"),
         ];
         let all: Vec<u32> = (0..rows.len() as u32).collect();
-        let buckets = fold_frame(&frame(&rows), &all, &fields());
+        let buckets = fold_frame(&frame(&rows), &all, &fields()).summaries();
         assert_eq!(buckets.keys().copied().collect::<Vec<_>>(), [0, 900_000]);
         let first = &buckets[&0];
         let ssh = &first.values[&SeriesKey {
@@ -371,15 +351,19 @@ mod tests {
             .collect();
         let whole_frame = frame(&borrowed);
         let all: Vec<u32> = (0..rows.len() as u32).collect();
-        let whole = fold_frame(&whole_frame, &all, &fields());
+        let whole = fold_frame(&whole_frame, &all, &fields()).summaries();
         for split in [1, 77, 150, 299] {
             let (a, b) = all.split_at(split);
             let mut left = fold_frame(&whole_frame, a, &fields());
-            for (start, summary) in fold_frame(&whole_frame, b, &fields()) {
-                left.entry(start)
-                    .or_insert_with(|| BucketSummary::empty(start))
-                    .merge(summary);
-            }
+            left.merge(fold_frame(&whole_frame, b, &fields()));
+            let mut right = fold_frame(&whole_frame, b, &fields());
+            right.merge(fold_frame(&whole_frame, a, &fields()));
+            assert_eq!(
+                right.summaries(),
+                whole,
+                "split at {split}, merged right to left"
+            );
+            let left = left.summaries();
             assert_eq!(left, whole, "split at {split}");
         }
     }
@@ -390,7 +374,7 @@ mod tests {
         let rows: Vec<(i64, i64, &str, &str)> =
             hosts.iter().map(|h| (0, 22, h.as_str(), "ssh")).collect();
         let all: Vec<u32> = (0..rows.len() as u32).rev().collect();
-        let buckets = fold_frame(&frame(&rows), &all, &fields());
+        let buckets = fold_frame(&frame(&rows), &all, &fields()).summaries();
         let value = &buckets[&0].values[&SeriesKey {
             partition: None,
             by: "22".into(),

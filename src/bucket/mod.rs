@@ -5,8 +5,10 @@
 
 mod config;
 mod fold;
+mod partial;
 mod summary;
 
 pub use config::BucketSpan;
 pub use fold::{FoldFields, fold_frame};
+pub use partial::PartialFold;
 pub use summary::{BucketSummary, MAX_INFLUENCER_VALUES, SeriesKey, ValueSummary};

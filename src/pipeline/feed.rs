@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
-use crate::bucket::{BucketSummary, FoldFields, fold_frame};
+use crate::bucket::{BucketSummary, FoldFields, PartialFold, fold_frame};
 use crate::jobs::Job;
 use crate::spark;
 use crate::store::{EventStore, FieldRequest, ScanStats, ScanUnit, TimeRange};
@@ -97,22 +97,68 @@ impl<'a> Feed<'a> {
     /// Reads until everything before `until` (capped at the limit) is folded into the pending
     /// buckets of every job of `runs`.
     pub fn ensure(&mut self, runs: &mut [JobRun], until: i64) -> Result<(), super::Error> {
-        let until = until.min(self.limit);
-        while self.loaded_to < until {
-            let next_midnight = (self.loaded_to.div_euclid(CHUNK_MS) + 1) * CHUNK_MS;
-            let end = next_midnight.max(until).min(self.limit);
-            let window = TimeRange {
-                start_ms: self.loaded_to,
-                end_ms: end,
-            };
+        while let Some(window) = self.next_window(until) {
             let source = self.source;
             match source {
-                Source::Store(store) => self.read(store, window, runs)?,
-                Source::Spark(session) => self.query(session, window, runs)?,
+                Source::Store(store) => {
+                    let chunk = self.ahead(store, runs, window).read()?;
+                    self.accept(runs, chunk);
+                }
+                Source::Spark(session) => {
+                    self.query(session, window, runs)?;
+                    self.loaded_to = window.end_ms;
+                }
             }
-            self.loaded_to = end;
         }
         Ok(())
+    }
+
+    /// The next chunk to read to have everything before `until` (capped at the limit): up to
+    /// the next UTC midnight, or further when `until` is further. `None` when all is read.
+    fn next_window(&self, until: i64) -> Option<TimeRange> {
+        let until = until.min(self.limit);
+        if self.loaded_to >= until {
+            return None;
+        }
+        let next_midnight = (self.loaded_to.div_euclid(CHUNK_MS) + 1) * CHUNK_MS;
+        Some(TimeRange {
+            start_ms: self.loaded_to,
+            end_ms: next_midnight.max(until).min(self.limit),
+        })
+    }
+
+    /// The read of the chunk after everything loaded so far, to run while the models work on
+    /// what is loaded. `None` when everything up to the limit is read, or when the source is
+    /// Spark (its chunks are read on demand).
+    pub fn read_ahead<'f>(&'f self, runs: &[JobRun<'f>]) -> Option<ChunkRead<'f>> {
+        let Source::Store(store) = self.source else {
+            return None;
+        };
+        let window = self.next_window(self.loaded_to + 1)?;
+        Some(self.ahead(store, runs, window))
+    }
+
+    fn ahead<'f>(
+        &'f self,
+        store: &'f EventStore,
+        runs: &[JobRun<'f>],
+        window: TimeRange,
+    ) -> ChunkRead<'f> {
+        ChunkRead {
+            store,
+            fields: &self.fields,
+            window,
+            jobs: runs.iter().map(|r| (r.job, self.fold_fields(r))).collect(),
+        }
+    }
+
+    /// Hands a chunk read to the jobs of `runs`, in the order the read was made for.
+    pub fn accept(&mut self, runs: &mut [JobRun], chunk: Chunk) {
+        self.stats += chunk.stats;
+        self.loaded_to = chunk.window.end_ms;
+        for (run, buckets) in runs.iter_mut().zip(chunk.buckets) {
+            run.pending.merge(buckets);
+        }
     }
 
     /// What `run`'s job still needs folded: the buckets from its checkpoint (its model is past
@@ -152,50 +198,67 @@ impl<'a> Feed<'a> {
         }
         Ok(())
     }
+}
 
-    /// Reads and folds `window` from the store, each piece in parallel for every job at once.
-    fn read(
-        &mut self,
-        store: &EventStore,
-        window: TimeRange,
-        runs: &mut [JobRun],
-    ) -> Result<(), crate::store::Error> {
-        let (units, plan_stats) = store.plan(window)?;
-        self.stats += plan_stats;
+/// One chunk of the store to read and fold for every job at once: what the read needs, so it
+/// can run beside the models.
+pub struct ChunkRead<'a> {
+    store: &'a EventStore,
+    fields: &'a [FieldRequest],
+    window: TimeRange,
+    /// Each job and what it folds, in the order of the runs.
+    jobs: Vec<(&'a Job, FoldFields)>,
+}
+
+/// A chunk read and folded: each job's bucket summaries, in the order of the runs.
+pub struct Chunk {
+    window: TimeRange,
+    buckets: Vec<BTreeMap<i64, BucketSummary>>,
+    stats: ScanStats,
+}
+
+impl ChunkRead<'_> {
+    /// Reads and folds the window, each piece in parallel for every job at once.
+    pub fn read(self) -> Result<Chunk, crate::store::Error> {
+        let (units, mut stats) = self.store.plan(self.window)?;
         let pieces: Vec<ScanUnit> = units.iter().flat_map(split).collect();
-        // Each piece folds into one map per job, in the order of `runs`.
-        let jobs: Vec<&Job> = runs.iter().map(|r| r.job).collect();
-        let fold: Vec<FoldFields> = runs.iter().map(|r| self.fold_fields(r)).collect();
+        let jobs: Vec<&Job> = self.jobs.iter().map(|(job, _)| *job).collect();
         let same_query = first_with_same_query(&jobs);
-        let fields = &self.fields;
-        let empty = || (vec![BTreeMap::new(); jobs.len()], ScanStats::default());
-        let (folded, stats) = pieces
+        let empty = || {
+            let folds = self
+                .jobs
+                .iter()
+                .map(|(_, f)| PartialFold::new(&f.influencers));
+            (folds.collect::<Vec<_>>(), ScanStats::default())
+        };
+        let (folded, read_stats) = pieces
             .par_iter()
             .map(|unit| {
-                let frame = unit.read(fields)?;
+                let frame = unit.read(self.fields)?;
                 let mut selections: Vec<Option<Vec<u32>>> = vec![None; jobs.len()];
                 let per_job = (0..jobs.len())
                     .map(|i| {
                         let shared = same_query[i];
                         let rows = selections[shared]
                             .get_or_insert_with(|| jobs[shared].datafeed.select(&frame));
-                        fold_frame(&frame, rows, &fold[i])
+                        fold_frame(&frame, rows, &self.jobs[i].1)
                     })
                     .collect();
                 Ok((per_job, frame.stats))
             })
             .try_reduce(empty, |(mut a, mut sa), (b, sb)| {
                 for (mine, theirs) in a.iter_mut().zip(b) {
-                    merge(mine, theirs);
+                    mine.merge(theirs);
                 }
                 sa += sb;
                 Ok((a, sa))
             })?;
-        self.stats += stats;
-        for (run, buckets) in runs.iter_mut().zip(folded) {
-            run.pending.merge(buckets);
-        }
-        Ok(())
+        stats += read_stats;
+        Ok(Chunk {
+            window: self.window,
+            buckets: folded.into_iter().map(PartialFold::summaries).collect(),
+            stats,
+        })
     }
 }
 

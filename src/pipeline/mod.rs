@@ -148,29 +148,59 @@ pub fn execute(plan: Plan) -> Result<Report, Error> {
     let mut all_alerts = Vec::new();
     let started = Instant::now();
 
-    for (i, &now) in executions.iter().enumerate() {
-        let until = runs.iter().map(|r| r.complete_until(now)).max();
-        feed.ensure(&mut runs, until.unwrap_or(now))?;
-        runs.par_iter_mut().for_each(|run| run.execute(now));
-        if let Some(bar) = &bar {
-            bar.set_position(runs.iter().map(|r| r.runner.summary.buckets).sum());
-            bar.set_message(format!(
-                "{:.0} events/s",
-                feed.stats.rows_in_window as f64 / started.elapsed().as_secs_f64().max(1e-3)
-            ));
-        }
-        let last = i + 1 == executions.len();
-        if last || (i + 1) % plan.commit_every.max(1) == 0 {
-            commit(&plan, &mut runs, now, &staging, &mut all_alerts)?;
-            if plan.progress == Progress::Log && !last {
-                tracing::info!(
-                    executions = i + 1,
-                    of = executions.len(),
-                    events = feed.stats.rows_in_window,
-                    "committed"
-                );
+    let until = |runs: &[JobRun], now: i64| {
+        runs.iter()
+            .map(|r| r.complete_until(now))
+            .max()
+            .unwrap_or(now)
+    };
+    let mut done = 0;
+    while done < executions.len() {
+        let needed = until(&runs, executions[done]);
+        feed.ensure(&mut runs, needed)?;
+        // The executions whose buckets are all read run while the next chunk is read.
+        let ready = executions[done..]
+            .iter()
+            .take_while(|&&now| until(&runs, now) <= feed.loaded_to)
+            .count()
+            .max(1);
+        let mut chunk = None;
+        let modelled = rayon::in_place_scope(|scope| {
+            if let Some(read) = feed.read_ahead(&runs) {
+                scope.spawn(|_| chunk = Some(read.read()));
             }
+            for i in done..done + ready {
+                let now = executions[i];
+                runs.par_iter_mut().for_each(|run| run.execute(now));
+                if let Some(bar) = &bar {
+                    bar.set_position(runs.iter().map(|r| r.runner.summary.buckets).sum());
+                    bar.set_message(format!(
+                        "{:.0} events/s",
+                        feed.stats.rows_in_window as f64
+                            / started.elapsed().as_secs_f64().max(1e-3)
+                    ));
+                }
+                let last = i + 1 == executions.len();
+                if last || (i + 1) % plan.commit_every.max(1) == 0 {
+                    commit(&plan, &mut runs, now, &staging, &mut all_alerts)?;
+                    if plan.progress == Progress::Log && !last {
+                        tracing::info!(
+                            executions = i + 1,
+                            of = executions.len(),
+                            events = feed.stats.rows_in_window,
+                            "committed"
+                        );
+                    }
+                }
+            }
+            Ok::<(), Error>(())
+        });
+        let chunk = chunk.transpose()?;
+        modelled?;
+        if let Some(chunk) = chunk {
+            feed.accept(&mut runs, chunk);
         }
+        done += ready;
     }
     if let Some(bar) = bar {
         bar.finish_and_clear();

@@ -8,7 +8,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::aggregate::{ATTRIBUTES, Combined, DETECTORS, PEOPLE, combine};
+use rustc_hash::FxHashMap as HashMap;
+
+use super::aggregate::{ATTRIBUTES, Combined, DETECTORS, PEOPLE, Style, combine};
 use crate::bucket::SeriesKey;
 
 /// A present by-value: its probability and the influencer values it co-occurred with.
@@ -84,10 +86,11 @@ pub fn build(leaves: &[Leaf], influencer_fields: &[String]) -> Tree {
             pivots: Vec::new(),
         };
     }
-    let root = main_root(leaves).finalize();
+    let mut memo = Memo::default();
+    let root = main_root(leaves, &mut memo).finalize();
     let pivots = influencer_fields
         .iter()
-        .map(|field| pivot(field, leaves))
+        .map(|field| pivot(field, leaves, &mut memo))
         .collect();
     Tree {
         root: Some(root),
@@ -111,24 +114,56 @@ fn smallest(ps: impl Iterator<Item = f64>) -> f64 {
     clamp(ps.fold(1.0, f64::min))
 }
 
+/// [`combine`] with its answers kept for one tree: many pivot nodes combine the same
+/// probabilities (hosts that used the same ports, say), and each combination costs logarithms
+/// and special functions.
+#[derive(Default)]
+struct Memo {
+    answers: HashMap<Box<[u64]>, Combined>,
+    key: Vec<u64>,
+}
+
+impl Memo {
+    /// `combine(style, ps)`, computed once per style and multiset of probabilities (the
+    /// combination sorts them, so their order never matters).
+    fn combine(&mut self, style: Style, ps: &[f64]) -> Combined {
+        self.key.clear();
+        self.key.extend([
+            style.joint_weight.to_bits(),
+            style.extreme_weight.to_bits(),
+            style.min_extreme as u64,
+            style.max_extreme as u64,
+        ]);
+        let start = self.key.len();
+        self.key.extend(ps.iter().map(|p| p.to_bits()));
+        self.key[start..].sort_unstable();
+        if let Some(&answer) = self.answers.get(self.key.as_slice()) {
+            return answer;
+        }
+        let answer = combine(style, ps);
+        self.answers.insert(self.key.as_slice().into(), answer);
+        answer
+    }
+}
+
 /// The detectors step over one detector's probability.
-fn detectors(p: f64, smallest_descendant: f64) -> Raw {
+fn detectors(p: f64, smallest_descendant: f64, memo: &mut Memo) -> Raw {
     Raw {
-        combined: combine(DETECTORS, &[p]),
+        combined: memo.combine(DETECTORS, &[p]),
         smallest_descendant,
     }
 }
 
 /// One subset's probability: itself when alone, else combined in `style`.
-fn subset(style: super::aggregate::Style, ps: &[f64]) -> f64 {
+fn subset(style: Style, ps: &[f64], memo: &mut Memo) -> f64 {
     match ps {
         [only] => *only,
-        _ => combine(style, ps).probability,
+        _ => memo.combine(style, ps).probability,
     }
 }
 
 /// Root of the main tree: person nodes per partition, a partition-name node over several.
-fn main_root(leaves: &[Leaf]) -> Raw {
+fn main_root(leaves: &[Leaf], memo: &mut Memo) -> Raw {
     let groups = by_partition(leaves.iter());
     let min_leaf = smallest(leaves.iter().map(|l| l.probability));
     let partition_nodes: Vec<f64> = groups
@@ -136,43 +171,41 @@ fn main_root(leaves: &[Leaf]) -> Raw {
         .map(|ps| match ps.as_slice() {
             [only] => *only,
             _ => {
-                detectors(subset(ATTRIBUTES, ps), min_leaf)
-                    .combined
-                    .probability
+                let p = subset(ATTRIBUTES, ps, memo);
+                detectors(p, min_leaf, memo).combined.probability
             }
         })
         .collect();
     let top = match partition_nodes.as_slice() {
         [only] => *only,
         _ => {
-            detectors(subset(PEOPLE, &partition_nodes), min_leaf)
-                .combined
-                .probability
+            let p = subset(PEOPLE, &partition_nodes, memo);
+            detectors(p, min_leaf, memo).combined.probability
         }
     };
-    detectors(top, min_leaf)
+    detectors(top, min_leaf, memo)
 }
 
 /// The pivot of `field`: a node per value over the leaves listing it, a root over those nodes.
-fn pivot(field: &str, leaves: &[Leaf]) -> Pivot {
-    let mut members: BTreeMap<&str, Vec<&Leaf>> = BTreeMap::new();
+fn pivot(field: &str, leaves: &[Leaf], memo: &mut Memo) -> Pivot {
+    let mut by_value: HashMap<&str, Vec<&Leaf>> = HashMap::default();
     for leaf in leaves {
         for value in leaf.influencers.get(field).into_iter().flatten() {
-            members.entry(value.as_str()).or_default().push(leaf);
+            by_value.entry(value.as_str()).or_default().push(leaf);
         }
     }
+    let mut members: Vec<(&str, Vec<&Leaf>)> = by_value.into_iter().collect();
+    members.sort_unstable_by_key(|(value, _)| *value);
     let nodes: Vec<(String, Raw)> = members
         .into_iter()
         .map(|(value, children)| {
             let per_partition: Vec<f64> = by_partition(children.iter().copied())
                 .iter()
-                .map(|ps| subset(ATTRIBUTES, ps))
+                .map(|ps| subset(ATTRIBUTES, ps, memo))
                 .collect();
             let min_child = smallest(children.iter().map(|l| l.probability));
-            (
-                value.to_string(),
-                detectors(subset(PEOPLE, &per_partition), min_child),
-            )
+            let p = subset(PEOPLE, &per_partition, memo);
+            (value.to_string(), detectors(p, min_child, memo))
         })
         .collect();
     let root = if nodes.is_empty() {
@@ -188,7 +221,8 @@ fn pivot(field: &str, leaves: &[Leaf]) -> Pivot {
                 .iter()
                 .flat_map(|(_, n)| [n.combined.probability, n.smallest_descendant]),
         );
-        detectors(subset(PEOPLE, &ps), below).finalize()
+        let p = subset(PEOPLE, &ps, memo);
+        detectors(p, below, memo).finalize()
     };
     Pivot {
         field: field.to_string(),

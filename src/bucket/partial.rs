@@ -1,0 +1,259 @@
+//! A fold still in codes: what one or more frames folded, mergeable without making a string.
+//! Strings are made once per bucket and value, when the fold of a whole read is summarised.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+
+use super::summary::{BucketSummary, MAX_INFLUENCER_VALUES, SeriesKey, ValueSummary};
+use crate::store::ValueRef;
+
+/// A distinct value of a folded field, owned.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Value {
+    Str(Box<str>),
+    Int(i64),
+}
+
+impl Value {
+    fn text(&self) -> String {
+        match self {
+            Value::Str(s) => s.to_string(),
+            Value::Int(i) => i.to_string(),
+        }
+    }
+}
+
+impl From<ValueRef<'_>> for Value {
+    fn from(value: ValueRef<'_>) -> Value {
+        match value {
+            ValueRef::Str(s) => Value::Str(s.into()),
+            ValueRef::Int(i) => Value::Int(i),
+        }
+    }
+}
+
+/// The distinct values of one field, each with a code.
+#[derive(Debug, Default)]
+struct Dictionary {
+    index: HashMap<Value, u32>,
+    values: Vec<Value>,
+}
+
+impl Dictionary {
+    fn code(&mut self, value: Value) -> u32 {
+        if let Some(&code) = self.index.get(&value) {
+            return code;
+        }
+        let code = self.values.len() as u32;
+        self.values.push(value.clone());
+        self.index.insert(value, code);
+        code
+    }
+
+    /// The texts of the distinct `codes`, at most [`MAX_INFLUENCER_VALUES`] + 1 of them: the
+    /// smallest in byte order, all a capped influencer list keeps and one to tell it was capped.
+    /// Only those become strings.
+    fn smallest_texts(&self, codes: Vec<u32>) -> Vec<String> {
+        let mut texts: Vec<Cow<str>> = codes
+            .into_iter()
+            .map(|code| match &self.values[code as usize] {
+                Value::Str(s) => Cow::Borrowed(&**s),
+                Value::Int(i) => Cow::Owned(i.to_string()),
+            })
+            .collect();
+        let keep = texts.len().min(MAX_INFLUENCER_VALUES + 1);
+        if keep < texts.len() {
+            texts.select_nth_unstable(keep - 1);
+            texts.truncate(keep);
+        }
+        texts.into_iter().map(Cow::into_owned).collect()
+    }
+
+    /// The codes in `self` of `other`'s values, indexed by their code in `other`.
+    fn absorb(&mut self, other: Dictionary) -> Vec<u32> {
+        other.values.into_iter().map(|v| self.code(v)).collect()
+    }
+}
+
+/// Bucket start, partition code ([`NO_PARTITION`] without one) and by-value code.
+type GroupKey = (i64, u32, u32);
+
+/// The partition code of jobs without a partition field.
+const NO_PARTITION: u32 = u32::MAX;
+
+/// A job's fold of some frames: per (bucket, partition, by-value) group its event count, and
+/// the hosts and influencer values it saw, all as codes into per-field dictionaries.
+#[derive(Debug)]
+pub struct PartialFold {
+    by: Dictionary,
+    partition: Dictionary,
+    hosts: Dictionary,
+    influencers: Vec<Dictionary>,
+    /// The influencer field names, in the order of `influencers`.
+    names: Vec<String>,
+    index: HashMap<GroupKey, u32>,
+    /// Per group: its key and event count.
+    groups: Vec<(GroupKey, u64)>,
+    /// Events per bucket start.
+    buckets: HashMap<i64, u64>,
+    /// (group, host) pairs seen.
+    seen_hosts: HashSet<(u32, u32)>,
+    /// Per influencer field, (group, value) pairs seen.
+    seen_influencers: Vec<HashSet<(u32, u32)>>,
+}
+
+impl PartialFold {
+    /// An empty fold of a job with these influencer fields.
+    pub fn new(names: &[String]) -> PartialFold {
+        PartialFold {
+            by: Dictionary::default(),
+            partition: Dictionary::default(),
+            hosts: Dictionary::default(),
+            influencers: names.iter().map(|_| Dictionary::default()).collect(),
+            names: names.to_vec(),
+            index: HashMap::default(),
+            groups: Vec::new(),
+            buckets: HashMap::default(),
+            seen_hosts: HashSet::default(),
+            seen_influencers: vec![HashSet::default(); names.len()],
+        }
+    }
+
+    /// The code of a by-value.
+    pub(super) fn by_code(&mut self, value: ValueRef) -> u32 {
+        self.by.code(value.into())
+    }
+
+    /// The code of a partition value.
+    pub(super) fn partition_code(&mut self, value: ValueRef) -> u32 {
+        self.partition.code(value.into())
+    }
+
+    /// The code of a host.
+    pub(super) fn host_code(&mut self, host: &str) -> u32 {
+        self.hosts.code(Value::Str(host.into()))
+    }
+
+    /// The code of a value of influencer field `field`.
+    pub(super) fn influencer_code(&mut self, field: usize, value: ValueRef) -> u32 {
+        self.influencers[field].code(value.into())
+    }
+
+    /// Adds `events` events of the group (bucket, partition, by) and returns the group.
+    pub(super) fn add(&mut self, bucket: i64, partition: Option<u32>, by: u32, events: u64) -> u32 {
+        *self.buckets.entry(bucket).or_default() += events;
+        self.add_to_group((bucket, partition.unwrap_or(NO_PARTITION), by), events)
+    }
+
+    /// Adds `events` events to the group of `key`, new or not, and returns the group.
+    fn add_to_group(&mut self, key: GroupKey, events: u64) -> u32 {
+        let group = *self.index.entry(key).or_insert_with(|| {
+            self.groups.push((key, 0));
+            self.groups.len() as u32 - 1
+        });
+        self.groups[group as usize].1 += events;
+        group
+    }
+
+    /// Records that `group` saw `host`.
+    pub(super) fn saw_host(&mut self, group: u32, host: u32) {
+        self.seen_hosts.insert((group, host));
+    }
+
+    /// Records that `group` saw `value` of influencer field `field`.
+    pub(super) fn saw_influencer(&mut self, group: u32, field: usize, value: u32) {
+        self.seen_influencers[field].insert((group, value));
+    }
+
+    /// Adds another fold of the same job. Associative and commutative: the summaries are the
+    /// same in any order of merging.
+    pub fn merge(&mut self, other: PartialFold) {
+        let by = self.by.absorb(other.by);
+        let partition = self.partition.absorb(other.partition);
+        let hosts = self.hosts.absorb(other.hosts);
+        let influencers: Vec<Vec<u32>> = self
+            .influencers
+            .iter_mut()
+            .zip(other.influencers)
+            .map(|(mine, theirs)| mine.absorb(theirs))
+            .collect();
+        let groups: Vec<u32> = other
+            .groups
+            .into_iter()
+            .map(|((bucket, p, b), events)| {
+                let p = if p == NO_PARTITION {
+                    NO_PARTITION
+                } else {
+                    partition[p as usize]
+                };
+                self.add_to_group((bucket, p, by[b as usize]), events)
+            })
+            .collect();
+        for (bucket, events) in other.buckets {
+            *self.buckets.entry(bucket).or_default() += events;
+        }
+        for (group, host) in other.seen_hosts {
+            self.saw_host(groups[group as usize], hosts[host as usize]);
+        }
+        for (field, seen) in other.seen_influencers.into_iter().enumerate() {
+            for (group, value) in seen {
+                let value = influencers[field][value as usize];
+                self.saw_influencer(groups[group as usize], field, value);
+            }
+        }
+    }
+
+    /// One summary per bucket, with each code turned into its string once.
+    pub fn summaries(self) -> BTreeMap<i64, BucketSummary> {
+        let mut hosts: Vec<Vec<u32>> = vec![Vec::new(); self.groups.len()];
+        for (group, host) in self.seen_hosts {
+            hosts[group as usize].push(host);
+        }
+        let mut influencers: Vec<Vec<Vec<u32>>> =
+            vec![vec![Vec::new(); self.names.len()]; self.groups.len()];
+        for (field, seen) in self.seen_influencers.into_iter().enumerate() {
+            for (group, value) in seen {
+                influencers[group as usize][field].push(value);
+            }
+        }
+        let mut summaries: BTreeMap<i64, BucketSummary> = self
+            .buckets
+            .into_iter()
+            .map(|(start, events)| {
+                let summary = BucketSummary {
+                    event_count: events,
+                    ..BucketSummary::empty(start)
+                };
+                (start, summary)
+            })
+            .collect();
+        let groups = self.groups.into_iter().zip(hosts).zip(influencers);
+        for ((((bucket, partition, by), events), hosts), influencers) in groups {
+            let mut value = ValueSummary {
+                event_count: events,
+                hosts: hosts
+                    .into_iter()
+                    .map(|h| self.hosts.values[h as usize].text())
+                    .collect(),
+                ..ValueSummary::default()
+            };
+            let fields = self.names.iter().zip(&self.influencers).zip(influencers);
+            for ((name, dictionary), codes) in fields {
+                if !codes.is_empty() {
+                    value.set_influencers(name, dictionary.smallest_texts(codes));
+                }
+            }
+            let key = SeriesKey {
+                partition: (partition != NO_PARTITION)
+                    .then(|| self.partition.values[partition as usize].text()),
+                by: self.by.values[by as usize].text(),
+            };
+            if let Some(summary) = summaries.get_mut(&bucket) {
+                summary.values.insert(key, value);
+            }
+        }
+        summaries
+    }
+}
