@@ -251,7 +251,7 @@ report() {
     events=$(cat "$FLEET/.events")
     selected run && run_store_line="; run store: $RUN_HOSTS hosts × 30 days, $(cat "$RUN_STORE/.events") events"
     echo
-    echo "Fleet: $HOSTS hosts × $DAYS days, $events events$run_store_line; $ROUNDS rounds; selected: ${COUNTS:-not checked}."
+    echo "Fleet: $HOSTS hosts × $DAYS days, $events events$run_store_line; rounds: $ROUNDS; selected: ${COUNTS:-not checked}."
     echo
     echo "$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) RAM, $(date -u +%Y-%m-%d); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
     echo
