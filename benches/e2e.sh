@@ -285,7 +285,10 @@ report() {
         echo "| $peer | $target | $(ratio "$wall2" "$(stat "$peer" 3)") | $(ratio "$cpu2" "$(stat "$peer" 5)") | $(query_alone "$peer") | $(ratio "$wall2" "$(query_alone "$peer")") |"
     done
     echo
-    echo "Speed-up 1 -> 2 threads (backfill-1t / backfill-2t wall; target ≥ 1.8): $(ratio "$(stat backfill-1t 3)" "$wall2")x"
+    local speedup
+    speedup=$(ratio "$(stat backfill-1t 3)" "$wall2")
+    [[ $speedup == - ]] && speedup="not measured" || speedup="${speedup}x"
+    echo "Speed-up 1 -> 2 threads (backfill-1t / backfill-2t wall; target ≥ 1.8): $speedup"
 }
 
 main() {
