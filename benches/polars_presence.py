@@ -1,0 +1,117 @@
+"""polars' bare per-bucket presence aggregation of the shipped jobs over a netrare event store.
+
+A lazy query: the flat Defend files and the nested auditd files scanned and unioned, each job's
+datafeed filter as its file in jobs/ has it, grouped by 15-minute bucket and the job's by-field
+with the event count and the distinct influencer values: the work netrare's fold does.
+`port` aggregates the port job alone; `both` aggregates the port and process jobs from one scan
+with `collect_all`. Prints the query's own seconds (no interpreter start or import), the number
+of (bucket, by-value) rows and the events they count, per job.
+
+Usage: python polars_presence.py STORE_DIR [THREADS] [port|both]
+"""
+
+import os
+import sys
+import time
+
+BUCKET_MS = 15 * 60 * 1000
+LINUX_FAMILIES = ["debian", "redhat", "suse", "ubuntu"]
+LOOPBACK_IPS = ["127.0.0.1", "127.0.0.53", "::", "::1"]
+AGENTS_AND_BEATS = [
+    "elastic-agent", "elastic-agent.exe", "metricbeat", "metricbeat.exe",
+    "filebeat", "filebeat.exe", "packetbeat", "packetbeat.exe", "winlogbeat", "winlogbeat.exe",
+]
+INFLUENCERS = {"host": "hosts", "process": "processes", "usr": "users", "dip": "ips"}
+
+
+def events(pl, store):
+    """The Defend and auditd events of the store, unioned, with the columns the jobs read."""
+    defend = pl.scan_parquet(f"{store}/**/defend.parquet", hive_partitioning=False).select(
+        pl.col("@timestamp").alias("ts"),
+        pl.col("event.category").alias("category"),
+        pl.col("event.type").alias("type"),
+        pl.col("host.os.type").alias("os_type"),
+        pl.col("host.os.family").alias("os_family"),
+        pl.col("host.name").alias("host"),
+        pl.col("process.name").alias("process"),
+        pl.col("user.name").alias("usr"),
+        pl.col("destination.ip").alias("dip"),
+        pl.col("destination.port").alias("dport"),
+    )
+    auditd = pl.scan_parquet(f"{store}/**/auditd.parquet", hive_partitioning=False).select(
+        pl.col("@timestamp").alias("ts"),
+        pl.col("event").struct.field("category").alias("category"),
+        pl.col("event").struct.field("type").alias("type"),
+        pl.col("host").struct.field("os").struct.field("type").alias("os_type"),
+        pl.col("host").struct.field("os").struct.field("family").alias("os_family"),
+        pl.col("host").struct.field("name").alias("host"),
+        pl.col("process").struct.field("name").alias("process"),
+        pl.col("user").struct.field("name").alias("usr"),
+        pl.col("destination").struct.field("ip").alias("dip"),
+        pl.col("destination").struct.field("port").alias("dport"),
+    )
+    return pl.concat([defend, auditd])
+
+
+def port_filter(pl):
+    """jobs/v3_linux_anomalous_network_port_activity.toml's datafeed query: a missing field
+    never matches a term, so it never flips a must_not."""
+    return (
+        pl.col("category").list.contains("network")
+        & pl.col("type").list.contains("start")
+        & (
+            (pl.col("os_type") == "linux").fill_null(False)
+            | pl.col("os_family").is_in(LINUX_FAMILIES).fill_null(False)
+        )
+        & ~pl.col("dip").is_in(LOOPBACK_IPS).fill_null(False)
+        & ~(pl.col("usr") == "jenkins").fill_null(False)
+    )
+
+
+def process_filter(pl):
+    """jobs/v3_linux_anomalous_network_activity.toml's datafeed query: the port job's, plus the
+    exclusion of Elastic's agents and Beats."""
+    return port_filter(pl) & ~pl.col("process").is_in(AGENTS_AND_BEATS).fill_null(False)
+
+
+def presence(pl, frame, selected, by):
+    """Per 15-minute bucket and value of `by` (rows without one skipped, as netrare and Elastic
+    skip them): the event count and the distinct values of each influencer."""
+    return (
+        frame.filter(selected & pl.col(by).is_not_null())
+        .group_by(
+            (pl.col("ts").dt.epoch("ms") // BUCKET_MS * BUCKET_MS).alias("bucket_ms"),
+            pl.col(by).alias("value"),
+        )
+        .agg(
+            pl.len().alias("events"),
+            *(pl.col(c).drop_nulls().unique().alias(name) for c, name in INFLUENCERS.items()),
+        )
+    )
+
+
+def main() -> None:
+    store = sys.argv[1]
+    threads = sys.argv[2] if len(sys.argv) > 2 else "2"
+    jobs = sys.argv[3] if len(sys.argv) > 3 else "port"
+    if jobs not in ("port", "both"):
+        sys.exit(f"unknown jobs {jobs!r}: port or both")
+    os.environ["POLARS_MAX_THREADS"] = threads
+    import polars as pl
+
+    frame = events(pl, store)
+    queries = {"port": presence(pl, frame, port_filter(pl), "dport")}
+    if jobs == "both":
+        queries["process"] = presence(pl, frame, process_filter(pl), "process")
+    started = time.perf_counter()
+    results = pl.collect_all(list(queries.values()))
+    elapsed = time.perf_counter() - started
+    counts = [
+        f"{prefix}rows={result.height} {prefix}events={result['events'].sum()}"
+        for prefix, result in zip(("", "process_"), results)
+    ]
+    print(f"query_seconds={elapsed:.3f} threads={pl.thread_pool_size()} " + " ".join(counts))
+
+
+if __name__ == "__main__":
+    main()
