@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
@@ -12,7 +13,7 @@ use crate::store::ValueRef;
 /// A distinct value of a folded field, owned.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Value {
-    Str(Box<str>),
+    Str(Arc<str>),
     Int(i64),
 }
 
@@ -21,6 +22,14 @@ impl Value {
         match self {
             Value::Str(s) => s.to_string(),
             Value::Int(i) => i.to_string(),
+        }
+    }
+
+    /// The value as shared text: a host named in many buckets is one allocation.
+    fn shared(&self) -> Arc<str> {
+        match self {
+            Value::Str(s) => s.clone(),
+            Value::Int(i) => i.to_string().into(),
         }
     }
 }
@@ -235,7 +244,7 @@ impl PartialFold {
                 event_count: events,
                 hosts: hosts
                     .into_iter()
-                    .map(|h| self.hosts.values[h as usize].text())
+                    .map(|h| self.hosts.values[h as usize].shared())
                     .collect(),
                 ..ValueSummary::default()
             };

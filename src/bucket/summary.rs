@@ -24,7 +24,7 @@ pub struct ValueSummary {
     /// Events with this value.
     pub event_count: u64,
     /// Distinct `host.name`s that produced them (not capped: hosts are few).
-    pub hosts: BTreeSet<String>,
+    pub hosts: BTreeSet<std::sync::Arc<str>>,
     /// Co-occurring influencer values, by influencer field, capped at [`MAX_INFLUENCER_VALUES`].
     pub influencers: BTreeMap<String, BTreeSet<String>>,
     /// True when some influencer field had more values than were kept.

@@ -97,7 +97,9 @@ impl Subject<'_> {
 
     fn hosts(&self) -> Vec<String> {
         match *self {
-            Subject::BucketValue { value, .. } => value.hosts.iter().cloned().collect(),
+            Subject::BucketValue { value, .. } => {
+                value.hosts.iter().map(|h| h.to_string()).collect()
+            }
             Subject::Record(_) => Vec::new(),
         }
     }

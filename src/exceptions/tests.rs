@@ -568,7 +568,7 @@ fn bucket_value_and_record(
     };
     let value = ValueSummary {
         event_count: 1,
-        hosts: hosts.iter().map(|h| h.to_string()).collect(),
+        hosts: hosts.iter().map(|&h| h.into()).collect(),
         influencers: influencers
             .iter()
             .map(|(f, v)| (f.to_string(), v.iter().map(|s| s.to_string()).collect()))

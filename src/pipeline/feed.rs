@@ -27,7 +27,7 @@ pub enum Source {
 pub const CHUNK_MS: i64 = 24 * 3600 * 1000;
 /// A file's row groups are read in at most this many pieces, so one big file still keeps every
 /// core busy.
-const PIECES_PER_FILE: usize = 8;
+const PIECES_PER_FILE: usize = 4;
 
 /// Reads the source ahead of the models: each job's folded buckets go to its own
 /// [`PendingBuckets`].

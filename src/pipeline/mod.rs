@@ -154,6 +154,7 @@ pub fn execute(plan: Plan) -> Result<Report, Error> {
             .max()
             .unwrap_or(now)
     };
+    let commit_every = plan.commit_every.max(1);
     let mut done = 0;
     while done < executions.len() {
         let needed = until(&runs, executions[done]);
@@ -169,9 +170,17 @@ pub fn execute(plan: Plan) -> Result<Report, Error> {
             if let Some(read) = feed.read_ahead(&runs) {
                 scope.spawn(|_| chunk = Some(read.read()));
             }
-            for i in done..done + ready {
-                let now = executions[i];
-                runs.par_iter_mut().for_each(|run| run.execute(now));
+            let mut from = done;
+            while from < done + ready {
+                // Each job runs the executions up to the next commit on its own.
+                let to = (from / commit_every + 1) * commit_every;
+                let to = to.min(done + ready);
+                let segment = &executions[from..to];
+                runs.par_iter_mut().for_each(|run| {
+                    for &now in segment {
+                        run.execute(now);
+                    }
+                });
                 if let Some(bar) = &bar {
                     bar.set_position(runs.iter().map(|r| r.runner.summary.buckets).sum());
                     bar.set_message(format!(
@@ -180,18 +189,25 @@ pub fn execute(plan: Plan) -> Result<Report, Error> {
                             / started.elapsed().as_secs_f64().max(1e-3)
                     ));
                 }
-                let last = i + 1 == executions.len();
-                if last || (i + 1) % plan.commit_every.max(1) == 0 {
-                    commit(&plan, &mut runs, now, &staging, &mut all_alerts)?;
+                let last = to == executions.len();
+                if last || to % commit_every == 0 {
+                    commit(
+                        &plan,
+                        &mut runs,
+                        executions[to - 1],
+                        &staging,
+                        &mut all_alerts,
+                    )?;
                     if plan.progress == Progress::Log && !last {
                         tracing::info!(
-                            executions = i + 1,
+                            executions = to,
                             of = executions.len(),
                             events = feed.stats.rows_in_window,
                             "committed"
                         );
                     }
                 }
+                from = to;
             }
             Ok::<(), Error>(())
         });

@@ -69,7 +69,10 @@ pub fn decode(
         };
         let mut value = ValueSummary {
             event_count: count(&counts, "event_count", row)?,
-            hosts: list_values(&hosts, row).into_iter().collect(),
+            hosts: list_values(&hosts, row)
+                .into_iter()
+                .map(Into::into)
+                .collect(),
             influencers_capped: capped.is_valid(row) && capped.value(row),
             ..ValueSummary::default()
         };
@@ -273,7 +276,7 @@ mod tests {
         let buckets = decode_one(&batch("", None)).expect("decodes");
         let mut expected = ValueSummary {
             event_count: 2,
-            hosts: ["a", "b"].map(String::from).into(),
+            hosts: ["a", "b"].map(Into::into).into(),
             ..ValueSummary::default()
         };
         expected.add_influencer("process.name", "ssh");

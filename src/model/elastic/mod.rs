@@ -248,6 +248,7 @@ impl ElasticRare {
     fn probabilities(&self, accepted: &[SeriesKey]) -> Vec<Scored> {
         let mut scored = Vec::with_capacity(accepted.len());
         let mut table = None;
+        let mut known: rustc_hash::FxHashMap<u64, (f64, f64)> = Default::default();
         for key in accepted {
             let Some(categories) = self.partitions.get(&key.partition) else {
                 continue;
@@ -261,12 +262,22 @@ impl ElasticRare {
             };
             if fresh {
                 table = Some((key.partition.clone(), categories.rarity_table()));
+                // Values seen in every bucket share one concentration: each is scored once.
+                known.clear();
             }
             let Some((_, rarity)) = &table else { continue };
+            let (probability, relative_rarity) = *known
+                .entry(state.concentration.to_bits())
+                .or_insert_with(|| {
+                    (
+                        rarity.probability(state.concentration),
+                        rarity.relative_rarity(state.concentration),
+                    )
+                });
             scored.push(Scored {
                 key: key.clone(),
-                probability: rarity.probability(state.concentration),
-                relative_rarity: rarity.relative_rarity(state.concentration),
+                probability,
+                relative_rarity,
                 first_seen_ms: state.first_seen_ms,
             });
         }

@@ -99,7 +99,10 @@ pub fn build(leaves: &[Leaf], influencer_fields: &[String]) -> Tree {
 }
 
 /// Leaves by partition value (in partition order), each group's probabilities in leaf order.
-fn by_partition<'a>(leaves: impl Iterator<Item = &'a Leaf<'a>>) -> Vec<Vec<f64>> {
+fn by_partition<'a>(leaves: impl Iterator<Item = &'a Leaf<'a>> + Clone) -> Vec<Vec<f64>> {
+    if leaves.clone().all(|leaf| leaf.key.partition.is_none()) {
+        return vec![leaves.map(|leaf| clamp(leaf.probability)).collect()];
+    }
     let mut keyed: Vec<(Option<&str>, f64)> = leaves
         .map(|leaf| (leaf.key.partition.as_deref(), clamp(leaf.probability)))
         .collect();

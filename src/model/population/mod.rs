@@ -137,10 +137,10 @@ impl PopulationRare {
     /// Adds the bucket's new hosts to the fleet (always admitted: hosts are few).
     fn learn_hosts(&mut self, bucket: &BucketSummary) {
         for host in bucket.values.values().flat_map(|v| v.hosts.iter()) {
-            if !self.hosts.contains_key(host) {
+            if !self.hosts.contains_key(&**host) {
                 let id = self.hosts.len() as u32;
                 self.bytes += memory::host_cost(host);
-                self.hosts.insert(host.clone(), id);
+                self.hosts.insert(host.to_string(), id);
             }
         }
     }
@@ -160,7 +160,10 @@ impl PopulationRare {
             .iter()
             .filter_map(|k| bucket.values.get(*k))
             .collect();
-        let names: BTreeSet<&String> = summaries.iter().flat_map(|s| s.hosts.iter()).collect();
+        let names: BTreeSet<&str> = summaries
+            .iter()
+            .flat_map(|s| s.hosts.iter().map(|h| &**h))
+            .collect();
         let ids: Vec<u32> = names
             .iter()
             .filter_map(|n| self.hosts.get(*n).copied())
