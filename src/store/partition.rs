@@ -51,9 +51,15 @@ pub fn partition_range(path: &Path) -> Option<TimeRange> {
     })
 }
 
-/// True unless `path`'s partition lies wholly outside `window`.
+/// True unless `path`'s partition lies wholly outside `window`, with a grace of one partition
+/// length on each side: writers put an event in the partition of when it was written, so one
+/// stamped just across midnight lands in the previous day's file. Elasticsearch selects by
+/// `@timestamp` alone, so such files are opened and their row-group statistics decide.
 pub fn may_overlap(path: &Path, window: TimeRange) -> bool {
-    partition_range(path).is_none_or(|span| window.overlaps(span.start_ms, span.end_ms - 1))
+    partition_range(path).is_none_or(|span| {
+        let grace = span.end_ms - span.start_ms;
+        window.overlaps(span.start_ms - grace, span.end_ms + grace - 1)
+    })
 }
 
 fn parse_day(value: &str) -> Option<i64> {
@@ -107,18 +113,24 @@ mod tests {
     }
 
     #[test]
-    fn overlap_uses_the_half_open_span() {
+    fn overlap_spans_the_partition_and_one_length_of_grace_on_each_side() {
         let path = Path::new("date=2026-11-22/e.parquet");
-        let next_day = TimeRange {
-            start_ms: DAY_22 + MS_PER_DAY,
-            end_ms: DAY_22 + 2 * MS_PER_DAY,
+        let day = |offset: i64| TimeRange {
+            start_ms: DAY_22 + offset * MS_PER_DAY,
+            end_ms: DAY_22 + (offset + 1) * MS_PER_DAY,
         };
-        let last_ms = TimeRange {
-            start_ms: DAY_22 + MS_PER_DAY - 1,
-            end_ms: DAY_22 + MS_PER_DAY,
+        assert!(may_overlap(path, day(0)));
+        assert!(may_overlap(path, day(1)), "events just past midnight");
+        assert!(may_overlap(path, day(-1)));
+        assert!(!may_overlap(path, day(2)));
+        assert!(!may_overlap(path, day(-2)));
+        let hour = Path::new("date=2026-11-22/hour=13/e.parquet");
+        let at = |h: i64| TimeRange {
+            start_ms: DAY_22 + h * MS_PER_HOUR,
+            end_ms: DAY_22 + (h + 1) * MS_PER_HOUR,
         };
-        assert!(!may_overlap(path, next_day));
-        assert!(may_overlap(path, last_ms));
-        assert!(may_overlap(Path::new("plain/e.parquet"), next_day));
+        assert!(may_overlap(hour, at(14)) && may_overlap(hour, at(12)));
+        assert!(!may_overlap(hour, at(15)) && !may_overlap(hour, at(11)));
+        assert!(may_overlap(Path::new("plain/e.parquet"), day(5)));
     }
 }

@@ -511,27 +511,28 @@ fn truncated_and_foreign_files_are_corrupt() {
 }
 
 #[test]
-fn hive_partitions_outside_the_window_are_not_opened() {
+fn hive_partitions_beyond_the_next_day_are_not_opened() {
     let dir = tempfile::tempdir().unwrap();
     let files = write_store(dir.path(), ColumnStyle::Flat, 1024);
     assert_eq!(files.len(), 3);
-    // A corrupt file in a day outside the window proves it is never opened.
+    // A corrupt file two days from the window proves it is never opened; the next day's file
+    // is opened (it may hold events stamped just after midnight) and pruned by its statistics.
     fs::write(&files[2], "garbage").unwrap();
     let (frames, stats) = scan(
         dir.path(),
-        window(D22 + DAY, D22 + 2 * DAY),
+        window(D22, D22 + DAY),
         &[field("process.name", true)],
     )
     .unwrap();
-    assert_eq!(stats.files, 1);
+    assert_eq!(stats.files, 2);
     assert_eq!(frames.len(), 1);
-    assert_eq!(frames[0].path, files[1]);
+    assert_eq!(frames[0].path, files[0]);
     assert_eq!(stats.rows_in_window, 10);
     assert!(
         frames[0]
             .timestamps
             .iter()
-            .all(|t| (D22 + DAY..D22 + 2 * DAY).contains(t))
+            .all(|t| (D22..D22 + DAY).contains(t))
     );
 }
 
@@ -668,4 +669,29 @@ fn a_null_struct_makes_its_fields_null() {
         &[field("destination.port", true)],
     );
     assert_eq!(rows(&frame, "destination.port"), text(&[&["22"], &[]]));
+}
+
+#[test]
+fn an_event_stamped_past_midnight_in_the_previous_days_partition_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let day_22 = dir.path().join("date=2026-11-22");
+    fs::create_dir_all(&day_22).unwrap();
+    let late = D22 + DAY + 3_000;
+    write(
+        &day_22.join("events.parquet"),
+        vec![
+            ("@timestamp", ms(&[D22 + DAY - 1, late])),
+            ("process.name", strings(&[Some("sshd"), Some("curl")])),
+        ],
+        1024,
+    );
+    let (frames, stats) = scan(
+        dir.path(),
+        window(D22 + DAY, D22 + 2 * DAY),
+        &[field("process.name", true)],
+    )
+    .unwrap();
+    assert_eq!(stats.rows_in_window, 1);
+    assert_eq!(frames[0].timestamps, [late]);
+    assert_eq!(rows(&frames[0], "process.name"), text(&[&["curl"]]));
 }
