@@ -5,6 +5,8 @@
 # for several alternating rounds measures (wall time, CPU time and peak RSS, with /usr/bin/time -v):
 #   backfill-2t   netrare backfill of both jobs over the whole range, fresh state, 2 threads
 #   backfill-1t   the same on 1 thread (RAYON_NUM_THREADS=1): the fold's scaling
+#   fold-2t       netrare's scan, datafeed selection and fold of both jobs without the model
+#                 (the scan_fold bench binary), 2 threads: the hand fold against polars
 #   polars-1job   polars' lazy per-bucket presence aggregation of the port job, 2 threads
 #   polars-2jobs  polars' aggregations of both jobs from one scan (collect_all), 2 threads
 #   duckdb        DuckDB's per-bucket presence aggregation of the port job, 2 threads
@@ -23,7 +25,7 @@
 
 set -euo pipefail
 
-STEPS_ALL=(backfill-2t backfill-1t polars-1job polars-2jobs duckdb duckdb-floor run)
+STEPS_ALL=(backfill-2t backfill-1t fold-2t polars-1job polars-2jobs duckdb duckdb-floor run)
 HOSTS=${NETRARE_BENCH_HOSTS:-300}
 DAYS=${NETRARE_BENCH_DAYS:-21}
 ROUNDS=${NETRARE_BENCH_ROUNDS:-3}
@@ -80,6 +82,12 @@ setup() {
     else
         log "building release binary"
         (cd "$REPO" && cargo build --release --quiet)
+    fi
+    if selected fold-2t; then
+        log "building the scan_fold bench binary"
+        FOLD_BIN=$(cd "$REPO" && cargo bench --bench scan_fold --no-run --message-format=json 2>/dev/null |
+            grep -o '"executable":"[^"]*scan_fold[^"]*"' | tail -1 | cut -d'"' -f4)
+        [[ -x $FOLD_BIN ]] || fail "cargo bench --bench scan_fold --no-run built no binary"
     fi
     if [[ ! -x /usr/bin/time ]]; then
         log "installing GNU time"
@@ -161,6 +169,7 @@ step() {
     case $1 in
         backfill-2t) backfill 2 "$2" ;;
         backfill-1t) backfill 1 "$2" ;;
+        fold-2t) RAYON_NUM_THREADS=2 measure "$1" "$2" "$FOLD_BIN" "$FLEET" "$START" "$DAYS" ;;
         polars-1job) measure "$1" "$2" "$PY" "$REPO/benches/polars_presence.py" "$FLEET" "$THREADS" port ;;
         polars-2jobs) measure "$1" "$2" "$PY" "$REPO/benches/polars_presence.py" "$FLEET" "$THREADS" both ;;
         duckdb) measure "$1" "$2" "$PY" "$REPO/benches/duckdb_presence.py" "$FLEET" "$THREADS" presence ;;
@@ -200,10 +209,12 @@ check_counts() {
         return
     fi
     local name key want got
-    for name in polars-1job polars-2jobs duckdb duckdb-floor polars-2jobs:process; do
+    for name in fold-2t:port polars-1job polars-2jobs duckdb duckdb-floor polars-2jobs:process fold-2t:process; do
         key=events want=$port
         if [[ $name == *:process ]]; then
             name=${name%:process} key=process_events want=$process
+        elif [[ $name == *:port ]]; then
+            name=${name%:port} key=port_events
         fi
         selected "$name" || continue
         got=$(peer_count "$1" "$name" "$key")
@@ -228,9 +239,10 @@ ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN {if (a == "-" || b == "-" || a == "" || b == "" || b == 0) print "-"; else printf "%.2f", a / b}'
 }
 
-# query_alone STEP: the median of the seconds the peer's query took, without the interpreter.
+# query_alone STEP [KEY]: the median of the seconds the step's own work took (KEY=…, default
+# query_seconds), without the interpreter or process start.
 query_alone() {
-    grep -ho 'query_seconds=[0-9.]*' "$WORK"/logs/"$1"-*.log 2>/dev/null | cut -d= -f2 | sort -g |
+    grep -ho "${2:-query_seconds}=[0-9.]*" "$WORK"/logs/"$1"-*.log 2>/dev/null | cut -d= -f2 | sort -g |
         awk '{v[NR] = $1} END {if (NR == 0) print "-"; else print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)}'
 }
 
@@ -238,6 +250,7 @@ describe() {
     case $1 in
         backfill-2t) echo "netrare backfill, both jobs, 2 threads" ;;
         backfill-1t) echo "netrare backfill, both jobs, 1 thread" ;;
+        fold-2t) echo "netrare scan + select + fold, both jobs, no model, 2 threads" ;;
         polars-1job) echo "polars presence aggregation, port job, 2 threads" ;;
         polars-2jobs) echo "polars presence aggregations, both jobs, one scan, 2 threads" ;;
         duckdb) echo "DuckDB presence aggregation, port job, 2 threads" ;;
@@ -284,6 +297,12 @@ report() {
         esac
         echo "| $peer | $target | $(ratio "$wall2" "$(stat "$peer" 3)") | $(ratio "$cpu2" "$(stat "$peer" 5)") | $(query_alone "$peer") | $(ratio "$wall2" "$(query_alone "$peer")") |"
     done
+    if selected fold-2t && selected polars-2jobs; then
+        echo
+        echo "The hand fold against polars doing the same work (both jobs' aggregations from one scan):"
+        echo "fold-2t / polars-2jobs: $(ratio "$(stat fold-2t 3)" "$(stat polars-2jobs 3)") wall, $(ratio "$(stat fold-2t 5)" "$(stat polars-2jobs 5)") CPU;"
+        echo "the fold's own seconds / polars' query alone: $(ratio "$(query_alone fold-2t fold_seconds)" "$(query_alone polars-2jobs)")."
+    fi
     echo
     local speedup
     speedup=$(ratio "$(stat backfill-1t 3)" "$wall2")

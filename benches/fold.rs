@@ -10,7 +10,7 @@ use arrow::array::{Int64Array, ListArray, StringArray};
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, Field};
 use divan::Bencher;
-use netrare::bucket::{FoldFields, fold_frame};
+use netrare::bucket::fold_frame;
 use netrare::jobs::{self, Job};
 use netrare::store::{Column, EventFrame, ScanStats};
 
@@ -117,17 +117,6 @@ fn shipped_jobs() -> Vec<Job> {
     }
 }
 
-fn fold_fields(job: &Job) -> FoldFields {
-    FoldFields {
-        span: job.span(),
-        by_field: job.file.job.by_field_name.clone(),
-        partition_field: job.file.job.partition_field_name.clone(),
-        influencers: job.file.job.influencers.clone(),
-        from_ms: i64::MIN,
-        to_ms: i64::MAX,
-    }
-}
-
 /// The datafeed filter of the port job over every row.
 #[divan::bench]
 fn select(bencher: Bencher) {
@@ -147,7 +136,7 @@ fn fold(bencher: Bencher, job_id: &str) {
         panic!("no shipped job {job_id}")
     };
     let rows: Vec<u32> = (0..ROWS as u32).collect();
-    let fields = fold_fields(job);
+    let fields = job.fold_fields(i64::MIN, i64::MAX);
     bencher
         .counter(divan::counter::ItemsCount::new(ROWS))
         .bench_local(|| fold_frame(&frame, &rows, &fields).summaries());

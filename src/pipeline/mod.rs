@@ -10,7 +10,7 @@ mod job;
 mod runner;
 mod schedule;
 
-pub use feed::Source;
+pub use feed::{Source, fold_window};
 pub use job::PlannedJob;
 pub use runner::{JobSummary, fingerprint};
 pub use schedule::{COMMIT_EVERY, ScheduleError, schedule};
