@@ -327,6 +327,7 @@ mod tests {
             }]
                 .influencers["process.name"]
                 .iter()
+                .map(|v| &**v)
                 .collect::<Vec<_>>(),
             ["nc"]
         );
@@ -385,7 +386,7 @@ mod tests {
             super::super::MAX_INFLUENCER_VALUES
         );
         assert_eq!(
-            value.influencers["host.name"].first().map(String::as_str),
+            value.influencers["host.name"].first().map(|v| &**v),
             Some("host-000")
         );
         assert_eq!(value.hosts.len(), 150, "host_count is never capped");

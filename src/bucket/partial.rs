@@ -1,7 +1,6 @@
 //! A fold still in codes: what one or more frames folded, mergeable without making a string.
 //! Strings are made once per bucket and value, when the fold of a whole read is summarised.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -64,20 +63,17 @@ impl Dictionary {
     /// The texts of the distinct `codes`, at most [`MAX_INFLUENCER_VALUES`] + 1 of them: the
     /// smallest in byte order, all a capped influencer list keeps and one to tell it was capped.
     /// Only those become strings.
-    fn smallest_texts(&self, codes: Vec<u32>) -> Vec<String> {
-        let mut texts: Vec<Cow<str>> = codes
+    fn smallest_texts(&self, codes: Vec<u32>) -> Vec<Arc<str>> {
+        let mut texts: Vec<Arc<str>> = codes
             .into_iter()
-            .map(|code| match &self.values[code as usize] {
-                Value::Str(s) => Cow::Borrowed(&**s),
-                Value::Int(i) => Cow::Owned(i.to_string()),
-            })
+            .map(|code| self.values[code as usize].shared())
             .collect();
         let keep = texts.len().min(MAX_INFLUENCER_VALUES + 1);
         if keep < texts.len() {
             texts.select_nth_unstable(keep - 1);
             texts.truncate(keep);
         }
-        texts.into_iter().map(Cow::into_owned).collect()
+        texts
     }
 
     /// The codes in `self` of `other`'s values, indexed by their code in `other`.

@@ -1,6 +1,7 @@
 //! The plain data a bucket hands to the model: which by-values were present, and with what.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Influencer values kept per field and per record. Past this, the smallest values (in byte order)
 /// are kept and [`ValueSummary::influencers_capped`] is set, so the result is the same whatever
@@ -24,9 +25,9 @@ pub struct ValueSummary {
     /// Events with this value.
     pub event_count: u64,
     /// Distinct `host.name`s that produced them (not capped: hosts are few).
-    pub hosts: BTreeSet<std::sync::Arc<str>>,
+    pub hosts: BTreeSet<Arc<str>>,
     /// Co-occurring influencer values, by influencer field, capped at [`MAX_INFLUENCER_VALUES`].
-    pub influencers: BTreeMap<String, BTreeSet<String>>,
+    pub influencers: BTreeMap<String, BTreeSet<Arc<str>>>,
     /// True when some influencer field had more values than were kept.
     pub influencers_capped: bool,
 }
@@ -52,7 +53,7 @@ impl ValueSummary {
         if values.contains(value) {
             return;
         }
-        values.insert(value.to_string());
+        values.insert(value.into());
         if values.len() > MAX_INFLUENCER_VALUES {
             values.pop_last();
             self.influencers_capped = true;
@@ -61,7 +62,7 @@ impl ValueSummary {
 
     /// Sets the values of one influencer field from an unordered list, keeping the cap: the
     /// same values as adding them one by one, built at once.
-    pub fn set_influencers(&mut self, field: &str, mut values: Vec<String>) {
+    pub fn set_influencers(&mut self, field: &str, mut values: Vec<Arc<str>>) {
         values.sort_unstable();
         values.dedup();
         if values.len() > MAX_INFLUENCER_VALUES {

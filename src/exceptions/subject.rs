@@ -84,7 +84,7 @@ impl Subject<'_> {
             Subject::BucketValue { value, .. } => value
                 .influencers
                 .get(field)
-                .map(|v| v.iter().cloned().collect())
+                .map(|v| v.iter().map(|v| v.to_string()).collect())
                 .unwrap_or_default(),
             Subject::Record(record) => record
                 .influencers

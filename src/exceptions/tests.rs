@@ -571,7 +571,7 @@ fn bucket_value_and_record(
         hosts: hosts.iter().map(|&h| h.into()).collect(),
         influencers: influencers
             .iter()
-            .map(|(f, v)| (f.to_string(), v.iter().map(|s| s.to_string()).collect()))
+            .map(|(f, v)| (f.to_string(), v.iter().map(|&s| s.into()).collect()))
             .collect(),
         influencers_capped: false,
     };

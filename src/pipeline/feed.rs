@@ -246,7 +246,7 @@ impl ChunkRead<'_> {
         stats += read_stats;
         Ok(Chunk {
             window: self.window,
-            buckets: folded.into_iter().map(PartialFold::summaries).collect(),
+            buckets: folded.into_par_iter().map(PartialFold::summaries).collect(),
             stats,
         })
     }

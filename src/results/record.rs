@@ -110,7 +110,7 @@ impl AnomalyRecord {
             .filter(|(_, values)| !values.is_empty())
             .map(|(field, values)| Influencer {
                 influencer_field_name: field.clone(),
-                influencer_field_values: values.iter().cloned().collect(),
+                influencer_field_values: values.iter().map(|v| v.to_string()).collect(),
             })
             .collect();
         let explanation = score

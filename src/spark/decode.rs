@@ -79,7 +79,7 @@ pub fn decode(
         for (field, list) in &values {
             let values = list_values(list, row);
             if !values.is_empty() {
-                value.set_influencers(field, values);
+                value.set_influencers(field, values.into_iter().map(Into::into).collect());
             }
         }
         let bucket_count = count(&bucket_counts, "bucket_event_count", row)?;

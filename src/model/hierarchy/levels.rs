@@ -274,7 +274,7 @@ impl Levels {
             .iter()
             .map(|(by, p, host)| {
                 let influencers =
-                    BTreeMap::from([("host.name".to_string(), BTreeSet::from([host.to_string()]))]);
+                    BTreeMap::from([("host.name".to_string(), BTreeSet::from([(*host).into()]))]);
                 (value_key(by), *p, influencers)
             })
             .collect();

@@ -7,6 +7,7 @@
 //! through the detectors step, whose raw score then sets the node's final probability.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap as HashMap;
 
@@ -18,7 +19,7 @@ use crate::bucket::SeriesKey;
 pub struct Leaf<'a> {
     pub key: &'a SeriesKey,
     pub probability: f64,
-    pub influencers: &'a BTreeMap<String, BTreeSet<String>>,
+    pub influencers: &'a BTreeMap<String, BTreeSet<Arc<str>>>,
 }
 
 /// An aggregated node after finalisation.
@@ -194,7 +195,7 @@ fn pivot(field: &str, leaves: &[Leaf], memo: &mut Memo) -> Pivot {
     let mut by_value: HashMap<&str, Vec<&Leaf>> = HashMap::default();
     for leaf in leaves {
         for value in leaf.influencers.get(field).into_iter().flatten() {
-            by_value.entry(value.as_str()).or_default().push(leaf);
+            by_value.entry(&**value).or_default().push(leaf);
         }
     }
     let mut members: Vec<(&str, Vec<&Leaf>)> = by_value.into_iter().collect();
@@ -249,10 +250,10 @@ mod tests {
         }
     }
 
-    fn influencers(pairs: &[(&str, &str)]) -> BTreeMap<String, BTreeSet<String>> {
-        let mut map: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    fn influencers(pairs: &[(&str, &str)]) -> BTreeMap<String, BTreeSet<Arc<str>>> {
+        let mut map: BTreeMap<String, BTreeSet<Arc<str>>> = BTreeMap::new();
         for (f, v) in pairs {
-            map.entry(f.to_string()).or_default().insert(v.to_string());
+            map.entry(f.to_string()).or_default().insert((*v).into());
         }
         map
     }

@@ -226,10 +226,11 @@ impl PopulationRare {
         if !self.ports {
             return Vec::new();
         }
-        let names: BTreeSet<&String> = summaries
+        let names: BTreeSet<&str> = summaries
             .iter()
             .filter_map(|s| s.influencers.get(PROCESS_FIELD))
             .flatten()
+            .map(|name| &**name)
             .collect();
         for name in &names {
             used.entry(SeriesKey {
@@ -247,13 +248,15 @@ impl PopulationRare {
             .map(|name| {
                 let key = SeriesKey {
                     partition: class.partition.clone(),
-                    by: name.clone(),
+                    by: name.to_string(),
                 };
                 match self.processes.get(&key) {
-                    None => ProcessFact::NeverNetworked(name.clone()),
-                    Some(p) if p.is_usual(&class.by) => ProcessFact::Usual(name.clone()),
-                    Some(p) if p.ports.contains_key(&class.by) => ProcessFact::Known(name.clone()),
-                    Some(_) => ProcessFact::NewPort(name.clone()),
+                    None => ProcessFact::NeverNetworked(name.to_string()),
+                    Some(p) if p.is_usual(&class.by) => ProcessFact::Usual(name.to_string()),
+                    Some(p) if p.ports.contains_key(&class.by) => {
+                        ProcessFact::Known(name.to_string())
+                    }
+                    Some(_) => ProcessFact::NewPort(name.to_string()),
                 }
             })
             .collect()
