@@ -10,7 +10,7 @@ use arrow::array::{Int64Array, ListArray, StringArray};
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, Field};
 use divan::Bencher;
-use netrare::bucket::fold_frame;
+use netrare::bucket::{PartialFold, fold_frame};
 use netrare::jobs::{self, Job};
 use netrare::store::{Column, EventFrame, ScanStats};
 
@@ -139,5 +139,9 @@ fn fold(bencher: Bencher, job_id: &str) {
     let fields = job.fold_fields(i64::MIN, i64::MAX);
     bencher
         .counter(divan::counter::ItemsCount::new(ROWS))
-        .bench_local(|| fold_frame(&frame, &rows, &fields).summaries());
+        .bench_local(|| {
+            let mut fold = PartialFold::new(&fields.influencers);
+            fold_frame(&frame, &rows, &fields, &mut fold);
+            fold.summaries()
+        });
 }

@@ -27,9 +27,9 @@ pub struct FoldFields {
 ///
 /// Values are folded as per-frame codes (see [`Coded`]): a row costs a few integer hash
 /// lookups, and each distinct value is copied out once per frame.
-pub fn fold_frame(frame: &EventFrame, rows: &[u32], fields: &FoldFields) -> PartialFold {
+pub fn fold_frame(frame: &EventFrame, rows: &[u32], fields: &FoldFields, into: &mut PartialFold) {
     let Some(by) = frame.columns.get(&fields.by_field).map(Coded::new) else {
-        return PartialFold::new(&fields.influencers);
+        return;
     };
     let partition = fields
         .partition_field
@@ -76,13 +76,7 @@ pub fn fold_frame(frame: &EventFrame, rows: &[u32], fields: &FoldFields) -> Part
             }
         }
     }
-    groups.into_partial(
-        &by,
-        partition.as_ref(),
-        hosts,
-        &influencers,
-        &fields.influencers,
-    )
+    groups.add_to(into, &by, partition.as_ref(), hosts, &influencers);
 }
 
 /// The host field: its distinct values are counted per by-value, never capped.
@@ -127,16 +121,15 @@ impl Groups {
         group
     }
 
-    /// The groups as a [`PartialFold`], each frame code translated once.
-    fn into_partial(
+    /// Adds the groups to `fold`, each frame code translated to the fold's once.
+    fn add_to(
         self,
+        fold: &mut PartialFold,
         by: &Coded,
         partition: Option<&Option<Coded>>,
         hosts: Option<&Keywords>,
         influencers: &[Option<Coded>],
-        names: &[String],
-    ) -> PartialFold {
-        let mut fold = PartialFold::new(names);
+    ) {
         let mut by_codes: HashMap<u64, u32> = HashMap::default();
         let mut partition_codes: HashMap<u64, u32> = HashMap::default();
         let groups: Vec<u32> = self
@@ -175,7 +168,6 @@ impl Groups {
                 fold.saw_influencer(groups[group as usize], field, code);
             }
         }
-        fold
     }
 }
 
@@ -292,6 +284,12 @@ mod tests {
         }
     }
 
+    fn fold(frame: &EventFrame, rows: &[u32]) -> PartialFold {
+        let mut fold = PartialFold::new(&fields().influencers);
+        fold_frame(frame, rows, &fields(), &mut fold);
+        fold
+    }
+
     fn fields() -> FoldFields {
         FoldFields {
             span: BucketSpan(Duration::from_secs(900)),
@@ -312,7 +310,7 @@ mod tests {
             (10, 4444, "a", "nc"),
         ];
         let all: Vec<u32> = (0..rows.len() as u32).collect();
-        let buckets = fold_frame(&frame(&rows), &all, &fields()).summaries();
+        let buckets = fold(&frame(&rows), &all).summaries();
         assert_eq!(buckets.keys().copied().collect::<Vec<_>>(), [0, 900_000]);
         let first = &buckets[&0];
         let ssh = &first.values[&SeriesKey {
@@ -352,13 +350,20 @@ mod tests {
             .collect();
         let whole_frame = frame(&borrowed);
         let all: Vec<u32> = (0..rows.len() as u32).collect();
-        let whole = fold_frame(&whole_frame, &all, &fields()).summaries();
+        let whole = fold(&whole_frame, &all).summaries();
         for split in [1, 77, 150, 299] {
             let (a, b) = all.split_at(split);
-            let mut left = fold_frame(&whole_frame, a, &fields());
-            left.merge(fold_frame(&whole_frame, b, &fields()));
-            let mut right = fold_frame(&whole_frame, b, &fields());
-            right.merge(fold_frame(&whole_frame, a, &fields()));
+            let mut left = fold(&whole_frame, a);
+            left.merge(fold(&whole_frame, b));
+            let mut right = fold(&whole_frame, b);
+            right.merge(fold(&whole_frame, a));
+            let mut sequential = fold(&whole_frame, a);
+            fold_frame(&whole_frame, b, &fields(), &mut sequential);
+            assert_eq!(
+                sequential.summaries(),
+                whole,
+                "split at {split}, folded in turn"
+            );
             assert_eq!(
                 right.summaries(),
                 whole,
@@ -375,7 +380,7 @@ mod tests {
         let rows: Vec<(i64, i64, &str, &str)> =
             hosts.iter().map(|h| (0, 22, h.as_str(), "ssh")).collect();
         let all: Vec<u32> = (0..rows.len() as u32).rev().collect();
-        let buckets = fold_frame(&frame(&rows), &all, &fields()).summaries();
+        let buckets = fold(&frame(&rows), &all).summaries();
         let value = &buckets[&0].values[&SeriesKey {
             partition: None,
             by: "22".into(),

@@ -174,7 +174,14 @@ impl PartialFold {
 
     /// Adds another fold of the same job. Associative and commutative: the summaries are the
     /// same in any order of merging.
-    pub fn merge(&mut self, other: PartialFold) {
+    pub fn merge(&mut self, mut other: PartialFold) {
+        // The cost is the side merged in: merge the smaller into the larger.
+        if other.size() > self.size() {
+            std::mem::swap(self, &mut other);
+        }
+        if other.groups.is_empty() {
+            return;
+        }
         let by = self.by.absorb(other.by);
         let partition = self.partition.absorb(other.partition);
         let hosts = self.hosts.absorb(other.hosts);
@@ -208,6 +215,17 @@ impl PartialFold {
                 self.saw_influencer(groups[group as usize], field, value);
             }
         }
+    }
+
+    /// How much a merge of this fold into another costs: the pairs it holds.
+    fn size(&self) -> usize {
+        self.groups.len()
+            + self.seen_hosts.len()
+            + self
+                .seen_influencers
+                .iter()
+                .map(HashSet::len)
+                .sum::<usize>()
     }
 
     /// One summary per bucket, with each code turned into its string once.

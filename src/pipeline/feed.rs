@@ -142,12 +142,14 @@ impl<'a> Feed<'a> {
         }
     }
 
-    /// Hands a chunk read to the jobs of `runs`, in the order the read was made for.
+    /// Hands a chunk read to the jobs of `runs`, each its own buckets.
     pub fn accept(&mut self, runs: &mut [JobRun], chunk: Chunk) {
         self.stats += chunk.stats;
         self.loaded_to = chunk.window.end_ms;
-        for (run, buckets) in runs.iter_mut().zip(chunk.buckets) {
-            run.pending.merge(buckets);
+        for (job, buckets) in chunk.buckets {
+            if let Some(run) = runs.iter_mut().find(|r| r.job.id() == job) {
+                run.pending.merge(buckets);
+            }
         }
     }
 
@@ -196,14 +198,14 @@ pub struct ChunkRead<'a> {
     store: &'a EventStore,
     fields: &'a [FieldRequest],
     window: TimeRange,
-    /// Each job and what it folds, in the order of the runs.
+    /// Each job and what it folds.
     jobs: Vec<(&'a Job, FoldFields)>,
 }
 
-/// A chunk read and folded: each job's bucket summaries, in the order of the runs.
+/// A chunk read and folded: each job's bucket summaries, by job id.
 pub struct Chunk {
     window: TimeRange,
-    buckets: Vec<BTreeMap<i64, BucketSummary>>,
+    buckets: Vec<(String, BTreeMap<i64, BucketSummary>)>,
     stats: ScanStats,
 }
 
@@ -221,20 +223,20 @@ impl ChunkRead<'_> {
                 .map(|(_, f)| PartialFold::new(&f.influencers));
             (folds.collect::<Vec<_>>(), ScanStats::default())
         };
+        // Each thread folds the pieces it takes into its own folds; only those are merged.
         let (folded, read_stats) = pieces
             .par_iter()
-            .map(|unit| {
+            .try_fold(empty, |(mut folds, mut stats), unit| {
                 let frame = unit.read(self.fields)?;
                 let mut selections: Vec<Option<Vec<u32>>> = vec![None; jobs.len()];
-                let per_job = (0..jobs.len())
-                    .map(|i| {
-                        let shared = same_query[i];
-                        let rows = selections[shared]
-                            .get_or_insert_with(|| jobs[shared].datafeed.select(&frame));
-                        fold_frame(&frame, rows, &self.jobs[i].1)
-                    })
-                    .collect();
-                Ok((per_job, frame.stats))
+                for (i, fold) in folds.iter_mut().enumerate() {
+                    let shared = same_query[i];
+                    let rows = selections[shared]
+                        .get_or_insert_with(|| jobs[shared].datafeed.select(&frame));
+                    fold_frame(&frame, rows, &self.jobs[i].1, fold);
+                }
+                stats += frame.stats;
+                Ok((folds, stats))
             })
             .try_reduce(empty, |(mut a, mut sa), (b, sb)| {
                 for (mine, theirs) in a.iter_mut().zip(b) {
@@ -246,7 +248,12 @@ impl ChunkRead<'_> {
         stats += read_stats;
         Ok(Chunk {
             window: self.window,
-            buckets: folded.into_par_iter().map(PartialFold::summaries).collect(),
+            buckets: self
+                .jobs
+                .par_iter()
+                .zip(folded)
+                .map(|((job, _), fold)| (job.id().to_string(), fold.summaries()))
+                .collect(),
             stats,
         })
     }
@@ -285,7 +292,7 @@ pub fn fold_window(
             .map(|&job| (job, job.fold_fields(window.start_ms, window.end_ms)))
             .collect(),
     };
-    Ok(read.read()?.buckets)
+    Ok(read.read()?.buckets.into_iter().map(|(_, b)| b).collect())
 }
 
 /// For each job, the first job with the same datafeed query: its selection is shared.
