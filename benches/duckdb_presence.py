@@ -7,7 +7,10 @@ destination.port with the distinct influencer values, the work netrare's fold do
 Prints the query's own seconds (no interpreter start or import), the number of rows and the
 events they count.
 
-Usage: python duckdb_presence.py STORE_DIR [THREADS] [presence|floor]
+Only events before UNTIL (RFC 3339, default: all) count: a backfill models only the buckets
+complete at its last execution, and a store's last file may hold events stamped past its day.
+
+Usage: python duckdb_presence.py STORE_DIR [THREADS] [presence|floor] [UNTIL]
 """
 
 import sys
@@ -36,6 +39,7 @@ WITH events AS (
       AND NOT coalesce(dip IN ('127.0.0.1', '127.0.0.53', '::', '::1'), false)
       AND NOT coalesce(usr = 'jenkins', false)
       AND dport IS NOT NULL
+      AND ts < TIMESTAMPTZ '{until}'
 )
 """
 
@@ -59,11 +63,13 @@ def main() -> None:
     store = sys.argv[1]
     threads = int(sys.argv[2]) if len(sys.argv) > 2 else 2
     mode = sys.argv[3] if len(sys.argv) > 3 else "presence"
+    until = sys.argv[4] if len(sys.argv) > 4 else "infinity"
     if mode not in QUERIES:
         sys.exit(f"unknown mode {mode!r}: presence or floor")
     con = duckdb.connect()
     con.execute(f"SET threads={threads}")
-    query = QUERIES[mode].format(events=EVENTS.format(store=store), bucket=BUCKET_MS)
+    events = EVENTS.format(store=store, until=until)
+    query = QUERIES[mode].format(events=events, bucket=BUCKET_MS)
     started = time.perf_counter()
     con.execute(query)
     elapsed = time.perf_counter() - started

@@ -170,10 +170,10 @@ step() {
         backfill-2t) backfill 2 "$2" ;;
         backfill-1t) backfill 1 "$2" ;;
         fold-2t) RAYON_NUM_THREADS=2 measure "$1" "$2" "$FOLD_BIN" "$FLEET" "$START" "$DAYS" ;;
-        polars-1job) measure "$1" "$2" "$PY" "$REPO/benches/polars_presence.py" "$FLEET" "$THREADS" port ;;
-        polars-2jobs) measure "$1" "$2" "$PY" "$REPO/benches/polars_presence.py" "$FLEET" "$THREADS" both ;;
-        duckdb) measure "$1" "$2" "$PY" "$REPO/benches/duckdb_presence.py" "$FLEET" "$THREADS" presence ;;
-        duckdb-floor) measure "$1" "$2" "$PY" "$REPO/benches/duckdb_presence.py" "$FLEET" "$THREADS" floor ;;
+        polars-1job) measure "$1" "$2" "$PY" "$REPO/benches/polars_presence.py" "$FLEET" "$THREADS" port "$(at "$DAYS")" ;;
+        polars-2jobs) measure "$1" "$2" "$PY" "$REPO/benches/polars_presence.py" "$FLEET" "$THREADS" both "$(at "$DAYS")" ;;
+        duckdb) measure "$1" "$2" "$PY" "$REPO/benches/duckdb_presence.py" "$FLEET" "$THREADS" presence "$(at "$DAYS")" ;;
+        duckdb-floor) measure "$1" "$2" "$PY" "$REPO/benches/duckdb_presence.py" "$FLEET" "$THREADS" floor "$(at "$DAYS")" ;;
         run) scheduled_run "$2" ;;
     esac
 }

@@ -7,12 +7,16 @@ with the event count and the distinct influencer values: the work netrare's fold
 with `collect_all`. Prints the query's own seconds (no interpreter start or import), the number
 of (bucket, by-value) rows and the events they count, per job.
 
-Usage: python polars_presence.py STORE_DIR [THREADS] [port|both]
+Only events before UNTIL (RFC 3339, default: all) count: a backfill models only the buckets
+complete at its last execution, and a store's last file may hold events stamped past its day.
+
+Usage: python polars_presence.py STORE_DIR [THREADS] [port|both] [UNTIL]
 """
 
 import os
 import sys
 import time
+from datetime import datetime
 
 BUCKET_MS = 15 * 60 * 1000
 LINUX_FAMILIES = ["debian", "redhat", "suse", "ubuntu"]
@@ -94,12 +98,15 @@ def main() -> None:
     store = sys.argv[1]
     threads = sys.argv[2] if len(sys.argv) > 2 else "2"
     jobs = sys.argv[3] if len(sys.argv) > 3 else "port"
+    until = sys.argv[4] if len(sys.argv) > 4 else None
     if jobs not in ("port", "both"):
         sys.exit(f"unknown jobs {jobs!r}: port or both")
     os.environ["POLARS_MAX_THREADS"] = threads
     import polars as pl
 
     frame = events(pl, store)
+    if until is not None:
+        frame = frame.filter(pl.col("ts") < datetime.fromisoformat(until.replace("Z", "+00:00")))
     queries = {"port": presence(pl, frame, port_filter(pl), "dport")}
     if jobs == "both":
         queries["process"] = presence(pl, frame, process_filter(pl), "process")
