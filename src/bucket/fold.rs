@@ -44,6 +44,15 @@ pub fn fold_frame(frame: &EventFrame, rows: &[u32], fields: &FoldFields, into: &
         .iter()
         .map(|f| frame.columns.get(f).map(Coded::new))
         .collect();
+    let sources: Vec<Source> = fields
+        .influencers
+        .iter()
+        .map(|f| match (f.as_str(), &by) {
+            (HOST, _) if hosts.is_some() => Source::Hosts,
+            (f, Coded::Keyword(_) | Coded::Integer(_)) if *f == fields.by_field => Source::By,
+            _ => Source::Rows,
+        })
+        .collect();
 
     let mut groups = Groups::new(influencers.len());
     for &row in rows {
@@ -68,15 +77,33 @@ pub fn fold_frame(frame: &EventFrame, rows: &[u32], fields: &FoldFields, into: &
         {
             groups.hosts.insert((group, host));
         }
-        for (set, column) in groups.influencers.iter_mut().zip(&influencers) {
-            if let Some(column) = column {
+        let fields = groups
+            .influencers
+            .iter_mut()
+            .zip(&influencers)
+            .zip(&sources);
+        for ((set, column), source) in fields {
+            if let (Some(column), Source::Rows) = (column, source) {
                 column.each(row, |code| {
                     set.insert((group, code));
                 });
             }
         }
     }
+    groups.derive_influencers(&sources);
     groups.add_to(into, &by, partition.as_ref(), hosts, &influencers);
+}
+
+/// Where an influencer field's values per group come from. The shipped jobs list `host.name`,
+/// and the process job its by-field, as influencers: those sets are the group's hosts and the
+/// group's own by-value, so they are filled once per group instead of once per event.
+enum Source {
+    /// From each event's values.
+    Rows,
+    /// The group's hosts (the field is `host.name`).
+    Hosts,
+    /// The group's by-value (the field is the single-valued by-field).
+    By,
 }
 
 /// The host field: its distinct values are counted per by-value, never capped.
@@ -106,6 +133,19 @@ impl Groups {
             buckets: HashMap::default(),
             hosts: HashSet::default(),
             influencers: vec![HashSet::default(); influencer_fields],
+        }
+    }
+
+    /// Fills the influencer fields whose values are the group's hosts or by-value.
+    fn derive_influencers(&mut self, sources: &[Source]) {
+        for (set, source) in self.influencers.iter_mut().zip(sources) {
+            match source {
+                Source::Rows => {}
+                Source::Hosts => set.extend(self.hosts.iter().map(|&(g, h)| (g, u64::from(h)))),
+                Source::By => set.extend(
+                    (0..self.keys.len() as u32).zip(self.keys.iter().map(|((_, _, by), _)| *by)),
+                ),
+            }
         }
     }
 
