@@ -112,7 +112,9 @@ const HOST: &str = "host.name";
 /// Bucket start, partition code and by-value code.
 type GroupKey = (i64, Option<u64>, u64);
 
-/// The (bucket, partition, by-value) groups of one frame and what each has seen, as codes.
+/// The (bucket, partition, by-value) groups of one frame and what each has seen, in the frame's
+/// own codes: an event costs integer lookups only. [`PartialFold`] has the same shape in codes
+/// shared across frames; [`Groups::add_to`] translates each distinct frame code into those once.
 struct Groups {
     index: HashMap<GroupKey, u32>,
     /// Per group: its key and event count.
@@ -411,6 +413,34 @@ mod tests {
             );
             let left = left.summaries();
             assert_eq!(left, whole, "split at {split}");
+        }
+    }
+
+    #[test]
+    fn an_influencer_that_is_the_by_field_holds_the_by_value() {
+        let rows = [
+            (0, 22, "a", "ssh"),
+            (1, 22, "b", "scp"),
+            (2, 4444, "a", "nc"),
+        ];
+        let all: Vec<u32> = (0..rows.len() as u32).collect();
+        let fields = FoldFields {
+            by_field: "process.name".into(),
+            ..fields()
+        };
+        let mut fold = PartialFold::new(&fields.influencers);
+        fold_frame(&frame(&rows), &all, &fields, &mut fold);
+        let buckets = fold.summaries();
+        for (process, host) in [("ssh", "a"), ("scp", "b"), ("nc", "a")] {
+            let value = &buckets[&0].values[&SeriesKey {
+                partition: None,
+                by: process.into(),
+            }];
+            let texts = |field: &str| -> Vec<&str> {
+                value.influencers[field].iter().map(|v| &**v).collect()
+            };
+            assert_eq!(texts("process.name"), [process]);
+            assert_eq!(texts("host.name"), [host]);
         }
     }
 

@@ -65,7 +65,8 @@ impl fmt::Display for ValueRef<'_> {
 pub struct Keywords {
     /// Per row, the index of its value in `values`, or [`Keywords::ABSENT`].
     codes: Vec<u32>,
-    /// The distinct values, each once, in order of first appearance.
+    /// The distinct values, each once, in order of first appearance; a dictionary read from a
+    /// file may bring values no row uses.
     values: Vec<Box<str>>,
 }
 

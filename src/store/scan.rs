@@ -121,14 +121,13 @@ fn as_dictionaries(
 fn dictionary_hint(field: &FieldRef, parent: &[&str], paths: &[&FieldPath]) -> FieldRef {
     let mut at = parent.to_vec();
     at.push(field.name());
-    let is_at = |p: &&&FieldPath| p.len() == at.len() && p.iter().zip(&at).all(|(a, b)| a == b);
+    let requested = paths
+        .iter()
+        .any(|p| p.iter().map(String::as_str).eq(at.iter().copied()));
     match field.data_type() {
-        DataType::Utf8 if paths.iter().any(|p| is_at(&p)) => {
-            Arc::new(field.as_ref().clone().with_data_type(DataType::Dictionary(
-                Box::new(DataType::Int32),
-                Box::new(DataType::Utf8),
-            )))
-        }
+        DataType::Utf8 if requested => Arc::new(field.as_ref().clone().with_data_type(
+            DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+        )),
         DataType::Struct(children) => {
             let hinted: Fields = children
                 .iter()

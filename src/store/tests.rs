@@ -695,3 +695,40 @@ fn an_event_stamped_past_midnight_in_the_previous_days_partition_is_read() {
     assert_eq!(frames[0].timestamps, [late]);
     assert_eq!(rows(&frames[0], "process.name"), text(&[&["curl"]]));
 }
+
+#[test]
+fn keywords_read_the_same_from_plain_and_dictionary_encoded_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = [Some("sshd"), None, Some("curl"), Some("sshd")];
+    let columns = || {
+        vec![
+            ("@timestamp", ms(&[D22, D22 + 1, D22 + 2, D22 + 3])),
+            ("process.name", strings(&names)),
+        ]
+    };
+    for dictionary in [true, false] {
+        let path = dir.path().join(format!("dictionary-{dictionary}.parquet"));
+        let props = WriterProperties::builder()
+            .set_dictionary_enabled(dictionary)
+            .build();
+        write_with(&path, columns(), props);
+        let frame = scan_one(
+            &path,
+            window(D22, D22 + DAY),
+            &[field("process.name", true)],
+        );
+        assert_eq!(
+            rows(&frame, "process.name"),
+            text(&[&["sshd"], &[], &["curl"], &["sshd"]]),
+            "dictionary pages: {dictionary}"
+        );
+        let Column::Keyword(keywords) = &frame.columns["process.name"] else {
+            panic!("process.name is a keyword column");
+        };
+        let codes = keywords.codes();
+        assert!(
+            codes[0] == codes[3] && codes[0] != codes[2],
+            "equal strings share a code: {codes:?}"
+        );
+    }
+}
