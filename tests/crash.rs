@@ -70,6 +70,11 @@ fn crash_at_and_recover(failpoint: &str, crashed_run: &str) {
         rerun.stdout
     );
     assert!(!sandbox.state().join("commit.json").exists());
+    assert_eq!(
+        state_files(&sandbox),
+        state_files(&day.sandbox),
+        "{failpoint}: the state folder holds other files than a clean run's"
+    );
     sandbox.backfill(&plus(crashed_run, 15), LAST_RUN, &flag);
 
     assert_eq!(
@@ -108,6 +113,16 @@ fn crash_at_and_recover(failpoint: &str, crashed_run: &str) {
     );
 }
 
+/// The names of the files in a sandbox's state folder.
+fn state_files(sandbox: &Sandbox) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(sandbox.state())
+        .expect("state folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 #[test]
 fn a_crash_before_the_commit_is_redone() {
     crash_and_recover("before-commit");
@@ -116,6 +131,11 @@ fn a_crash_before_the_commit_is_redone() {
 #[test]
 fn a_crash_after_the_journal_is_finished_by_the_next_run() {
     crash_and_recover("after-journal");
+}
+
+#[test]
+fn a_crash_while_a_state_is_written_is_finished_by_the_next_run() {
+    crash_and_recover("mid-state-write");
 }
 
 #[test]

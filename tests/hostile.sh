@@ -73,7 +73,15 @@ tree_sum() {
   fi
 }
 
-same_tree() { [ "$(tree_sum "$1")" = "$(tree_sum "$2")" ]; }
+# same_tree A B: whether two folders hold the same files; prints the files that differ.
+same_tree() {
+  local a b
+  a="$(tree_sum "$1")"
+  b="$(tree_sum "$2")"
+  [ "$a" = "$b" ] && return 0
+  diff <(echo "$a") <(echo "$b") | grep '^[<>]' | sed 's/^/        /' | head -10
+  return 1
+}
 
 # set_field DIR KEY VALUE: sets a top-level number of the process job's snapshot (one JSON line).
 set_field() {

@@ -5,9 +5,10 @@
 //! `<state>/commit.json`, is written atomically: it is the commit point. Applying the journal
 //! writes each job state atomically, renames each staged file to its final name, appends staged
 //! bytes to append-only files (cut back first to the length the journal recorded, so a repeated
-//! append writes them once) and removes the journal. A crash before the journal leaves the old state and only staging leftovers, so the
-//! next execution redoes the work; a crash after it is finished by [`recover`], which applies the
-//! journal again (every step is idempotent). No record or alert is lost or written twice.
+//! append writes them once) and removes the journal. A crash before the journal leaves the old
+//! state and only staging leftovers, so the next execution redoes the work; a crash after it is
+//! finished by [`recover`], which applies the journal again (every step is idempotent). No record
+//! or alert is lost or written twice, and no half-written file outlives the next execution.
 
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
@@ -63,7 +64,9 @@ impl Commit {
             let bytes = state
                 .to_json()
                 .map_err(|e| Error::io(&path, std::io::Error::other(e)))?;
-            write_atomic(&path, &bytes)?;
+            let written = write_partial(&path, &bytes)?;
+            failpoint("mid-state-write");
+            persist(written, &path)?;
         }
         failpoint("after-states");
         for (i, file) in self.files.iter().enumerate() {
@@ -82,8 +85,11 @@ impl Commit {
     }
 }
 
-/// Finishes a commit a crash interrupted, then clears the staging folder of uncommitted work.
+/// Finishes a commit a crash interrupted, then clears the staging folder of uncommitted work
+/// and the state folder of files a crash left half-written. Called under the state lock, so no
+/// other process is writing them.
 pub fn recover(state_dir: &Path, staging_dir: &Path) -> Result<bool, Error> {
+    remove_partial_files(state_dir)?;
     let journal = state_dir.join(JOURNAL);
     let finished = match std::fs::read(&journal) {
         Ok(bytes) => {
@@ -164,13 +170,56 @@ pub fn append_offset(path: &Path) -> Result<u64, Error> {
 /// Writes `bytes` to `path` through a temporary file in the same folder: fsync, rename, fsync
 /// the folder. Readers see the old content or the new, never a mix.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let written = write_partial(path, bytes)?;
+    persist(written, path)
+}
+
+/// Names a temporary file that a killed process can leave behind, so [`recover`] finds it.
+const PARTIAL_PREFIX: &str = ".partial-";
+
+/// Writes and fsyncs `bytes` to a temporary file beside `path`.
+fn write_partial(path: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile, Error> {
     let parent = folder_of(path);
     std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(parent).map_err(|e| Error::io(parent, e))?;
-    std::io::Write::write_all(&mut tmp, bytes).map_err(|e| Error::io(path, e))?;
-    tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    sync_dir(parent)
+    let mut partial = tempfile::Builder::new()
+        .prefix(PARTIAL_PREFIX)
+        .tempfile_in(parent)
+        .map_err(|e| Error::io(parent, e))?;
+    std::io::Write::write_all(&mut partial, bytes).map_err(|e| Error::io(path, e))?;
+    partial
+        .as_file()
+        .sync_all()
+        .map_err(|e| Error::io(path, e))?;
+    Ok(partial)
+}
+
+/// Renames a written temporary file to `path` and fsyncs the folder.
+fn persist(partial: tempfile::NamedTempFile, path: &Path) -> Result<(), Error> {
+    partial
+        .persist(path)
+        .map_err(|e| Error::io(path, e.error))?;
+    sync_dir(folder_of(path))
+}
+
+/// Removes the temporary files of writes a killed process did not finish.
+fn remove_partial_files(dir: &Path) -> Result<(), Error> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(PARTIAL_PREFIX)
+        {
+            let path = entry.path();
+            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// The folder holding `path`: `.` for a bare file name, whose `parent()` is empty.
@@ -192,5 +241,35 @@ fn sync_dir(dir: &Path) -> Result<(), Error> {
 pub fn failpoint(name: &str) {
     if std::env::var_os("NETRARE_FAILPOINT").is_some_and(|v| v == name) {
         std::process::abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recover_removes_what_a_killed_write_left_and_nothing_else() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let state = dir.path().join("job.json");
+        write_atomic(&state, b"{}").expect("write");
+        // A write killed between its fsync and its rename leaves its temporary file.
+        let (_, left) = write_partial(&state, b"{\"newer\":1}")
+            .expect("partial write")
+            .keep()
+            .expect("keep");
+        std::fs::write(dir.path().join(".lock"), b"").expect("lock file");
+
+        let recovered = recover(dir.path(), &dir.path().join("staging")).expect("recover");
+
+        assert!(!recovered, "no journal, nothing to finish");
+        assert!(!left.exists(), "{} was left behind", left.display());
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("read dir")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".lock", "job.json"]);
+        assert_eq!(std::fs::read(&state).expect("state"), b"{}");
     }
 }
