@@ -175,7 +175,7 @@ pub fn bucket_results(
                     bucket_span: ctx.bucket_span_s,
                     is_interim: false,
                     influencer_field_name: pivot.field.clone(),
-                    influencer_field_value: value.clone(),
+                    influencer_field_value: value.to_string(),
                     influencer_score: s.score,
                     initial_influencer_score: s.score,
                     probability: s.node.probability,

@@ -11,9 +11,10 @@
 //! decaying maximum raw score per scope (partition and person value). Renormalisation scores
 //! stored probabilities against the current state with [`Scorer::normalize_probability`].
 
-use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{Beta, ContinuousCDF};
 
@@ -117,8 +118,9 @@ struct Baseline {
 #[derive(Debug)]
 pub struct Scorer<'a> {
     normalizer: &'a Normalizer,
-    /// None while the digest is empty (cold start: every score is 0).
-    baseline: Option<Baseline>,
+    /// None while the digest is empty (cold start: every score is 0). Made on the first
+    /// nonzero score: most of a bucket's nodes score 0 and never need it.
+    baseline: OnceCell<Option<Baseline>>,
     /// The noise and percentile ceilings by discretised score, which is all they depend on:
     /// renormalisation scores thousands of stored results against one state.
     digest_ceilings: RefCell<HashMap<u32, f64>>,
@@ -137,8 +139,9 @@ pub struct Normalizer {
     count_since_last_sample: u32,
     sample: f64,
     quantiles: Quantiles,
-    /// Maximum raw score and buckets since it was last updated, per scope.
-    max_scores: BTreeMap<SeriesKey, (f64, f64)>,
+    /// Maximum raw score and buckets since it was last updated, per scope: looked up once per
+    /// pivot value of every bucket, so hashed; sorted when stored.
+    max_scores: FxHashMap<SeriesKey, (f64, f64)>,
 }
 
 fn discrete(score: f64) -> u32 {
@@ -213,7 +216,7 @@ impl Normalizer {
             count_since_last_sample: 0,
             sample: 0.0,
             quantiles: Quantiles::new(decay),
-            max_scores: BTreeMap::new(),
+            max_scores: Default::default(),
         }
     }
 
@@ -264,7 +267,7 @@ impl Normalizer {
     pub fn scorer(&self) -> Scorer<'_> {
         Scorer {
             normalizer: self,
-            baseline: (self.quantiles.scores.n() > 0).then(|| self.quantiles.baseline()),
+            baseline: OnceCell::new(),
             digest_ceilings: RefCell::new(HashMap::new()),
         }
     }
@@ -279,15 +282,19 @@ impl Normalizer {
             sample: self.sample,
             scores: self.quantiles.scores.snapshot(),
             high_scores: self.quantiles.high_scores.snapshot(),
-            max_scores: self
-                .max_scores
-                .iter()
-                .map(|(key, &(score, since))| MaxScore {
-                    key: key.clone(),
-                    score,
-                    buckets_since_score: since,
-                })
-                .collect(),
+            max_scores: {
+                let mut scopes: Vec<MaxScore> = self
+                    .max_scores
+                    .iter()
+                    .map(|(key, &(score, since))| MaxScore {
+                        key: key.clone(),
+                        score,
+                        buckets_since_score: since,
+                    })
+                    .collect();
+                scopes.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+                scopes
+            },
         }
     }
 
@@ -339,10 +346,16 @@ impl Scorer<'_> {
     /// The normalised score of raw `score` in `scope`: the minimum of the noise, percentile,
     /// maximum-score and probability ceilings; 0 for a zero score or while the digest is empty.
     pub fn normalize(&self, scope: &SeriesKey, score: f64) -> f64 {
-        let Some(baseline) = self.baseline.as_ref().filter(|_| score != 0.0) else {
+        if score == 0.0 {
+            return 0.0;
+        }
+        let quantiles = &self.normalizer.quantiles;
+        let baseline = self
+            .baseline
+            .get_or_init(|| (quantiles.scores.n() > 0).then(|| quantiles.baseline()));
+        let Some(baseline) = baseline.as_ref() else {
             return 0.0;
         };
-        let quantiles = &self.normalizer.quantiles;
         let value = discrete(score);
         let digest = *self
             .digest_ceilings

@@ -3,6 +3,7 @@
 //! them. Each is the job's record normaliser type, used as it is.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -24,7 +25,7 @@ pub struct Scored {
 pub struct ScoredPivot {
     pub field: String,
     pub root: Scored,
-    pub values: Vec<(String, Scored)>,
+    pub values: Vec<(Arc<str>, Scored)>,
 }
 
 /// A bucket's aggregated, normalised tree.
@@ -121,6 +122,8 @@ impl Levels {
             };
         };
         self.big_change |= self.bucket.update(&blank(), raw_input(&root));
+        // One key, refilled per value: a bucket has hundreds of influencer values.
+        let mut scope = blank();
         for pivot in &tree.pivots {
             let span = self.bucket_span_s;
             let fresh = || {
@@ -138,7 +141,9 @@ impl Levels {
                 .entry(pivot.field.clone())
                 .or_insert_with(fresh);
             for (value, node) in &pivot.values {
-                self.big_change |= values.update(&value_key(value), raw_input(node));
+                scope.by.clear();
+                scope.by.push_str(value);
+                self.big_change |= values.update(&scope, raw_input(node));
             }
         }
         let scorers = self.scorers();
@@ -235,7 +240,12 @@ impl LevelScorers<'_> {
     /// value its own scope); `None` for a field never seen.
     pub fn influencer_score(&self, field: &str, value: &str, probability: f64) -> Option<f64> {
         let scorer = self.influencers.get(field)?;
-        Some(scorer.normalize_probability(&value_key(value), probability))
+        // Most values are not anomalous: they score 0 without a scope to look up.
+        let raw = raw_score(probability);
+        if raw == 0.0 {
+            return Some(0.0);
+        }
+        Some(scorer.normalize(&value_key(value), raw))
     }
 
     fn score_pivot(&self, pivot: super::tree::Pivot) -> ScoredPivot {
@@ -334,12 +344,12 @@ mod tests {
         let web9 = host
             .values
             .iter()
-            .find(|(v, _)| v == "web-9")
+            .find(|(v, _)| &**v == "web-9")
             .expect("web-9");
         let web1 = host
             .values
             .iter()
-            .find(|(v, _)| v == "web-1")
+            .find(|(v, _)| &**v == "web-1")
             .expect("web-1");
         assert!(web9.1.score > 0.0 && web1.1.score == 0.0, "{host:?}");
         // An empty bucket advances the normalisers but scores nothing.

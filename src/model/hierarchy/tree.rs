@@ -39,7 +39,7 @@ pub struct Pivot {
     pub field: String,
     pub root: Node,
     /// Per influencer value, in value order.
-    pub values: Vec<(String, Node)>,
+    pub values: Vec<(Arc<str>, Node)>,
 }
 
 /// The aggregated tree of one bucket; `None` root when no value was present.
@@ -89,9 +89,10 @@ pub fn build(leaves: &[Leaf], influencer_fields: &[String]) -> Tree {
     }
     let mut memo = Memo::default();
     let root = main_root(leaves, &mut memo).finalize();
+    let partitioned = leaves.iter().any(|leaf| leaf.key.partition.is_some());
     let pivots = influencer_fields
         .iter()
-        .map(|field| pivot(field, leaves, &mut memo))
+        .map(|field| pivot(field, leaves, partitioned, &mut memo))
         .collect();
     Tree {
         root: Some(root),
@@ -125,6 +126,8 @@ fn smallest(ps: impl Iterator<Item = f64>) -> f64 {
 struct Memo {
     answers: HashMap<Box<[u64]>, Combined>,
     key: Vec<u64>,
+    /// The detectors step of one probability, which every node takes: keyed by its bits.
+    detectors: HashMap<u64, Combined>,
 }
 
 impl Memo {
@@ -152,8 +155,16 @@ impl Memo {
 
 /// The detectors step over one detector's probability.
 fn detectors(p: f64, smallest_descendant: f64, memo: &mut Memo) -> Raw {
+    let combined = match memo.detectors.get(&p.to_bits()) {
+        Some(&combined) => combined,
+        None => {
+            let combined = combine(DETECTORS, &[p]);
+            memo.detectors.insert(p.to_bits(), combined);
+            combined
+        }
+    };
     Raw {
-        combined: memo.combine(DETECTORS, &[p]),
+        combined,
         smallest_descendant,
     }
 }
@@ -191,25 +202,42 @@ fn main_root(leaves: &[Leaf], memo: &mut Memo) -> Raw {
 }
 
 /// The pivot of `field`: a node per value over the leaves listing it, a root over those nodes.
-fn pivot(field: &str, leaves: &[Leaf], memo: &mut Memo) -> Pivot {
-    let mut by_value: HashMap<&str, Vec<&Leaf>> = HashMap::default();
-    for leaf in leaves {
-        for value in leaf.influencers.get(field).into_iter().flatten() {
-            by_value.entry(&**value).or_default().push(leaf);
+fn pivot(field: &str, leaves: &[Leaf], partitioned: bool, memo: &mut Memo) -> Pivot {
+    // Every (value, leaf) pair, grouped by value in value order. Values are shared strings, so
+    // equal values are mostly the same allocation and compare by address.
+    let mut listed: Vec<(&Arc<str>, u32)> = leaves
+        .iter()
+        .zip(0u32..)
+        .flat_map(|(leaf, i)| {
+            let values = leaf.influencers.get(field).into_iter().flatten();
+            values.map(move |value| (value, i))
+        })
+        .collect();
+    listed.sort_unstable_by(|a, b| {
+        if Arc::ptr_eq(a.0, b.0) {
+            std::cmp::Ordering::Equal
+        } else {
+            a.0.cmp(b.0)
         }
-    }
-    let mut members: Vec<(&str, Vec<&Leaf>)> = by_value.into_iter().collect();
-    members.sort_unstable_by_key(|(value, _)| *value);
-    let nodes: Vec<(String, Raw)> = members
-        .into_iter()
-        .map(|(value, children)| {
-            let per_partition: Vec<f64> = by_partition(children.iter().copied())
-                .iter()
-                .map(|ps| subset(ATTRIBUTES, ps, memo))
-                .collect();
-            let min_child = smallest(children.iter().map(|l| l.probability));
-            let p = subset(PEOPLE, &per_partition, memo);
-            (value.to_string(), detectors(p, min_child, memo))
+    });
+    let mut probabilities = Vec::new();
+    let nodes: Vec<(Arc<str>, Raw)> = listed
+        .chunk_by(|a, b| a.0 == b.0)
+        .map(|group| {
+            let children = group.iter().map(|&(_, i)| &leaves[i as usize]);
+            let p = if partitioned {
+                let per_partition: Vec<f64> = by_partition(children.clone())
+                    .iter()
+                    .map(|ps| subset(ATTRIBUTES, ps, memo))
+                    .collect();
+                subset(PEOPLE, &per_partition, memo)
+            } else {
+                probabilities.clear();
+                probabilities.extend(children.clone().map(|leaf| clamp(leaf.probability)));
+                subset(ATTRIBUTES, &probabilities, memo)
+            };
+            let min_child = smallest(children.map(|leaf| leaf.probability));
+            (group[0].0.clone(), detectors(p, min_child, memo))
         })
         .collect();
     let root = if nodes.is_empty() {
