@@ -60,25 +60,40 @@ impl Dictionary {
         code
     }
 
-    /// The texts of the distinct `codes`, at most [`MAX_INFLUENCER_VALUES`] + 1 of them: the
-    /// smallest in byte order, all a capped influencer list keeps and one to tell it was capped.
-    /// Only those become strings.
-    fn smallest_texts(&self, codes: Vec<u32>) -> Vec<Arc<str>> {
-        let mut texts: Vec<Arc<str>> = codes
-            .into_iter()
-            .map(|code| self.values[code as usize].shared())
-            .collect();
-        let keep = texts.len().min(MAX_INFLUENCER_VALUES + 1);
-        if keep < texts.len() {
-            texts.select_nth_unstable(keep - 1);
-            texts.truncate(keep);
+    /// The values as shared texts, with each code's rank in the texts' byte order: groups then
+    /// sort their codes as integers, and their sets are built from sorted input.
+    fn sorted_texts(&self) -> SortedTexts {
+        let texts: Vec<Arc<str>> = self.values.iter().map(Value::shared).collect();
+        let mut order: Vec<u32> = (0..texts.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| texts[a as usize].cmp(&texts[b as usize]));
+        let mut rank = vec![0; texts.len()];
+        for (position, &code) in order.iter().enumerate() {
+            rank[code as usize] = position as u32;
         }
-        texts
+        SortedTexts { texts, rank }
     }
 
     /// The codes in `self` of `other`'s values, indexed by their code in `other`.
     fn absorb(&mut self, other: Dictionary) -> Vec<u32> {
         other.values.into_iter().map(|v| self.code(v)).collect()
+    }
+}
+
+/// A dictionary's texts and the rank of each code in their byte order.
+struct SortedTexts {
+    texts: Vec<Arc<str>>,
+    rank: Vec<u32>,
+}
+
+impl SortedTexts {
+    /// The texts of distinct `codes`, in byte order, at most `limit` of them.
+    fn smallest(&self, mut codes: Vec<u32>, limit: usize) -> Vec<Arc<str>> {
+        codes.sort_unstable_by_key(|&code| self.rank[code as usize]);
+        codes
+            .into_iter()
+            .take(limit)
+            .map(|code| self.texts[code as usize].clone())
+            .collect()
     }
 }
 
@@ -252,20 +267,25 @@ impl PartialFold {
                 (start, summary)
             })
             .collect();
+        let host_texts = self.hosts.sorted_texts();
+        let influencer_texts: Vec<SortedTexts> = self
+            .influencers
+            .iter()
+            .map(Dictionary::sorted_texts)
+            .collect();
         let groups = self.groups.into_iter().zip(hosts).zip(influencers);
         for ((((bucket, partition, by), events), hosts), influencers) in groups {
             let mut value = ValueSummary {
                 event_count: events,
-                hosts: hosts
-                    .into_iter()
-                    .map(|h| self.hosts.values[h as usize].shared())
-                    .collect(),
+                hosts: host_texts.smallest(hosts, usize::MAX).into_iter().collect(),
                 ..ValueSummary::default()
             };
-            let fields = self.names.iter().zip(&self.influencers).zip(influencers);
-            for ((name, dictionary), codes) in fields {
+            let fields = self.names.iter().zip(&influencer_texts).zip(influencers);
+            for ((name, texts), codes) in fields {
                 if !codes.is_empty() {
-                    value.set_influencers(name, dictionary.smallest_texts(codes));
+                    // One past the cap tells the list was capped.
+                    let smallest = texts.smallest(codes, MAX_INFLUENCER_VALUES + 1);
+                    value.set_influencers(name, smallest);
                 }
             }
             let key = SeriesKey {

@@ -63,7 +63,9 @@ impl ValueSummary {
     /// Sets the values of one influencer field from an unordered list, keeping the cap: the
     /// same values as adding them one by one, built at once.
     pub fn set_influencers(&mut self, field: &str, mut values: Vec<Arc<str>>) {
-        values.sort_unstable();
+        if !values.is_sorted() {
+            values.sort_unstable();
+        }
         values.dedup();
         if values.len() > MAX_INFLUENCER_VALUES {
             values.truncate(MAX_INFLUENCER_VALUES);

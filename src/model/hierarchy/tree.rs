@@ -203,8 +203,9 @@ fn main_root(leaves: &[Leaf], memo: &mut Memo) -> Raw {
 
 /// The pivot of `field`: a node per value over the leaves listing it, a root over those nodes.
 fn pivot(field: &str, leaves: &[Leaf], partitioned: bool, memo: &mut Memo) -> Pivot {
-    // Every (value, leaf) pair, grouped by value in value order. Values are shared strings, so
-    // equal values are mostly the same allocation and compare by address.
+    // Every (value, leaf) pair, grouped by value in value order. Values are shared strings:
+    // pairs are grouped by address, then the groups sorted by text, and groups of equal text
+    // held in separate allocations meet in one node.
     let mut listed: Vec<(&Arc<str>, u32)> = leaves
         .iter()
         .zip(0u32..)
@@ -213,18 +214,18 @@ fn pivot(field: &str, leaves: &[Leaf], partitioned: bool, memo: &mut Memo) -> Pi
             values.map(move |value| (value, i))
         })
         .collect();
-    listed.sort_unstable_by(|a, b| {
-        if Arc::ptr_eq(a.0, b.0) {
-            std::cmp::Ordering::Equal
-        } else {
-            a.0.cmp(b.0)
-        }
-    });
+    listed.sort_unstable_by_key(|&(value, _)| Arc::as_ptr(value).cast::<u8>());
+    let mut by_address: Vec<&[(&Arc<str>, u32)]> =
+        listed.chunk_by(|a, b| Arc::ptr_eq(a.0, b.0)).collect();
+    by_address.sort_unstable_by(|a, b| a[0].0.cmp(b[0].0));
     let mut probabilities = Vec::new();
-    let nodes: Vec<(Arc<str>, Raw)> = listed
-        .chunk_by(|a, b| a.0 == b.0)
-        .map(|group| {
-            let children = group.iter().map(|&(_, i)| &leaves[i as usize]);
+    let nodes: Vec<(Arc<str>, Raw)> = by_address
+        .chunk_by(|a, b| a[0].0 == b[0].0)
+        .map(|groups| {
+            let children = groups
+                .iter()
+                .flat_map(|group| group.iter())
+                .map(|&(_, i)| &leaves[i as usize]);
             let p = if partitioned {
                 let per_partition: Vec<f64> = by_partition(children.clone())
                     .iter()
@@ -237,7 +238,7 @@ fn pivot(field: &str, leaves: &[Leaf], partitioned: bool, memo: &mut Memo) -> Pi
                 subset(ATTRIBUTES, &probabilities, memo)
             };
             let min_child = smallest(children.map(|leaf| leaf.probability));
-            (group[0].0.clone(), detectors(p, min_child, memo))
+            (groups[0][0].0.clone(), detectors(p, min_child, memo))
         })
         .collect();
     let root = if nodes.is_empty() {
@@ -370,6 +371,33 @@ mod tests {
         let expected = inverse_anomaly_score(0.8 * anomaly_score(1.0 - 0.99f64.powi(2)));
         assert!((root.probability - expected).abs() < 1e-9, "{root:?}");
         assert_eq!(root.smallest_descendant, 0.01);
+    }
+
+    #[test]
+    fn equal_values_in_separate_allocations_make_one_pivot_node() {
+        // Each leaf's influencer sets are built on their own, so "web-1" is two allocations.
+        let (a, b, c) = (key("22"), key("443"), key("4444"));
+        let (ia, ib, ic) = (
+            influencers(&[("host.name", "web-1")]),
+            influencers(&[("host.name", "web-2")]),
+            influencers(&[("host.name", "web-1")]),
+        );
+        let leaf = |key, probability, influencers| Leaf {
+            key,
+            probability,
+            influencers,
+        };
+        let leaves = [leaf(&a, 0.5, &ia), leaf(&b, 0.5, &ib), leaf(&c, 1e-6, &ic)];
+        let tree = build(&leaves, &["host.name".into()]);
+        let values: Vec<&str> = tree.pivots[0].values.iter().map(|(v, _)| &**v).collect();
+        assert_eq!(values, ["web-1", "web-2"]);
+        let web_1 = tree.pivots[0].values[0].1;
+        assert_eq!(
+            web_1.smallest_descendant, 1e-6,
+            "both leaves of web-1 are its children"
+        );
+        let alone = build(&leaves[2..], &["host.name".into()]).pivots[0].values[0].1;
+        assert!(web_1.probability > alone.probability, "{web_1:?} {alone:?}");
     }
 
     #[test]
