@@ -269,13 +269,24 @@ fn append_keywords(
             .for_each(|_| builder.push_code(Keywords::ABSENT));
         return Ok(());
     }
-    for (row, key) in dictionary.normalized_keys().into_iter().enumerate() {
-        if selected(row) {
-            let code = match array.is_valid(row) {
-                true => codes.get(key).copied().unwrap_or(Keywords::ABSENT),
-                false => Keywords::ABSENT,
-            };
-            builder.push_code(code);
+    let keys = dictionary.normalized_keys();
+    let nulls = array.nulls();
+    let code = |row: usize| match nulls.is_some_and(|n| n.is_null(row)) {
+        true => Keywords::ABSENT,
+        false => keys
+            .get(row)
+            .and_then(|&key| codes.get(key))
+            .copied()
+            .unwrap_or(Keywords::ABSENT),
+    };
+    match keep {
+        None => (0..array.len()).for_each(|row| builder.push_code(code(row))),
+        Some(keep) => {
+            let rows = keep
+                .values()
+                .set_indices()
+                .take_while(|&row| row < array.len());
+            rows.for_each(|row| builder.push_code(code(row)));
         }
     }
     Ok(())
