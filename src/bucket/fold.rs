@@ -54,7 +54,12 @@ pub fn fold_frame(frame: &EventFrame, rows: &[u32], fields: &FoldFields, into: &
         })
         .collect();
 
-    let mut groups = Groups::new(influencers.len());
+    let mut groups = Groups::new(
+        hosts.map(|h| h.values().len()),
+        influencers
+            .iter()
+            .map(|c| c.as_ref().and_then(Coded::width)),
+    );
     for &row in rows {
         let row = row as usize;
         let t = frame.timestamps[row];
@@ -75,7 +80,7 @@ pub fn fold_frame(frame: &EventFrame, rows: &[u32], fields: &FoldFields, into: &
         if let Some(&host) = hosts.and_then(|h| h.codes().get(row))
             && host != Keywords::ABSENT
         {
-            groups.hosts.insert((group, host));
+            groups.hosts.insert(group, u64::from(host));
         }
         let fields = groups
             .influencers
@@ -84,9 +89,7 @@ pub fn fold_frame(frame: &EventFrame, rows: &[u32], fields: &FoldFields, into: &
             .zip(&sources);
         for ((set, column), source) in fields {
             if let (Some(column), Source::Rows) = (column, source) {
-                column.each(row, |code| {
-                    set.insert((group, code));
-                });
+                column.each(row, |code| set.insert(group, code));
             }
         }
     }
@@ -122,19 +125,24 @@ struct Groups {
     /// Events per bucket start.
     buckets: HashMap<i64, u64>,
     /// (group, host code) pairs seen.
-    hosts: HashSet<(u32, u32)>,
+    hosts: PairSet,
     /// Per influencer field, (group, value code) pairs seen.
-    influencers: Vec<HashSet<(u32, u64)>>,
+    influencers: Vec<PairSet>,
 }
 
 impl Groups {
-    fn new(influencer_fields: usize) -> Groups {
+    /// Empty groups for a frame whose host column and influencer columns have codes below these
+    /// widths (`None`: not dense).
+    fn new(
+        host_width: Option<usize>,
+        influencer_widths: impl Iterator<Item = Option<usize>>,
+    ) -> Groups {
         Groups {
             index: HashMap::default(),
             keys: Vec::new(),
             buckets: HashMap::default(),
-            hosts: HashSet::default(),
-            influencers: vec![HashSet::default(); influencer_fields],
+            hosts: PairSet::new(host_width),
+            influencers: influencer_widths.map(PairSet::new).collect(),
         }
     }
 
@@ -143,10 +151,12 @@ impl Groups {
         for (set, source) in self.influencers.iter_mut().zip(sources) {
             match source {
                 Source::Rows => {}
-                Source::Hosts => set.extend(self.hosts.iter().map(|&(g, h)| (g, u64::from(h)))),
-                Source::By => set.extend(
-                    (0..self.keys.len() as u32).zip(self.keys.iter().map(|((_, _, by), _)| *by)),
-                ),
+                Source::Hosts => self.hosts.for_each(|group, host| set.insert(group, host)),
+                Source::By => {
+                    for (group, ((_, _, by), _)) in (0u32..).zip(&self.keys) {
+                        set.insert(group, *by);
+                    }
+                }
             }
         }
     }
@@ -193,22 +203,94 @@ impl Groups {
             })
             .collect();
         if let Some(hosts) = hosts {
-            let mut host_codes = vec![None; hosts.values().len()];
-            for (group, host) in self.hosts {
-                let code = *host_codes[host as usize]
-                    .get_or_insert_with(|| fold.host_code(&hosts.values()[host as usize]));
+            let mut host_codes: HashMap<u64, u32> = HashMap::default();
+            self.hosts.for_each(|group, host| {
+                let code = *host_codes
+                    .entry(host)
+                    .or_insert_with(|| fold.host_code(keyword(hosts, host)));
                 fold.saw_host(groups[group as usize], code);
-            }
+            });
         }
         for (field, (seen, column)) in self.influencers.into_iter().zip(influencers).enumerate() {
             let Some(column) = column else { continue };
             let mut codes: HashMap<u64, u32> = HashMap::default();
-            for (group, value) in seen {
+            seen.for_each(|group, value| {
                 let code = *codes
                     .entry(value)
                     .or_insert_with(|| fold.influencer_code(field, column.value(value)));
                 fold.saw_influencer(groups[group as usize], field, code);
+            });
+        }
+    }
+}
+
+/// The distinct (group, code) pairs of one field in one frame. Keyword codes are dense (below
+/// the frame's count of distinct values), so while the groups are few the pairs are a bitmap,
+/// a row of bits per group: an event costs a bit set, not a hash lookup. Integer codes, and a
+/// bitmap that would pass [`MAX_BITMAP_BITS`], are kept in a hash set.
+enum PairSet {
+    Bits { width: usize, words: Vec<u64> },
+    Hashed(HashSet<(u32, u64)>),
+}
+
+/// A bitmap's largest size: 2 MiB per field and frame.
+const MAX_BITMAP_BITS: usize = 1 << 24;
+
+impl PairSet {
+    /// An empty set of pairs whose codes are below `width` (`None`: not dense).
+    fn new(width: Option<usize>) -> PairSet {
+        match width {
+            Some(width) => PairSet::Bits {
+                width,
+                words: Vec::new(),
+            },
+            None => PairSet::Hashed(HashSet::default()),
+        }
+    }
+
+    fn insert(&mut self, group: u32, code: u64) {
+        match self {
+            PairSet::Bits { width, words } => {
+                let bit = (group as usize)
+                    .checked_mul(*width)
+                    .and_then(|start| start.checked_add(code as usize))
+                    .filter(|&bit| (code as usize) < *width && bit < MAX_BITMAP_BITS);
+                let Some(bit) = bit else {
+                    // Past the bitmap: the pairs so far and this one move to a hash set.
+                    let mut set = HashSet::default();
+                    self.for_each(|group, code| {
+                        set.insert((group, code));
+                    });
+                    set.insert((group, code));
+                    *self = PairSet::Hashed(set);
+                    return;
+                };
+                let word = bit / 64;
+                if word >= words.len() {
+                    words.resize(word + 1, 0);
+                }
+                words[word] |= 1 << (bit % 64);
             }
+            PairSet::Hashed(set) => {
+                set.insert((group, code));
+            }
+        }
+    }
+
+    /// Calls `f` with each pair once.
+    fn for_each(&self, mut f: impl FnMut(u32, u64)) {
+        match self {
+            PairSet::Bits { width, words } => {
+                for (index, &word) in words.iter().enumerate() {
+                    let mut rest = word;
+                    while rest != 0 {
+                        let bit = index * 64 + rest.trailing_zeros() as usize;
+                        f((bit / width) as u32, (bit % width) as u64);
+                        rest &= rest - 1;
+                    }
+                }
+            }
+            PairSet::Hashed(set) => set.iter().for_each(|&(group, code)| f(group, code)),
         }
     }
 }
@@ -242,6 +324,15 @@ impl<'a> Coded<'a> {
                     values,
                 }
             }
+        }
+    }
+
+    /// The bound of the codes, for columns whose codes are dense: the count of distinct values.
+    fn width(&self) -> Option<usize> {
+        match self {
+            Coded::Keyword(keywords) => Some(keywords.values().len()),
+            Coded::List { values, .. } => Some(values.values().len()),
+            Coded::Integer(_) => None,
         }
     }
 
@@ -465,5 +556,43 @@ mod tests {
             Some("host-000")
         );
         assert_eq!(value.hosts.len(), 150, "host_count is never capped");
+    }
+
+    fn pairs(set: &PairSet) -> Vec<(u32, u64)> {
+        let mut pairs = Vec::new();
+        set.for_each(|group, code| pairs.push((group, code)));
+        pairs.sort_unstable();
+        pairs
+    }
+
+    #[test]
+    fn pair_sets_hold_each_pair_once_as_bits_or_hashed() {
+        let inserted = [(0, 3), (2, 0), (0, 3), (1, 4), (2, 0), (0, 0)];
+        let expected = [(0, 0), (0, 3), (1, 4), (2, 0)];
+        for width in [Some(5), None] {
+            let mut set = PairSet::new(width);
+            inserted.iter().for_each(|&(g, c)| set.insert(g, c));
+            assert_eq!(pairs(&set), expected, "width {width:?}");
+            assert_eq!(matches!(set, PairSet::Bits { .. }), width.is_some());
+        }
+    }
+
+    #[test]
+    fn a_pair_past_the_bitmap_moves_every_pair_to_a_hash_set() {
+        let mut set = PairSet::new(Some(5));
+        set.insert(1, 2);
+        // A code at or past the width, and a group whose row would pass the size limit.
+        set.insert(0, 7);
+        assert!(matches!(set, PairSet::Hashed(_)));
+        assert_eq!(pairs(&set), [(0, 7), (1, 2)]);
+        let mut set = PairSet::new(Some(1000));
+        set.insert(3, 999);
+        set.insert((MAX_BITMAP_BITS / 1000 + 1) as u32, 1);
+        set.insert(3, 999);
+        assert!(matches!(set, PairSet::Hashed(_)));
+        assert_eq!(
+            pairs(&set),
+            [(3, 999), ((MAX_BITMAP_BITS / 1000 + 1) as u32, 1)]
+        );
     }
 }
