@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use rustc_hash::FxHashMap as HashMap;
 
 use super::summary::{BucketSummary, MAX_INFLUENCER_VALUES, SeriesKey, ValueSummary};
 use crate::store::ValueRef;
@@ -86,9 +86,10 @@ struct SortedTexts {
 }
 
 impl SortedTexts {
-    /// The texts of distinct `codes`, in byte order, at most `limit` of them.
+    /// The texts of `codes`, each once, in byte order, at most `limit` of them.
     fn smallest(&self, mut codes: Vec<u32>, limit: usize) -> Vec<Arc<str>> {
         codes.sort_unstable_by_key(|&code| self.rank[code as usize]);
+        codes.dedup();
         codes
             .into_iter()
             .take(limit)
@@ -118,10 +119,11 @@ pub struct PartialFold {
     groups: Vec<(GroupKey, u64)>,
     /// Events per bucket start.
     buckets: HashMap<i64, u64>,
-    /// (group, host) pairs seen.
-    seen_hosts: HashSet<(u32, u32)>,
-    /// Per influencer field, (group, value) pairs seen.
-    seen_influencers: Vec<HashSet<(u32, u32)>>,
+    /// (group, host) pairs seen. Each frame hands over its distinct pairs, so pairs are listed,
+    /// not hashed: the few repeats across frames are dropped when summarised.
+    seen_hosts: Vec<(u32, u32)>,
+    /// Per influencer field, (group, value) pairs seen, listed as the hosts are.
+    seen_influencers: Vec<Vec<(u32, u32)>>,
 }
 
 impl PartialFold {
@@ -136,8 +138,8 @@ impl PartialFold {
             index: HashMap::default(),
             groups: Vec::new(),
             buckets: HashMap::default(),
-            seen_hosts: HashSet::default(),
-            seen_influencers: vec![HashSet::default(); names.len()],
+            seen_hosts: Vec::new(),
+            seen_influencers: vec![Vec::new(); names.len()],
         }
     }
 
@@ -179,12 +181,12 @@ impl PartialFold {
 
     /// Records that `group` saw `host`.
     pub(super) fn saw_host(&mut self, group: u32, host: u32) {
-        self.seen_hosts.insert((group, host));
+        self.seen_hosts.push((group, host));
     }
 
     /// Records that `group` saw `value` of influencer field `field`.
     pub(super) fn saw_influencer(&mut self, group: u32, field: usize, value: u32) {
-        self.seen_influencers[field].insert((group, value));
+        self.seen_influencers[field].push((group, value));
     }
 
     /// Adds another fold of the same job. Associative and commutative: the summaries are the
@@ -236,11 +238,7 @@ impl PartialFold {
     fn size(&self) -> usize {
         self.groups.len()
             + self.seen_hosts.len()
-            + self
-                .seen_influencers
-                .iter()
-                .map(HashSet::len)
-                .sum::<usize>()
+            + self.seen_influencers.iter().map(Vec::len).sum::<usize>()
     }
 
     /// One summary per bucket, with each code turned into its string once.
