@@ -124,6 +124,11 @@ impl KeywordsBuilder {
         self.codes.push(code);
     }
 
+    /// Appends rows with these codes.
+    pub fn extend_codes(&mut self, codes: impl Iterator<Item = u32>) {
+        self.codes.extend(codes);
+    }
+
     /// Appends a row with `value`, or without a value.
     pub fn push(&mut self, value: Option<&str>) {
         let code = value.map_or(Keywords::ABSENT, |v| self.intern(v));

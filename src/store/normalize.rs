@@ -270,6 +270,7 @@ fn append_keywords(
         return Ok(());
     }
     let keys = dictionary.normalized_keys();
+    let rows = array.len();
     let nulls = array.nulls();
     let code = |row: usize| match nulls.is_some_and(|n| n.is_null(row)) {
         true => Keywords::ABSENT,
@@ -280,13 +281,10 @@ fn append_keywords(
             .unwrap_or(Keywords::ABSENT),
     };
     match keep {
-        None => (0..array.len()).for_each(|row| builder.push_code(code(row))),
+        None => builder.extend_codes((0..rows).map(code)),
         Some(keep) => {
-            let rows = keep
-                .values()
-                .set_indices()
-                .take_while(|&row| row < array.len());
-            rows.for_each(|row| builder.push_code(code(row)));
+            let kept = keep.values().set_indices().take_while(|&row| row < rows);
+            builder.extend_codes(kept.map(code));
         }
     }
     Ok(())
