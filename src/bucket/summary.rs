@@ -62,17 +62,13 @@ impl ValueSummary {
 
     /// Sets the values of one influencer field from an unordered list, keeping the cap: the
     /// same values as adding them one by one, built at once.
-    pub fn set_influencers(&mut self, field: &str, mut values: Vec<Arc<str>>) {
-        if !values.is_sorted() {
-            values.sort_unstable();
-        }
-        values.dedup();
-        if values.len() > MAX_INFLUENCER_VALUES {
-            values.truncate(MAX_INFLUENCER_VALUES);
+    pub fn set_influencers(&mut self, field: &str, values: Vec<Arc<str>>) {
+        let mut values: BTreeSet<Arc<str>> = values.into_iter().collect();
+        while values.len() > MAX_INFLUENCER_VALUES {
+            values.pop_last();
             self.influencers_capped = true;
         }
-        self.influencers
-            .insert(field.to_string(), values.into_iter().collect());
+        self.influencers.insert(field.to_string(), values);
     }
 
     /// Merges another summary of the same value and bucket into this one.
