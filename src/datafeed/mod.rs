@@ -9,5 +9,5 @@ mod config;
 mod query;
 
 pub use config::{BoolQuery, Clause, DatafeedConfig, MAX_QUERY_DELAY, TermValue};
-pub use query::{Datafeed, Error};
+pub use query::{Datafeed, Error, FrameTests};
 pub(crate) use query::{TermSet, parse_nets, single};

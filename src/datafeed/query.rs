@@ -1,5 +1,6 @@
 //! Compiling a [`BoolQuery`] and evaluating it a column at a time over an [`EventFrame`].
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -35,20 +36,43 @@ enum Node {
         any: Vec<Node>,
         none: Vec<Node>,
     },
+    /// A test of one field's values. `key` names the field and the test, so datafeeds that share
+    /// a test (the shipped jobs share all but one) evaluate it once per frame.
+    Test {
+        key: String,
+        field: usize,
+        test: Test,
+    },
+}
+
+#[derive(Debug, Clone)]
+enum Test {
     /// Term sets are short: a linear scan beats hashing every row's value.
     Equals {
-        field: usize,
         strings: Vec<String>,
         ints: Vec<i64>,
         ips: Vec<IpAddr>,
     },
-    Exists {
-        field: usize,
-    },
+    Exists,
     InCidr {
-        field: usize,
         nets: Vec<IpNet>,
     },
+}
+
+/// The results of the tests already evaluated on one frame, by test key.
+pub struct FrameTests<'f> {
+    frame: &'f EventFrame,
+    results: HashMap<String, Vec<bool>>,
+}
+
+impl<'f> FrameTests<'f> {
+    /// No test evaluated yet on `frame`.
+    pub fn new(frame: &'f EventFrame) -> FrameTests<'f> {
+        FrameTests {
+            frame,
+            results: HashMap::new(),
+        }
+    }
 }
 
 impl Datafeed {
@@ -67,9 +91,18 @@ impl Datafeed {
     /// The rows of `frame` the query selects, in row order. A field missing from the frame is
     /// null on every row, as a missing field is in Elasticsearch.
     pub fn select(&self, frame: &EventFrame) -> Vec<u32> {
+        self.select_with(&mut FrameTests::new(frame))
+    }
+
+    /// [`Datafeed::select`] on the frame of `tests`, reusing the tests other datafeeds already
+    /// evaluated on it.
+    pub fn select_with(&self, tests: &mut FrameTests) -> Vec<u32> {
+        let frame = tests.frame;
         let columns: Vec<Option<&Column>> =
             self.fields.iter().map(|f| frame.columns.get(f)).collect();
-        let matched = self.root.eval(&columns, frame.timestamps.len());
+        let matched = self
+            .root
+            .eval(&columns, frame.timestamps.len(), &mut tests.results);
         (0..matched.len() as u32)
             .filter(|&row| matched[row as usize])
             .collect()
@@ -100,27 +133,28 @@ fn compile_bool(query: &BoolQuery, fields: &mut Vec<String>) -> Result<Node, Err
 fn compile_clause(clause: &Clause, fields: &mut Vec<String>) -> Result<Node, Error> {
     match clause {
         Clause::Bool(query) => compile_bool(query, fields),
-        Clause::Exists { field } => Ok(Node::Exists {
-            field: field_index(fields, field),
-        }),
+        Clause::Exists { field } => Ok(test(fields, field, Test::Exists)),
         Clause::Term(map) => {
             let (field, value) = single(map, "term")?;
-            Ok(equals(
-                field_index(fields, field),
-                std::slice::from_ref(value),
-            ))
+            Ok(test(fields, field, equals(std::slice::from_ref(value))))
         }
         Clause::Terms(map) => {
             let (field, values) = single(map, "terms")?;
-            Ok(equals(field_index(fields, field), values))
+            Ok(test(fields, field, equals(values)))
         }
         Clause::Cidr(map) => {
             let (field, ranges) = single(map, "cidr")?;
-            Ok(Node::InCidr {
-                field: field_index(fields, field),
-                nets: parse_nets(field, ranges)?,
-            })
+            let nets = parse_nets(field, ranges)?;
+            Ok(test(fields, field, Test::InCidr { nets }))
         }
+    }
+}
+
+fn test(fields: &mut Vec<String>, field: &str, test: Test) -> Node {
+    Node::Test {
+        key: format!("{field:?} {test:?}"),
+        field: field_index(fields, field),
+        test,
     }
 }
 
@@ -186,14 +220,13 @@ impl TermSet {
     }
 }
 
-fn equals(field: usize, values: &[TermValue]) -> Node {
+fn equals(values: &[TermValue]) -> Test {
     let TermSet {
         strings,
         ints,
         ipv6,
     } = TermSet::of(values);
-    Node::Equals {
-        field,
+    Test::Equals {
         strings,
         ints,
         ips: ipv6.into_iter().map(IpAddr::V6).collect(),
@@ -203,32 +236,50 @@ fn equals(field: usize, values: &[TermValue]) -> Node {
 impl Node {
     /// Whether each of the `rows` rows matches. Clauses are evaluated a column at a time, and a
     /// value test runs once per distinct keyword or list element, not once per row.
-    fn eval(&self, columns: &[Option<&Column>], rows: usize) -> Vec<bool> {
+    fn eval(
+        &self,
+        columns: &[Option<&Column>],
+        rows: usize,
+        done: &mut HashMap<String, Vec<bool>>,
+    ) -> Vec<bool> {
         match self {
             Node::Bool { all, any, none } => {
                 let mut matched = vec![true; rows];
                 for node in all {
-                    combine(&mut matched, &node.eval(columns, rows), |m, n| m && n);
+                    combine(&mut matched, &node.eval(columns, rows, done), |m, n| m && n);
                 }
                 if !any.is_empty() {
                     let mut some = vec![false; rows];
                     for node in any {
-                        combine(&mut some, &node.eval(columns, rows), |s, n| s || n);
+                        combine(&mut some, &node.eval(columns, rows, done), |s, n| s || n);
                     }
                     combine(&mut matched, &some, |m, s| m && s);
                 }
                 for node in none {
-                    combine(&mut matched, &node.eval(columns, rows), |m, n| m && !n);
+                    combine(&mut matched, &node.eval(columns, rows, done), |m, n| {
+                        m && !n
+                    });
                 }
                 matched
             }
-            Node::Exists { field } => any_value(columns[*field], rows, |_| true),
-            Node::Equals {
-                field,
-                strings,
-                ints,
-                ips,
-            } => any_value(columns[*field], rows, |v| match v {
+            Node::Test { key, field, test } => {
+                if let Some(matched) = done.get(key) {
+                    return matched.clone();
+                }
+                let matched = test.eval(columns[*field], rows);
+                done.insert(key.clone(), matched.clone());
+                matched
+            }
+        }
+    }
+}
+
+impl Test {
+    /// Whether some value of each of the `rows` rows of `column` passes the test.
+    fn eval(&self, column: Option<&Column>, rows: usize) -> Vec<bool> {
+        match self {
+            Test::Exists => any_value(column, rows, |_| true),
+            Test::Equals { strings, ints, ips } => any_value(column, rows, |v| match v {
                 ValueRef::Int(i) => ints.contains(&i),
                 // IPv6 addresses compare as addresses, so "::1" matches "0:0:0:0:0:0:0:1";
                 // IPv4 has one text form, so only values with a ':' are parsed.
@@ -239,7 +290,7 @@ impl Node {
                             && s.parse::<IpAddr>().is_ok_and(|ip| ips.contains(&ip)))
                 }
             }),
-            Node::InCidr { field, nets } => any_value(columns[*field], rows, |v| match v {
+            Test::InCidr { nets } => any_value(column, rows, |v| match v {
                 ValueRef::Str(s) => s
                     .parse::<IpAddr>()
                     .is_ok_and(|ip| nets.iter().any(|n| n.contains(&ip))),
@@ -344,11 +395,29 @@ mod tests {
     }
 
     fn select(query: &str) -> Vec<u32> {
+        compile(query).select(&frame())
+    }
+
+    fn compile(query: &str) -> Datafeed {
         let config: DatafeedConfig =
             toml::from_str(&format!("[query]\n{query}")).expect("test query parses");
-        Datafeed::new(&config)
-            .expect("test query compiles")
-            .select(&frame())
+        Datafeed::new(&config).expect("test query compiles")
+    }
+
+    #[test]
+    fn datafeeds_sharing_a_test_on_one_frame_select_as_each_would_alone() {
+        // The same test on the list field, and a test only the second has; its fields are
+        // listed in another order, so the shared test has another field index there.
+        let first = compile(r#"filter = [{ term = { "event.category" = "network" } }]"#);
+        let second = compile(
+            r#"filter = [{ term = { "destination.port" = 22 } }, { term = { "event.category" = "network" } }]"#,
+        );
+        let frame = frame();
+        let mut tests = FrameTests::new(&frame);
+        assert_eq!(first.select_with(&mut tests), [0, 1]);
+        assert_eq!(second.select_with(&mut tests), [0]);
+        assert_eq!(tests.results.len(), 2, "the shared test is evaluated once");
+        assert_eq!(second.select(&frame), [0]);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 
 use crate::bucket::{BucketSummary, FoldFields, PartialFold, fold_frame};
+use crate::datafeed::FrameTests;
 use crate::jobs::Job;
 use crate::spark;
 use crate::store::{EventStore, FieldRequest, ScanStats, ScanUnit, TimeRange};
@@ -229,10 +230,11 @@ impl ChunkRead<'_> {
             .try_fold(empty, |(mut folds, mut stats), unit| {
                 let frame = unit.read(self.fields)?;
                 let mut selections: Vec<Option<Vec<u32>>> = vec![None; jobs.len()];
+                let mut tests = FrameTests::new(&frame);
                 for (i, fold) in folds.iter_mut().enumerate() {
                     let shared = same_query[i];
                     let rows = selections[shared]
-                        .get_or_insert_with(|| jobs[shared].datafeed.select(&frame));
+                        .get_or_insert_with(|| jobs[shared].datafeed.select_with(&mut tests));
                     fold_frame(&frame, rows, &self.jobs[i].1, fold);
                 }
                 stats += frame.stats;
