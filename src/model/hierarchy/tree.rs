@@ -201,12 +201,15 @@ fn main_root(leaves: &[Leaf], memo: &mut Memo) -> Raw {
     detectors(top, min_leaf, memo)
 }
 
+/// An influencer value and the index of a leaf listing it.
+type Listed<'a> = (&'a Arc<str>, u32);
+
 /// The pivot of `field`: a node per value over the leaves listing it, a root over those nodes.
 fn pivot(field: &str, leaves: &[Leaf], partitioned: bool, memo: &mut Memo) -> Pivot {
     // Every (value, leaf) pair, grouped by value in value order. Values are shared strings:
     // pairs are grouped by address, then the groups sorted by text, and groups of equal text
     // held in separate allocations meet in one node.
-    let mut listed: Vec<(&Arc<str>, u32)> = leaves
+    let mut listed: Vec<Listed> = leaves
         .iter()
         .zip(0u32..)
         .flat_map(|(leaf, i)| {
@@ -215,16 +218,18 @@ fn pivot(field: &str, leaves: &[Leaf], partitioned: bool, memo: &mut Memo) -> Pi
         })
         .collect();
     listed.sort_unstable_by_key(|&(value, _)| Arc::as_ptr(value).cast::<u8>());
-    let mut by_address: Vec<&[(&Arc<str>, u32)]> =
-        listed.chunk_by(|a, b| Arc::ptr_eq(a.0, b.0)).collect();
-    by_address.sort_unstable_by(|a, b| a[0].0.cmp(b[0].0));
+    let mut by_address: Vec<(u64, &[Listed])> = listed
+        .chunk_by(|a, b| Arc::ptr_eq(a.0, b.0))
+        .map(|group| (text_prefix(group[0].0), group))
+        .collect();
+    by_address.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1[0].0.cmp(b.1[0].0)));
     let mut probabilities = Vec::new();
     let nodes: Vec<(Arc<str>, Raw)> = by_address
-        .chunk_by(|a, b| a[0].0 == b[0].0)
+        .chunk_by(|a, b| a.1[0].0 == b.1[0].0)
         .map(|groups| {
             let children = groups
                 .iter()
-                .flat_map(|group| group.iter())
+                .flat_map(|(_, group)| group.iter())
                 .map(|&(_, i)| &leaves[i as usize]);
             let p = if partitioned {
                 let per_partition: Vec<f64> = by_partition(children.clone())
@@ -238,7 +243,7 @@ fn pivot(field: &str, leaves: &[Leaf], partitioned: bool, memo: &mut Memo) -> Pi
                 subset(ATTRIBUTES, &probabilities, memo)
             };
             let min_child = smallest(children.map(|leaf| leaf.probability));
-            (groups[0][0].0.clone(), detectors(p, min_child, memo))
+            (groups[0].1[0].0.clone(), detectors(p, min_child, memo))
         })
         .collect();
     let root = if nodes.is_empty() {
@@ -265,6 +270,16 @@ fn pivot(field: &str, leaves: &[Leaf], partitioned: bool, memo: &mut Memo) -> Pi
             .map(|(value, raw)| (value, raw.finalize()))
             .collect(),
     }
+}
+
+/// The first 8 bytes of `text`, zero-padded, as a big-endian number: ordering by it, then by
+/// the whole text, is the texts' byte order, and most comparisons end at the number.
+fn text_prefix(text: &str) -> u64 {
+    let mut prefix = [0; 8];
+    let bytes = text.as_bytes();
+    let len = bytes.len().min(8);
+    prefix[..len].copy_from_slice(&bytes[..len]);
+    u64::from_be_bytes(prefix)
 }
 
 #[cfg(test)]
@@ -398,6 +413,25 @@ mod tests {
         );
         let alone = build(&leaves[2..], &["host.name".into()]).pivots[0].values[0].1;
         assert!(web_1.probability > alone.probability, "{web_1:?} {alone:?}");
+    }
+
+    #[test]
+    fn text_prefixes_order_as_the_texts() {
+        let mut texts = [
+            "host-0123",
+            "host-012",
+            "10.0.0.10",
+            "10.0.0.9",
+            "",
+            "a",
+            "a\0",
+            "host-0124",
+            "é",
+        ];
+        let mut by_prefix = texts;
+        texts.sort_unstable();
+        by_prefix.sort_unstable_by(|a, b| text_prefix(a).cmp(&text_prefix(b)).then(a.cmp(b)));
+        assert_eq!(by_prefix, texts);
     }
 
     #[test]
