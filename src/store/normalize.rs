@@ -269,22 +269,24 @@ fn append_keywords(
             .for_each(|_| builder.push_code(Keywords::ABSENT));
         return Ok(());
     }
-    let keys = dictionary.normalized_keys();
-    let rows = array.len();
-    let nulls = array.nulls();
-    let code = |row: usize| match nulls.is_some_and(|n| n.is_null(row)) {
-        true => Keywords::ABSENT,
-        false => keys
-            .get(row)
-            .and_then(|&key| codes.get(key))
-            .copied()
-            .unwrap_or(Keywords::ABSENT),
-    };
-    match keep {
-        None => builder.extend_codes((0..rows).map(code)),
+    // Each row's code, gathered through the page's keys in one pass, then the nulls cleared.
+    let mut row_codes: Vec<u32> = dictionary
+        .normalized_keys()
+        .into_iter()
+        .map(|key| codes.get(key).copied().unwrap_or(Keywords::ABSENT))
+        .collect();
+    if let Some(nulls) = array.nulls().filter(|n| n.null_count() > 0) {
+        for (code, valid) in row_codes.iter_mut().zip(nulls.iter()) {
+            if !valid {
+                *code = Keywords::ABSENT;
+            }
+        }
+    }
+    match keep.filter(|k| k.true_count() < row_codes.len()) {
+        None => builder.extend_codes(row_codes.into_iter()),
         Some(keep) => {
-            let kept = keep.values().set_indices().take_while(|&row| row < rows);
-            builder.extend_codes(kept.map(code));
+            let kept = keep.values().set_indices();
+            builder.extend_codes(kept.map_while(|row| row_codes.get(row).copied()));
         }
     }
     Ok(())
