@@ -433,6 +433,35 @@ mod tests {
     }
 
     #[test]
+    fn dictionary_pages_keep_the_selected_rows_and_their_nulls() {
+        let page: DictionaryArray<Int8Type> = vec![Some("tcp"), None, Some("udp"), Some("tcp")]
+            .into_iter()
+            .collect();
+        let page: ArrayRef = Arc::new(page);
+        let mut builder = ColumnBuilder::new(FieldKind::Keyword);
+        builder.append(&page, None).unwrap();
+        let some = BooleanArray::from(vec![false, true, true, false]);
+        builder.append(&page, Some(&some)).unwrap();
+        let all = BooleanArray::from(vec![true; 4]);
+        builder.append(&page, Some(&all)).unwrap();
+        let (column, _) = builder.finish().unwrap();
+        let rows: Vec<Vec<String>> = values(&column);
+        let expected: Vec<Vec<&str>> = vec![
+            vec!["tcp"],
+            vec![],
+            vec!["udp"],
+            vec!["tcp"],
+            vec![],
+            vec!["udp"],
+            vec!["tcp"],
+            vec![],
+            vec!["udp"],
+            vec!["tcp"],
+        ];
+        assert_eq!(rows, expected);
+    }
+
+    #[test]
     fn keyword_lists_accept_lists_and_single_strings() {
         let mut builder = ListBuilder::new(StringBuilder::new());
         builder.values().append_value("network");
