@@ -165,52 +165,55 @@ pub fn execute(plan: Plan) -> Result<Report, Error> {
             .take_while(|&&now| until(&runs, now) <= feed.loaded_to)
             .count()
             .max(1);
-        let mut chunk = None;
-        let modelled = rayon::in_place_scope(|scope| {
-            if let Some(read) = feed.read_ahead(&runs) {
-                scope.spawn(|_| chunk = Some(read.read()));
-            }
-            let mut from = done;
-            while from < done + ready {
-                // Each job runs the executions up to the next commit on its own.
-                let to = (from / commit_every + 1) * commit_every;
-                let to = to.min(done + ready);
-                let segment = &executions[from..to];
-                runs.par_iter_mut().for_each(|run| {
-                    for &now in segment {
-                        run.execute(now);
+        // The next chunk is read on this thread while the jobs model on the others: a job's
+        // buckets are modelled in order, so each job is one task, and a thread done with its
+        // job helps with the read's pieces.
+        let read = feed.read_ahead(&runs);
+        let stats = &feed.stats;
+        let (chunk, modelled) = rayon::join(
+            || read.map(|read| read.read()),
+            || {
+                let mut from = done;
+                while from < done + ready {
+                    // Each job runs the executions up to the next commit on its own.
+                    let to = (from / commit_every + 1) * commit_every;
+                    let to = to.min(done + ready);
+                    let segment = &executions[from..to];
+                    runs.par_iter_mut().for_each(|run| {
+                        for &now in segment {
+                            run.execute(now);
+                        }
+                    });
+                    if let Some(bar) = &bar {
+                        bar.set_position(runs.iter().map(|r| r.runner.summary.buckets).sum());
+                        bar.set_message(format!(
+                            "{:.0} events/s",
+                            stats.rows_in_window as f64 / started.elapsed().as_secs_f64().max(1e-3)
+                        ));
                     }
-                });
-                if let Some(bar) = &bar {
-                    bar.set_position(runs.iter().map(|r| r.runner.summary.buckets).sum());
-                    bar.set_message(format!(
-                        "{:.0} events/s",
-                        feed.stats.rows_in_window as f64
-                            / started.elapsed().as_secs_f64().max(1e-3)
-                    ));
-                }
-                let last = to == executions.len();
-                if last || to % commit_every == 0 {
-                    commit(
-                        &plan,
-                        &mut runs,
-                        executions[to - 1],
-                        &staging,
-                        &mut all_alerts,
-                    )?;
-                    if plan.progress == Progress::Log && !last {
-                        tracing::info!(
-                            executions = to,
-                            of = executions.len(),
-                            events = feed.stats.rows_in_window,
-                            "committed"
-                        );
+                    let last = to == executions.len();
+                    if last || to % commit_every == 0 {
+                        commit(
+                            &plan,
+                            &mut runs,
+                            executions[to - 1],
+                            &staging,
+                            &mut all_alerts,
+                        )?;
+                        if plan.progress == Progress::Log && !last {
+                            tracing::info!(
+                                executions = to,
+                                of = executions.len(),
+                                events = stats.rows_in_window,
+                                "committed"
+                            );
+                        }
                     }
+                    from = to;
                 }
-                from = to;
-            }
-            Ok::<(), Error>(())
-        });
+                Ok::<(), Error>(())
+            },
+        );
         let chunk = chunk.transpose()?;
         modelled?;
         if let Some(chunk) = chunk {

@@ -3,8 +3,8 @@
 //!
 //! The client crate links its own Arrow version; results cross over as Arrow IPC bytes.
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow::ipc::reader::FileReader;
 use spark_connect::types::{DataType, StructField};
@@ -21,7 +21,9 @@ pub struct Session {
     source: String,
     session: SparkSession,
     schema: SourceSchema,
-    bytes_received: Cell<u64>,
+    /// Arrow IPC bytes received; atomic, as the plan holding the session is shared with the
+    /// threads that model and commit.
+    bytes_received: AtomicU64,
 }
 
 impl Session {
@@ -67,7 +69,7 @@ impl Session {
             source: source.to_string(),
             session,
             schema: SourceSchema { columns },
-            bytes_received: Cell::new(0),
+            bytes_received: AtomicU64::new(0),
         })
     }
 
@@ -90,7 +92,7 @@ impl Session {
             .to_arrow()
             .map_err(failed)?;
         self.bytes_received
-            .set(self.bytes_received.get() + bytes.len() as u64);
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         let bad_arrow = |e: arrow::error::ArrowError| Error::Query {
             remote: self.remote.clone(),
             reason: format!("the result is not Arrow IPC: {e}"),
@@ -111,7 +113,7 @@ impl Session {
 impl Session {
     /// Arrow IPC bytes received so far.
     pub fn bytes_received(&self) -> u64 {
-        self.bytes_received.get()
+        self.bytes_received.load(Ordering::Relaxed)
     }
 }
 
