@@ -122,8 +122,6 @@ struct Groups {
     index: HashMap<GroupKey, u32>,
     /// Per group: its key and event count.
     keys: Vec<(GroupKey, u64)>,
-    /// Events per bucket start.
-    buckets: HashMap<i64, u64>,
     /// (group, host code) pairs seen.
     hosts: PairSet,
     /// Per influencer field, (group, value code) pairs seen.
@@ -140,7 +138,6 @@ impl Groups {
         Groups {
             index: HashMap::default(),
             keys: Vec::new(),
-            buckets: HashMap::default(),
             hosts: PairSet::new(host_width),
             influencers: influencer_widths.map(PairSet::new).collect(),
         }
@@ -163,7 +160,6 @@ impl Groups {
 
     /// Counts one event of the group `(bucket, partition, by)` and returns the group.
     fn event(&mut self, bucket: i64, partition: Option<u64>, by: u64) -> u32 {
-        *self.buckets.entry(bucket).or_default() += 1;
         let key = (bucket, partition, by);
         let group = *self.index.entry(key).or_insert_with(|| {
             self.keys.push((key, 0));
@@ -248,32 +244,37 @@ impl PairSet {
         }
     }
 
+    /// Adds a pair; a bit set while it fits the bitmap.
+    #[inline]
     fn insert(&mut self, group: u32, code: u64) {
-        match self {
-            PairSet::Bits { width, words } => {
-                let bit = (group as usize)
-                    .checked_mul(*width)
-                    .and_then(|start| start.checked_add(code as usize))
-                    .filter(|&bit| (code as usize) < *width && bit < MAX_BITMAP_BITS);
-                let Some(bit) = bit else {
-                    // Past the bitmap: the pairs so far and this one move to a hash set.
-                    let mut set = HashSet::default();
-                    self.for_each(|group, code| {
-                        set.insert((group, code));
-                    });
-                    set.insert((group, code));
-                    *self = PairSet::Hashed(set);
-                    return;
-                };
-                let word = bit / 64;
+        if let PairSet::Bits { width, words } = self
+            && code < *width as u64
+        {
+            // Below 2^32 groups of below 2^32 codes: the product fits in 64 bits.
+            let bit = group as u64 * *width as u64 + code;
+            if bit < MAX_BITMAP_BITS as u64 {
+                let word = (bit / 64) as usize;
                 if word >= words.len() {
                     words.resize(word + 1, 0);
                 }
                 words[word] |= 1 << (bit % 64);
+                return;
             }
-            PairSet::Hashed(set) => {
+        }
+        self.insert_hashed(group, code);
+    }
+
+    /// Inserts into the hash set, moving a bitmap's pairs there first.
+    fn insert_hashed(&mut self, group: u32, code: u64) {
+        if let PairSet::Bits { .. } = self {
+            let mut set = HashSet::default();
+            self.for_each(|group, code| {
                 set.insert((group, code));
-            }
+            });
+            *self = PairSet::Hashed(set);
+        }
+        if let PairSet::Hashed(set) = self {
+            set.insert((group, code));
         }
     }
 
