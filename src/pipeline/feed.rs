@@ -241,9 +241,9 @@ impl ChunkRead<'_> {
                 Ok((folds, stats))
             })
             .try_reduce(empty, |(mut a, mut sa), (b, sb)| {
-                for (mine, theirs) in a.iter_mut().zip(b) {
-                    mine.merge(theirs);
-                }
+                a.par_iter_mut()
+                    .zip(b)
+                    .for_each(|(mine, theirs)| mine.merge(theirs));
                 sa += sb;
                 Ok((a, sa))
             })?;

@@ -277,52 +277,17 @@ fn commit(
     let stage_dir = staging.join(format!("{now}-{}", std::process::id()));
     let mut results_text = String::new();
     let mut alerts_text = String::new();
-    for run in runs {
-        let (job, runner) = (run.job, &mut run.runner);
-        let id = job.id();
-        let span = format!("{}-{}", runner.flushed_to_ms, runner.checkpoint_ms);
-        for (folder, prefix, batch) in result_batches(&runner.records, &runner.results) {
-            let relative = Path::new(folder)
-                .join(id)
-                .join(format!("{prefix}-{span}.parquet"));
-            let batch = batch.map_err(|source| output::Error::Build {
-                path: relative.clone(),
-                source,
-            })?;
-            commit
-                .files
-                .push(stage(&stage_dir, &plan.out_dir, relative, &batch)?);
-        }
-        if plan.results_ndjson.is_some() {
-            results_text.push_str(&output::results_ndjson(&runner.records, &runner.results));
-        }
-        if !runner.alerts.is_empty() {
-            let first = runner.alerts.first().map_or(now, |a| a.timestamp_ms);
-            let name = format!("alerts-{first}-{now}.parquet");
-            let relative = Path::new("alerts").join(id).join(name);
-            let documents: Vec<_> = runner
-                .alerts
-                .iter()
-                .map(|a| output::alert_document(a, &job.file, &plan.alert_target))
-                .collect();
-            let batch =
-                output::alerts_batch(&documents).map_err(|source| output::Error::Build {
-                    path: relative.clone(),
-                    source,
-                })?;
-            commit
-                .files
-                .push(stage(&stage_dir, &plan.out_dir, relative, &batch)?);
-            if plan.alerts_ndjson.is_some() {
-                let index = plan.alert_target.alerts_index();
-                alerts_text.push_str(&output::alerts_ndjson(&index, &documents));
-            }
-        }
-        commit.states.push(runner.state(job));
-        all_alerts.append(&mut runner.alerts);
-        runner.records.clear();
-        runner.results.clear();
-        runner.flushed_to_ms = runner.checkpoint_ms;
+    // Each job's files are encoded and written in parallel, then joined in the order of jobs.
+    let staged = runs
+        .par_iter_mut()
+        .map(|run| stage_job(plan, run, now, &stage_dir))
+        .collect::<Result<Vec<_>, Error>>()?;
+    for mut job in staged {
+        commit.files.append(&mut job.files);
+        commit.states.push(job.state);
+        results_text.push_str(&job.results_text);
+        alerts_text.push_str(&job.alerts_text);
+        all_alerts.append(&mut job.alerts);
     }
     let appends = [
         (&plan.alerts_ndjson, "alerts.ndjson", &alerts_text),
@@ -349,6 +314,74 @@ fn commit(
         .into()),
         _ => Ok(()),
     }
+}
+
+/// What one job adds to a commit.
+struct StagedJob {
+    files: Vec<Publish>,
+    state: state::JobState,
+    results_text: String,
+    alerts_text: String,
+    alerts: Vec<Alert>,
+}
+
+/// Stages a job's results and alerts produced since the last commit under `stage_dir`, takes its
+/// state, and starts its next commit span.
+fn stage_job(
+    plan: &Plan,
+    run: &mut JobRun,
+    now: i64,
+    stage_dir: &Path,
+) -> Result<StagedJob, Error> {
+    let (job, runner) = (run.job, &mut run.runner);
+    let id = job.id();
+    let span = format!("{}-{}", runner.flushed_to_ms, runner.checkpoint_ms);
+    let mut files = Vec::new();
+    for (folder, prefix, batch) in result_batches(&runner.records, &runner.results) {
+        let relative = Path::new(folder)
+            .join(id)
+            .join(format!("{prefix}-{span}.parquet"));
+        let batch = batch.map_err(|source| output::Error::Build {
+            path: relative.clone(),
+            source,
+        })?;
+        files.push(stage(stage_dir, &plan.out_dir, relative, &batch)?);
+    }
+    let results_text = match plan.results_ndjson {
+        Some(_) => output::results_ndjson(&runner.records, &runner.results),
+        None => String::new(),
+    };
+    let mut alerts_text = String::new();
+    if !runner.alerts.is_empty() {
+        let first = runner.alerts.first().map_or(now, |a| a.timestamp_ms);
+        let name = format!("alerts-{first}-{now}.parquet");
+        let relative = Path::new("alerts").join(id).join(name);
+        let documents: Vec<_> = runner
+            .alerts
+            .iter()
+            .map(|a| output::alert_document(a, &job.file, &plan.alert_target))
+            .collect();
+        let batch = output::alerts_batch(&documents).map_err(|source| output::Error::Build {
+            path: relative.clone(),
+            source,
+        })?;
+        files.push(stage(stage_dir, &plan.out_dir, relative, &batch)?);
+        if plan.alerts_ndjson.is_some() {
+            let index = plan.alert_target.alerts_index();
+            alerts_text = output::alerts_ndjson(&index, &documents);
+        }
+    }
+    let state = runner.state(job);
+    runner.records.clear();
+    runner.results.clear();
+    runner.flushed_to_ms = runner.checkpoint_ms;
+    Ok(StagedJob {
+        files,
+        state,
+        results_text,
+        alerts_text,
+        alerts: std::mem::take(&mut runner.alerts),
+    })
 }
 
 /// The Parquet files of a job's unwritten results: folder, file prefix and batch, for each
