@@ -199,11 +199,12 @@ impl Groups {
             })
             .collect();
         if let Some(hosts) = hosts {
-            let mut host_codes: HashMap<u64, u32> = HashMap::default();
+            let mut host_codes = vec![None; hosts.values().len()];
             self.hosts.for_each(|group, host| {
-                let code = *host_codes
-                    .entry(host)
-                    .or_insert_with(|| fold.host_code(keyword(hosts, host)));
+                let Some(slot) = host_codes.get_mut(host as usize) else {
+                    return;
+                };
+                let code = *slot.get_or_insert_with(|| fold.host_code(keyword(hosts, host)));
                 fold.saw_host(groups[group as usize], code);
             });
         }
