@@ -215,8 +215,6 @@ impl ChunkRead<'_> {
     pub fn read(self) -> Result<Chunk, crate::store::Error> {
         let (units, mut stats) = self.store.plan(self.window)?;
         let pieces: Vec<ScanUnit> = units.iter().flat_map(split).collect();
-        let jobs: Vec<&Job> = self.jobs.iter().map(|(job, _)| *job).collect();
-        let same_query = first_with_same_query(&jobs);
         let empty = || {
             let folds = self
                 .jobs
@@ -229,13 +227,11 @@ impl ChunkRead<'_> {
             .par_iter()
             .try_fold(empty, |(mut folds, mut stats), unit| {
                 let frame = unit.read(self.fields)?;
-                let mut selections: Vec<Option<Vec<u32>>> = vec![None; jobs.len()];
+                // Jobs share the tests their datafeeds have in common.
                 let mut tests = FrameTests::new(&frame);
-                for (i, fold) in folds.iter_mut().enumerate() {
-                    let shared = same_query[i];
-                    let rows = selections[shared]
-                        .get_or_insert_with(|| jobs[shared].datafeed.select_with(&mut tests));
-                    fold_frame(&frame, rows, &self.jobs[i].1, fold);
+                for ((job, fields), fold) in self.jobs.iter().zip(folds.iter_mut()) {
+                    let rows = job.datafeed.select_with(&mut tests);
+                    fold_frame(&frame, &rows, fields, fold);
                 }
                 stats += frame.stats;
                 Ok((folds, stats))
@@ -295,17 +291,6 @@ pub fn fold_window(
             .collect(),
     };
     Ok(read.read()?.buckets.into_iter().map(|(_, b)| b).collect())
-}
-
-/// For each job, the first job with the same datafeed query: its selection is shared.
-fn first_with_same_query(jobs: &[&Job]) -> Vec<usize> {
-    jobs.iter()
-        .map(|job| {
-            jobs.iter()
-                .position(|j| j.file.datafeed.query == job.file.datafeed.query)
-                .unwrap_or(0)
-        })
-        .collect()
 }
 
 /// One unit as up to [`PIECES_PER_FILE`] units of consecutive row groups.
