@@ -148,6 +148,30 @@ fn big_change_is_a_maximum_up_by_more_than_ten_percent() {
 }
 
 #[test]
+fn stored_max_scores_are_in_scope_order_whatever_the_order_learnt() {
+    let mut normalizer = Normalizer::new(900);
+    let scopes = ["web-9", "10.0.0.1", "ssh", "a", "443", "zz", "web-10"];
+    for scope in scopes {
+        normalizer.update(&key(scope), 1.0);
+    }
+    let partitioned = SeriesKey {
+        partition: Some("web-1".into()),
+        by: "22".into(),
+    };
+    normalizer.update(&partitioned, 1.0);
+    let stored: Vec<SeriesKey> = normalizer
+        .snapshot()
+        .max_scores
+        .into_iter()
+        .map(|m| m.key)
+        .collect();
+    let mut expected: Vec<SeriesKey> = scopes.iter().map(|s| key(s)).collect();
+    expected.push(partitioned);
+    expected.sort();
+    assert_eq!(stored, expected);
+}
+
+#[test]
 fn max_scores_decay_and_are_forgotten() {
     let mut normalizer = Normalizer::new(900);
     normalizer.update(&key("a"), 2.0);
