@@ -201,36 +201,87 @@ fn main_root(leaves: &[Leaf], memo: &mut Memo) -> Raw {
     detectors(top, min_leaf, memo)
 }
 
-/// An influencer value and the index of a leaf listing it.
-type Listed<'a> = (&'a Arc<str>, u32);
+/// The leaves listing each distinct value of one influencer field.
+struct ValueLeaves<'a> {
+    /// The distinct values by allocation, in the order first met.
+    values: Vec<&'a Arc<str>>,
+    /// The leaves listing `values[v]` are `leaves[starts[v]..starts[v + 1]]`, in leaf order.
+    starts: Vec<usize>,
+    leaves: Vec<u32>,
+}
+
+impl<'a> ValueLeaves<'a> {
+    /// Groups every (value, leaf) pair of `field` by the value's allocation: values are shared
+    /// strings, so most equal values are one allocation and the grouping hashes addresses only.
+    fn new(field: &str, leaves: &'a [Leaf<'a>]) -> ValueLeaves<'a> {
+        let mut slots: HashMap<*const u8, u32> = HashMap::default();
+        let mut values = Vec::new();
+        let mut counts: Vec<usize> = Vec::new();
+        let mut listed: Vec<(u32, u32)> = Vec::new();
+        for (leaf, i) in leaves.iter().zip(0u32..) {
+            for value in leaf.influencers.get(field).into_iter().flatten() {
+                let slot = *slots
+                    .entry(Arc::as_ptr(value).cast::<u8>())
+                    .or_insert_with(|| {
+                        values.push(value);
+                        counts.push(0);
+                        values.len() as u32 - 1
+                    });
+                counts[slot as usize] += 1;
+                listed.push((slot, i));
+            }
+        }
+        let mut starts = Vec::with_capacity(values.len() + 1);
+        starts.push(0);
+        for count in &counts {
+            starts.push(starts[starts.len() - 1] + count);
+        }
+        let mut next = starts.clone();
+        let mut by_value = vec![0; listed.len()];
+        for (slot, leaf) in listed {
+            by_value[next[slot as usize]] = leaf;
+            next[slot as usize] += 1;
+        }
+        ValueLeaves {
+            values,
+            starts,
+            leaves: by_value,
+        }
+    }
+
+    /// The distinct values in byte order, equal texts held in separate allocations side by side.
+    fn in_text_order(&self) -> Vec<(u64, u32)> {
+        let mut order: Vec<(u64, u32)> = self
+            .values
+            .iter()
+            .zip(0u32..)
+            .map(|(value, slot)| (text_prefix(value), slot))
+            .collect();
+        order.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| self.values[a.1 as usize].cmp(self.values[b.1 as usize]))
+        });
+        order
+    }
+
+    /// The indexes of the leaves listing the value in `slot`.
+    fn of(&self, slot: u32) -> &[u32] {
+        &self.leaves[self.starts[slot as usize]..self.starts[slot as usize + 1]]
+    }
+}
 
 /// The pivot of `field`: a node per value over the leaves listing it, a root over those nodes.
 fn pivot(field: &str, leaves: &[Leaf], partitioned: bool, memo: &mut Memo) -> Pivot {
-    // Every (value, leaf) pair, grouped by value in value order. Values are shared strings:
-    // pairs are grouped by address, then the groups sorted by text, and groups of equal text
-    // held in separate allocations meet in one node.
-    let mut listed: Vec<Listed> = leaves
-        .iter()
-        .zip(0u32..)
-        .flat_map(|(leaf, i)| {
-            let values = leaf.influencers.get(field).into_iter().flatten();
-            values.map(move |value| (value, i))
-        })
-        .collect();
-    listed.sort_unstable_by_key(|&(value, _)| Arc::as_ptr(value).cast::<u8>());
-    let mut by_address: Vec<(u64, &[Listed])> = listed
-        .chunk_by(|a, b| Arc::ptr_eq(a.0, b.0))
-        .map(|group| (text_prefix(group[0].0), group))
-        .collect();
-    by_address.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1[0].0.cmp(b.1[0].0)));
+    let grouped = ValueLeaves::new(field, leaves);
+    let order = grouped.in_text_order();
     let mut probabilities = Vec::new();
-    let nodes: Vec<(Arc<str>, Raw)> = by_address
-        .chunk_by(|a, b| a.1[0].0 == b.1[0].0)
-        .map(|groups| {
-            let children = groups
+    let nodes: Vec<(Arc<str>, Raw)> = order
+        .chunk_by(|a, b| a.0 == b.0 && grouped.values[a.1 as usize] == grouped.values[b.1 as usize])
+        .map(|same_text| {
+            let children = same_text
                 .iter()
-                .flat_map(|(_, group)| group.iter())
-                .map(|&(_, i)| &leaves[i as usize]);
+                .flat_map(|&(_, slot)| grouped.of(slot))
+                .map(|&i| &leaves[i as usize]);
             let p = if partitioned {
                 let per_partition: Vec<f64> = by_partition(children.clone())
                     .iter()
@@ -243,7 +294,8 @@ fn pivot(field: &str, leaves: &[Leaf], partitioned: bool, memo: &mut Memo) -> Pi
                 subset(ATTRIBUTES, &probabilities, memo)
             };
             let min_child = smallest(children.map(|leaf| leaf.probability));
-            (groups[0].1[0].0.clone(), detectors(p, min_child, memo))
+            let value = grouped.values[same_text[0].1 as usize];
+            (value.clone(), detectors(p, min_child, memo))
         })
         .collect();
     let root = if nodes.is_empty() {
