@@ -554,7 +554,7 @@ mod tests {
             super::super::MAX_INFLUENCER_VALUES
         );
         assert_eq!(
-            value.influencers["host.name"].first().map(|v| &**v),
+            value.influencers["host.name"].iter().next().map(|v| &**v),
             Some("host-000")
         );
         assert_eq!(value.hosts.len(), 150, "host_count is never capped");

@@ -11,4 +11,4 @@ mod summary;
 pub use config::BucketSpan;
 pub use fold::{FoldFields, fold_frame};
 pub use partial::PartialFold;
-pub use summary::{BucketSummary, MAX_INFLUENCER_VALUES, SeriesKey, ValueSummary};
+pub use summary::{BucketSummary, MAX_INFLUENCER_VALUES, SeriesKey, TextSet, ValueSummary};

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap as HashMap;
 
-use super::summary::{BucketSummary, MAX_INFLUENCER_VALUES, SeriesKey, ValueSummary};
+use super::summary::{BucketSummary, MAX_INFLUENCER_VALUES, SeriesKey, TextSet, ValueSummary};
 use crate::store::ValueRef;
 
 /// A distinct value of a folded field, owned.
@@ -275,7 +275,7 @@ impl PartialFold {
         for ((((bucket, partition, by), events), hosts), influencers) in groups {
             let mut value = ValueSummary {
                 event_count: events,
-                hosts: host_texts.smallest(hosts, usize::MAX).into_iter().collect(),
+                hosts: TextSet::from_sorted(host_texts.smallest(hosts, usize::MAX)),
                 ..ValueSummary::default()
             };
             let fields = self.names.iter().zip(&influencer_texts).zip(influencers);
@@ -283,7 +283,7 @@ impl PartialFold {
                 if !codes.is_empty() {
                     // One past the cap tells the list was capped.
                     let smallest = texts.smallest(codes, MAX_INFLUENCER_VALUES + 1);
-                    value.set_influencers(name, smallest);
+                    value.set_influencers(name, TextSet::from_sorted(smallest));
                 }
             }
             let key = SeriesKey {

@@ -1,6 +1,6 @@
 //! The plain data a bucket hands to the model: which by-values were present, and with what.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Influencer values kept per field and per record. Past this, the smallest values (in byte order)
@@ -25,9 +25,9 @@ pub struct ValueSummary {
     /// Events with this value.
     pub event_count: u64,
     /// Distinct `host.name`s that produced them (not capped: hosts are few).
-    pub hosts: BTreeSet<Arc<str>>,
+    pub hosts: TextSet,
     /// Co-occurring influencer values, by influencer field, capped at [`MAX_INFLUENCER_VALUES`].
-    pub influencers: BTreeMap<String, BTreeSet<Arc<str>>>,
+    pub influencers: BTreeMap<String, TextSet>,
     /// True when some influencer field had more values than were kept.
     pub influencers_capped: bool,
 }
@@ -50,40 +50,97 @@ impl ValueSummary {
             Some(values) => values,
             None => self.influencers.entry(field.to_string()).or_default(),
         };
-        if values.contains(value) {
-            return;
-        }
-        values.insert(value.into());
-        if values.len() > MAX_INFLUENCER_VALUES {
-            values.pop_last();
-            self.influencers_capped = true;
-        }
+        values.insert(value);
+        self.influencers_capped |= values.cap(MAX_INFLUENCER_VALUES);
     }
 
-    /// Sets the values of one influencer field from an unordered list, keeping the cap: the
-    /// same values as adding them one by one, built at once.
-    pub fn set_influencers(&mut self, field: &str, values: Vec<Arc<str>>) {
-        let mut values: BTreeSet<Arc<str>> = values.into_iter().collect();
-        while values.len() > MAX_INFLUENCER_VALUES {
-            values.pop_last();
-            self.influencers_capped = true;
-        }
+    /// Sets the values of one influencer field, keeping the cap.
+    pub fn set_influencers(&mut self, field: &str, mut values: TextSet) {
+        self.influencers_capped |= values.cap(MAX_INFLUENCER_VALUES);
         self.influencers.insert(field.to_string(), values);
     }
 
     /// Merges another summary of the same value and bucket into this one.
     pub fn merge(&mut self, other: ValueSummary) {
         self.event_count += other.event_count;
-        self.hosts.extend(other.hosts);
+        self.hosts.union(other.hosts);
         self.influencers_capped |= other.influencers_capped;
-        for (field, mut values) in other.influencers {
+        for (field, values) in other.influencers {
             let mine = self.influencers.entry(field).or_default();
-            mine.append(&mut values);
-            while mine.len() > MAX_INFLUENCER_VALUES {
-                mine.pop_last();
-                self.influencers_capped = true;
-            }
+            mine.union(values);
+            self.influencers_capped |= mine.cap(MAX_INFLUENCER_VALUES);
         }
+    }
+}
+
+/// Distinct shared texts in byte order: a value's hosts, or its values of one influencer field.
+/// A sorted list rather than a tree: sets are built once from sorted codes, read in order, and
+/// dropped, thousands of them per bucket.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TextSet(Vec<Arc<str>>);
+
+impl TextSet {
+    /// The set of `texts`, which must be distinct and in byte order.
+    pub(crate) fn from_sorted(texts: Vec<Arc<str>>) -> TextSet {
+        debug_assert!(texts.windows(2).all(|w| w[0] < w[1]));
+        TextSet(texts)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, Arc<str>> {
+        self.0.iter()
+    }
+
+    pub fn contains(&self, text: &str) -> bool {
+        self.0.binary_search_by(|t| (**t).cmp(text)).is_ok()
+    }
+
+    /// Adds `text` unless present.
+    pub fn insert(&mut self, text: &str) {
+        if let Err(at) = self.0.binary_search_by(|t| (**t).cmp(text)) {
+            self.0.insert(at, text.into());
+        }
+    }
+
+    /// Adds the texts of `other`.
+    pub fn union(&mut self, other: TextSet) {
+        if !other.is_empty() {
+            self.0.extend(other.0);
+            self.0.sort_unstable();
+            self.0.dedup();
+        }
+    }
+
+    /// Keeps the `limit` smallest texts; true when some were dropped.
+    pub fn cap(&mut self, limit: usize) -> bool {
+        let over = self.0.len() > limit;
+        self.0.truncate(limit);
+        over
+    }
+}
+
+impl FromIterator<Arc<str>> for TextSet {
+    fn from_iter<I: IntoIterator<Item = Arc<str>>>(texts: I) -> TextSet {
+        let mut texts: Vec<Arc<str>> = texts.into_iter().collect();
+        texts.sort_unstable();
+        texts.dedup();
+        TextSet(texts)
+    }
+}
+
+impl<'a> IntoIterator for &'a TextSet {
+    type Item = &'a Arc<str>;
+    type IntoIter = std::slice::Iter<'a, Arc<str>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
     }
 }
 
@@ -109,5 +166,53 @@ impl BucketSummary {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(set: &TextSet) -> Vec<&str> {
+        set.iter().map(|t| &**t).collect()
+    }
+
+    #[test]
+    fn a_text_set_keeps_each_text_once_in_byte_order() {
+        let mut set: TextSet = ["web-2", "web-10", "web-2", "Web-1"]
+            .map(Into::into)
+            .into_iter()
+            .collect();
+        assert_eq!(texts(&set), ["Web-1", "web-10", "web-2"]);
+        set.insert("web-1");
+        set.insert("web-10");
+        assert_eq!(texts(&set), ["Web-1", "web-1", "web-10", "web-2"]);
+        assert!(set.contains("web-1") && !set.contains("web-3"));
+        set.union(["web-3", "web-1"].map(Into::into).into_iter().collect());
+        assert_eq!(texts(&set), ["Web-1", "web-1", "web-10", "web-2", "web-3"]);
+    }
+
+    #[test]
+    fn a_capped_set_keeps_its_smallest_texts_and_says_so() {
+        let mut set: TextSet = ["c", "a", "b"].map(Into::into).into_iter().collect();
+        assert!(!set.cap(3));
+        assert!(set.cap(2));
+        assert_eq!(texts(&set), ["a", "b"]);
+    }
+
+    #[test]
+    fn merged_summaries_keep_the_influencer_cap() {
+        let mut a = ValueSummary::default();
+        let mut b = ValueSummary::default();
+        for i in 0..MAX_INFLUENCER_VALUES {
+            a.add_influencer("destination.ip", &format!("10.0.0.{i:03}"));
+            b.add_influencer("destination.ip", &format!("10.0.1.{i:03}"));
+        }
+        assert!(!a.influencers_capped);
+        a.merge(b);
+        let ips = &a.influencers["destination.ip"];
+        assert!(a.influencers_capped);
+        assert_eq!(ips.len(), MAX_INFLUENCER_VALUES);
+        assert_eq!(ips.iter().last().map(|t| &**t), Some("10.0.0.099"));
     }
 }

@@ -276,7 +276,7 @@ mod tests {
         let buckets = decode_one(&batch("", None)).expect("decodes");
         let mut expected = ValueSummary {
             event_count: 2,
-            hosts: ["a", "b"].map(Into::into).into(),
+            hosts: ["a", "b"].map(Into::into).into_iter().collect(),
             ..ValueSummary::default()
         };
         expected.add_influencer("process.name", "ssh");

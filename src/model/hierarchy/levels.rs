@@ -279,12 +279,13 @@ impl Levels {
     /// Scores a bucket of `(by-value, probability, host.name)` leaves, `host.name` the one
     /// influencer field.
     pub(crate) fn score_values(&mut self, values: &[(&str, f64, &str)]) -> BucketScores {
-        use std::collections::BTreeSet;
         let owned: Vec<_> = values
             .iter()
             .map(|(by, p, host)| {
-                let influencers =
-                    BTreeMap::from([("host.name".to_string(), BTreeSet::from([(*host).into()]))]);
+                let influencers = BTreeMap::from([(
+                    "host.name".to_string(),
+                    crate::bucket::TextSet::from_iter([(*host).into()]),
+                )]);
                 (value_key(by), *p, influencers)
             })
             .collect();

@@ -6,20 +6,20 @@
 //! pivot node per value, whose children are the leaves listing that value. Every aggregate passes
 //! through the detectors step, whose raw score then sets the node's final probability.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap as HashMap;
 
 use super::aggregate::{ATTRIBUTES, Combined, DETECTORS, PEOPLE, Style, combine};
-use crate::bucket::SeriesKey;
+use crate::bucket::{SeriesKey, TextSet};
 
 /// A present by-value: its probability and the influencer values it co-occurred with.
 #[derive(Debug, Clone, Copy)]
 pub struct Leaf<'a> {
     pub key: &'a SeriesKey,
     pub probability: f64,
-    pub influencers: &'a BTreeMap<String, BTreeSet<Arc<str>>>,
+    pub influencers: &'a BTreeMap<String, TextSet>,
 }
 
 /// An aggregated node after finalisation.
@@ -346,10 +346,10 @@ mod tests {
         }
     }
 
-    fn influencers(pairs: &[(&str, &str)]) -> BTreeMap<String, BTreeSet<Arc<str>>> {
-        let mut map: BTreeMap<String, BTreeSet<Arc<str>>> = BTreeMap::new();
+    fn influencers(pairs: &[(&str, &str)]) -> BTreeMap<String, TextSet> {
+        let mut map: BTreeMap<String, TextSet> = BTreeMap::new();
         for (f, v) in pairs {
-            map.entry(f.to_string()).or_default().insert((*v).into());
+            map.entry(f.to_string()).or_default().insert(v);
         }
         map
     }

@@ -34,7 +34,7 @@ fn bucket(index: i64, events: &[(String, String, &str)]) -> BucketSummary {
             })
             .or_default();
         v.event_count += 1;
-        v.hosts.insert(host.as_str().into());
+        v.hosts.insert(host.as_str());
         v.add_influencer("host.name", host);
         v.add_influencer("process.name", process);
     }
