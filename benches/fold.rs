@@ -4,11 +4,8 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use arrow::array::{Int64Array, ListArray, StringArray};
-use arrow::buffer::OffsetBuffer;
-use arrow::datatypes::{DataType, Field};
+use arrow::array::Int64Array;
 use divan::Bencher;
 use netrare::bucket::{PartialFold, fold_frame};
 use netrare::jobs::{self, Job};
@@ -47,14 +44,7 @@ fn keywords(rows: usize, mut value: impl FnMut(usize) -> String) -> Column {
 }
 
 fn single_keyword_list(rows: usize, value: &str) -> Column {
-    let values = StringArray::from(vec![value; rows]);
-    let field = Arc::new(Field::new("item", DataType::Utf8, true));
-    Column::KeywordList(ListArray::new(
-        field,
-        OffsetBuffer::from_lengths(vec![1; rows]),
-        Arc::new(values),
-        None,
-    ))
+    Column::KeywordList((0..rows).map(|_| [Some(value)]).collect())
 }
 
 /// The frame: every row a network start event from a Linux host, as the datafeed expects.

@@ -1,12 +1,12 @@
 //! Folding the selected rows of one frame into a job's [`PartialFold`]. Rows are folded as
 //! integer codes; only the distinct values of the frame are copied out.
 
-use arrow::array::{Array, Int64Array, ListArray, StringArray};
+use arrow::array::{Array, Int64Array};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::config::BucketSpan;
 use super::partial::PartialFold;
-use crate::store::{Column, EventFrame, Keywords, ValueRef};
+use crate::store::{Column, EventFrame, KeywordLists, Keywords, ValueRef};
 
 /// What a job folds: its by-field, partition field and influencers, and the window of buckets
 /// it still needs.
@@ -204,7 +204,8 @@ impl Groups {
                 let Some(slot) = host_codes.get_mut(host as usize) else {
                     return;
                 };
-                let code = *slot.get_or_insert_with(|| fold.host_code(keyword(hosts, host)));
+                let code =
+                    *slot.get_or_insert_with(|| fold.host_code(keyword(hosts.values(), host)));
                 fold.saw_host(groups[group as usize], code);
             });
         }
@@ -302,12 +303,7 @@ impl PairSet {
 enum Coded<'a> {
     Keyword(&'a Keywords),
     Integer(&'a Int64Array),
-    List {
-        lists: &'a ListArray,
-        /// The code of each element of the lists' values, [`Keywords::ABSENT`] when null.
-        elements: Vec<u32>,
-        values: Keywords,
-    },
+    List(&'a KeywordLists),
 }
 
 impl<'a> Coded<'a> {
@@ -315,17 +311,7 @@ impl<'a> Coded<'a> {
         match column {
             Column::Keyword(keywords) => Coded::Keyword(keywords),
             Column::Integer(ints) => Coded::Integer(ints),
-            Column::KeywordList(lists) => {
-                let strings = lists.values().as_any().downcast_ref::<StringArray>();
-                let values: Keywords = (0..strings.map_or(0, |s| s.len()))
-                    .map(|i| strings.filter(|s| s.is_valid(i)).map(|s| s.value(i)))
-                    .collect();
-                Coded::List {
-                    lists,
-                    elements: values.codes().to_vec(),
-                    values,
-                }
-            }
+            Column::KeywordList(lists) => Coded::List(lists),
         }
     }
 
@@ -333,7 +319,7 @@ impl<'a> Coded<'a> {
     fn width(&self) -> Option<usize> {
         match self {
             Coded::Keyword(keywords) => Some(keywords.values().len()),
-            Coded::List { values, .. } => Some(values.values().len()),
+            Coded::List(lists) => Some(lists.values().len()),
             Coded::Integer(_) => None,
         }
     }
@@ -359,16 +345,10 @@ impl<'a> Coded<'a> {
                     f(ints.value(row) as u64)
                 }
             }
-            Coded::List {
-                lists, elements, ..
-            } => {
-                if lists.is_valid(row) {
-                    let offsets = lists.value_offsets();
-                    let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
-                    for &code in &elements[start..end] {
-                        if code != Keywords::ABSENT {
-                            f(u64::from(code))
-                        }
+            Coded::List(lists) => {
+                for &code in lists.codes(row) {
+                    if code != Keywords::ABSENT {
+                        f(u64::from(code))
                     }
                 }
             }
@@ -378,15 +358,15 @@ impl<'a> Coded<'a> {
     /// The value a code stands for.
     fn value(&self, code: u64) -> ValueRef<'_> {
         match self {
-            Coded::Keyword(keywords) => ValueRef::Str(keyword(keywords, code)),
+            Coded::Keyword(keywords) => ValueRef::Str(keyword(keywords.values(), code)),
             Coded::Integer(_) => ValueRef::Int(code as i64),
-            Coded::List { values, .. } => ValueRef::Str(keyword(values, code)),
+            Coded::List(lists) => ValueRef::Str(keyword(lists.values(), code)),
         }
     }
 }
 
-fn keyword(keywords: &Keywords, code: u64) -> &str {
-    keywords.values().get(code as usize).map_or("", |v| v)
+fn keyword(values: &[Box<str>], code: u64) -> &str {
+    values.get(code as usize).map_or("", |v| v)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use arrow::array::{Array, StringArray};
+use arrow::array::Array;
 
 use super::config::{BoolQuery, Clause, DatafeedConfig, TermValue};
 use crate::store::{Column, EventFrame, ValueRef};
@@ -327,17 +327,15 @@ fn any_value(column: Option<&Column>, rows: usize, test: impl Fn(ValueRef) -> bo
             .map(|row| ints.is_valid(row) && test(ValueRef::Int(ints.value(row))))
             .collect(),
         Some(Column::KeywordList(lists)) => {
-            let Some(strings) = lists.values().as_any().downcast_ref::<StringArray>() else {
-                return vec![false; rows];
-            };
-            let hits: Vec<bool> = (0..strings.len())
-                .map(|i| strings.is_valid(i) && test(ValueRef::Str(strings.value(i))))
+            let hits: Vec<bool> = lists
+                .values()
+                .iter()
+                .map(|v| test(ValueRef::Str(v)))
                 .collect();
-            let offsets = lists.value_offsets();
             (0..rows)
                 .map(|row| {
-                    let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
-                    lists.is_valid(row) && hits[start..end].iter().any(|&hit| hit)
+                    let hit = |code: &u32| hits.get(*code as usize).copied().unwrap_or(false);
+                    lists.codes(row).iter().any(hit)
                 })
                 .collect()
         }
@@ -348,26 +346,20 @@ fn any_value(column: Option<&Column>, rows: usize, test: impl Fn(ValueRef) -> bo
 mod tests {
     use super::*;
     use crate::store::ScanStats;
-    use arrow::array::{Int64Array, ListBuilder, StringBuilder};
+    use arrow::array::Int64Array;
     use std::collections::HashMap;
 
     fn frame() -> EventFrame {
-        let mut categories = ListBuilder::new(StringBuilder::new());
-        for row in [
-            vec!["network"],
-            vec!["network", "process"],
-            vec!["process"],
+        let categories = [
+            vec![Some("network")],
+            vec![Some("network"), Some("process")],
+            vec![Some("process")],
             vec![],
-        ] {
-            for v in row {
-                categories.values().append_value(v);
-            }
-            categories.append(true);
-        }
+        ];
         let mut columns = HashMap::new();
         columns.insert(
             "event.category".to_string(),
-            Column::KeywordList(categories.finish()),
+            Column::KeywordList(categories.into_iter().collect()),
         );
         columns.insert(
             "destination.ip".to_string(),

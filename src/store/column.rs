@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use arrow::array::{Array, Int64Array, ListArray, StringArray};
+use arrow::array::{Array, Int64Array};
 use rustc_hash::FxHashMap;
 
 /// How an ECS field is read, decided by its name (see [`FieldKind::of`]).
@@ -35,8 +35,8 @@ impl FieldKind {
 pub enum Column {
     /// One string per event, as a code into the column's distinct values.
     Keyword(Keywords),
-    /// Several strings per event (`event.category`).
-    KeywordList(ListArray),
+    /// Several strings per event (`event.category`), coded as keywords are.
+    KeywordList(KeywordLists),
     /// One integer per event (ports, pids).
     Integer(Int64Array),
 }
@@ -119,11 +119,6 @@ impl KeywordsBuilder {
         code
     }
 
-    /// Appends a row with this code (from [`KeywordsBuilder::intern`] or [`Keywords::ABSENT`]).
-    pub fn push_code(&mut self, code: u32) {
-        self.codes.push(code);
-    }
-
     /// Appends rows with these codes.
     pub fn extend_codes(&mut self, codes: impl Iterator<Item = u32>) {
         self.codes.extend(codes);
@@ -144,6 +139,92 @@ impl KeywordsBuilder {
         Keywords {
             codes: self.codes,
             values,
+        }
+    }
+}
+
+/// A list-of-keywords column: every element as a code into the elements' distinct values, so
+/// a datafeed tests each distinct element once per frame, as it does a keyword column's values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeywordLists {
+    /// Row `i`'s elements are `elements.codes()[offsets[i]..offsets[i + 1]]`; a null list has
+    /// none.
+    offsets: Vec<u32>,
+    /// Every element, as a code ([`Keywords::ABSENT`] for a null element).
+    elements: Keywords,
+}
+
+impl KeywordLists {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    /// True when the column has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The codes of the row's elements, a null element as [`Keywords::ABSENT`].
+    pub fn codes(&self, row: usize) -> &[u32] {
+        match (self.offsets.get(row), self.offsets.get(row + 1)) {
+            (Some(&start), Some(&end)) => self
+                .elements
+                .codes()
+                .get(start as usize..end as usize)
+                .unwrap_or(&[]),
+            _ => &[],
+        }
+    }
+
+    /// The distinct elements, indexed by code.
+    pub fn values(&self) -> &[Box<str>] {
+        self.elements.values()
+    }
+}
+
+impl<'a, R: IntoIterator<Item = Option<&'a str>>> FromIterator<R> for KeywordLists {
+    fn from_iter<I: IntoIterator<Item = R>>(rows: I) -> KeywordLists {
+        let mut builder = KeywordListsBuilder::default();
+        for row in rows {
+            let codes: Vec<u32> = row
+                .into_iter()
+                .map(|v| v.map_or(Keywords::ABSENT, |v| builder.elements.intern(v)))
+                .collect();
+            builder.push_row(&codes);
+        }
+        builder.finish()
+    }
+}
+
+/// Builds [`KeywordLists`] row by row; the elements are coded by a [`KeywordsBuilder`].
+#[derive(Debug, Default)]
+pub struct KeywordListsBuilder {
+    /// Where each row ends in the elements.
+    ends: Vec<u32>,
+    elements: KeywordsBuilder,
+}
+
+impl KeywordListsBuilder {
+    /// The builder coding the elements.
+    pub fn elements(&mut self) -> &mut KeywordsBuilder {
+        &mut self.elements
+    }
+
+    /// Appends a row with these element codes (none for a null or empty list).
+    pub fn push_row(&mut self, codes: &[u32]) {
+        self.elements.extend_codes(codes.iter().copied());
+        self.ends.push(self.elements.codes.len() as u32);
+    }
+
+    /// The column built so far.
+    pub fn finish(self) -> KeywordLists {
+        let mut offsets = Vec::with_capacity(self.ends.len() + 1);
+        offsets.push(0);
+        offsets.extend(self.ends);
+        KeywordLists {
+            offsets,
+            elements: self.elements.finish(),
         }
     }
 }
@@ -197,18 +278,14 @@ impl<'a> Iterator for Values<'a> {
                 (index == 0 && a.is_valid(self.row)).then(|| ValueRef::Int(a.value(self.row)))
             }
             Column::KeywordList(a) => {
-                if a.is_null(self.row) {
-                    return None;
-                }
-                let offsets = a.value_offsets();
-                let (start, end) = (offsets[self.row] as usize, offsets[self.row + 1] as usize);
-                let strings = a.values().as_any().downcast_ref::<StringArray>()?;
-                let mut at = start + index;
-                while at < end && strings.is_null(at) {
+                let codes = a.codes(self.row);
+                let mut at = index;
+                while codes.get(at) == Some(&Keywords::ABSENT) {
                     at += 1;
                     self.next += 1;
                 }
-                (at < end).then(|| ValueRef::Str(strings.value(at)))
+                let code = *codes.get(at)?;
+                a.values().get(code as usize).map(|v| ValueRef::Str(v))
             }
         }
     }
@@ -217,20 +294,24 @@ impl<'a> Iterator for Values<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{ListBuilder, StringBuilder};
 
     #[test]
     fn list_values_skip_null_elements() {
-        let mut builder = ListBuilder::new(StringBuilder::new());
-        builder.values().append_value("network");
-        builder.values().append_null();
-        builder.values().append_value("process");
-        builder.append(true);
-        builder.append(false);
-        let column = Column::KeywordList(builder.finish());
+        let lists: KeywordLists = [
+            vec![Some("network"), None, Some("process")],
+            vec![],
+            vec![Some("network")],
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(lists.len(), 3);
+        assert_eq!(lists.codes(0), [0, Keywords::ABSENT, 1]);
+        assert_eq!(lists.codes(2), [0], "equal elements share a code");
+        let column = Column::KeywordList(lists);
         let row0: Vec<_> = column.values(0).map(|v| v.to_string()).collect();
         assert_eq!(row0, ["network", "process"]);
         assert_eq!(column.values(1).count(), 0);
+        assert_eq!(column.values(3).count(), 0, "past the last row");
     }
 
     #[test]

@@ -21,7 +21,7 @@ mod scan;
 mod tests;
 pub mod write;
 
-pub use column::{Column, FieldKind, Keywords, ValueRef};
+pub use column::{Column, FieldKind, KeywordLists, Keywords, ValueRef};
 pub use error::Error;
 pub use event::EcsEvent;
 pub use files::EventStore;

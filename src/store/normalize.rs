@@ -7,14 +7,13 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, ListArray, StringArray};
-use arrow::buffer::OffsetBuffer;
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, StringArray};
 use arrow::compute::{cast, concat, filter};
-use arrow::datatypes::{DataType, Field, Int64Type, TimeUnit};
+use arrow::datatypes::{DataType, Int64Type, TimeUnit};
 use arrow::error::ArrowError;
 use chrono::DateTime;
 
-use super::column::{Column, FieldKind, Keywords, KeywordsBuilder};
+use super::column::{Column, FieldKind, KeywordListsBuilder, Keywords, KeywordsBuilder};
 
 /// Why an array cannot be read as its field's kind: what was expected instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,30 +79,29 @@ fn parse_rfc3339<'a>(values: impl Iterator<Item = Option<&'a str>>) -> Int64Arra
         .collect()
 }
 
-/// A column read batch by batch: keywords are coded as they come (each batch's dictionary once),
-/// the other kinds are normalised per batch and joined at the end.
+/// A column read batch by batch: keywords and keyword lists are coded as they come (each batch's
+/// dictionary once), integers are normalised per batch and joined at the end.
 #[derive(Debug)]
 pub enum ColumnBuilder {
     Keyword {
         builder: KeywordsBuilder,
-        /// The last dictionary seen and the code of each of its values: the batches of one
-        /// column chunk share their dictionary.
-        last: Option<(ArrayRef, Vec<u32>)>,
+        last: LastDictionary,
     },
-    Other {
-        kind: OtherKind,
-        parts: Vec<Column>,
+    KeywordList {
+        builder: KeywordListsBuilder,
+        last: LastDictionary,
+    },
+    Integer {
+        /// Ports are also checked to be in 0..=65535.
+        port: bool,
+        parts: Vec<Int64Array>,
         invalid: u64,
     },
 }
 
-/// The kinds read as whole Arrow arrays per batch.
-#[derive(Debug, Clone, Copy)]
-pub enum OtherKind {
-    KeywordList,
-    Integer,
-    Port,
-}
+/// The last dictionary seen and the code of each of its values: the batches of one column chunk
+/// share their dictionary.
+type LastDictionary = Option<(ArrayRef, Vec<u32>)>;
 
 impl ColumnBuilder {
     /// An empty column of `kind`.
@@ -113,17 +111,15 @@ impl ColumnBuilder {
                 builder: KeywordsBuilder::default(),
                 last: None,
             },
-            FieldKind::KeywordList => ColumnBuilder::other(OtherKind::KeywordList),
-            FieldKind::Integer => ColumnBuilder::other(OtherKind::Integer),
-            FieldKind::Port => ColumnBuilder::other(OtherKind::Port),
-        }
-    }
-
-    fn other(kind: OtherKind) -> ColumnBuilder {
-        ColumnBuilder::Other {
-            kind,
-            parts: Vec::new(),
-            invalid: 0,
+            FieldKind::KeywordList => ColumnBuilder::KeywordList {
+                builder: KeywordListsBuilder::default(),
+                last: None,
+            },
+            FieldKind::Integer | FieldKind::Port => ColumnBuilder::Integer {
+                port: kind == FieldKind::Port,
+                parts: Vec::new(),
+                invalid: 0,
+            },
         }
     }
 
@@ -135,20 +131,27 @@ impl ColumnBuilder {
     ) -> Result<(), Mismatch> {
         match self {
             ColumnBuilder::Keyword { builder, last } => append_keywords(builder, last, array, keep),
-            ColumnBuilder::Other {
-                kind,
+            ColumnBuilder::KeywordList { builder, last } => {
+                append_keyword_lists(builder, last, array, keep)
+            }
+            ColumnBuilder::Integer {
+                port,
                 parts,
                 invalid,
             } => {
                 let kept = match keep {
                     Some(keep) if keep.true_count() < array.len() => {
-                        filter(array, keep).map_err(|e| Mismatch::cast(kind.expected(), e))?
+                        filter(array, keep).map_err(|e| Mismatch::cast(INTEGER, e))?
                     }
                     _ => array.clone(),
                 };
-                let (column, nulled) = normalize_other(*kind, &kept)?;
-                if !column.is_empty() || parts.is_empty() {
-                    parts.push(column);
+                let (ints, nulled) = if *port {
+                    ports(&kept)?
+                } else {
+                    integers(&kept)?
+                };
+                if !ints.is_empty() || parts.is_empty() {
+                    parts.push(ints);
                 }
                 *invalid += nulled;
                 Ok(())
@@ -160,103 +163,77 @@ impl ColumnBuilder {
     pub fn finish(self) -> Result<(Column, u64), ArrowError> {
         match self {
             ColumnBuilder::Keyword { builder, .. } => Ok((Column::Keyword(builder.finish()), 0)),
-            ColumnBuilder::Other {
-                kind,
-                mut parts,
-                invalid,
-            } => {
-                let column = match parts.len() {
-                    0 => empty(kind),
-                    1 => parts.remove(0),
-                    _ => join(&parts)?,
+            ColumnBuilder::KeywordList { builder, .. } => {
+                Ok((Column::KeywordList(builder.finish()), 0))
+            }
+            ColumnBuilder::Integer { parts, invalid, .. } => {
+                let ints = match parts.as_slice() {
+                    [] => Int64Array::from(Vec::<i64>::new()),
+                    [only] => only.clone(),
+                    _ => {
+                        let arrays: Vec<&dyn Array> =
+                            parts.iter().map(|a| a as &dyn Array).collect();
+                        concat(&arrays)?.as_primitive::<Int64Type>().clone()
+                    }
                 };
-                Ok((column, invalid))
+                Ok((Column::Integer(ints), invalid))
             }
         }
     }
 }
 
-impl OtherKind {
-    fn expected(self) -> &'static str {
-        match self {
-            OtherKind::KeywordList => KEYWORD_LIST,
-            OtherKind::Port | OtherKind::Integer => INTEGER,
-        }
-    }
-}
-
-fn empty(kind: OtherKind) -> Column {
-    match kind {
-        OtherKind::KeywordList => Column::KeywordList(singleton_lists(StringArray::from(Vec::<
-            Option<&str>,
-        >::new(
-        )))),
-        OtherKind::Port | OtherKind::Integer => {
-            Column::Integer(Int64Array::from(Vec::<i64>::new()))
-        }
-    }
-}
-
-/// The parts of a list or integer column, one after the other.
-fn join(parts: &[Column]) -> Result<Column, ArrowError> {
-    let arrays: Vec<&dyn Array> = parts
-        .iter()
-        .filter_map(|part| match part {
-            Column::KeywordList(a) => Some(a as &dyn Array),
-            Column::Integer(a) => Some(a as &dyn Array),
-            Column::Keyword(_) => None,
-        })
-        .collect();
-    let joined = concat(&arrays)?;
-    Ok(match joined.data_type() {
-        DataType::Int64 => Column::Integer(joined.as_primitive::<Int64Type>().clone()),
-        _ => Column::KeywordList(joined.as_list::<i32>().clone()),
-    })
-}
-
-fn normalize_other(kind: OtherKind, array: &ArrayRef) -> Result<(Column, u64), Mismatch> {
-    match kind {
-        OtherKind::KeywordList => Ok((Column::KeywordList(keyword_list(array)?), 0)),
-        OtherKind::Integer => {
-            integers(array).map(|(ints, invalid)| (Column::Integer(ints), invalid))
-        }
-        OtherKind::Port => {
-            let (ints, unparseable) = integers(array)?;
-            let ports = ints.unary_opt(|v| (0..=65_535).contains(&v).then_some(v));
-            let out_of_range = (ports.null_count() - ints.null_count()) as u64;
-            Ok((Column::Integer(ports), unparseable + out_of_range))
-        }
-    }
+/// Ports: integers in 0..=65535; the others are nulled and counted with the unparseable ones.
+fn ports(array: &ArrayRef) -> Result<(Int64Array, u64), Mismatch> {
+    let (ints, unparseable) = integers(array)?;
+    let ports = ints.unary_opt(|v| (0..=65_535).contains(&v).then_some(v));
+    let out_of_range = (ports.null_count() - ints.null_count()) as u64;
+    Ok((ports, unparseable + out_of_range))
 }
 
 /// Codes the selected rows of a keyword array. A dictionary's values are coded once per
 /// dictionary, then each row is a lookup of its key.
 fn append_keywords(
     builder: &mut KeywordsBuilder,
-    last: &mut Option<(ArrayRef, Vec<u32>)>,
+    last: &mut LastDictionary,
     array: &ArrayRef,
     keep: Option<&BooleanArray>,
 ) -> Result<(), Mismatch> {
-    let selected = |row: usize| keep.is_none_or(|k| k.value(row));
-    let DataType::Dictionary(_, value_type) = array.data_type() else {
+    if !matches!(array.data_type(), DataType::Dictionary(..)) {
         let strings = keyword(array)?;
         for (row, value) in strings.iter().enumerate() {
-            if selected(row) {
+            if keep.is_none_or(|k| k.value(row)) {
                 builder.push(value);
             }
         }
         return Ok(());
-    };
-    if !is_keyword(value_type) {
-        return Err(Mismatch::new(KEYWORD));
     }
+    let row_codes = dictionary_codes(builder, last, array).ok_or(Mismatch::new(KEYWORD))?;
+    match keep.filter(|k| k.true_count() < row_codes.len()) {
+        None => builder.extend_codes(row_codes.into_iter()),
+        Some(keep) => {
+            let kept = keep.values().set_indices();
+            builder.extend_codes(kept.map_while(|row| row_codes.get(row).copied()));
+        }
+    }
+    Ok(())
+}
+
+/// Each row's code of a dictionary-encoded keyword array ([`Keywords::ABSENT`] where null),
+/// gathered through its keys in one pass; the dictionary's values are coded once. `None` when
+/// the values are not keywords.
+fn dictionary_codes(
+    builder: &mut KeywordsBuilder,
+    last: &mut LastDictionary,
+    array: &ArrayRef,
+) -> Option<Vec<u32>> {
     let dictionary = array.as_any_dictionary();
     let values = dictionary.values();
     let seen = last
         .as_ref()
         .is_some_and(|(seen, _)| std::ptr::addr_eq(Arc::as_ptr(seen), Arc::as_ptr(values)));
     if !seen {
-        let codes = keyword(values)?
+        let codes = keyword(values)
+            .ok()?
             .iter()
             .map(|v| v.map_or(Keywords::ABSENT, |s| builder.intern(s)))
             .collect();
@@ -264,12 +241,8 @@ fn append_keywords(
     }
     let codes = last.as_ref().map_or(&[][..], |(_, codes)| codes.as_slice());
     if codes.is_empty() {
-        (0..array.len())
-            .filter(|&row| selected(row))
-            .for_each(|_| builder.push_code(Keywords::ABSENT));
-        return Ok(());
+        return Some(vec![Keywords::ABSENT; array.len()]);
     }
-    // Each row's code, gathered through the page's keys in one pass, then the nulls cleared.
     let mut row_codes: Vec<u32> = dictionary
         .normalized_keys()
         .into_iter()
@@ -282,14 +255,67 @@ fn append_keywords(
             }
         }
     }
-    match keep.filter(|k| k.true_count() < row_codes.len()) {
-        None => builder.extend_codes(row_codes.into_iter()),
-        Some(keep) => {
-            let kept = keep.values().set_indices();
-            builder.extend_codes(kept.map_while(|row| row_codes.get(row).copied()));
+    Some(row_codes)
+}
+
+/// Codes the selected rows of a list of keywords, or of a single keyword column as one-element
+/// lists. The elements are coded as a keyword column's rows are.
+fn append_keyword_lists(
+    builder: &mut KeywordListsBuilder,
+    last: &mut LastDictionary,
+    array: &ArrayRef,
+    keep: Option<&BooleanArray>,
+) -> Result<(), Mismatch> {
+    let selected = |row: usize| keep.is_none_or(|k| k.value(row));
+    let (elements, offsets): (&ArrayRef, Vec<usize>) = match array.data_type() {
+        DataType::List(_) => {
+            let lists = array.as_list::<i32>();
+            let offsets = lists.value_offsets().iter().map(|&o| o as usize);
+            (lists.values(), offsets.collect())
+        }
+        DataType::LargeList(_) => {
+            let lists = array.as_list::<i64>();
+            let offsets = lists.value_offsets().iter().map(|&o| o as usize);
+            (lists.values(), offsets.collect())
+        }
+        other if is_keyword(other) => {
+            let codes = element_codes(builder.elements(), last, array)?;
+            for (row, &code) in codes.iter().enumerate() {
+                if selected(row) {
+                    let one = [code];
+                    builder.push_row(if code == Keywords::ABSENT { &[] } else { &one });
+                }
+            }
+            return Ok(());
+        }
+        _ => return Err(Mismatch::new(KEYWORD_LIST)),
+    };
+    let codes = element_codes(builder.elements(), last, elements)?;
+    for row in (0..array.len()).filter(|&row| selected(row)) {
+        let range = offsets[row]..offsets[row + 1];
+        match codes.get(range) {
+            Some(row_codes) if array.is_valid(row) => builder.push_row(row_codes),
+            _ => builder.push_row(&[]),
         }
     }
     Ok(())
+}
+
+/// The code of each element of a keyword array, plain or dictionary-encoded.
+fn element_codes(
+    builder: &mut KeywordsBuilder,
+    last: &mut LastDictionary,
+    elements: &ArrayRef,
+) -> Result<Vec<u32>, Mismatch> {
+    let mismatch = || Mismatch::new(KEYWORD_LIST);
+    if matches!(elements.data_type(), DataType::Dictionary(..)) {
+        return dictionary_codes(builder, last, elements).ok_or_else(mismatch);
+    }
+    let strings = keyword(elements).map_err(|_| mismatch())?;
+    Ok(strings
+        .iter()
+        .map(|v| v.map_or(Keywords::ABSENT, |s| builder.intern(s)))
+        .collect())
 }
 
 fn is_string(data_type: &DataType) -> bool {
@@ -318,29 +344,6 @@ fn keyword(array: &ArrayRef) -> Result<StringArray, Mismatch> {
     }
 }
 
-fn keyword_list(array: &ArrayRef) -> Result<ListArray, Mismatch> {
-    match array.data_type() {
-        DataType::List(item) if item.data_type() == &DataType::Utf8 => {
-            Ok(array.as_list::<i32>().clone())
-        }
-        DataType::List(item) | DataType::LargeList(item) if is_keyword(item.data_type()) => {
-            let target = DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)));
-            let lists = cast(array, &target).map_err(|e| Mismatch::cast(KEYWORD_LIST, e))?;
-            Ok(lists.as_list::<i32>().clone())
-        }
-        other if is_keyword(other) => Ok(singleton_lists(keyword(array)?)),
-        _ => Err(Mismatch::new(KEYWORD_LIST)),
-    }
-}
-
-/// Each string as a one-element list (a null string as a null list), sharing the strings' buffers.
-fn singleton_lists(strings: StringArray) -> ListArray {
-    let offsets = OffsetBuffer::from_lengths(std::iter::repeat_n(1, strings.len()));
-    let nulls = strings.nulls().cloned();
-    let item = Arc::new(Field::new_list_field(DataType::Utf8, true));
-    ListArray::new(item, offsets, Arc::new(strings), nulls)
-}
-
 /// Integers of any width or numeric strings as Int64; unparseable or overflowing values become
 /// null and are counted.
 fn integers(array: &ArrayRef) -> Result<(Int64Array, u64), Mismatch> {
@@ -357,11 +360,11 @@ fn integers(array: &ArrayRef) -> Result<(Int64Array, u64), Mismatch> {
 mod tests {
     use super::*;
     use arrow::array::{
-        DictionaryArray, Float64Array, Int32Array, LargeListArray, LargeStringArray, ListBuilder,
-        StringBuilder, StringViewArray, TimestampMicrosecondArray, TimestampNanosecondArray,
-        TimestampSecondArray, UInt16Array, UInt64Array,
+        DictionaryArray, Float64Array, Int32Array, LargeListArray, LargeStringArray, ListArray,
+        ListBuilder, StringBuilder, StringViewArray, TimestampMicrosecondArray,
+        TimestampNanosecondArray, TimestampSecondArray, UInt16Array, UInt64Array,
     };
-    use arrow::datatypes::Int8Type;
+    use arrow::datatypes::{Field, Int8Type};
 
     /// `array` as a column of `kind`, with the number of invalid values nulled.
     fn normalize(kind: FieldKind, array: &ArrayRef) -> Result<(Column, u64), Mismatch> {
@@ -459,6 +462,64 @@ mod tests {
             vec!["tcp"],
         ];
         assert_eq!(rows, expected);
+    }
+
+    /// Lists whose elements are dictionary-encoded, as the scan reads them: `[network, null]`,
+    /// a null list, `[process, network]`, `[]`.
+    fn dictionary_lists() -> ArrayRef {
+        let keys = Int32Array::from(vec![Some(0), None, Some(1), Some(0)]);
+        let dictionary = StringArray::from(vec!["network", "process"]);
+        let elements = DictionaryArray::try_new(keys, Arc::new(dictionary)).unwrap();
+        let item = Arc::new(Field::new_list_field(elements.data_type().clone(), true));
+        let offsets = arrow::buffer::OffsetBuffer::from_lengths([2, 0, 2, 0]);
+        let nulls = arrow::buffer::NullBuffer::from(vec![true, false, true, true]);
+        Arc::new(ListArray::new(
+            item,
+            offsets,
+            Arc::new(elements),
+            Some(nulls),
+        ))
+    }
+
+    #[test]
+    fn dictionary_lists_keep_the_selected_rows_and_skip_null_elements() {
+        let lists = dictionary_lists();
+        let (column, _) = normalize(FieldKind::KeywordList, &lists).unwrap();
+        let expected = [vec!["network"], vec![], vec!["process", "network"], vec![]];
+        assert_eq!(
+            values(&column),
+            expected.map(|r| r.into_iter().map(String::from).collect::<Vec<_>>())
+        );
+
+        let mut builder = ColumnBuilder::new(FieldKind::KeywordList);
+        let keep = BooleanArray::from(vec![false, true, true, false]);
+        builder.append(&lists, Some(&keep)).unwrap();
+        builder.append(&lists.slice(2, 2), None).unwrap();
+        let (column, _) = builder.finish().unwrap();
+        let Column::KeywordList(coded) = &column else {
+            panic!("a list column");
+        };
+        assert_eq!(coded.values().len(), 2, "one dictionary, coded once");
+        let expected = [
+            vec![],
+            vec!["process", "network"],
+            vec!["process", "network"],
+            vec![],
+        ];
+        assert_eq!(
+            values(&column),
+            expected.map(|r| r.into_iter().map(String::from).collect::<Vec<_>>())
+        );
+    }
+
+    #[test]
+    fn lists_of_other_types_are_refused() {
+        let floats = Float64Array::from(vec![1.0]);
+        let item = Arc::new(Field::new_list_field(DataType::Float64, true));
+        let offsets = arrow::buffer::OffsetBuffer::from_lengths([1]);
+        let lists: ArrayRef = Arc::new(ListArray::new(item, offsets, Arc::new(floats), None));
+        let refused = normalize(FieldKind::KeywordList, &lists).unwrap_err();
+        assert_eq!(refused.expected, KEYWORD_LIST);
     }
 
     #[test]

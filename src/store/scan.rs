@@ -51,7 +51,12 @@ fn read_unit(unit: &ScanUnit, fields: &[FieldRequest]) -> Result<EventFrame, Err
     }
     let keywords: Vec<&FieldPath> = targets
         .iter()
-        .filter(|(name, _)| FieldKind::of(name) == FieldKind::Keyword)
+        .filter(|(name, _)| {
+            matches!(
+                FieldKind::of(name),
+                FieldKind::Keyword | FieldKind::KeywordList
+            )
+        })
         .map(|(_, p)| p)
         .collect();
     let metadata = as_dictionaries(path, metadata, &keywords)?;
@@ -93,8 +98,8 @@ fn read_unit(unit: &ScanUnit, fields: &[FieldRequest]) -> Result<EventFrame, Err
 }
 
 /// The file's metadata with the keyword columns at `paths` read as dictionaries when they are
-/// plain strings: dictionary-encoded Parquet pages then reach the frame's codes without being
-/// decoded to one string per row.
+/// plain strings or lists of them: dictionary-encoded Parquet pages then reach the frame's codes
+/// without being decoded to one string per row or element.
 fn as_dictionaries(
     path: &Path,
     metadata: ArrowReaderMetadata,
@@ -124,10 +129,13 @@ fn dictionary_hint(field: &FieldRef, parent: &[&str], paths: &[&FieldPath]) -> F
     let requested = paths
         .iter()
         .any(|p| p.iter().map(String::as_str).eq(at.iter().copied()));
+    let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
     match field.data_type() {
-        DataType::Utf8 if requested => Arc::new(field.as_ref().clone().with_data_type(
-            DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
-        )),
+        DataType::Utf8 if requested => Arc::new(field.as_ref().clone().with_data_type(dictionary)),
+        DataType::List(item) if requested && item.data_type() == &DataType::Utf8 => {
+            let item = Arc::new(item.as_ref().clone().with_data_type(dictionary));
+            Arc::new(field.as_ref().clone().with_data_type(DataType::List(item)))
+        }
         DataType::Struct(children) => {
             let hinted: Fields = children
                 .iter()
