@@ -213,8 +213,18 @@ impl KeywordListsBuilder {
 
     /// Appends a row with these element codes (none for a null or empty list).
     pub fn push_row(&mut self, codes: &[u32]) {
-        self.elements.extend_codes(codes.iter().copied());
+        // Rows hold an element or two: pushed one by one, not copied as a slice.
+        for &code in codes {
+            self.elements.codes.push(code);
+        }
         self.ends.push(self.elements.codes.len() as u32);
+    }
+
+    /// Appends rows whose elements are one run: `ends` are where each row ends in `run`.
+    pub fn push_rows(&mut self, run: &[u32], ends: impl Iterator<Item = usize>) {
+        let base = self.elements.codes.len();
+        self.elements.codes.extend_from_slice(run);
+        self.ends.extend(ends.map(|end| (base + end) as u32));
     }
 
     /// The column built so far.

@@ -291,10 +291,24 @@ fn append_keyword_lists(
         _ => return Err(Mismatch::new(KEYWORD_LIST)),
     };
     let codes = element_codes(builder.elements(), last, elements)?;
-    for row in (0..array.len()).filter(|&row| selected(row)) {
-        let range = offsets[row]..offsets[row + 1];
-        match codes.get(range) {
-            Some(row_codes) if array.is_valid(row) => builder.push_row(row_codes),
+    let nulls = array.nulls().filter(|n| n.null_count() > 0);
+    let partial = keep.filter(|k| k.true_count() < array.len());
+    if partial.is_none() && nulls.is_none() {
+        // Every row kept and none null: the rows' elements are one run of codes.
+        let (first, end) = (offsets[0], offsets[offsets.len() - 1]);
+        if let Some(run) = codes.get(first..end) {
+            builder.push_rows(run, offsets[1..].iter().map(|&o| o - first));
+            return Ok(());
+        }
+    }
+    let rows: Box<dyn Iterator<Item = usize>> = match partial {
+        Some(keep) => Box::new(keep.values().set_indices()),
+        None => Box::new(0..array.len()),
+    };
+    for row in rows {
+        let valid = nulls.is_none_or(|n| n.is_valid(row));
+        match codes.get(offsets[row]..offsets[row + 1]) {
+            Some(row_codes) if valid => builder.push_row(row_codes),
             _ => builder.push_row(&[]),
         }
     }
