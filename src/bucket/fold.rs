@@ -247,27 +247,39 @@ impl PairSet {
     }
 
     /// Adds a pair; a bit set while it fits the bitmap.
-    #[inline]
+    #[inline(always)]
     fn insert(&mut self, group: u32, code: u64) {
         if let PairSet::Bits { width, words } = self
             && code < *width as u64
         {
             // Below 2^32 groups of below 2^32 codes: the product fits in 64 bits.
             let bit = group as u64 * *width as u64 + code;
+            if let Some(word) = words.get_mut((bit / 64) as usize) {
+                *word |= 1 << (bit % 64);
+                return;
+            }
+        }
+        self.insert_slow(group, code);
+    }
+
+    /// Adds a pair past the bitmap's words: grows the bitmap while it stays under
+    /// [`MAX_BITMAP_BITS`], else moves its pairs to the hash set.
+    #[cold]
+    #[inline(never)]
+    fn insert_slow(&mut self, group: u32, code: u64) {
+        if let PairSet::Bits { width, words } = self
+            && code < *width as u64
+        {
+            let bit = group as u64 * *width as u64 + code;
             if bit < MAX_BITMAP_BITS as u64 {
+                // Room for the groups to come, so most events find their word.
                 let word = (bit / 64) as usize;
-                if word >= words.len() {
-                    words.resize(word + 1, 0);
-                }
+                let grown = (word + 1).max(2 * words.len()).min(MAX_BITMAP_BITS / 64);
+                words.resize(grown, 0);
                 words[word] |= 1 << (bit % 64);
                 return;
             }
         }
-        self.insert_hashed(group, code);
-    }
-
-    /// Inserts into the hash set, moving a bitmap's pairs there first.
-    fn insert_hashed(&mut self, group: u32, code: u64) {
         if let PairSet::Bits { .. } = self {
             let mut set = HashSet::default();
             self.for_each(|group, code| {
