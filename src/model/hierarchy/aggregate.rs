@@ -131,9 +131,19 @@ fn log_joint_upper_bound(probabilities: &[f64]) -> f64 {
         return only.max(f64::MIN_POSITIVE).ln().min(0.0);
     }
     let n = probabilities.len() as f64;
+    // The probabilities come sorted and repeat (many values share one probability): each run of
+    // equal ones takes one inverse error function, and the sum keeps its order.
+    let mut last: Option<(f64, f64)> = None;
     let sum_z2: f64 = probabilities
         .iter()
-        .map(|p| z_score(p.max(f64::MIN_POSITIVE)).powi(2))
+        .map(|&p| match last {
+            Some((previous, z2)) if previous == p => z2,
+            _ => {
+                let z2 = z_score(p.max(f64::MIN_POSITIVE)).powi(2);
+                last = Some((p, z2));
+                z2
+            }
+        })
         .sum();
     if sum_z2 == 0.0 || sum_z2 / n < 1e-8 {
         return 0.0;
