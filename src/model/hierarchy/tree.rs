@@ -169,13 +169,18 @@ fn detectors(p: f64, smallest_descendant: f64, memo: &mut Memo) -> Raw {
     }
 }
 
-/// One subset's probability: itself when alone, else combined in `style`.
+/// One subset's probability: itself when alone, else combined in `style`. Large sets (a pivot
+/// root's nodes) are combined directly: they seldom repeat, and their key would cost a sort.
 fn subset(style: Style, ps: &[f64], memo: &mut Memo) -> f64 {
     match ps {
         [only] => *only,
+        _ if ps.len() > MAX_REMEMBERED => combine(style, ps).probability,
         _ => memo.combine(style, ps).probability,
     }
 }
+
+/// The largest set of probabilities whose combination [`Memo`] keeps.
+const MAX_REMEMBERED: usize = 32;
 
 /// Root of the main tree: person nodes per partition, a partition-name node over several.
 fn main_root(leaves: &[Leaf], memo: &mut Memo) -> Raw {
