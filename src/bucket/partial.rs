@@ -60,8 +60,8 @@ impl Dictionary {
         code
     }
 
-    /// The values as shared texts, with each code's rank in the texts' byte order: groups then
-    /// sort their codes as integers, and their sets are built from sorted input.
+    /// The values as shared texts in byte order, with each code's rank in that order: pairs
+    /// then sort by rank as integers, and their sets are built from sorted input.
     fn sorted_texts(&self) -> SortedTexts {
         let texts: Vec<Arc<str>> = self.values.iter().map(Value::shared).collect();
         let mut order: Vec<u32> = (0..texts.len() as u32).collect();
@@ -70,7 +70,11 @@ impl Dictionary {
         for (position, &code) in order.iter().enumerate() {
             rank[code as usize] = position as u32;
         }
-        SortedTexts { texts, rank }
+        let in_order = order
+            .iter()
+            .map(|&code| texts[code as usize].clone())
+            .collect();
+        SortedTexts { in_order, rank }
     }
 
     /// The codes in `self` of `other`'s values, indexed by their code in `other`.
@@ -79,21 +83,50 @@ impl Dictionary {
     }
 }
 
-/// A dictionary's texts and the rank of each code in their byte order.
+/// A dictionary's texts in byte order and the rank of each code in that order.
 struct SortedTexts {
-    texts: Vec<Arc<str>>,
+    in_order: Vec<Arc<str>>,
     rank: Vec<u32>,
 }
 
 impl SortedTexts {
-    /// The texts of `codes`, each once, in byte order, at most `limit` of them.
-    fn smallest(&self, mut codes: Vec<u32>, limit: usize) -> Vec<Arc<str>> {
-        codes.sort_unstable_by_key(|&code| self.rank[code as usize]);
-        codes.dedup();
-        codes
-            .into_iter()
-            .take(limit)
-            .map(|code| self.texts[code as usize].clone())
+    /// Per group, the texts of the codes `seen` lists for it: each once, in byte order, at most
+    /// `limit` of them. The pairs are laid out by group in one counting pass, then each group's
+    /// ranks sorted as integers.
+    fn by_group(&self, seen: Vec<(u32, u32)>, groups: usize, limit: usize) -> Vec<Vec<Arc<str>>> {
+        let mut starts = vec![0usize; groups + 1];
+        for &(group, _) in &seen {
+            if let Some(count) = starts.get_mut(group as usize + 1) {
+                *count += 1;
+            }
+        }
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        let mut next = starts.clone();
+        let mut ranks = vec![0u32; starts[groups]];
+        for (group, code) in seen {
+            if let (Some(at), Some(&rank)) =
+                (next.get_mut(group as usize), self.rank.get(code as usize))
+            {
+                ranks[*at] = rank;
+                *at += 1;
+            }
+        }
+        (0..groups)
+            .map(|group| {
+                let mine = &mut ranks[starts[group]..next[group]];
+                mine.sort_unstable();
+                let mut texts = Vec::with_capacity(mine.len().min(limit));
+                let mut last = None;
+                for &rank in mine.iter() {
+                    if last != Some(rank) && texts.len() < limit {
+                        texts.push(self.in_order[rank as usize].clone());
+                    }
+                    last = Some(rank);
+                }
+                texts
+            })
             .collect()
     }
 }
@@ -243,17 +276,21 @@ impl PartialFold {
 
     /// One summary per bucket, with each code turned into its string once.
     pub fn summaries(self) -> BTreeMap<i64, BucketSummary> {
-        let mut hosts: Vec<Vec<u32>> = vec![Vec::new(); self.groups.len()];
-        for (group, host) in self.seen_hosts {
-            hosts[group as usize].push(host);
-        }
-        let mut influencers: Vec<Vec<Vec<u32>>> =
-            vec![vec![Vec::new(); self.names.len()]; self.groups.len()];
-        for (field, seen) in self.seen_influencers.into_iter().enumerate() {
-            for (group, value) in seen {
-                influencers[group as usize][field].push(value);
-            }
-        }
+        let groups = self.groups.len();
+        let mut hosts = self
+            .hosts
+            .sorted_texts()
+            .by_group(self.seen_hosts, groups, usize::MAX);
+        // One past the cap tells the list was capped.
+        let mut influencers: Vec<Vec<Vec<Arc<str>>>> = self
+            .influencers
+            .iter()
+            .zip(self.seen_influencers)
+            .map(|(dictionary, seen)| {
+                let texts = dictionary.sorted_texts();
+                texts.by_group(seen, groups, MAX_INFLUENCER_VALUES + 1)
+            })
+            .collect();
         let mut summaries: BTreeMap<i64, BucketSummary> = self
             .buckets
             .into_iter()
@@ -265,25 +302,16 @@ impl PartialFold {
                 (start, summary)
             })
             .collect();
-        let host_texts = self.hosts.sorted_texts();
-        let influencer_texts: Vec<SortedTexts> = self
-            .influencers
-            .iter()
-            .map(Dictionary::sorted_texts)
-            .collect();
-        let groups = self.groups.into_iter().zip(hosts).zip(influencers);
-        for ((((bucket, partition, by), events), hosts), influencers) in groups {
+        for (group, ((bucket, partition, by), events)) in self.groups.into_iter().enumerate() {
             let mut value = ValueSummary {
                 event_count: events,
-                hosts: TextSet::from_sorted(host_texts.smallest(hosts, usize::MAX)),
+                hosts: TextSet::from_sorted(std::mem::take(&mut hosts[group])),
                 ..ValueSummary::default()
             };
-            let fields = self.names.iter().zip(&influencer_texts).zip(influencers);
-            for ((name, texts), codes) in fields {
-                if !codes.is_empty() {
-                    // One past the cap tells the list was capped.
-                    let smallest = texts.smallest(codes, MAX_INFLUENCER_VALUES + 1);
-                    value.set_influencers(name, TextSet::from_sorted(smallest));
+            for (name, sets) in self.names.iter().zip(&mut influencers) {
+                let set = std::mem::take(&mut sets[group]);
+                if !set.is_empty() {
+                    value.set_influencers(name, TextSet::from_sorted(set));
                 }
             }
             let key = SeriesKey {
@@ -296,5 +324,36 @@ impl PartialFold {
             }
         }
         summaries
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(sets: &[Vec<Arc<str>>]) -> Vec<Vec<&str>> {
+        sets.iter()
+            .map(|set| set.iter().map(|t| &**t).collect())
+            .collect()
+    }
+
+    #[test]
+    fn pairs_become_each_groups_texts_once_in_byte_order_up_to_the_limit() {
+        let mut dictionary = Dictionary::default();
+        for text in ["web-2", "db-1", "web-10", "app-3"] {
+            dictionary.code(Value::Str(text.into()));
+        }
+        let texts_of = dictionary.sorted_texts();
+        // Group 0 lists web-2 twice (two frames), group 1 nothing, group 2 all four.
+        let seen = vec![(0, 0), (2, 0), (0, 1), (2, 3), (0, 0), (2, 2), (2, 1)];
+        let sets = texts_of.by_group(seen, 3, 3);
+        assert_eq!(
+            texts(&sets),
+            [
+                vec!["db-1", "web-2"],
+                vec![],
+                vec!["app-3", "db-1", "web-10"]
+            ]
+        );
     }
 }
