@@ -211,11 +211,16 @@ impl Groups {
         }
         for (field, (seen, column)) in self.influencers.into_iter().zip(influencers).enumerate() {
             let Some(column) = column else { continue };
-            let mut codes: HashMap<u64, u32> = HashMap::default();
+            // Dense codes are translated through a vector, integers through a hash map.
+            let mut dense = vec![None; column.width().unwrap_or(0)];
+            let mut sparse: HashMap<u64, Option<u32>> = HashMap::default();
             seen.for_each(|group, value| {
-                let code = *codes
-                    .entry(value)
-                    .or_insert_with(|| fold.influencer_code(field, column.value(value)));
+                let slot = match dense.get_mut(value as usize) {
+                    Some(slot) => slot,
+                    None => sparse.entry(value).or_insert(None),
+                };
+                let code =
+                    *slot.get_or_insert_with(|| fold.influencer_code(field, column.value(value)));
                 fold.saw_influencer(groups[group as usize], field, code);
             });
         }
