@@ -219,10 +219,14 @@ impl<'a> ValueLeaves<'a> {
     /// Groups every (value, leaf) pair of `field` by the value's allocation: values are shared
     /// strings, so most equal values are one allocation and the grouping hashes addresses only.
     fn new(field: &str, leaves: &'a [Leaf<'a>]) -> ValueLeaves<'a> {
+        let sets = || leaves.iter().filter_map(|leaf| leaf.influencers.get(field));
+        let pairs = sets().map(TextSet::len).sum();
+        let most_values = sets().map(TextSet::len).max().unwrap_or(0);
         let mut slots: HashMap<*const u8, u32> = HashMap::default();
-        let mut values = Vec::new();
-        let mut counts: Vec<usize> = Vec::new();
-        let mut listed: Vec<(u32, u32)> = Vec::new();
+        slots.reserve(most_values);
+        let mut values = Vec::with_capacity(most_values);
+        let mut counts: Vec<usize> = Vec::with_capacity(most_values);
+        let mut listed: Vec<(u32, u32)> = Vec::with_capacity(pairs);
         for (leaf, i) in leaves.iter().zip(0u32..) {
             for value in leaf.influencers.get(field).into_iter().flatten() {
                 let slot = *slots
