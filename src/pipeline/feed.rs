@@ -22,10 +22,15 @@ pub enum Source {
     Spark(spark::Session),
 }
 
-/// How much time one read covers: big enough to amortise file footers, small enough that a
-/// month-long backfill never holds more than a day of bucket summaries. Reads end on UTC
-/// midnight, so a day-partitioned file is decoded once.
-pub const CHUNK_MS: i64 = 24 * 3600 * 1000;
+/// A read covers whole UTC days, so a day-partitioned file is decoded once.
+const DAY_MS: i64 = 24 * 3600 * 1000;
+/// A read covers as many days as give it at least this many row groups. The read of the next
+/// chunk and the models of the last one meet when both end, and a row group is the smallest
+/// piece of a read a thread can take: with few of them, one thread waits for the other's last.
+const MIN_ROW_GROUPS_PER_READ: u64 = 12;
+/// The most days one read covers, so a backfill of a sparse store holds at most this many days
+/// of bucket summaries.
+const MAX_DAYS_PER_READ: i64 = 7;
 /// A file's row groups are read in at most this many pieces, so one big file still keeps every
 /// core busy.
 const PIECES_PER_FILE: usize = 4;
@@ -42,6 +47,8 @@ pub struct Feed<'a> {
     pub limit: i64,
     /// What all reads so far found.
     pub stats: ScanStats,
+    /// The days the next read covers, from the row groups per day the last read found.
+    days_per_read: i64,
 }
 
 /// A job's folded buckets that its model has not taken yet, by start time.
@@ -82,6 +89,7 @@ impl<'a> Feed<'a> {
             loaded_to: from,
             limit,
             stats: ScanStats::default(),
+            days_per_read: 1,
         }
     }
 
@@ -105,16 +113,17 @@ impl<'a> Feed<'a> {
     }
 
     /// The next chunk to read to have everything before `until` (capped at the limit): up to
-    /// the next UTC midnight, or further when `until` is further. `None` when all is read.
+    /// a UTC midnight [`Feed::days_per_read`] days on, or further when `until` is further.
+    /// `None` when all is read.
     fn next_window(&self, until: i64) -> Option<TimeRange> {
         let until = until.min(self.limit);
         if self.loaded_to >= until {
             return None;
         }
-        let next_midnight = (self.loaded_to.div_euclid(CHUNK_MS) + 1) * CHUNK_MS;
+        let midnight = (self.loaded_to.div_euclid(DAY_MS) + self.days_per_read) * DAY_MS;
         Some(TimeRange {
             start_ms: self.loaded_to,
-            end_ms: next_midnight.max(until).min(self.limit),
+            end_ms: midnight.max(until).min(self.limit),
         })
     }
 
@@ -145,6 +154,7 @@ impl<'a> Feed<'a> {
 
     /// Hands a chunk read to the jobs of `runs`, each its own buckets.
     pub fn accept(&mut self, runs: &mut [JobRun], chunk: Chunk) {
+        self.days_per_read = days_per_read(chunk.window, chunk.stats.row_groups_read);
         self.stats += chunk.stats;
         self.loaded_to = chunk.window.end_ms;
         for (job, buckets) in chunk.buckets {
@@ -293,6 +303,15 @@ pub fn fold_window(
     Ok(read.read()?.buckets.into_iter().map(|(_, b)| b).collect())
 }
 
+/// The days a read should cover after one of `window` found `row_groups`: enough for
+/// [`MIN_ROW_GROUPS_PER_READ`] at that many per day, at most [`MAX_DAYS_PER_READ`].
+fn days_per_read(window: TimeRange, row_groups: u64) -> i64 {
+    let days = (window.end_ms - window.start_ms) as f64 / DAY_MS as f64;
+    let per_day = row_groups as f64 / days.max(1.0);
+    let wanted = (MIN_ROW_GROUPS_PER_READ as f64 / per_day.max(f64::MIN_POSITIVE)).ceil();
+    wanted.clamp(1.0, MAX_DAYS_PER_READ as f64) as i64
+}
+
 /// One unit as up to [`PIECES_PER_FILE`] units of consecutive row groups.
 fn split(unit: &ScanUnit) -> Vec<ScanUnit> {
     let size = unit.row_groups.len().div_ceil(PIECES_PER_FILE).max(1);
@@ -315,5 +334,35 @@ fn merge(into: &mut BTreeMap<i64, BucketSummary>, from: BTreeMap<i64, BucketSumm
                 into.insert(start, summary);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn days(start_day: i64, end_day: i64) -> TimeRange {
+        TimeRange {
+            start_ms: start_day * DAY_MS,
+            end_ms: end_day * DAY_MS,
+        }
+    }
+
+    #[test]
+    fn a_read_covers_enough_days_for_the_threads_to_share_its_row_groups() {
+        // Five row groups a day (the demo fleet's): three days make twelve or more.
+        assert_eq!(days_per_read(days(0, 1), 5), 3);
+        assert_eq!(days_per_read(days(0, 3), 15), 3);
+        // A big fleet's day is enough alone.
+        assert_eq!(days_per_read(days(0, 1), 60), 1);
+        // A sparse or empty store reads at most a week at a time.
+        assert_eq!(days_per_read(days(0, 1), 1), MAX_DAYS_PER_READ);
+        assert_eq!(days_per_read(days(0, 1), 0), MAX_DAYS_PER_READ);
+        // A first read of part of a day counts as a day.
+        let part = TimeRange {
+            start_ms: DAY_MS / 2,
+            end_ms: DAY_MS,
+        };
+        assert_eq!(days_per_read(part, 6), 2);
     }
 }
