@@ -240,12 +240,7 @@ impl LevelScorers<'_> {
     /// value its own scope); `None` for a field never seen.
     pub fn influencer_score(&self, field: &str, value: &str, probability: f64) -> Option<f64> {
         let scorer = self.influencers.get(field)?;
-        // Most values are not anomalous: they score 0 without a scope to look up.
-        let raw = raw_score(probability);
-        if raw == 0.0 {
-            return Some(0.0);
-        }
-        Some(scorer.normalize(&value_key(value), raw))
+        Some(value_score(scorer, value, probability))
     }
 
     fn score_pivot(&self, pivot: super::tree::Pivot) -> ScoredPivot {
@@ -256,13 +251,12 @@ impl LevelScorers<'_> {
                 .unwrap_or(0.0),
             node: pivot.root,
         };
+        let scorer = self.influencers.get(field.as_str());
         let values = pivot
             .values
             .into_iter()
             .map(|(value, node)| {
-                let score = self
-                    .influencer_score(&field, &value, node.probability)
-                    .unwrap_or(0.0);
+                let score = scorer.map_or(0.0, |s| value_score(s, &value, node.probability));
                 (value, Scored { node, score })
             })
             .collect();
@@ -272,6 +266,16 @@ impl LevelScorers<'_> {
             values,
         }
     }
+}
+
+/// The influencer score of `value` at `probability` against its field's scorer.
+fn value_score(scorer: &Scorer, value: &str, probability: f64) -> f64 {
+    // Most values are not anomalous: they score 0 without a scope to look up.
+    let raw = raw_score(probability);
+    if raw == 0.0 {
+        return 0.0;
+    }
+    scorer.normalize(&value_key(value), raw)
 }
 
 #[cfg(test)]
