@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, StringArray};
 use arrow::compute::{cast, concat, filter};
-use arrow::datatypes::{DataType, Int64Type, TimeUnit};
+use arrow::datatypes::{DataType, Int32Type, Int64Type, TimeUnit};
 use arrow::error::ArrowError;
 use chrono::DateTime;
 
@@ -243,11 +243,12 @@ fn dictionary_codes(
     if codes.is_empty() {
         return Some(vec![Keywords::ABSENT; array.len()]);
     }
-    let mut row_codes: Vec<u32> = dictionary
-        .normalized_keys()
-        .into_iter()
-        .map(|key| codes.get(key).copied().unwrap_or(Keywords::ABSENT))
-        .collect();
+    let code_of = |key: usize| codes.get(key).copied().unwrap_or(Keywords::ABSENT);
+    // The scan reads keywords with 32-bit keys: gathered straight from them.
+    let mut row_codes: Vec<u32> = match array.as_dictionary_opt::<Int32Type>() {
+        Some(keys) => keys.keys().values().iter().map(|&k| code_of(k as usize)).collect(),
+        None => dictionary.normalized_keys().into_iter().map(code_of).collect(),
+    };
     if let Some(nulls) = array.nulls().filter(|n| n.null_count() > 0) {
         for (code, valid) in row_codes.iter_mut().zip(nulls.iter()) {
             if !valid {
