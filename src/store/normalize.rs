@@ -246,8 +246,17 @@ fn dictionary_codes(
     let code_of = |key: usize| codes.get(key).copied().unwrap_or(Keywords::ABSENT);
     // The scan reads keywords with 32-bit keys: gathered straight from them.
     let mut row_codes: Vec<u32> = match array.as_dictionary_opt::<Int32Type>() {
-        Some(keys) => keys.keys().values().iter().map(|&k| code_of(k as usize)).collect(),
-        None => dictionary.normalized_keys().into_iter().map(code_of).collect(),
+        Some(keys) => keys
+            .keys()
+            .values()
+            .iter()
+            .map(|&k| code_of(k as usize))
+            .collect(),
+        None => dictionary
+            .normalized_keys()
+            .into_iter()
+            .map(code_of)
+            .collect(),
     };
     if let Some(nulls) = array.nulls().filter(|n| n.null_count() > 0) {
         for (code, valid) in row_codes.iter_mut().zip(nulls.iter()) {
