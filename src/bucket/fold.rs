@@ -60,37 +60,45 @@ pub fn fold_frame(frame: &EventFrame, rows: &[u32], fields: &FoldFields, into: &
             .iter()
             .map(|c| c.as_ref().and_then(Coded::width)),
     );
+    // First each kept row's group, then each field's pairs in one tight pass over those rows.
+    let mut grouped: Vec<(u32, u32)> = Vec::with_capacity(rows.len());
     for &row in rows {
-        let row = row as usize;
-        let t = frame.timestamps[row];
+        let t = frame.timestamps[row as usize];
         if t < fields.from_ms || t >= fields.to_ms {
             continue;
         }
-        let Some(by_code) = by.first(row) else {
+        let Some(by_code) = by.first(row as usize) else {
             continue;
         };
         let partition_code = match &partition {
             None => None,
-            Some(column) => match column.as_ref().and_then(|c| c.first(row)) {
+            Some(column) => match column.as_ref().and_then(|c| c.first(row as usize)) {
                 Some(code) => Some(code),
                 None => continue,
             },
         };
         let group = groups.event(fields.span.bucket_start(t), partition_code, by_code);
-        if let Some(&host) = hosts.and_then(|h| h.codes().get(row))
-            && host != Keywords::ABSENT
-        {
-            groups.hosts.insert(group, u64::from(host));
-        }
-        let fields = groups
-            .influencers
-            .iter_mut()
-            .zip(&influencers)
-            .zip(&sources);
-        for ((set, column), source) in fields {
-            if let (Some(column), Source::Rows) = (column, source) {
-                column.each(row, |code| set.insert(group, code));
+        grouped.push((row, group));
+    }
+    if let Some(hosts) = hosts {
+        groups.hosts.insert_codes(&grouped, hosts.codes());
+    }
+    let per_row = groups
+        .influencers
+        .iter_mut()
+        .zip(&influencers)
+        .zip(&sources);
+    for ((set, column), source) in per_row {
+        match (column, source) {
+            (Some(Coded::Keyword(keywords)), Source::Rows) => {
+                set.insert_codes(&grouped, keywords.codes())
             }
+            (Some(column), Source::Rows) => {
+                for &(row, group) in &grouped {
+                    column.each(row as usize, |code| set.insert(group, code));
+                }
+            }
+            _ => {}
         }
     }
     groups.derive_influencers(&sources);
@@ -294,6 +302,17 @@ impl PairSet {
         }
         if let PairSet::Hashed(set) = self {
             set.insert((group, code));
+        }
+    }
+
+    /// Adds the pair (group, code of the row) of each (row, group), skipping rows without a
+    /// value.
+    fn insert_codes(&mut self, grouped: &[(u32, u32)], codes: &[u32]) {
+        for &(row, group) in grouped {
+            match codes.get(row as usize) {
+                Some(&code) if code != Keywords::ABSENT => self.insert(group, u64::from(code)),
+                _ => {}
+            }
         }
     }
 
