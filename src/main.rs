@@ -4,6 +4,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// The threads allocate and free many short-lived buffers: with the system allocator they
+/// waited on its locks (six times the context switches) and lost 10% of the backfill's wall time
+/// (docs/dependencies.md). polars makes the same choice.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = netrare::cli::Cli::parse();
     netrare::cli::init_logging(&cli.global);
