@@ -154,7 +154,11 @@ impl<'a> Feed<'a> {
 
     /// Hands a chunk read to the jobs of `runs`, each its own buckets.
     pub fn accept(&mut self, runs: &mut [JobRun], chunk: Chunk) {
-        self.days_per_read = days_per_read(chunk.window, chunk.stats.row_groups_read);
+        self.days_per_read = days_per_read(
+            chunk.window,
+            chunk.stats.row_groups_read,
+            self.days_per_read,
+        );
         self.stats += chunk.stats;
         self.loaded_to = chunk.window.end_ms;
         for (job, buckets) in chunk.buckets {
@@ -303,13 +307,22 @@ pub fn fold_window(
     Ok(read.read()?.buckets.into_iter().map(|(_, b)| b).collect())
 }
 
-/// The days a read should cover after one of `window` found `row_groups`: enough for
-/// [`MIN_ROW_GROUPS_PER_READ`] at that many per day, at most [`MAX_DAYS_PER_READ`].
-fn days_per_read(window: TimeRange, row_groups: u64) -> i64 {
+/// The days the next read should cover after one of `window` found `row_groups`, the last
+/// covering `last` days: enough for [`MIN_ROW_GROUPS_PER_READ`] at that many per day, at most
+/// [`MAX_DAYS_PER_READ`], and at most twice `last`. A read of part of a day is scaled to the
+/// whole day (a short window overstates a day's row groups: it touches at least one per file).
+/// A backfill's first read reaches back from its first bucket to its checkpoint, often over
+/// days before the store's first event: empty, it says nothing of the days after (one day
+/// next); partly filled, it understates them, and growing at most twofold per read bounds what
+/// that costs before the next read corrects it.
+fn days_per_read(window: TimeRange, row_groups: u64, last: i64) -> i64 {
+    if row_groups == 0 {
+        return 1;
+    }
     let days = (window.end_ms - window.start_ms) as f64 / DAY_MS as f64;
-    let per_day = row_groups as f64 / days.max(1.0);
-    let wanted = (MIN_ROW_GROUPS_PER_READ as f64 / per_day.max(f64::MIN_POSITIVE)).ceil();
-    wanted.clamp(1.0, MAX_DAYS_PER_READ as f64) as i64
+    let per_day = row_groups as f64 / days.max(f64::MIN_POSITIVE);
+    let wanted = (MIN_ROW_GROUPS_PER_READ as f64 / per_day).ceil();
+    (wanted.clamp(1.0, MAX_DAYS_PER_READ as f64) as i64).min(2 * last.max(1))
 }
 
 /// One unit as up to [`PIECES_PER_FILE`] units of consecutive row groups.
@@ -350,19 +363,31 @@ mod tests {
 
     #[test]
     fn a_read_covers_enough_days_for_the_threads_to_share_its_row_groups() {
-        // Five row groups a day (the demo fleet's): three days make twelve or more.
-        assert_eq!(days_per_read(days(0, 1), 5), 3);
-        assert_eq!(days_per_read(days(0, 3), 15), 3);
+        // Five row groups a day (the demo fleet's): three days make twelve or more, reached
+        // after a read of two.
+        assert_eq!(days_per_read(days(0, 1), 5, 1), 2);
+        assert_eq!(days_per_read(days(0, 2), 10, 2), 3);
+        assert_eq!(days_per_read(days(0, 3), 15, 3), 3);
         // A big fleet's day is enough alone.
-        assert_eq!(days_per_read(days(0, 1), 60), 1);
-        // A sparse or empty store reads at most a week at a time.
-        assert_eq!(days_per_read(days(0, 1), 1), MAX_DAYS_PER_READ);
-        assert_eq!(days_per_read(days(0, 1), 0), MAX_DAYS_PER_READ);
-        // A first read of part of a day counts as a day.
-        let part = TimeRange {
+        assert_eq!(days_per_read(days(0, 1), 60, 1), 1);
+        assert_eq!(days_per_read(days(0, 3), 180, 3), 1);
+        // A sparse store reads at most a week at a time.
+        assert_eq!(days_per_read(days(0, 4), 1, 4), MAX_DAYS_PER_READ);
+        // Two empty weeks before a store's first day: one day next, not a week of it.
+        assert_eq!(days_per_read(days(0, 14), 0, 1), 1);
+        // Two weeks holding only a big fleet's last half day: two days next, then corrected.
+        assert_eq!(days_per_read(days(0, 14), 23, 1), 2);
+        // A read of part of a day is scaled to the whole day: an hour touching two row groups
+        // is not a sparse day.
+        let hour = TimeRange {
+            start_ms: DAY_MS - 3_600_000,
+            end_ms: DAY_MS,
+        };
+        assert_eq!(days_per_read(hour, 2, 1), 1);
+        let half = TimeRange {
             start_ms: DAY_MS / 2,
             end_ms: DAY_MS,
         };
-        assert_eq!(days_per_read(part, 6), 2);
+        assert_eq!(days_per_read(half, 2, 1), 2);
     }
 }
