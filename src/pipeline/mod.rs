@@ -9,6 +9,7 @@ mod feed;
 mod job;
 mod runner;
 mod schedule;
+mod writer;
 
 pub use feed::{Source, fold_window};
 pub use job::PlannedJob;
@@ -25,7 +26,7 @@ use rayon::prelude::*;
 use crate::output;
 use crate::results::{AnomalyRecord, ResultSet};
 use crate::rule::Alert;
-use crate::state::{self, Append, Commit, Publish, StateLock};
+use crate::state::{self, Publish, StateLock};
 use crate::store::ScanStats;
 use feed::{Feed, PendingBuckets};
 use job::JobRun;
@@ -143,91 +144,97 @@ pub fn execute(plan: Plan) -> Result<Report, Error> {
         .map(|r| r.complete_until(last_now))
         .max()
         .unwrap_or(first_now);
-    let mut feed = Feed::new(&plan.source, &runs, limit);
-    let bar = progress_bar(&plan, &runs, limit);
-    let mut all_alerts = Vec::new();
-    let started = Instant::now();
+    // Commits are written beside the models; all are written when this returns.
+    let (scan, all_alerts) = writer::with_writer(&plan.state_dir, |writer| {
+        let mut feed = Feed::new(&plan.source, &runs, limit);
+        let bar = progress_bar(&plan, &runs, limit);
+        let mut all_alerts = Vec::new();
+        let started = Instant::now();
 
-    let until = |runs: &[JobRun], now: i64| {
-        runs.iter()
-            .map(|r| r.complete_until(now))
-            .max()
-            .unwrap_or(now)
-    };
-    let commit_every = plan.commit_every.max(1);
-    let mut done = 0;
-    while done < executions.len() {
-        let needed = until(&runs, executions[done]);
-        feed.ensure(&mut runs, needed)?;
-        // The executions whose buckets are all read run while the next chunk is read.
-        let ready = executions[done..]
-            .iter()
-            .take_while(|&&now| until(&runs, now) <= feed.loaded_to)
-            .count()
-            .max(1);
-        // The next chunk is read on this thread while the jobs model on the others: a job's
-        // buckets are modelled in order, so each job is one task, and a thread done with its
-        // job helps with the read's pieces.
-        let read = feed.read_ahead(&runs);
-        let stats = &feed.stats;
-        let (chunk, modelled) = rayon::join(
-            || read.map(|read| read.read()),
-            || {
-                let mut from = done;
-                while from < done + ready {
-                    // Each job runs the executions up to the next commit on its own.
-                    let to = (from / commit_every + 1) * commit_every;
-                    let to = to.min(done + ready);
-                    let segment = &executions[from..to];
-                    runs.par_iter_mut().for_each(|run| {
-                        for &now in segment {
-                            run.execute(now);
+        let until = |runs: &[JobRun], now: i64| {
+            runs.iter()
+                .map(|r| r.complete_until(now))
+                .max()
+                .unwrap_or(now)
+        };
+        let commit_every = plan.commit_every.max(1);
+        let mut done = 0;
+        while done < executions.len() {
+            let needed = until(&runs, executions[done]);
+            feed.ensure(&mut runs, needed)?;
+            // The executions whose buckets are all read run while the next chunk is read.
+            let ready = executions[done..]
+                .iter()
+                .take_while(|&&now| until(&runs, now) <= feed.loaded_to)
+                .count()
+                .max(1);
+            // The next chunk is read on this thread while the jobs model on the others: a job's
+            // buckets are modelled in order, so each job is one task, and a thread done with its
+            // job helps with the read's pieces.
+            let read = feed.read_ahead(&runs);
+            let stats = &feed.stats;
+            let (chunk, modelled) = rayon::join(
+                || read.map(|read| read.read()),
+                || {
+                    let mut from = done;
+                    while from < done + ready {
+                        // Each job runs the executions up to the next commit on its own.
+                        let to = (from / commit_every + 1) * commit_every;
+                        let to = to.min(done + ready);
+                        let segment = &executions[from..to];
+                        runs.par_iter_mut().for_each(|run| {
+                            for &now in segment {
+                                run.execute(now);
+                            }
+                        });
+                        if let Some(bar) = &bar {
+                            bar.set_position(runs.iter().map(|r| r.runner.summary.buckets).sum());
+                            bar.set_message(format!(
+                                "{:.0} events/s",
+                                stats.rows_in_window as f64
+                                    / started.elapsed().as_secs_f64().max(1e-3)
+                            ));
                         }
-                    });
-                    if let Some(bar) = &bar {
-                        bar.set_position(runs.iter().map(|r| r.runner.summary.buckets).sum());
-                        bar.set_message(format!(
-                            "{:.0} events/s",
-                            stats.rows_in_window as f64 / started.elapsed().as_secs_f64().max(1e-3)
-                        ));
-                    }
-                    let last = to == executions.len();
-                    if last || to % commit_every == 0 {
-                        commit(
-                            &plan,
-                            &mut runs,
-                            executions[to - 1],
-                            &staging,
-                            &mut all_alerts,
-                        )?;
-                        if plan.progress == Progress::Log && !last {
-                            tracing::info!(
-                                executions = to,
-                                of = executions.len(),
-                                events = stats.rows_in_window,
-                                "committed"
-                            );
+                        let last = to == executions.len();
+                        if last || to % commit_every == 0 {
+                            commit(
+                                &plan,
+                                &mut runs,
+                                executions[to - 1],
+                                &staging,
+                                &mut all_alerts,
+                                writer,
+                            )?;
+                            if plan.progress == Progress::Log && !last {
+                                tracing::info!(
+                                    executions = to,
+                                    of = executions.len(),
+                                    events = stats.rows_in_window,
+                                    "committed"
+                                );
+                            }
                         }
+                        from = to;
                     }
-                    from = to;
-                }
-                Ok::<(), Error>(())
-            },
-        );
-        let chunk = chunk.transpose()?;
-        modelled?;
-        if let Some(chunk) = chunk {
-            feed.accept(&mut runs, chunk);
+                    Ok::<(), Error>(())
+                },
+            );
+            let chunk = chunk.transpose()?;
+            modelled?;
+            if let Some(chunk) = chunk {
+                feed.accept(&mut runs, chunk);
+            }
+            done += ready;
         }
-        done += ready;
-    }
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        Ok((feed.stats, all_alerts))
+    })?;
     drop(lock);
     Ok(Report {
         jobs: runs.into_iter().map(|r| r.runner.summary).collect(),
-        scan: feed.stats,
+        scan,
         alerts: all_alerts,
         recovered,
         skipped_executions: plan.executions.len() - executions.len(),
@@ -264,23 +271,30 @@ fn rfc3339(ms: i64) -> String {
         .map_or_else(|| format!("{ms} ms"), |t| t.to_rfc3339())
 }
 
-/// Stages the results and alerts produced since the last commit, then commits them together
-/// with every job's state; the `_bulk` lines are appended to the NDJSON files.
+/// Takes the results and alerts produced since the last commit and every job's state, and
+/// hands them to the writer, which commits them together; the `_bulk` lines are appended to the
+/// NDJSON files.
 fn commit(
     plan: &Plan,
     runs: &mut [JobRun],
     now: i64,
     staging: &Path,
     all_alerts: &mut Vec<Alert>,
+    writer: &writer::Writer,
 ) -> Result<(), Error> {
-    let mut commit = Commit::default();
     let stage_dir = staging.join(format!("{now}-{}", std::process::id()));
+    let mut commit = writer::StagedCommit {
+        stage_dir,
+        files: Vec::new(),
+        states: Vec::new(),
+        appends: Vec::new(),
+    };
     let mut results_text = String::new();
     let mut alerts_text = String::new();
-    // Each job's files are encoded and written in parallel, then joined in the order of jobs.
+    // Each job's batches and texts are built in parallel, then joined in the order of jobs.
     let staged = runs
         .par_iter_mut()
-        .map(|run| stage_job(plan, run, now, &stage_dir))
+        .map(|run| stage_job(plan, run, now, &commit.stage_dir))
         .collect::<Result<Vec<_>, Error>>()?;
     for mut job in staged {
         commit.files.append(&mut job.files);
@@ -290,43 +304,28 @@ fn commit(
         all_alerts.append(&mut job.alerts);
     }
     let appends = [
-        (&plan.alerts_ndjson, "alerts.ndjson", &alerts_text),
-        (&plan.results_ndjson, "results.ndjson", &results_text),
+        (&plan.alerts_ndjson, "alerts.ndjson", alerts_text),
+        (&plan.results_ndjson, "results.ndjson", results_text),
     ];
     for (target, name, text) in appends {
         if let Some(target) = target.as_ref().filter(|_| !text.is_empty()) {
-            let staged = stage_dir.join(name);
-            state::write_atomic(&staged, text.as_bytes())?;
-            commit.appends.push(Append {
-                staged,
-                target: target.clone(),
-                offset: state::append_offset(target)?,
-            });
+            commit.appends.push((target.clone(), name, text));
         }
     }
-    state::failpoint("before-commit");
-    commit.commit(&plan.state_dir)?;
-    match std::fs::remove_dir_all(&stage_dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(state::Error::Io {
-            path: stage_dir,
-            source: e,
-        }
-        .into()),
-        _ => Ok(()),
-    }
+    writer.send(commit)
 }
 
 /// What one job adds to a commit.
 struct StagedJob {
-    files: Vec<Publish>,
+    files: Vec<(Publish, RecordBatch)>,
     state: state::JobState,
     results_text: String,
     alerts_text: String,
     alerts: Vec<Alert>,
 }
 
-/// Stages a job's results and alerts produced since the last commit under `stage_dir`, takes its
-/// state, and starts its next commit span.
+/// Builds a job's results and alerts produced since the last commit, to be staged under
+/// `stage_dir`, takes its state, and starts its next commit span.
 fn stage_job(
     plan: &Plan,
     run: &mut JobRun,
@@ -345,7 +344,7 @@ fn stage_job(
             path: relative.clone(),
             source,
         })?;
-        files.push(stage(stage_dir, &plan.out_dir, relative, &batch)?);
+        files.push((publish(stage_dir, &plan.out_dir, &relative), batch));
     }
     let results_text = match plan.results_ndjson {
         Some(_) => output::results_ndjson(&runner.records, &runner.results),
@@ -365,7 +364,7 @@ fn stage_job(
             path: relative.clone(),
             source,
         })?;
-        files.push(stage(stage_dir, &plan.out_dir, relative, &batch)?);
+        files.push((publish(stage_dir, &plan.out_dir, &relative), batch));
         if plan.alerts_ndjson.is_some() {
             let index = plan.alert_target.alerts_index();
             alerts_text = output::alerts_ndjson(&index, &documents);
@@ -413,20 +412,13 @@ fn result_batches(
     batches
 }
 
-/// Writes `batch` at `relative` under the staging folder, to be published at `relative` under
-/// the output folder.
-fn stage(
-    stage_dir: &Path,
-    out_dir: &Path,
-    relative: PathBuf,
-    batch: &RecordBatch,
-) -> Result<Publish, Error> {
-    let staged = stage_dir.join(&relative);
-    output::write_parquet(&staged, batch)?;
-    Ok(Publish {
-        staged,
+/// A file at `relative` under the staging folder, to be published at `relative` under the
+/// output folder.
+fn publish(stage_dir: &Path, out_dir: &Path, relative: &Path) -> Publish {
+    Publish {
+        staged: stage_dir.join(relative),
         target: out_dir.join(relative),
-    })
+    }
 }
 
 fn progress_bar(plan: &Plan, runs: &[JobRun], limit: i64) -> Option<indicatif::ProgressBar> {

@@ -1,0 +1,117 @@
+//! Commits are written on a thread of their own: a commit's files are encoded, written and
+//! fsynced, then published with the jobs' states, while the jobs model the next executions. A
+//! commit waits on the disk for dozens of fsyncs; on the models' thread that wait held back the
+//! backfill. Commits are written one at a time and in order, at most one waiting behind the one
+//! being written; the first that fails stops the writer, and its error is the execution's.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::mpsc::{SyncSender, sync_channel};
+
+use arrow::record_batch::RecordBatch;
+
+use super::Error;
+use crate::output;
+use crate::state::{self, Append, Commit, JobState, Publish};
+
+/// Everything one commit writes, built by the models' thread.
+pub struct StagedCommit {
+    /// Where its files are written before they are published.
+    pub stage_dir: PathBuf,
+    /// Each file: where it is staged and published, and its rows.
+    pub files: Vec<(Publish, RecordBatch)>,
+    pub states: Vec<JobState>,
+    /// Text to append: the file it goes to and the name it is staged under.
+    pub appends: Vec<(PathBuf, &'static str, String)>,
+}
+
+impl StagedCommit {
+    /// Writes and fsyncs the files under the staging folder, then commits them with the states.
+    fn write(self, state_dir: &Path) -> Result<(), Error> {
+        let mut commit = Commit {
+            states: self.states,
+            ..Commit::default()
+        };
+        for (publish, batch) in self.files {
+            output::write_parquet(&publish.staged, &batch)?;
+            commit.files.push(publish);
+        }
+        for (target, name, text) in self.appends {
+            let staged = self.stage_dir.join(name);
+            state::write_atomic(&staged, text.as_bytes())?;
+            commit.appends.push(Append {
+                staged,
+                offset: state::append_offset(&target)?,
+                target,
+            });
+        }
+        state::failpoint("before-commit");
+        commit.commit(state_dir)?;
+        match std::fs::remove_dir_all(&self.stage_dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(state::Error::Io {
+                path: self.stage_dir,
+                source: e,
+            }
+            .into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Hands commits to the writer thread.
+pub struct Writer<'a> {
+    outbox: SyncSender<StagedCommit>,
+    failed: &'a Mutex<Option<Error>>,
+}
+
+impl Writer<'_> {
+    /// Queues a commit, waiting while another is queued. When the writer has stopped on an
+    /// error, returns that error.
+    pub fn send(&self, commit: StagedCommit) -> Result<(), Error> {
+        match self.outbox.send(commit) {
+            Ok(()) => Ok(()),
+            // The writer keeps its error before it drops its end of the channel. With none, it
+            // panicked, and the panic is raised again when it is joined.
+            Err(_) => self.take_failure().map_or(Ok(()), Err),
+        }
+    }
+
+    fn take_failure(&self) -> Option<Error> {
+        self.failed.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+/// Runs `work` with a writer of commits into `state_dir`, and returns once every commit it
+/// queued is written: `work`'s error first, else the writer's, else `work`'s result.
+pub fn with_writer<R>(
+    state_dir: &Path,
+    work: impl FnOnce(&Writer) -> Result<R, Error>,
+) -> Result<R, Error> {
+    let failed = Mutex::new(None);
+    std::thread::scope(|scope| {
+        let (outbox, inbox) = sync_channel::<StagedCommit>(1);
+        let thread = scope.spawn(|| {
+            for commit in inbox {
+                if let Err(e) = commit.write(state_dir) {
+                    *failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                    return;
+                }
+            }
+        });
+        let writer = Writer {
+            outbox,
+            failed: &failed,
+        };
+        let result = work(&writer);
+        let Writer { outbox, .. } = writer;
+        drop(outbox);
+        if let Err(panic) = thread.join() {
+            std::panic::resume_unwind(panic);
+        }
+        let failure = failed.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match (result, failure) {
+            (Err(e), _) | (Ok(_), Some(e)) => Err(e),
+            (Ok(r), None) => Ok(r),
+        }
+    })
+}
