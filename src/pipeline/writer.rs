@@ -115,3 +115,94 @@ pub fn with_writer<R>(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::Int64Array;
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    fn one_row() -> RecordBatch {
+        let schema = Schema::new(vec![Field::new("x", DataType::Int64, false)]);
+        RecordBatch::try_new(Arc::new(schema), vec![Arc::new(Int64Array::from(vec![1]))])
+            .expect("a valid batch")
+    }
+
+    fn appending(stage_dir: PathBuf, target: &Path, text: &str) -> StagedCommit {
+        StagedCommit {
+            stage_dir,
+            files: Vec::new(),
+            states: Vec::new(),
+            appends: vec![(target.to_path_buf(), "alerts.ndjson", text.to_string())],
+        }
+    }
+
+    #[test]
+    fn commits_are_written_in_order_before_it_returns() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let state_dir = dir.path().join("state");
+        std::fs::create_dir_all(&state_dir).expect("a state folder");
+        let target = dir.path().join("alerts.ndjson");
+        let published = dir.path().join("out/x.parquet");
+        let first = StagedCommit {
+            files: vec![(
+                Publish {
+                    staged: dir.path().join("stage-1/x.parquet"),
+                    target: published.clone(),
+                },
+                one_row(),
+            )],
+            ..appending(dir.path().join("stage-1"), &target, "1\n")
+        };
+        with_writer(&state_dir, |writer| {
+            writer.send(first)?;
+            for n in 2..=4 {
+                let stage_dir = dir.path().join(format!("stage-{n}"));
+                writer.send(appending(stage_dir, &target, &format!("{n}\n")))?;
+            }
+            Ok(())
+        })
+        .expect("every commit written");
+        assert_eq!(
+            std::fs::read_to_string(&target).ok().as_deref(),
+            Some("1\n2\n3\n4\n")
+        );
+        assert!(published.exists());
+        assert!(!dir.path().join("stage-1").exists());
+    }
+
+    #[test]
+    fn the_first_commit_that_fails_stops_the_writer_and_is_the_error() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let state_dir = dir.path().join("state");
+        std::fs::create_dir_all(&state_dir).expect("a state folder");
+        // A file where the staging folder should be: the first commit cannot stage its file.
+        let blocker = dir.path().join("blocker");
+        std::fs::write(&blocker, "a file, not a folder").expect("a file");
+        let failing = StagedCommit {
+            files: vec![(
+                Publish {
+                    staged: blocker.join("x.parquet"),
+                    target: dir.path().join("out/x.parquet"),
+                },
+                one_row(),
+            )],
+            ..appending(blocker.clone(), &dir.path().join("first.ndjson"), "1\n")
+        };
+        let later = dir.path().join("later.ndjson");
+        let result = with_writer(&state_dir, |writer| {
+            writer.send(failing)?;
+            writer.send(appending(dir.path().join("stage-2"), &later, "2\n"))?;
+            writer.send(appending(dir.path().join("stage-3"), &later, "3\n"))
+        });
+        let error = result
+            .expect_err("the failed commit is the error")
+            .to_string();
+        assert!(error.contains("blocker"), "{error}");
+        assert!(!later.exists(), "a commit after the failed one was applied");
+        assert!(!dir.path().join("first.ndjson").exists());
+    }
+}
