@@ -4,7 +4,9 @@
 # Builds netrare (release), generates a synthetic fleet, installs DuckDB and polars in a venv, then
 # for several alternating rounds measures (wall time, CPU time and peak RSS, with /usr/bin/time -v):
 #   backfill-2t   netrare backfill of both jobs over the whole range, fresh state, 2 threads
-#   backfill-1t   the same on 1 thread (RAYON_NUM_THREADS=1): the fold's scaling
+#   backfill-1t   the same on 1 thread and 1 CPU: the backfill's scaling (both backfills are
+#                 pinned with taskset to as many CPUs as threads, so the commit writer's thread
+#                 never lends the 1-thread run a second CPU)
 #   fold-2t       netrare's scan, datafeed selection and fold of both jobs without the model
 #                 (the scan_fold bench binary), 2 threads: the hand fold against polars
 #   polars-1job   polars' lazy per-bucket presence aggregation of the port job, 2 threads
@@ -93,6 +95,7 @@ setup() {
         log "installing GNU time"
         apt-get install -y time >/dev/null
     fi
+    command -v taskset >/dev/null || fail "taskset (util-linux) is needed to pin the backfills to CPUs"
     if [[ ! -x $PY ]]; then
         log "creating the venv $WORK/venv"
         python3 -m venv "$WORK/venv"
@@ -140,7 +143,8 @@ measure() {
 backfill() {
     local threads=$1 round=$2 scratch=$WORK/scratch
     rm -rf "$scratch" && mkdir -p "$scratch"
-    RAYON_NUM_THREADS=$threads measure "backfill-${threads}t" "$round" "$BIN" backfill --store "$FLEET" --jobs-dir "$JOBS_DIR" \
+    RAYON_NUM_THREADS=$threads measure "backfill-${threads}t" "$round" taskset -c "0-$((threads - 1))" \
+        "$BIN" backfill --store "$FLEET" --jobs-dir "$JOBS_DIR" \
         --state-dir "$scratch/state" --out "$scratch/out" --from "$(at 0 15)" --to "$(at "$DAYS" 15)" --format json
 }
 
