@@ -146,90 +146,7 @@ pub fn execute(plan: Plan) -> Result<Report, Error> {
         .unwrap_or(first_now);
     // Commits are written beside the models; all are written when this returns.
     let (scan, all_alerts) = writer::with_writer(&plan.state_dir, |writer| {
-        let mut feed = Feed::new(&plan.source, &runs, limit);
-        let bar = progress_bar(&plan, &runs, limit);
-        let mut all_alerts = Vec::new();
-        let started = Instant::now();
-
-        let until = |runs: &[JobRun], now: i64| {
-            runs.iter()
-                .map(|r| r.complete_until(now))
-                .max()
-                .unwrap_or(now)
-        };
-        let commit_every = plan.commit_every.max(1);
-        let mut done = 0;
-        while done < executions.len() {
-            let needed = until(&runs, executions[done]);
-            feed.ensure(&mut runs, needed)?;
-            // The executions whose buckets are all read run while the next chunk is read.
-            let ready = executions[done..]
-                .iter()
-                .take_while(|&&now| until(&runs, now) <= feed.loaded_to)
-                .count()
-                .max(1);
-            // The next chunk is read on this thread while the jobs model on the others: a job's
-            // buckets are modelled in order, so each job is one task, and a thread done with its
-            // job helps with the read's pieces.
-            let read = feed.read_ahead(&runs);
-            let stats = &feed.stats;
-            let (chunk, modelled) = rayon::join(
-                || read.map(|read| read.read()),
-                || {
-                    let mut from = done;
-                    while from < done + ready {
-                        // Each job runs the executions up to the next commit on its own.
-                        let to = (from / commit_every + 1) * commit_every;
-                        let to = to.min(done + ready);
-                        let segment = &executions[from..to];
-                        runs.par_iter_mut().for_each(|run| {
-                            for &now in segment {
-                                run.execute(now);
-                            }
-                        });
-                        if let Some(bar) = &bar {
-                            bar.set_position(runs.iter().map(|r| r.runner.summary.buckets).sum());
-                            bar.set_message(format!(
-                                "{:.0} events/s",
-                                stats.rows_in_window as f64
-                                    / started.elapsed().as_secs_f64().max(1e-3)
-                            ));
-                        }
-                        let last = to == executions.len();
-                        if last || to % commit_every == 0 {
-                            commit(
-                                &plan,
-                                &mut runs,
-                                executions[to - 1],
-                                &staging,
-                                &mut all_alerts,
-                                writer,
-                            )?;
-                            if plan.progress == Progress::Log && !last {
-                                tracing::info!(
-                                    executions = to,
-                                    of = executions.len(),
-                                    events = stats.rows_in_window,
-                                    "committed"
-                                );
-                            }
-                        }
-                        from = to;
-                    }
-                    Ok::<(), Error>(())
-                },
-            );
-            let chunk = chunk.transpose()?;
-            modelled?;
-            if let Some(chunk) = chunk {
-                feed.accept(&mut runs, chunk);
-            }
-            done += ready;
-        }
-        if let Some(bar) = bar {
-            bar.finish_and_clear();
-        }
-        Ok((feed.stats, all_alerts))
+        model_and_commit(&plan, &mut runs, &executions, limit, &staging, writer)
     })?;
     drop(lock);
     Ok(Report {
@@ -239,6 +156,102 @@ pub fn execute(plan: Plan) -> Result<Report, Error> {
         recovered,
         skipped_executions: plan.executions.len() - executions.len(),
     })
+}
+
+/// Reads the store up to `limit` and runs the executions, each job on its own, committing every
+/// [`Plan::commit_every`] executions and after the last through `writer`. Returns what the reads
+/// found and every alert.
+fn model_and_commit(
+    plan: &Plan,
+    runs: &mut [JobRun],
+    executions: &[i64],
+    limit: i64,
+    staging: &Path,
+    writer: &writer::Writer,
+) -> Result<(ScanStats, Vec<Alert>), Error> {
+    let mut feed = Feed::new(&plan.source, runs, limit);
+    let bar = progress_bar(plan, runs, limit);
+    let mut all_alerts = Vec::new();
+    let started = Instant::now();
+
+    let until = |runs: &[JobRun], now: i64| {
+        runs.iter()
+            .map(|r| r.complete_until(now))
+            .max()
+            .unwrap_or(now)
+    };
+    let commit_every = plan.commit_every.max(1);
+    let mut done = 0;
+    while done < executions.len() {
+        let needed = until(runs, executions[done]);
+        feed.ensure(runs, needed)?;
+        // The executions whose buckets are all read run while the next chunk is read.
+        let ready = executions[done..]
+            .iter()
+            .take_while(|&&now| until(runs, now) <= feed.loaded_to)
+            .count()
+            .max(1);
+        // The next chunk is read on this thread while the jobs model on the others: a job's
+        // buckets are modelled in order, so each job is one task, and a thread done with its
+        // job helps with the read's pieces.
+        let read = feed.read_ahead(runs);
+        let stats = &feed.stats;
+        let (chunk, modelled) = rayon::join(
+            || read.map(|read| read.read()),
+            || {
+                let mut from = done;
+                while from < done + ready {
+                    // Each job runs the executions up to the next commit on its own.
+                    let to = (from / commit_every + 1) * commit_every;
+                    let to = to.min(done + ready);
+                    let segment = &executions[from..to];
+                    runs.par_iter_mut().for_each(|run| {
+                        for &now in segment {
+                            run.execute(now);
+                        }
+                    });
+                    if let Some(bar) = &bar {
+                        bar.set_position(runs.iter().map(|r| r.runner.summary.buckets).sum());
+                        bar.set_message(format!(
+                            "{:.0} events/s",
+                            stats.rows_in_window as f64 / started.elapsed().as_secs_f64().max(1e-3)
+                        ));
+                    }
+                    let last = to == executions.len();
+                    if last || to % commit_every == 0 {
+                        commit(
+                            plan,
+                            runs,
+                            executions[to - 1],
+                            staging,
+                            &mut all_alerts,
+                            writer,
+                        )?;
+                        if plan.progress == Progress::Log && !last {
+                            tracing::info!(
+                                executions = to,
+                                of = executions.len(),
+                                events = stats.rows_in_window,
+                                "committed"
+                            );
+                        }
+                    }
+                    from = to;
+                }
+                Ok::<(), Error>(())
+            },
+        );
+        let chunk = chunk.transpose()?;
+        modelled?;
+        if let Some(chunk) = chunk {
+            feed.accept(runs, chunk);
+        }
+        done += ready;
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok((feed.stats, all_alerts))
 }
 
 /// The plan's executions that come after every job's last one. An execution before a job's last
