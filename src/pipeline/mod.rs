@@ -227,12 +227,14 @@ fn model_and_commit(
                             &mut all_alerts,
                             writer,
                         )?;
+                        // Progress: the executions modelled, their commit handed to the
+                        // writer (written once the one before it is).
                         if plan.progress == Progress::Log && !last {
                             tracing::info!(
                                 executions = to,
                                 of = executions.len(),
                                 events = stats.rows_in_window,
-                                "committed"
+                                "modelled, commit queued"
                             );
                         }
                     }
