@@ -253,7 +253,7 @@ query_alone() {
 describe() {
     case $1 in
         backfill-2t) echo "netrare backfill, both jobs, 2 threads" ;;
-        backfill-1t) echo "netrare backfill, both jobs, 1 thread" ;;
+        backfill-1t) echo "netrare backfill, both jobs, 1 thread, 1 CPU" ;;
         fold-2t) echo "netrare scan + select + fold, both jobs, no model, 2 threads" ;;
         polars-1job) echo "polars presence aggregation, port job, 2 threads" ;;
         polars-2jobs) echo "polars presence aggregations, both jobs, one scan, 2 threads" ;;
