@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 /// The threads allocate and free many short-lived buffers: with the system allocator they
-/// waited on its locks (six times the context switches) and lost 10% of the backfill's wall time
+/// waited on its locks (six times the context switches) and lost 12% of the backfill's wall time
 /// (docs/dependencies.md). polars makes the same choice.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

@@ -5,8 +5,8 @@
 //! being written; the first that fails stops the writer, and its error is the execution's.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::{Mutex, MutexGuard};
 
 use arrow::record_batch::RecordBatch;
 
@@ -72,13 +72,15 @@ impl Writer<'_> {
             Ok(()) => Ok(()),
             // The writer keeps its error before it drops its end of the channel. With none, it
             // panicked, and the panic is raised again when it is joined.
-            Err(_) => self.take_failure().map_or(Ok(()), Err),
+            Err(_) => failure(self.failed).take().map_or(Ok(()), Err),
         }
     }
+}
 
-    fn take_failure(&self) -> Option<Error> {
-        self.failed.lock().unwrap_or_else(|e| e.into_inner()).take()
-    }
+/// The writer's error slot. A panic while it was held leaves nothing half-done in it, so a
+/// poisoned lock is used as it is.
+fn failure(failed: &Mutex<Option<Error>>) -> MutexGuard<'_, Option<Error>> {
+    failed.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Runs `work` with a writer of commits into `state_dir`, and returns once every commit it
@@ -93,7 +95,7 @@ pub fn with_writer<R>(
         let thread = scope.spawn(|| {
             for commit in inbox {
                 if let Err(e) = commit.write(state_dir) {
-                    *failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                    *failure(&failed) = Some(e);
                     return;
                 }
             }
@@ -103,13 +105,12 @@ pub fn with_writer<R>(
             failed: &failed,
         };
         let result = work(&writer);
-        let Writer { outbox, .. } = writer;
-        drop(outbox);
+        // Dropping the writer's end of the channel lets the thread finish the queue and stop.
+        drop(writer);
         if let Err(panic) = thread.join() {
             std::panic::resume_unwind(panic);
         }
-        let failure = failed.lock().unwrap_or_else(|e| e.into_inner()).take();
-        match (result, failure) {
+        match (result, failure(&failed).take()) {
             (Err(e), _) | (Ok(_), Some(e)) => Err(e),
             (Ok(r), None) => Ok(r),
         }
@@ -140,6 +141,19 @@ mod tests {
         }
     }
 
+    /// [`appending`], with a one-row Parquet file staged in `stage_dir` and published at
+    /// `published`.
+    fn with_file(stage_dir: PathBuf, published: &Path, target: &Path, text: &str) -> StagedCommit {
+        let publish = Publish {
+            staged: stage_dir.join("x.parquet"),
+            target: published.to_path_buf(),
+        };
+        StagedCommit {
+            files: vec![(publish, one_row())],
+            ..appending(stage_dir, target, text)
+        }
+    }
+
     #[test]
     fn commits_are_written_in_order_before_it_returns() {
         let dir = tempfile::tempdir().expect("a temporary folder");
@@ -147,16 +161,7 @@ mod tests {
         std::fs::create_dir_all(&state_dir).expect("a state folder");
         let target = dir.path().join("alerts.ndjson");
         let published = dir.path().join("out/x.parquet");
-        let first = StagedCommit {
-            files: vec![(
-                Publish {
-                    staged: dir.path().join("stage-1/x.parquet"),
-                    target: published.clone(),
-                },
-                one_row(),
-            )],
-            ..appending(dir.path().join("stage-1"), &target, "1\n")
-        };
+        let first = with_file(dir.path().join("stage-1"), &published, &target, "1\n");
         with_writer(&state_dir, |writer| {
             writer.send(first)?;
             for n in 2..=4 {
@@ -182,16 +187,9 @@ mod tests {
         // A file where the staging folder should be: the first commit cannot stage its file.
         let blocker = dir.path().join("blocker");
         std::fs::write(&blocker, "a file, not a folder").expect("a file");
-        let failing = StagedCommit {
-            files: vec![(
-                Publish {
-                    staged: blocker.join("x.parquet"),
-                    target: dir.path().join("out/x.parquet"),
-                },
-                one_row(),
-            )],
-            ..appending(blocker.clone(), &dir.path().join("first.ndjson"), "1\n")
-        };
+        let published = dir.path().join("out/x.parquet");
+        let first_target = dir.path().join("first.ndjson");
+        let failing = with_file(blocker.clone(), &published, &first_target, "1\n");
         let later = dir.path().join("later.ndjson");
         let result = with_writer(&state_dir, |writer| {
             writer.send(failing)?;
@@ -203,6 +201,6 @@ mod tests {
             .to_string();
         assert!(error.contains("blocker"), "{error}");
         assert!(!later.exists(), "a commit after the failed one was applied");
-        assert!(!dir.path().join("first.ndjson").exists());
+        assert!(!first_target.exists() && !published.exists());
     }
 }
