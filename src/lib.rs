@@ -2,7 +2,9 @@
 //!
 //! The modules follow the pipeline: `store` reads events, `datafeed` selects them, `bucket` folds
 //! them into 15-minute summaries, `model` scores them, `results` builds anomaly records, `rule`
-//! turns records into alerts and `output` writes both; `ingest` and `cli` sit at the edges.
+//! turns records into alerts and `output` writes both. After them, `triage` reads the outputs and
+//! the store back to answer an analyst's questions about an alert, and `report` lays the answers
+//! out as one HTML page; `ingest` and `cli` sit at the edges.
 
 pub mod bucket;
 pub mod cli;
@@ -15,8 +17,10 @@ pub mod jobs;
 pub mod model;
 pub mod output;
 pub mod pipeline;
+pub mod report;
 pub mod results;
 pub mod rule;
 pub mod spark;
 pub mod state;
 pub mod store;
+pub mod triage;

@@ -15,11 +15,15 @@ use crate::jobs::JobsSource;
 use crate::output::AlertTarget;
 use crate::pipeline::{self, COMMIT_EVERY, schedule};
 
+/// The history an investigation of the demo reads: the whole fleet.
+const DEMO_HISTORY: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
+
 /// Generate a small fleet with injected attacks, backfill both Elastic jobs over it and print
 /// the alerts and which attacks they caught.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Working directory (default: a temporary one, removed afterwards).
+    /// Working directory (default: a new one under the system temporary folder, kept so the
+    /// printed `investigate` command and the report can be used afterwards).
     #[arg(long)]
     pub dir: Option<PathBuf>,
     #[command(flatten)]
@@ -27,11 +31,13 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let temp = tempfile::Builder::new().prefix("netrare-demo-").tempdir()?;
-    let dir = args
-        .dir
-        .clone()
-        .unwrap_or_else(|| temp.path().to_path_buf());
+    let dir = match &args.dir {
+        Some(dir) => dir.clone(),
+        None => tempfile::Builder::new()
+            .prefix("netrare-demo-")
+            .tempdir()?
+            .keep(),
+    };
     let opts = args.fleet.options();
     let events = dir.join("events");
     let fleet = generate_to(&events, &opts).context("generating the demo fleet")?;
@@ -50,6 +56,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         jobs: JobsSource::BuiltIn,
         history: DEFAULT_HISTORY,
         results_ndjson: None,
+        report_html: None,
         alert_target: AlertTarget::default(),
         spark: SparkSettings::default(),
     };
@@ -84,10 +91,32 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             label.host
         );
     }
-    if args.dir.is_some() {
+
+    // The settings a later `investigate` or `report` reads: the built-in jobs, as run here.
+    let config = dir.join("netrare.toml");
+    std::fs::write(
+        &config,
+        "# The demo's store and outputs, for `netrare --config <this file> investigate|report`.\n\
+         store = \"events\"\nstate_dir = \"state\"\nout_dir = \"out\"\n",
+    )
+    .with_context(|| format!("writing {}", config.display()))?;
+    let html = dir.join("report.html");
+    super::report::write(&settings, &html, None, None, &[], DEMO_HISTORY)?;
+    println!(
+        "\nanomalies and alerts are in {}",
+        dir.join("out").display()
+    );
+    println!("report: {}", html.display());
+    if let Some(top) = report.alerts.iter().max_by(|a, b| {
+        a.record
+            .record_score
+            .total_cmp(&b.record.record_score)
+            .then(b.original_time_ms.cmp(&a.original_time_ms))
+    }) {
         println!(
-            "\nanomalies and alerts are in {}",
-            dir.join("out").display()
+            "investigate the top alert: netrare --config {} investigate {}",
+            config.display(),
+            settings.alert_target.uuid(top)
         );
     }
     Ok(())

@@ -3,7 +3,10 @@
 
 use std::error::Error as StdError;
 
-use crate::{evaluate, exceptions, fixtures, ingest, jobs, output, pipeline, spark, state, store};
+use crate::{
+    evaluate, exceptions, fixtures, ingest, jobs, output, pipeline, report, spark, state, store,
+    triage,
+};
 
 /// Exit status when the run succeeded.
 pub const EXIT_OK: u8 = 0;
@@ -100,6 +103,16 @@ fn code_of(cause: &(dyn StdError + 'static)) -> Option<u8> {
             evaluate::Error::Records { .. } => EXIT_DATA,
         });
     }
+    if let Some(e) = cause.downcast_ref::<triage::Error>() {
+        return Some(triage_code(e));
+    }
+    if let Some(e) = cause.downcast_ref::<report::Error>() {
+        return Some(match e {
+            report::Error::Triage(e) => triage_code(e),
+            report::Error::Write { .. } => EXIT_IO,
+            report::Error::Render(_) => EXIT_INTERNAL,
+        });
+    }
     if cause.is::<jobs::Error>()
         || cause.is::<exceptions::Error>()
         || cause.is::<crate::datafeed::Error>()
@@ -138,6 +151,15 @@ fn store_code(e: &store::Error) -> u8 {
         | store::Error::MissingColumn { .. }
         | store::Error::TwoForms { .. }
         | store::Error::WrongType { .. } => EXIT_DATA,
+    }
+}
+
+fn triage_code(e: &triage::Error) -> u8 {
+    match e {
+        triage::Error::UnknownJob(_) => EXIT_CONFIG,
+        triage::Error::UnknownId { .. } | triage::Error::Output { .. } => EXIT_DATA,
+        triage::Error::Io { .. } => EXIT_IO,
+        triage::Error::Store(e) => store_code(e),
     }
 }
 

@@ -7,10 +7,12 @@ mod evaluate;
 mod exit;
 mod fixtures;
 mod ingest;
+mod investigate;
 mod jobs;
 mod parse;
 mod plan;
 mod print;
+mod report;
 mod run;
 mod settings;
 
@@ -100,6 +102,11 @@ pub enum Command {
     Demo(demo::Args),
     /// Backfill each job with each model over a labelled store and compare detections and false alerts.
     Evaluate(evaluate::Args),
+    /// Answer an alert's investigation guide from the outputs and the store.
+    Investigate(investigate::Args),
+    /// Write a self-contained HTML report of the outputs: swimlanes, top influencers, alerts and
+    /// each alert's investigation.
+    Report(report::Args),
 }
 
 /// Runs the parsed command line.
@@ -113,6 +120,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ingest(command) => ingest::run(&command, &settings),
         Command::Demo(args) => demo::run(&args),
         Command::Evaluate(args) => evaluate::run(&args, &settings),
+        Command::Investigate(args) => investigate::run(&args, &settings),
+        Command::Report(args) => report::run(&args, &settings),
     }
 }
 

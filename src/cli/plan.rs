@@ -12,6 +12,7 @@ use crate::jobs::{Job, JobsSource};
 use crate::pipeline::{Plan, PlannedJob, Progress, Source};
 use crate::spark;
 use crate::store::EventStore;
+use crate::triage;
 
 /// Loads and checks the jobs' exception lists (from the settings' jobs source) and opens the
 /// event source (the store, or a Spark session), then builds the plan.
@@ -57,6 +58,24 @@ pub fn build_plan(
         alert_target: settings.alert_target.clone(),
         commit_every,
         progress,
+    })
+}
+
+/// What `investigate` and `report` read: the jobs `ids` (all when empty) with their exception
+/// lists, the output folder and the event store, checked as a plan's are. Without a jobs
+/// directory they are the built-in jobs, as `demo` ran them.
+pub fn triage_sources(settings: &Settings, ids: &[String]) -> anyhow::Result<triage::Sources> {
+    let source = settings.jobs.or_built_in();
+    let (jobs, exceptions) = planned_jobs(&source, source.load(ids)?)?
+        .into_iter()
+        .map(|p| (p.job, p.exceptions))
+        .unzip();
+    Ok(triage::Sources {
+        jobs,
+        exceptions,
+        out: settings.out_dir.clone(),
+        store: EventStore::open(&settings.store)
+            .with_context(|| format!("opening the event store {}", settings.store))?,
     })
 }
 

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use super::parse::{Overrides, parse_time};
@@ -9,6 +10,12 @@ use super::plan::build_plan;
 use super::print;
 use super::settings::Settings;
 use crate::pipeline;
+use crate::triage::DAY_MS;
+
+/// Days the report of `report_html` covers, ending at the execution.
+const REPORT_DAYS: i64 = 30;
+/// The history each of its investigations reads.
+const REPORT_HISTORY: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
 
 /// One execution: model every complete bucket since each job's checkpoint, write its anomaly
 /// records, then alert on the records of the lookback window.
@@ -35,6 +42,9 @@ pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
         args.overrides.check_time("--now", now)?;
     }
     let now = args.now.unwrap_or_else(Utc::now).timestamp_millis();
+    if let Some(html) = &settings.report_html {
+        super::report::check_target(html)?;
+    }
     let mut plan = build_plan(
         settings,
         settings.jobs.load(&args.jobs)?,
@@ -45,5 +55,17 @@ pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
     plan.relearn = args.overrides.relearn;
     let report = pipeline::execute(plan)?;
     print::report(&report, args.format);
+    if let Some(html) = &settings.report_html {
+        let from_ms = now - REPORT_DAYS * DAY_MS;
+        super::report::write(
+            settings,
+            html,
+            Some(from_ms),
+            Some(now),
+            &args.jobs,
+            REPORT_HISTORY,
+        )
+        .context("the execution committed, but its report could not be written")?;
+    }
     Ok(())
 }

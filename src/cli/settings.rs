@@ -41,6 +41,9 @@ pub struct SettingsFile {
     /// Append every result (records, buckets, bucket influencers, influencers, model size
     /// statistics) as Elasticsearch `_bulk` NDJSON to this file at each commit. Default: none.
     pub results_ndjson: Option<PathBuf>,
+    /// After each `run`, write the HTML report of the last 30 days here, replaced atomically.
+    /// Default: none.
+    pub report_html: Option<PathBuf>,
     /// `[kibana]`: where the alerts will be loaded.
     #[serde(default)]
     pub kibana: KibanaSettings,
@@ -115,6 +118,8 @@ pub struct Settings {
     pub jobs: JobsSource,
     pub history: Duration,
     pub results_ndjson: Option<PathBuf>,
+    /// The report `run` rewrites after each execution, if any.
+    pub report_html: Option<PathBuf>,
     pub alert_target: AlertTarget,
     pub spark: SparkSettings,
 }
@@ -174,6 +179,7 @@ impl Settings {
                 .results_ndjson
                 .clone()
                 .or_else(|| file.results_ndjson.clone().map(rel)),
+            report_html: file.report_html.clone().map(rel),
             alert_target: file.kibana.target(),
             spark: SparkSettings {
                 engine: global.engine.or(file.engine).unwrap_or_default(),

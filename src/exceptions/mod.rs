@@ -164,6 +164,22 @@ impl Exceptions {
         self.entries.iter().find(|e| e.matches(subject))
     }
 
+    /// Every entry, of any action, that matches `subject`: what an analyst asks when an alert
+    /// was or was not suppressed.
+    pub fn all_matching<'a>(&'a self, subject: &'a Subject) -> impl Iterator<Item = &'a Entry> {
+        self.entries.iter().filter(|e| e.matches(subject))
+    }
+
+    /// The number of enabled entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when no entry is enabled.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     /// True when some entry acts at the model stage.
     pub fn acts_on_model(&self) -> bool {
         self.entries
