@@ -15,3 +15,4 @@ mod results;
 mod run;
 mod snapshot;
 mod spark;
+mod triage;
