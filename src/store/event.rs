@@ -36,6 +36,12 @@ pub struct EcsEvent {
     pub process_executable: Option<String>,
     /// `process.args`.
     pub process_args: Vec<String>,
+    /// `process.title`: the command line as the process shows it, arguments joined by spaces.
+    pub process_title: Option<String>,
+    /// `process.working_directory`.
+    pub process_working_directory: Option<String>,
+    /// `process.parent.pid`.
+    pub process_parent_pid: Option<i64>,
     /// `user.id`.
     pub user_id: Option<String>,
     /// `user.name`.

@@ -112,6 +112,9 @@ fn event(t: i64, port: i64, process: &str) -> EcsEvent {
         host_os_type: Some("linux".into()),
         process_name: Some(process.into()),
         process_pid: Some(port * 10),
+        process_title: Some(format!("{process} -v")),
+        process_working_directory: Some("/srv".into()),
+        process_parent_pid: Some(port * 10 - 1),
         destination_port: Some(port),
         destination_ip: (port % 2 == 0).then(|| "10.0.0.1".to_string()),
         ..EcsEvent::default()
@@ -139,13 +142,16 @@ fn write_store(dir: &Path, style: ColumnStyle, row_group_rows: usize) -> Vec<Pat
     write_partitioned(dir, &events(), &opts).unwrap()
 }
 
-const ECS_FIELDS: [&str; 7] = [
+const ECS_FIELDS: [&str; 10] = [
     "event.category",
     "event.type",
     "host.name",
     "host.os.type",
     "process.name",
     "process.pid",
+    "process.title",
+    "process.working_directory",
+    "process.parent.pid",
     "destination.port",
 ];
 
@@ -176,6 +182,15 @@ fn flat_and_nested_stores_give_identical_frames() {
         rows(&nested_frames[0], "destination.ip")[..2],
         text(&[&["10.0.0.1"], &[]])
     );
+    let process: Vec<_> = [
+        "process.title",
+        "process.working_directory",
+        "process.parent.pid",
+    ]
+    .iter()
+    .map(|name| rows(&nested_frames[0], name)[0].clone())
+    .collect();
+    assert_eq!(process, text(&[&["sshd -v"], &["/srv"], &["9999"]]));
 }
 
 #[test]

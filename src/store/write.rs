@@ -150,6 +150,12 @@ fn to_batch(
             text(|e| e.process_executable.as_deref()),
         ),
         ("process.args", list(|e| &e.process_args)),
+        ("process.title", text(|e| e.process_title.as_deref())),
+        (
+            "process.working_directory",
+            text(|e| e.process_working_directory.as_deref()),
+        ),
+        ("process.parent.pid", int(|e| e.process_parent_pid)),
         ("user.id", text(|e| e.user_id.as_deref())),
         ("user.name", text(|e| e.user_name.as_deref())),
         ("source.ip", text(|e| e.source_ip.as_deref())),

@@ -43,9 +43,9 @@ fn plain_hit_bulk_and_search_response_shapes() {
 
 #[test]
 fn nested_dotted_and_mixed_keys_agree() {
-    let nested = r#"{"@timestamp":1714557600000,"event":{"category":"network"},"process":{"name":"curl","pid":7},"destination":{"ip":"10.0.0.1","port":80}}"#;
-    let dotted = r#"{"@timestamp":1714557600000,"event.category":"network","process.name":"curl","process.pid":7,"destination.ip":"10.0.0.1","destination.port":80}"#;
-    let mixed = r#"{"@timestamp":1714557600000,"event":{"category":"network"},"process.name":"curl","process":{"pid":7},"destination":{"ip":"10.0.0.1","port":80}}"#;
+    let nested = r#"{"@timestamp":1714557600000,"event":{"category":"network"},"process":{"name":"curl","pid":7,"title":"curl -s x","working_directory":"/tmp","parent":{"pid":6}},"destination":{"ip":"10.0.0.1","port":80}}"#;
+    let dotted = r#"{"@timestamp":1714557600000,"event.category":"network","process.name":"curl","process.pid":7,"process.title":"curl -s x","process.working_directory":"/tmp","process.parent.pid":6,"destination.ip":"10.0.0.1","destination.port":80}"#;
+    let mixed = r#"{"@timestamp":1714557600000,"event":{"category":"network"},"process.name":"curl","process":{"pid":7,"title":"curl -s x","parent.pid":"6"},"process.working_directory":"/tmp","destination":{"ip":"10.0.0.1","port":80}}"#;
     let (events, _) = run(&[nested, dotted, mixed].join("\n"));
     assert_eq!(events.len(), 3);
     assert_eq!(events[0], events[1]);
@@ -53,6 +53,14 @@ fn nested_dotted_and_mixed_keys_agree() {
     assert_eq!(
         (events[0].process_name.as_deref(), events[0].process_pid),
         (Some("curl"), Some(7))
+    );
+    assert_eq!(
+        (
+            events[0].process_title.as_deref(),
+            events[0].process_working_directory.as_deref(),
+            events[0].process_parent_pid
+        ),
+        (Some("curl -s x"), Some("/tmp"), Some(6))
     );
 }
 
@@ -220,9 +228,20 @@ fn auditd_manager_sample_event_maps_to_ecs() {
         );
         assert_eq!(e.host_os_type.as_deref(), Some("linux"));
         assert_eq!(
-            (e.process_pid, e.process_name.as_deref()),
-            (Some(22501), Some("auditbeat"))
+            (
+                e.process_pid,
+                e.process_name.as_deref(),
+                e.process_parent_pid
+            ),
+            (Some(22501), Some("auditbeat"), Some(9509))
         );
+        assert!(
+            e.process_title
+                .as_deref()
+                .unwrap()
+                .ends_with("/auditbeat -c auditbeat.elastic-agent.yml")
+        );
+        assert_eq!(e.process_working_directory, None);
         assert!(
             e.process_executable
                 .as_deref()
@@ -262,6 +281,9 @@ fn sample_events() -> Vec<EcsEvent> {
         process_name: Some("curl".into()),
         process_executable: Some("/usr/bin/curl".into()),
         process_args: vec!["curl".into(), "https://example.com".into()],
+        process_title: Some("curl https://example.com".into()),
+        process_working_directory: Some("/home/alice".into()),
+        process_parent_pid: Some(4100),
         user_id: Some("1000".into()),
         user_name: Some("alice".into()),
         source_ip: Some("10.0.0.5".into()),
@@ -277,6 +299,8 @@ fn sample_events() -> Vec<EcsEvent> {
         event_type: vec!["start".into()],
         process_pid: Some(17),
         process_args: vec![],
+        process_title: None,
+        process_working_directory: None,
         destination_port: Some(22),
         network_direction: Some("ingress".into()),
         user_name: None,
@@ -292,7 +316,8 @@ fn to_ndjson(e: &EcsEvent) -> String {
         "event": {"category": e.event_category, "type": e.event_type, "action": e.event_action, "dataset": e.event_dataset,
                   "module": e.event_module, "outcome": e.event_outcome},
         "host": {"name": e.host_name, "id": e.host_id, "os": {"type": e.host_os_type, "family": e.host_os_family}},
-        "process": {"pid": e.process_pid.map(|p| p.to_string()), "name": e.process_name, "executable": e.process_executable, "args": e.process_args},
+        "process": {"pid": e.process_pid.map(|p| p.to_string()), "name": e.process_name, "executable": e.process_executable, "args": e.process_args,
+                    "title": e.process_title, "working_directory": e.process_working_directory, "parent": {"pid": e.process_parent_pid.map(|p| p.to_string())}},
         "user": {"id": e.user_id, "name": e.user_name},
         "source.ip": e.source_ip, "source.port": e.source_port.map(|p| p.to_string()),
         "destination": {"ip": e.destination_ip, "port": e.destination_port},
