@@ -161,6 +161,9 @@ fn base(event: &AuditEvent, syscall: &Record, host_name: Option<&str>) -> EcsEve
         process_name: known(syscall.text("comm")),
         process_executable: known(syscall.text("exe")),
         process_args: args(event),
+        process_title: title(event),
+        process_working_directory: known(event.record("CWD").and_then(|r| r.text("cwd"))),
+        process_parent_pid: syscall.raw("ppid").and_then(|p| p.parse().ok()),
         user_id: user_id(syscall),
         user_name: ["UID", "AUID"]
             .iter()
@@ -199,6 +202,13 @@ fn args(event: &AuditEvent) -> Vec<String> {
         return Vec::new();
     };
     (0..).map_while(|i| execve.text(&format!("a{i}"))).collect()
+}
+
+/// `process.title` as go-libaudit sets it: PROCTITLE's arguments joined by spaces. Unlike
+/// `process.args` it has no EXECVE fallback, as go-libaudit's has none; the kernel cuts the
+/// proctitle at 128 bytes, so a long command line is cut here too.
+fn title(event: &AuditEvent) -> Option<String> {
+    known(event.record("PROCTITLE")?.text("proctitle"))
 }
 
 /// Drops the placeholders audit writes for "no value".

@@ -43,13 +43,13 @@ fn the_fixture_counts_its_network_events_and_skips() {
             report.skipped_not_ip,
             events.len()
         ),
-        (26, 0, 1, 2, 5),
+        (27, 0, 1, 2, 5),
         "{report}"
     );
 }
 
 #[test]
-fn connect_with_hex_exe_and_proctitle() {
+fn connect_with_hex_exe_proctitle_and_cwd() {
     let (events, _) = ingest_fixture();
     let curl = event(&events, "curl");
     assert_eq!(curl.timestamp_ms, 1_793_613_600_100);
@@ -62,6 +62,12 @@ fn connect_with_hex_exe_and_proctitle() {
     assert_eq!(curl.network_direction.as_deref(), Some("egress"));
     assert_eq!(curl.process_executable.as_deref(), Some("/usr/bin/curl"));
     assert_eq!(curl.process_args, ["curl", "http://10.0.0.5/"]);
+    assert_eq!(curl.process_title.as_deref(), Some("curl http://10.0.0.5/"));
+    assert_eq!(
+        curl.process_working_directory.as_deref(),
+        Some("/home/alice/my project")
+    );
+    assert_eq!(curl.process_parent_pid, Some(812));
     assert_eq!(curl.event_outcome.as_deref(), Some("success"));
     assert_eq!(curl.host_name.as_deref(), Some("web-01"));
 }
@@ -126,6 +132,8 @@ fn big_endian_ppc64_bind_is_local_only() {
         (None, None)
     );
     assert_eq!(nc.process_args, ["nc", "-l", "55555"]);
+    assert_eq!(nc.process_title.as_deref(), Some("nc -l 55555"));
+    assert_eq!(nc.process_parent_pid, Some(600));
     let mut grouper = Grouper::default();
     let log = fixture("network.log");
     let mut grouped = Vec::new();

@@ -159,6 +159,14 @@ fn normal_log_connect_and_accept() {
         (connect.process_pid, connect.user_id.as_deref()),
         (Some(1172), Some("0"))
     );
+    assert_eq!(
+        (
+            connect.process_parent_pid,
+            connect.process_title.as_deref(),
+            connect.process_working_directory.as_deref()
+        ),
+        (Some(1), None, None)
+    );
     assert_eq!(connect.event_module.as_deref(), Some("auditd"));
     assert_eq!(
         connect.event_dataset.as_deref(),
@@ -178,6 +186,7 @@ fn normal_log_connect_and_accept() {
         (None, Some("89"))
     );
     assert_eq!(accept.event_outcome.as_deref(), Some("success"));
+    assert_eq!(accept.process_parent_pid, Some(1229));
 }
 
 #[test]
@@ -246,6 +255,78 @@ fn big_endian_ppc64_bind_is_local_only() {
     );
     assert_eq!(ecs[0].network_direction, None);
     assert_eq!(ecs[0].process_args, ["nc", "-l", "-p", "55555"]);
+    assert_eq!(ecs[0].process_title.as_deref(), Some("nc -l -p 55555"));
+    assert_eq!(ecs[0].process_parent_pid, Some(2649));
+}
+
+/// Ingests `records` with each SOCKADDR's address replaced by 1.2.3.4:80, so that an event on
+/// another kind of socket maps to a network event.
+fn ingest_with_ipv4_saddr(records: impl Iterator<Item = String>) -> Vec<EcsEvent> {
+    let log: Vec<String> = records
+        .map(|r| match r.split_once(" saddr=") {
+            Some((head, _)) => format!("{head} saddr=02000050010203040000000000000000"),
+            None => r,
+        })
+        .collect();
+    let mut report = IngestReport::default();
+    let ecs = parse(
+        log.join("\n").as_bytes(),
+        "ipv4",
+        &AuditdOptions::default(),
+        &mut report,
+    );
+    assert_eq!(report.malformed, 0, "{report}");
+    ecs
+}
+
+/// The nscd event is the corpus's one with a CWD record (its connect looked up a socket path).
+#[test]
+fn a_cwd_record_gives_the_working_directory() {
+    let Some(dir) = testdata_dir("a_cwd_record_gives_the_working_directory") else {
+        return;
+    };
+    let nscd = testdata(&dir, "record-nscd.txt");
+    let records = lines(&nscd).map(|(_, line)| String::from_utf8_lossy(line).into_owned());
+    let ecs = ingest_with_ipv4_saddr(records);
+    assert_eq!(ecs.len(), 1);
+    assert_eq!(
+        (
+            ecs[0].process_working_directory.as_deref(),
+            ecs[0].process_parent_pid
+        ),
+        (Some("/home/user"), Some(1_064_378))
+    );
+}
+
+/// auditd_manager's own document for an event says what go-libaudit makes of its raw records:
+/// its `process.title` and `process.parent.pid` must be ours. The event is a netlink `sendto`,
+/// which we skip as not IP, so its SOCKADDR is swapped for an IPv4 one to map it.
+#[test]
+fn title_and_parent_pid_match_auditd_managers_document() {
+    let Some(dir) = testdata_dir("title_and_parent_pid_match_auditd_managers_document") else {
+        return;
+    };
+    let doc: Value = serde_json::from_slice(&testdata(
+        &dir,
+        "integrations-auditd_manager__sample_event.json",
+    ))
+    .unwrap();
+    let records = doc["auditd"]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap().to_string());
+    let ecs = ingest_with_ipv4_saddr(records);
+    assert_eq!(ecs.len(), 1);
+    assert_eq!(
+        ecs[0].process_title.as_deref(),
+        doc["process"]["title"].as_str()
+    );
+    assert_eq!(
+        ecs[0].process_parent_pid,
+        doc["process"]["parent"]["pid"].as_i64()
+    );
+    assert_eq!(ecs[0].process_working_directory, None);
 }
 
 #[test]
