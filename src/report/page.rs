@@ -22,9 +22,9 @@ const INTERVALS_MIN: [i64; 8] = [15, 30, 60, 180, 360, 720, 1440, 10080];
 /// Hosts per job swimlane, the highest scores first (Kibana's default is 10).
 const LANE_HOSTS: usize = 10;
 /// Geometry of a swimlane cell, in SVG user units.
-const CELL_W: f64 = 10.0;
+const CELL_W: f64 = 12.0;
 const CELL_H: f64 = 18.0;
-const LABEL_W: f64 = 150.0;
+const LABEL_W: f64 = 290.0;
 
 /// The time range the report covers, epoch ms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -94,7 +94,12 @@ pub struct Bar {
 #[derive(Debug, Clone, Serialize)]
 pub struct Swimlane {
     pub title: String,
+    /// `overall` or the job id: what the lane's rows are.
+    pub kind: String,
     pub interval: String,
+    /// The first column's start and a column's length, epoch ms, for scripts that check the page.
+    pub from_ms: i64,
+    pub interval_ms: i64,
     pub width: f64,
     pub height: f64,
     pub labels: Vec<Label>,
@@ -332,31 +337,34 @@ fn day_rows(
     rows
 }
 
-/// Records per day and job as bars; a bar whose day has alerts is marked.
+/// Records per day and job as bars, a gap between days; a bar whose day has alerts is marked.
 fn bar_chart(days: &[DayRow]) -> BarChart {
     const HEIGHT: f64 = 120.0;
-    const BAR_W: f64 = 8.0;
+    const BAR_W: f64 = 10.0;
+    const DAY_GAP: f64 = 6.0;
     let max = days.iter().map(|d| d.records).max().unwrap_or(0).max(1);
-    let bars = days
-        .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let h = HEIGHT * d.records as f64 / max as f64;
-            Bar {
-                x: i as f64 * (BAR_W + 2.0),
-                y: HEIGHT - h,
-                w: BAR_W,
-                h,
-                title: format!(
-                    "{} {}: {} records, {} alerts, {} events",
-                    d.day, d.job, d.records, d.alerts, d.events
-                ),
-                alert: d.alerts > 0,
-            }
-        })
-        .collect::<Vec<_>>();
+    let mut x = 0.0;
+    let mut bars = Vec::with_capacity(days.len());
+    for (i, d) in days.iter().enumerate() {
+        if i > 0 && days[i - 1].day != d.day {
+            x += DAY_GAP;
+        }
+        let h = HEIGHT * d.records as f64 / max as f64;
+        bars.push(Bar {
+            x,
+            y: HEIGHT - h,
+            w: BAR_W,
+            h,
+            title: format!(
+                "{} {}: {} records, {} alerts, {} events",
+                d.day, d.job, d.records, d.alerts, d.events
+            ),
+            alert: d.alerts > 0,
+        });
+        x += BAR_W + 1.0;
+    }
     BarChart {
-        width: (bars.len() as f64 * (BAR_W + 2.0)).max(BAR_W),
+        width: x.max(BAR_W),
         height: HEIGHT,
         bars,
         max,
@@ -376,6 +384,7 @@ fn interval_ms(window: Window) -> i64 {
 /// One lane: rows named by `labels`, each a map from column to the highest score.
 fn lane(
     title: String,
+    kind: String,
     window: Window,
     interval: i64,
     rows: Vec<(String, BTreeMap<i64, f64>)>,
@@ -405,18 +414,22 @@ fn lane(
             });
         }
     }
-    let tick_every = (columns / 8).max(1);
+    // A tick label is about 60 units wide: one every 7 columns at least.
+    let tick_every = (columns / 6).max(7);
     let ticks = (0..columns)
         .step_by(tick_every as usize)
         .map(|c| Label {
             x: LABEL_W + c as f64 * CELL_W,
             y: rows.len() as f64 * CELL_H + 12.0,
-            text: text::time(window.from_ms + c * interval),
+            text: text::short_time(window.from_ms + c * interval),
         })
         .collect();
     let minutes = interval / 60_000;
     Swimlane {
         title,
+        kind,
+        from_ms: window.from_ms,
+        interval_ms: interval,
         interval: if minutes % 1440 == 0 {
             format!("{} day(s)", minutes / 1440)
         } else if minutes % 60 == 0 {
@@ -456,6 +469,7 @@ fn swimlanes(sources: &triage::Sources, outputs: &Outputs, window: Window) -> Ve
     }
     let mut lanes = vec![lane(
         "Overall (bucket anomaly score)".into(),
+        "overall".into(),
         window,
         interval,
         std::iter::once(("overall".to_string(), overall))
@@ -481,6 +495,7 @@ fn swimlanes(sources: &triage::Sources, outputs: &Outputs, window: Window) -> Ve
         ranked.truncate(LANE_HOSTS);
         lanes.push(lane(
             format!("{}: host.name (influencer score)", job.id()),
+            job.id().to_string(),
             window,
             interval,
             ranked,

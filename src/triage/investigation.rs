@@ -11,7 +11,7 @@ use super::address::AddressClass;
 use super::history::{self, Connection, DAY_MS, History, Query, Value, Watch};
 use super::outputs::{Outputs, StoredAlert, StoredRecord};
 use super::{Error, Sources};
-use crate::exceptions::{Action, Subject};
+use crate::exceptions::{Action, ConditionConfig, EntryConfig, Operator, Subject};
 use crate::jobs::Job;
 use crate::results::AnomalyRecord;
 use crate::store::TimeRange;
@@ -737,38 +737,36 @@ pub fn suggested_entry(
     host: Option<&str>,
     process: Option<&str>,
 ) -> String {
-    let by_field = job.file.job.by_field_name.as_str();
-    let condition = |field: &str, v: &str| {
-        let mut c = toml::Table::new();
-        c.insert("field".into(), field.into());
-        c.insert("operator".into(), "equals".into());
-        c.insert("values".into(), toml::Value::Array(vec![v.into()]));
-        toml::Value::Table(c)
-    };
-    let mut conditions = vec![condition(by_field, value)];
-    conditions.extend(host.map(|h| condition("host.name", h)));
-    if by_field != "process.name" {
-        conditions.extend(process.map(|p| condition("process.name", p)));
+    /// `[[entry]]` alone, to paste into an existing list.
+    #[derive(Serialize)]
+    struct Paste {
+        entry: [EntryConfig; 1],
     }
-    let mut entry = toml::Table::new();
+    let by_field = job.file.job.by_field_name.as_str();
+    let equals = |field: &str, v: &str| ConditionConfig {
+        field: field.to_string(),
+        operator: Operator::Equals,
+        values: vec![v.to_string()],
+    };
+    let mut conditions = vec![equals(by_field, value)];
+    conditions.extend(host.map(|h| equals("host.name", h)));
+    if by_field != "process.name" {
+        conditions.extend(process.map(|p| equals("process.name", p)));
+    }
     let slug: String = value
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .take(40)
         .collect();
-    entry.insert("id".into(), format!("expected-{slug}").into());
-    entry.insert(
-        "comment".into(),
-        format!("Expected: {by_field} {value} (say why before enabling)").into(),
-    );
-    entry.insert("action".into(), "suppress_alert".into());
-    entry.insert("conditions".into(), toml::Value::Array(conditions));
-    let mut list = toml::Table::new();
-    list.insert(
-        "entry".into(),
-        toml::Value::Array(vec![toml::Value::Table(entry)]),
-    );
-    toml::to_string(&list).unwrap_or_default()
+    let paste = Paste {
+        entry: [EntryConfig {
+            id: format!("expected-{slug}"),
+            comment: format!("Expected: {by_field} {value} (say why before enabling)"),
+            action: Action::SuppressAlert,
+            conditions,
+        }],
+    };
+    toml::to_string(&paste).unwrap_or_default()
 }
 
 fn alerting(
@@ -827,5 +825,41 @@ fn alerting(
         Some(_) => Alerting::Pending {
             last_execution_ms: inputs.outputs.last_execution_ms(job.id()),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exceptions::ListConfig;
+
+    #[test]
+    fn the_suggested_entry_parses_back_to_the_values_whatever_they_hold() {
+        let job = &crate::jobs::embedded().expect("built-in jobs")[0];
+        let value = "4444\"\n[[entry]]\nid = 'x'";
+        let host = "web-01\"; rm -rf /";
+        let entry = suggested_entry(job, value, Some(host), Some("nc"));
+        let list: ListConfig =
+            toml::from_str(&format!("description = \"d\"\n{entry}")).expect("valid TOML");
+        assert_eq!(list.entries.len(), 1, "{entry}");
+        let conditions = &list.entries[0].conditions;
+        assert_eq!(conditions[0].field, job.file.job.by_field_name);
+        assert_eq!(conditions[0].values, [value]);
+        assert_eq!(conditions[1].values, [host]);
+        assert_eq!(conditions[2].values, ["nc"]);
+        assert_eq!(list.entries[0].action, Action::SuppressAlert);
+    }
+
+    #[test]
+    fn cadence_tells_new_daily_weekly_and_irregular_apart() {
+        let day = |d: i64| d * DAY_MS;
+        let (from, to) = (day(0), day(30));
+        assert!(cadence(&[], from, to).contains("new"));
+        let daily: Vec<i64> = (20..30).map(day).collect();
+        assert!(cadence(&daily, from, to).contains("every day"));
+        assert!(cadence(&[day(1), day(8), day(15), day(22)], from, to).contains("every 7 days"));
+        assert!(cadence(&[day(1), day(8), day(16), day(23)], from, to).contains("about weekly"));
+        assert!(cadence(&[day(2), day(3), day(19)], from, to).contains("irregular, 1 to 16"));
+        assert!(cadence(&[day(12)], from, to).contains("one day only"));
     }
 }

@@ -17,6 +17,13 @@ pub fn time(ms: i64) -> String {
         .unwrap_or_else(|| format!("{ms} ms"))
 }
 
+/// `MM-DD HH:MM` of epoch milliseconds, for axis labels.
+pub fn short_time(ms: i64) -> String {
+    DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%m-%d %H:%M").to_string())
+        .unwrap_or_else(|| format!("{ms} ms"))
+}
+
 /// `YYYY-MM-DD` of epoch milliseconds.
 pub fn day(ms: i64) -> String {
     DateTime::from_timestamp_millis(ms)
