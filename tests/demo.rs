@@ -49,6 +49,35 @@ fn demo_catches_the_beacon_and_the_reverse_shell() {
             "{attack} not among the top influencers {top:?}"
         );
     }
+    // The first minutes: the printed report exists and the printed command investigates the
+    // top alert, run as printed (from another folder, through the demo's settings file).
+    let report = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("report: "))
+        .expect("the demo prints its report");
+    let page = std::fs::read_to_string(report).expect("the printed report exists");
+    assert!(page.contains("kworker_upd") && page.contains("<tr data-alert-row>"));
+    let command = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("investigate the top alert: netrare "))
+        .expect("the demo prints an investigate command");
+    let args: Vec<&str> = command.split_whitespace().collect();
+    let answer = netrare_in(std::path::Path::new("/"), &args, &[]).success();
+    for section in [
+        "ANOMALY",
+        "HISTORY OF",
+        "CONNECTIONS WITH",
+        "ALERT\n",
+        "alerted: ",
+    ] {
+        assert!(
+            answer.stdout.contains(section),
+            "no {section}:\n{}",
+            answer.stdout
+        );
+    }
     for folder in ["buckets", "bucket_influencers", "model_size_stats"] {
         assert!(
             !parquet_files(&sandbox.path("demo/out").join(folder)).is_empty(),
