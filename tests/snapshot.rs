@@ -71,3 +71,14 @@ fn a_missing_snapshot_with_outputs_exits_65_unless_relearn_is_asked() {
         .success();
     assert!(sandbox.state().join(format!("{PROCESS_JOB}.json")).exists());
 }
+
+#[test]
+fn a_held_candidate_out_of_range_exits_65() {
+    let sandbox = with_edited_snapshot(|s| {
+        let mut record = s["recent_records"][0].clone();
+        assert!(record.is_object(), "the first run wrote a record");
+        record["timestamp_ms"] = Value::from(i64::MAX);
+        s["rule"]["candidates"] = Value::Array(vec![record]);
+    });
+    refused_naming(&sandbox, "rule.candidates");
+}

@@ -134,6 +134,10 @@ pub struct SparkSettings {
     pub source: Option<String>,
 }
 
+/// The longest history a new job may learn from: ten years, so the first checkpoint computed
+/// from it stays in range.
+const MAX_HISTORY: Duration = Duration::from_secs(3650 * 86_400);
+
 /// Default history a new job learns from.
 pub const DEFAULT_HISTORY: Duration = Duration::from_secs(14 * 24 * 3600);
 
@@ -152,6 +156,16 @@ impl Settings {
             ),
             None => (SettingsFile::default(), PathBuf::new()),
         };
+        if let Some(history) = file.history.filter(|h| h.is_zero() || *h > MAX_HISTORY) {
+            return Err(Error::Parse {
+                path: path.unwrap_or_default(),
+                message: format!(
+                    "history = {:?}: expected from 1s to {}",
+                    humantime::format_duration(history).to_string(),
+                    humantime::format_duration(MAX_HISTORY)
+                ),
+            });
+        }
         let rel = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
         let store = match &file.store {
             Some(s) if !Path::new(s).is_absolute() => base.join(s).to_string_lossy().into_owned(),

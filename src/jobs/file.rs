@@ -155,6 +155,20 @@ impl fmt::Display for MemoryLimit {
     }
 }
 
+/// The longest bucket span, in days: every time a job computes from it stays far from overflow.
+const MAX_SPAN_DAYS: u64 = 7;
+
+/// Elastic's rule for `bucket_span`: buckets tile the day, so a span under a day divides it and
+/// a longer one is whole days. The upper bound is netrare's.
+fn span_is_allowed(secs: i64) -> bool {
+    const DAY: i64 = 86_400;
+    match secs {
+        s if s < 60 => false,
+        s if s < DAY => DAY % s == 0,
+        s => s % DAY == 0 && s <= MAX_SPAN_DAYS as i64 * DAY,
+    }
+}
+
 /// A checked job, ready to run.
 #[derive(Debug, Clone)]
 pub struct Job {
@@ -201,10 +215,13 @@ impl Job {
                 format!("expected letters, digits, '_' or '-', found {:?}", job.id),
             ));
         }
-        if job.bucket_span.secs() < 60 || job.bucket_span.0.subsec_nanos() != 0 {
+        if job.bucket_span.0.subsec_nanos() != 0 || !span_is_allowed(job.bucket_span.secs()) {
             return Err(invalid(
                 "job.bucket_span",
-                "expected whole seconds, at least 1m".into(),
+                format!(
+                    "expected whole seconds from 1m that divide a day, or 1 to {MAX_SPAN_DAYS} whole days, found {}",
+                    humantime::format_duration(job.bucket_span.0)
+                ),
             ));
         }
         if file.datafeed.query_delay > MAX_QUERY_DELAY {
@@ -286,6 +303,32 @@ mod tests {
     use super::*;
 
     const SHIPPED: &str = include_str!("../../jobs/v3_linux_anomalous_network_port_activity.toml");
+
+    #[test]
+    fn a_bucket_span_must_tile_the_day_and_stay_bounded() {
+        for (span, ok) in [
+            ("15m", true),
+            ("1h", true),
+            ("1d", true),
+            ("7d", true),
+            ("59s", false),
+            ("7m", false),
+            ("25h", false),
+            ("8d", false),
+            ("300000000y", false),
+        ] {
+            let text = SHIPPED.replace(
+                "bucket_span = \"15m\"",
+                &format!("bucket_span = \"{span}\""),
+            );
+            assert!(
+                SHIPPED.contains("bucket_span = \"15m\""),
+                "the shipped span"
+            );
+            let parsed = Job::parse(Path::new("job.toml"), &text);
+            assert_eq!(parsed.is_ok(), ok, "{span}: {:?}", parsed.err());
+        }
+    }
 
     #[test]
     fn memory_limits_use_elastic_binary_units() {

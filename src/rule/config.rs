@@ -4,6 +4,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+/// The longest lookback a rule may have: far beyond Kibana's rules (45 minutes), and bounded so
+/// every time computed from it stays in range.
+const MAX_LOOKBACK: Duration = Duration::from_secs(90 * 86_400);
+
 /// `[rule]`: Kibana's machine-learning rule settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -170,7 +174,16 @@ impl RuleConfig {
             .trim()
             .strip_prefix("now-")
             .ok_or_else(|| format!("{:?} is not of the form \"now-<duration>\"", self.from))?;
-        humantime::parse_duration(rest).map_err(|e| format!("{:?}: {e}", self.from))
+        let lookback =
+            humantime::parse_duration(rest).map_err(|e| format!("{:?}: {e}", self.from))?;
+        if lookback.is_zero() || lookback > MAX_LOOKBACK {
+            return Err(format!(
+                "{:?}: expected a lookback from 1s to {}",
+                self.from,
+                humantime::format_duration(MAX_LOOKBACK)
+            ));
+        }
+        Ok(lookback)
     }
 
     /// Checks values a TOML type cannot.

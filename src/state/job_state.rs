@@ -182,6 +182,25 @@ impl JobState {
                 format!("record {id}: {ms} is not a time between 1970 and 2100"),
             );
         }
+        // Held candidates are alerted later: their bucket times and spans become alert times.
+        for (field, records) in [
+            ("rule.candidates", &self.rule.candidates),
+            ("recent_records", &self.recent_records),
+        ] {
+            if let Some(r) = records.iter().find(|r| {
+                !PLAUSIBLE_MS.contains(&r.timestamp_ms)
+                    || !PLAUSIBLE_MS.contains(&r.by_field_first_occurrence_ms)
+                    || r.bucket_span.checked_mul(1000) != Some(span_ms)
+            }) {
+                return bad(
+                    field,
+                    format!(
+                        "record {}: bucket {} ({} s) is not a time between 1970 and 2100 on the job's bucket span",
+                        r.record_id, r.timestamp_ms, r.bucket_span
+                    ),
+                );
+            }
+        }
         Ok(())
     }
 
