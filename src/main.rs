@@ -1,5 +1,6 @@
 //! The `netrare` command: parse arguments, run the subcommand, turn the outcome into an exit code.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -16,7 +17,8 @@ fn main() -> ExitCode {
     match netrare::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("netrare: error: {err:#}");
+            // A full or closed stderr must not turn an error into a panic (exit 101).
+            let _ = writeln!(std::io::stderr(), "netrare: error: {err:#}");
             ExitCode::from(netrare::cli::exit_code(&err))
         }
     }

@@ -27,8 +27,8 @@ pub struct Args {
     /// Only these jobs (comma-separated ids; default all).
     #[arg(long, value_delimiter = ',')]
     pub jobs: Vec<String>,
-    /// Use a new scratch state directory (deleted afterwards) and write outputs under
-    /// `<out>/backfill-<from>-<to>/`, so production state and outputs are never touched.
+    /// Write outputs, NDJSON files and a scratch state under `<out>/backfill-<from>-<to>/`, so
+    /// production state and outputs are never touched; the same command resumes a killed run.
     #[arg(long)]
     pub fresh: bool,
     /// Also append the alerts to this file as `_bulk` NDJSON for Kibana's alerts index.
@@ -41,33 +41,29 @@ pub struct Args {
     pub overrides: Overrides,
 }
 
+/// The scratch state folder of a `--fresh` backfill, inside its output folder.
+const FRESH_STATE: &str = ".state";
+
 pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
     let executions = schedule(args.from, args.to, args.interval)?;
     args.overrides.check_time("--to", args.to)?;
     let mut settings = settings.clone();
-    let scratch = if args.fresh {
-        Some(
-            tempfile::Builder::new()
-                .prefix("netrare-backfill-")
-                .tempdir()?,
-        )
-    } else {
-        None
-    };
-    if let Some(dir) = &scratch {
-        settings.state_dir = dir.path().to_path_buf();
+    let mut alerts_ndjson = args.alerts_ndjson.clone();
+    if args.fresh {
         settings.out_dir = settings.out_dir.join(format!(
             "backfill-{}-{}",
             args.from.format("%Y%m%dT%H%M"),
             args.to.format("%Y%m%dT%H%M")
         ));
-        // The results NDJSON is an output too: keep it inside the fresh folder.
-        settings.results_ndjson = settings
-            .results_ndjson
-            .as_ref()
-            .and_then(|p| p.file_name())
-            .map(|name| settings.out_dir.join(name));
-        eprintln!(
+        // The scratch state lives with the outputs it belongs to, under a name that depends only
+        // on the command: the same command run again (after a kill) resumes where it stopped.
+        settings.state_dir = settings.out_dir.join(FRESH_STATE);
+        // The NDJSON files are outputs too: kept inside the fresh folder, never the production
+        // files the flags or settings name.
+        let inside = |path: &PathBuf| path.file_name().map(|name| settings.out_dir.join(name));
+        settings.results_ndjson = settings.results_ndjson.as_ref().and_then(inside);
+        alerts_ndjson = alerts_ndjson.as_ref().and_then(inside);
+        errln!(
             "fresh backfill: outputs under {}",
             settings.out_dir.display()
         );
@@ -76,7 +72,7 @@ pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
         &settings,
         settings.jobs.load(&args.jobs)?,
         executions,
-        args.alerts_ndjson.clone(),
+        alerts_ndjson,
         COMMIT_EVERY,
     )?;
     plan.relearn = args.overrides.relearn;

@@ -41,7 +41,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let opts = args.fleet.options();
     let events = dir.join("events");
     let fleet = generate_to(&events, &opts).context("generating the demo fleet")?;
-    println!(
+    outln!(
         "generated {} hosts x {} days: {} events in {}",
         opts.hosts,
         opts.days,
@@ -72,13 +72,13 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     )?;
     let report = pipeline::execute(plan)?;
     print::report(&report, print::SummaryFormat::Text);
-    println!();
+    outln!();
     print::alerts(&report.alerts);
 
     let labels = read_labels(&events.join("labels.json"))?;
-    println!();
+    outln!();
     for label in labels.iter() {
-        println!(
+        outln!(
             "{} {:<28} {}={} on {}",
             if caught(label, &report.alerts) {
                 "caught"
@@ -102,18 +102,18 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     .with_context(|| format!("writing {}", config.display()))?;
     let html = dir.join("report.html");
     super::report::write(&settings, &html, None, None, &[], DEMO_HISTORY)?;
-    println!(
+    outln!(
         "\nanomalies and alerts are in {}",
         dir.join("out").display()
     );
-    println!("report: {}", html.display());
+    outln!("report: {}", html.display());
     if let Some(top) = report.alerts.iter().max_by(|a, b| {
         a.record
             .record_score
             .total_cmp(&b.record.record_score)
             .then(b.original_time_ms.cmp(&a.original_time_ms))
     }) {
-        println!(
+        outln!(
             "investigate the top alert: netrare --config {} investigate {}",
             config.display(),
             settings.alert_target.uuid(top)

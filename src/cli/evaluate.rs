@@ -70,7 +70,7 @@ pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
     )?;
     match args.format {
         SummaryFormat::Text => print(&evaluation, &jobs),
-        SummaryFormat::Json => println!("{}", evaluation_json(&evaluation)),
+        SummaryFormat::Json => outln!("{}", evaluation_json(&evaluation)),
     }
     Ok(())
 }
@@ -89,7 +89,7 @@ fn execute(
         spark: SparkSettings::default(),
         ..settings.clone()
     };
-    eprintln!(
+    errln!(
         "backfilling {} job(s) with the {} model",
         backfill.jobs.len(),
         model_name(backfill.model)
@@ -161,7 +161,7 @@ const COLUMN_WIDTH: usize = 22;
 /// Per job, one column per model; then a totals line per model.
 fn print(evaluation: &Evaluation, jobs: &[Job]) {
     let HostDays { hosts, days } = evaluation.host_days;
-    println!(
+    outln!(
         "{hosts} hosts x {days:.1} days from {}",
         evaluation.from.format("%Y-%m-%d %H:%M")
     );
@@ -171,7 +171,7 @@ fn print(evaluation: &Evaluation, jobs: &[Job]) {
             .iter()
             .filter_map(|(_, evals)| evals.get(j))
             .collect();
-        println!("\n{} (rare {})", job.id(), job.file.job.by_field_name);
+        outln!("\n{} (rare {})", job.id(), job.file.job.by_field_name);
         row(
             "",
             evaluation.models.iter().map(|(kind, _)| model_name(*kind)),
@@ -202,7 +202,7 @@ fn print(evaluation: &Evaluation, jobs: &[Job]) {
                 .iter()
                 .map(|e| format!("{:.1}", e.false_per_1000_host_days())),
         );
-        println!("max record score per scenario (attacks: caught or missed; benign: alerts)");
+        outln!("max record score per scenario (attacks: caught or missed; benign: alerts)");
         for (s, scenario) in evals
             .first()
             .map(|e| e.scenarios.as_slice())
@@ -228,13 +228,13 @@ fn print(evaluation: &Evaluation, jobs: &[Job]) {
             row(&format!("  {kind} {}", scenario.scenario), cells);
         }
     }
-    println!();
+    outln!();
     for (kind, evals) in &evaluation.models {
         let detected: usize = evals.iter().map(|e| e.detected.len()).sum();
         let applicable: usize = evals.iter().map(JobEval::applicable).sum();
         let false_alerts: usize = evals.iter().map(|e| e.false_alerts).sum();
         let rate: f64 = evals.iter().map(JobEval::false_per_1000_host_days).sum();
-        println!(
+        outln!(
             "{}: {detected}/{applicable} attacks detected, {false_alerts} false alerts ({rate:.1} per 1,000 host-days)",
             model_name(*kind)
         );
@@ -243,7 +243,7 @@ fn print(evaluation: &Evaluation, jobs: &[Job]) {
 
 fn row(label: &str, cells: impl Iterator<Item = String>) {
     let cells: String = cells.map(|c| format!("{c:<COLUMN_WIDTH$}")).collect();
-    println!("{label:<LABEL_WIDTH$}{}", cells.trim_end());
+    outln!("{label:<LABEL_WIDTH$}{}", cells.trim_end());
 }
 
 #[cfg(test)]

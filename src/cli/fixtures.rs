@@ -70,7 +70,7 @@ pub fn run(command: &Command) -> anyhow::Result<()> {
         opts.start = start;
     }
     let summary = generate_to(&args.out, &opts)?;
-    println!(
+    outln!(
         "wrote {} days to {}: {} Defend events, {} auditd events, {} labels",
         summary.days,
         args.out.display(),

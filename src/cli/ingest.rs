@@ -63,6 +63,6 @@ pub fn run(command: &Command, settings: &Settings) -> anyhow::Result<()> {
         )?,
         Command::Ndjson { inputs: names, out } => ndjson::ingest(&inputs(names), &target(out))?,
     };
-    println!("{report}");
+    outln!("{report}");
     Ok(())
 }

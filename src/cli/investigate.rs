@@ -84,8 +84,8 @@ pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
         &target,
     )?;
     match args.format {
-        Format::Text => print!("{}", triage::text::layout(&investigation)),
-        Format::Json => println!("{}", serde_json::to_string_pretty(&investigation)?),
+        Format::Text => out!("{}", triage::text::layout(&investigation)),
+        Format::Json => outln!("{}", serde_json::to_string_pretty(&investigation)?),
     }
     Ok(())
 }

@@ -50,7 +50,7 @@ pub fn run(command: &Command, settings: &Settings) -> anyhow::Result<()> {
                     .as_ref()
                     .map(|p| format!(" partition by {p}"))
                     .unwrap_or_default();
-                println!(
+                outln!(
                     "{:<45} {} by {}{partition}, {}, {} (threshold {}, {}, every {})",
                     j.id,
                     j.function.as_str(),
@@ -66,8 +66,8 @@ pub fn run(command: &Command, settings: &Settings) -> anyhow::Result<()> {
         Command::Show { id } => {
             let jobs = settings.jobs.load(std::slice::from_ref(id))?;
             for job in jobs {
-                println!("# {}", job.path.display());
-                print!("{}", toml::to_string_pretty(&job.file)?);
+                outln!("# {}", job.path.display());
+                out!("{}", toml::to_string_pretty(&job.file)?);
             }
         }
         Command::Sql {
@@ -84,10 +84,10 @@ pub fn run(command: &Command, settings: &Settings) -> anyhow::Result<()> {
                 let schema = SourceSchema::flat(&job.fields());
                 let source = settings.spark.source.as_deref().unwrap_or(&settings.store);
                 if let Some(view) = source_view(source) {
-                    println!("{view};\n");
+                    outln!("{view};\n");
                 }
                 let query = summary_query(source, &job.file.datafeed.query, &fold, &schema)?;
-                println!("{};", query.trim_end());
+                outln!("{};", query.trim_end());
             }
         }
     }

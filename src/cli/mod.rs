@@ -1,6 +1,32 @@
 //! The command line: clap types, settings, logging and exit codes. Each subcommand lives in its
 //! own file with its `Args` and one `run`; none holds pipeline logic.
 
+/// `println!` that never panics: a full disk or a closed pipe on standard output is remembered,
+/// and reported once the command's work is done (exit 74), instead of aborting it half-way.
+macro_rules! outln {
+    () => {
+        $crate::cli::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` that never panics; see [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::write_stdout(format_args!($($arg)*))
+    };
+}
+
+/// `eprintln!` that never panics: a message that cannot reach a full stderr is dropped.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod backfill;
 mod demo;
 mod evaluate;
@@ -109,8 +135,39 @@ pub enum Command {
     Report(report::Args),
 }
 
-/// Runs the parsed command line.
+/// The first error writing standard output, if any.
+static STDOUT_FAILED: std::sync::OnceLock<std::io::Error> = std::sync::OnceLock::new();
+
+/// Writes to standard output, remembering the first failure instead of panicking.
+pub fn write_stdout(args: std::fmt::Arguments) {
+    use std::io::Write;
+    if STDOUT_FAILED.get().is_some() {
+        return;
+    }
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        let _ = STDOUT_FAILED.set(e);
+    }
+}
+
+/// Runs the parsed command line. Its work done, output that could not be written to standard
+/// output is an error (exit 74) that says the work is done.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    run_command(cli)?;
+    use std::io::Write;
+    if let Err(e) = std::io::stdout().flush() {
+        let _ = STDOUT_FAILED.set(e);
+    }
+    match STDOUT_FAILED.get() {
+        Some(e) => Err(std::io::Error::new(
+            e.kind(),
+            format!("standard output could not be written ({e}); the command's work is done"),
+        )
+        .into()),
+        None => Ok(()),
+    }
+}
+
+fn run_command(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::resolve(&cli.global)?;
     match cli.command {
         Command::Run(args) => run::run(&args, &settings),

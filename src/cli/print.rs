@@ -26,7 +26,7 @@ fn time(ms: i64) -> String {
 pub fn report(report: &Report, format: SummaryFormat) {
     match format {
         SummaryFormat::Text => summary(report),
-        SummaryFormat::Json => println!("{}", summary_json(report)),
+        SummaryFormat::Json => outln!("{}", summary_json(report)),
     }
 }
 
@@ -62,24 +62,31 @@ fn summary_json(report: &Report) -> serde_json::Value {
 /// One line per job: buckets, events, records, alerts, pending, memory, duration.
 fn summary(report: &Report) {
     if report.recovered {
-        println!("finished the commit of an interrupted earlier execution");
+        outln!("finished the commit of an interrupted earlier execution");
     }
     if report.skipped_executions > 0 {
-        println!(
+        outln!(
             "resumed: skipped {} execution(s) at or before the jobs' last execution",
             report.skipped_executions
         );
     }
-    println!(
+    outln!(
         "{:<45} {:>8} {:>10} {:>8} {:>7} {:>8} {:>10} {:>9}",
-        "job", "buckets", "events", "records", "alerts", "pending", "memory", "seconds"
+        "job",
+        "buckets",
+        "events",
+        "records",
+        "alerts",
+        "pending",
+        "memory",
+        "seconds"
     );
     for job in &report.jobs {
         let memory = serde_json::to_value(job.memory.status)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
-        println!(
+        outln!(
             "{:<45} {:>8} {:>10} {:>8} {:>7} {:>8} {:>10} {:>9.2}",
             job.job_id,
             job.buckets,
@@ -91,28 +98,30 @@ fn summary(report: &Report) {
             job.duration.as_secs_f64()
         );
         if let Some(gap) = job.gap_ms {
-            println!(
+            outln!(
                 "  {}: executions were missed; the rule window reached back {} more minutes so no record was skipped",
                 job.job_id,
                 gap / 60_000
             );
         }
         if job.excepted > 0 {
-            println!(
+            outln!(
                 "  {}: {} qualifying record(s) suppressed by exceptions",
-                job.job_id, job.excepted
+                job.job_id,
+                job.excepted
             );
         }
         if job.memory.refused_values > 0 {
-            println!(
+            outln!(
                 "  {}: model at its memory limit; {} new value(s) refused",
-                job.job_id, job.memory.refused_values
+                job.job_id,
+                job.memory.refused_values
             );
         }
     }
     let invalid: u64 = report.scan.invalid.values().sum();
     if invalid > 0 {
-        println!("skipped {invalid} invalid value(s) in the store (see warnings)");
+        outln!("skipped {invalid} invalid value(s) in the store (see warnings)");
     }
 }
 
@@ -125,9 +134,14 @@ pub fn alerts(alerts: &[Alert]) {
             .total_cmp(&a.record.record_score)
             .then(a.original_time_ms.cmp(&b.original_time_ms))
     });
-    println!(
+    outln!(
         "{:<16} {:<36} {:>5}  {:<16} {:<14} {:<16}",
-        "bucket (UTC)", "rule", "score", "rare value", "host", "process"
+        "bucket (UTC)",
+        "rule",
+        "score",
+        "rare value",
+        "host",
+        "process"
     );
     for alert in sorted {
         let first = |i: usize| {
@@ -136,7 +150,7 @@ pub fn alerts(alerts: &[Alert]) {
                 .cloned()
                 .unwrap_or_else(|| "-".into())
         };
-        println!(
+        outln!(
             "{:<16} {:<36} {:>5.0}  {:<16} {:<14} {:<16}",
             time(alert.original_time_ms),
             alert.rule_name,

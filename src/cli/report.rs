@@ -44,7 +44,7 @@ pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
         &args.jobs,
         args.history,
     )?;
-    println!("report written to {}", path.display());
+    outln!("report written to {}", path.display());
     Ok(())
 }
 
