@@ -67,7 +67,8 @@ check() {
 # A fingerprint of every file under a folder (names and bytes), or "none".
 tree_sum() {
   if [ -d "$1" ]; then
-    (cd "$1" && find . -type f ! -path './.staging/*' -print0 | sort -z | xargs -0 -r sha256sum)
+    # The owner marker names the state directory, which differs between any two sandboxes.
+    (cd "$1" && find . -type f ! -path './.staging/*' ! -name '.netrare-owner' -print0 | sort -z | xargs -0 -r sha256sum)
   else
     echo none
   fi
@@ -118,6 +119,10 @@ sed -i 's/^risk_score = 21/risk_score = 21\nriskscore = 21/' "$work/badjobs/v3_l
 JOBS="$work/badjobs" expect 2 "unknown key in a job file" nr "$d" run --now "$first"
 sed -i 's/^model_memory_limit = .*/model_memory_limit = "0mb"/; /^riskscore/d' "$work/badjobs/v3_linux_anomalous_network_port_activity.toml"
 JOBS="$work/badjobs" expect 2 'model_memory_limit = "0mb"' nr "$d" run --now "$first"
+sed -i 's/^model_memory_limit = .*/model_memory_limit = "32mb"/; s/^bucket_span = .*/bucket_span = "300000000y"/' "$work/badjobs/v3_linux_anomalous_network_port_activity.toml"
+JOBS="$work/badjobs" expect 2 'bucket_span = "300000000y"' nr "$d" run --now "$first"
+sed -i 's/^bucket_span = .*/bucket_span = "15m"/; s/^from = .*/from = "now-300000000y"/' "$work/badjobs/v3_linux_anomalous_network_port_activity.toml"
+JOBS="$work/badjobs" expect 2 'rule from = "now-300000000y"' nr "$d" run --now "$first"
 echo 'store = ' >"$work/netrare.toml"
 expect 2 "broken settings file" "$bin" --config "$work/netrare.toml" jobs list
 printf '{"@timestamp":-100000000000000,"event":{"category":"network"}}\n' >"$work/old.ndjson"
@@ -195,6 +200,36 @@ check "disk full: nothing published" [ ! -e "$d/out/anomalies" ]
 expect 0 "rerun once there is space" nr "$d" run --now "$first"
 check "disk full then rerun: outputs equal a clean run's" same_tree "$d/out" "$clean/out"
 check "disk full then rerun: state equals a clean run's" same_tree "$d/state" "$clean/state"
+
+echo "== shared and misdirected outputs"
+clean="$(sandbox share-clean)"
+nr "$clean" backfill --from "$first" --to "$later" --alerts-ndjson "$clean/alerts.ndjson" --results-ndjson "$clean/results.ndjson" >/dev/null 2>&1
+d="$(sandbox share)"
+expect 0 "one _bulk file for alerts and results" nr "$d" backfill --from "$first" --to "$later" --alerts-ndjson "$d/bulk.ndjson" --results-ndjson "$d/bulk.ndjson"
+check "the shared _bulk file holds every alert and result line" [ "$(wc -l <"$d/bulk.ndjson")" = "$(cat "$clean/alerts.ndjson" "$clean/results.ndjson" | wc -l)" ]
+expect 2 "a second state directory on the same --out" "$bin" --store "$d/events" --state-dir "$d/state-ea" --out "$d/out" --jobs-dir "$jobs" run --now "$later"
+expect 2 "a second state directory on the same alerts file" "$bin" --store "$d/events" --state-dir "$d/state-ea" --out "$d/out-ea" --jobs-dir "$jobs" run --now "$later" --alerts-ndjson "$d/bulk.ndjson"
+check "the refused runs left the owner's outputs as a clean run's" same_tree "$d/out" "$clean/out"
+expect 2 "--state-dir inside <out>/.staging" "$bin" --store "$d/events" --state-dir "$d/out/.staging" --out "$d/out" --jobs-dir "$jobs" run --now "$later"
+mkfifo "$d/alerts.fifo"
+expect 2 "a FIFO as the alerts file (refused, not blocked on)" timeout 30 bash -c "$(declare -f nr); bin='$bin' jobs='$jobs' nr '$d' run --now '$later' --alerts-ndjson '$d/alerts.fifo'"
+expect 2 "/dev/full as the alerts file" nr "$d" run --now "$later" --alerts-ndjson /dev/full
+ln -s /dev/null "$d/null.ndjson"
+expect 2 "a symlink to /dev/null as the results file" nr "$d" run --now "$later" --results-ndjson "$d/null.ndjson"
+check "no refused target left a journal" [ ! -e "$d/state/commit.json" ]
+expect 74 "stdout on a full disk after the commit (an error, not a panic)" bash -c "$(declare -f nr); bin='$bin' jobs='$jobs' nr '$d' run --now '2026-11-03T06:20:00Z' >/dev/full"
+expect 0 "the next run after a full stdout" nr "$d" run --now "2026-11-03T06:35:00Z"
+
+echo "== a killed --fresh backfill resumes"
+d="$(sandbox fresh)"
+fresh="$d/out/backfill-20261103T0005-20261103T0605"
+NETRARE_FAILPOINT=after-journal expect 134 "--fresh killed in its first commit" nr "$d" backfill --fresh --from "$first" --to "$later" --alerts-ndjson "$d/prod-alerts.ndjson"
+expect 0 "the same command again resumes it" nr "$d" backfill --fresh --from "$first" --to "$later" --alerts-ndjson "$d/prod-alerts.ndjson"
+check "--fresh never wrote the production alerts file" [ ! -e "$d/prod-alerts.ndjson" ]
+for kind in anomalies alerts buckets influencers; do
+  check "the resumed --fresh $kind equal a clean backfill's" same_tree "$fresh/$kind" "$clean/out/$kind"
+done
+check "no scratch folder leaked" [ -z "$(find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'netrare-backfill-*' -newer "$work" 2>/dev/null)" ]
 
 echo "== kill -9 mid-backfill"
 from="2026-11-01T00:05:00Z"

@@ -10,6 +10,7 @@ mod demo;
 mod evaluate;
 mod ingest;
 mod jobs;
+mod outputs;
 mod renormalization;
 mod results;
 mod run;

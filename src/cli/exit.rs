@@ -135,6 +135,7 @@ fn state_code(e: &state::Error) -> u8 {
     match e {
         state::Error::Io { .. } => EXIT_IO,
         state::Error::Locked { .. } => EXIT_LOCKED,
+        state::Error::OwnedByOther { .. } | state::Error::BadTarget { .. } => EXIT_CONFIG,
         state::Error::BadSnapshot { .. }
         | state::Error::BadJournal { .. }
         | state::Error::MissingSnapshot { .. } => EXIT_DATA,

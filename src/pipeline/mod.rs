@@ -98,7 +98,17 @@ pub struct Report {
 /// Runs the plan's executions under the state lock.
 pub fn execute(plan: Plan) -> Result<Report, Error> {
     let lock = StateLock::acquire(&plan.state_dir)?;
-    let staging = plan.out_dir.join(".staging");
+    let ndjson: Vec<&Path> = [&plan.alerts_ndjson, &plan.results_ndjson]
+        .into_iter()
+        .flatten()
+        .map(PathBuf::as_path)
+        .collect();
+    let store_files = match &plan.source {
+        Source::Store(store) => store.files(),
+        Source::Spark(_) => &[],
+    };
+    let outputs = state::owner::claim(&plan.state_dir, &plan.out_dir, &ndjson, store_files)?;
+    let staging = outputs.staging.clone();
     let recovered = state::recover(&lock.dir, &staging)?;
     let Some(&first_now) = plan.executions.first() else {
         return Ok(Report {
@@ -148,6 +158,7 @@ pub fn execute(plan: Plan) -> Result<Report, Error> {
     let (scan, all_alerts) = writer::with_writer(&plan.state_dir, |writer| {
         model_and_commit(&plan, &mut runs, &executions, limit, &staging, writer)
     })?;
+    drop(outputs);
     drop(lock);
     Ok(Report {
         jobs: runs.into_iter().map(|r| r.runner.summary).collect(),
@@ -297,7 +308,7 @@ fn commit(
     all_alerts: &mut Vec<Alert>,
     writer: &writer::Writer,
 ) -> Result<(), Error> {
-    let stage_dir = staging.join(format!("{now}-{}", std::process::id()));
+    let stage_dir = staging.join(state::stage_dir_name(now));
     let mut commit = writer::StagedCommit {
         stage_dir,
         files: Vec::new(),
@@ -323,8 +334,15 @@ fn commit(
         (&plan.results_ndjson, "results.ndjson", results_text),
     ];
     for (target, name, text) in appends {
-        if let Some(target) = target.as_ref().filter(|_| !text.is_empty()) {
-            commit.appends.push((target.clone(), name, text));
+        let Some(target) = target.as_ref().filter(|_| !text.is_empty()) else {
+            continue;
+        };
+        // One file for both: one append of both texts, so the second cannot cut the first back
+        // to the length it recorded.
+        let same = |t: &PathBuf| state::owner::absolute(t) == state::owner::absolute(target);
+        match commit.appends.iter_mut().find(|(t, _, _)| same(t)) {
+            Some((_, _, joined)) => joined.push_str(&text),
+            None => commit.appends.push((target.clone(), name, text)),
         }
     }
     writer.send(commit)

@@ -85,9 +85,9 @@ impl Commit {
     }
 }
 
-/// Finishes a commit a crash interrupted, then clears the staging folder of uncommitted work
-/// and the state folder of files a crash left half-written. Called under the state lock, so no
-/// other process is writing them.
+/// Finishes a commit a crash interrupted, then clears the owner's staging folder of uncommitted
+/// work and the state folder of files a crash left half-written. Called under the state lock and
+/// the outputs' claim, so no other process is writing them.
 pub fn recover(state_dir: &Path, staging_dir: &Path) -> Result<bool, Error> {
     remove_partial_files(state_dir)?;
     let journal = state_dir.join(JOURNAL);
@@ -104,11 +104,38 @@ pub fn recover(state_dir: &Path, staging_dir: &Path) -> Result<bool, Error> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
         Err(e) => return Err(Error::io(&journal, e)),
     };
-    match std::fs::remove_dir_all(staging_dir) {
-        Ok(()) => Ok(finished),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(finished),
-        Err(e) => Err(Error::io(staging_dir, e)),
+    remove_stage_dirs(staging_dir)?;
+    Ok(finished)
+}
+
+/// Removes what uncommitted executions staged in the owner's staging folder: the folders named
+/// `<now>-<pid>` that [`stage_dir_name`] gives, and nothing else, then the folder if empty.
+fn remove_stage_dirs(staging_dir: &Path) -> Result<(), Error> {
+    let entries = match std::fs::read_dir(staging_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(staging_dir, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(staging_dir, e))?;
+        let name = entry.file_name();
+        let ours = name.to_str().is_some_and(|n| {
+            n.split_once('-')
+                .is_some_and(|(now, pid)| now.parse::<i64>().is_ok() && pid.parse::<u32>().is_ok())
+        });
+        if ours && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            std::fs::remove_dir_all(entry.path()).map_err(|e| Error::io(&entry.path(), e))?;
+        }
     }
+    // Left when it holds something netrare did not stage.
+    let _ = std::fs::remove_dir(staging_dir);
+    Ok(())
+}
+
+/// The folder an execution at `now_ms` stages a commit's files in, under the owner's staging
+/// folder; [`recover`] removes exactly these.
+pub fn stage_dir_name(now_ms: i64) -> String {
+    format!("{now_ms}-{}", std::process::id())
 }
 
 fn publish(file: &Publish) -> Result<(), Error> {

@@ -3,13 +3,17 @@
 //! advance together.
 //!
 //! Layout: `<state>/.lock`, `<state>/<job_id>.json` (see [`JobState`]) and, only while an
-//! execution is publishing, `<state>/commit.json` (see [`commit`]).
+//! execution is publishing, `<state>/commit.json` (see [`commit`]). The outputs a state
+//! directory writes carry a marker naming it ([`owner`]).
 
 mod commit;
 mod job_state;
 mod lock;
+pub mod owner;
 
-pub use commit::{Append, Commit, Publish, append_offset, failpoint, recover, write_atomic};
+pub use commit::{
+    Append, Commit, Publish, append_offset, failpoint, recover, stage_dir_name, write_atomic,
+};
 pub use job_state::{FORMAT, JobState, VERSION};
 pub use lock::StateLock;
 
@@ -24,9 +28,19 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
-    /// Another execution holds the lock.
-    #[error("{}: another netrare execution is running on this state directory; try again later", path.display())]
+    /// Another execution holds the lock of the state directory or of an output.
+    #[error("{}: another netrare execution is running with it; try again later", path.display())]
     Locked { path: PathBuf },
+    /// An output folder or NDJSON file written by another state directory.
+    #[error(
+        "{}: this output is written by the state directory {}; give each state directory outputs of its own (or remove the marker if that state directory is gone)",
+        path.display(),
+        owner.display()
+    )]
+    OwnedByOther { path: PathBuf, owner: PathBuf },
+    /// A target that can never be written safely (checked before anything is staged).
+    #[error("{}: {problem}", path.display())]
+    BadTarget { path: PathBuf, problem: String },
     /// A snapshot that cannot be trusted: unreadable, from another version, of another job, or
     /// holding a value no execution writes.
     #[error("{}: cannot restore the job state; refusing to start from scratch (move the file away to relearn)", path.display())]
