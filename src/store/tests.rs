@@ -747,3 +747,118 @@ fn keywords_read_the_same_from_plain_and_dictionary_encoded_pages() {
         );
     }
 }
+
+/// Row groups of a file, as the timestamps of their rows.
+fn row_group_times(path: &Path) -> Vec<Vec<i64>> {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(path).unwrap()).unwrap();
+    let groups = builder.metadata().num_row_groups();
+    (0..groups)
+        .map(|group| {
+            let reader = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(path).unwrap())
+                .unwrap()
+                .with_row_groups(vec![group])
+                .build()
+                .unwrap();
+            reader
+                .flat_map(|batch| {
+                    let batch = batch.unwrap();
+                    batch
+                        .column_by_name("@timestamp")
+                        .unwrap()
+                        .as_any()
+                        .downcast_ref::<TimestampMillisecondArray>()
+                        .unwrap()
+                        .values()
+                        .to_vec()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn day_files_write_bounded_batches_sorted_and_name_them_at_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = write::DayFiles::new(dir.path(), WriteOptions::default(), 4);
+    // Two days interleaved, each in falling time order.
+    let mut times = Vec::new();
+    for i in 0..15 {
+        let t = D22 + (i % 2) * DAY + 1000 * (20 - i);
+        files.push(event(t, i, "curl")).unwrap();
+        times.push(t);
+    }
+    assert_eq!(files.days(), ["2026-11-22", "2026-11-23"]);
+    let hidden: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+    assert!(
+        hidden.iter().all(|e| e
+            .as_ref()
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with('.')),
+        "only hidden temporary files before finish: {hidden:?}"
+    );
+    let written = files.finish("x").unwrap();
+    assert_eq!(
+        written,
+        [
+            dir.path().join("date=2026-11-22/x.parquet"),
+            dir.path().join("date=2026-11-23/x.parquet")
+        ]
+    );
+    let mut read = Vec::new();
+    for path in &written {
+        let groups = row_group_times(path);
+        assert!(groups.len() > 1, "{groups:?}");
+        assert!(
+            groups.iter().all(|g| g.len() <= 4 && g.is_sorted()),
+            "{groups:?}"
+        );
+        read.extend(groups.into_iter().flatten());
+    }
+    read.sort();
+    times.sort();
+    assert_eq!(read, times);
+    assert_eq!(
+        fs::read_dir(dir.path()).unwrap().count(),
+        2,
+        "no temporary file left"
+    );
+}
+
+#[test]
+fn a_day_in_one_batch_is_written_byte_for_byte_as_write_partitioned_writes_it() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let opts = WriteOptions {
+        file_stem: "s".into(),
+        ..WriteOptions::default()
+    };
+    let whole = write_partitioned(a.path(), &events(), &opts).unwrap();
+    let mut files = write::DayFiles::new(b.path(), opts, 1000);
+    for e in events().into_iter().rev() {
+        files.push(e).unwrap();
+    }
+    let streamed = files.finish("s").unwrap();
+    assert_eq!(whole.len(), streamed.len());
+    for (w, s) in whole.iter().zip(&streamed) {
+        assert_eq!(w.strip_prefix(a.path()), s.strip_prefix(b.path()));
+        assert_eq!(
+            fs::read(w).unwrap(),
+            fs::read(s).unwrap(),
+            "{}",
+            w.display()
+        );
+    }
+}
+
+#[test]
+fn dropped_day_files_leave_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = write::DayFiles::new(dir.path(), WriteOptions::default(), 2);
+    for i in 0..5 {
+        files.push(event(D22 + i, i, "nc")).unwrap();
+    }
+    drop(files);
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+}

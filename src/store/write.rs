@@ -1,5 +1,7 @@
 //! Writes [`EcsEvent`]s as the Parquet event store that [`super::EventStore`] reads: one file per
 //! UTC day under `date=YYYY-MM-DD/`, rows sorted by time so row-group statistics prune well.
+//! [`write_partitioned`] takes events already in memory; [`DayFiles`] takes them one at a time,
+//! for inputs too large to hold.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -90,21 +92,150 @@ pub fn write_file(path: &Path, rows: &[&EcsEvent], opts: &WriteOptions) -> Resul
     })?;
     let parent = path.parent().unwrap_or(Path::new("."));
     let tmp = tempfile::NamedTempFile::new_in(parent).map_err(|e| Error::io(parent, e))?;
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .set_max_row_group_row_count(Some(opts.row_group_rows.max(1)))
-        .build();
-    let write_err = |e: parquet::errors::ParquetError| Error::Write {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    };
-    let mut writer =
-        ArrowWriter::try_new(tmp.as_file(), batch.schema(), Some(props)).map_err(write_err)?;
+    let write_err = |e| parquet_error(path, e);
+    let mut writer = ArrowWriter::try_new(tmp.as_file(), batch.schema(), Some(properties(opts)))
+        .map_err(write_err)?;
     writer.write(&batch).map_err(write_err)?;
     writer.close().map_err(write_err)?;
     tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
+}
+
+fn properties(opts: &WriteOptions) -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_max_row_group_row_count(Some(opts.row_group_rows.max(1)))
+        .build()
+}
+
+fn parquet_error(path: &Path, e: parquet::errors::ParquetError) -> Error {
+    Error::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+const MS_PER_DAY: i64 = 86_400_000;
+
+/// Events written as they come, one file per UTC day like [`write_partitioned`], holding at most
+/// `batch_rows` of them in memory: when that many are pending, the day with the most is sorted
+/// by time and appended to its file as a row group. Rows are sorted within each row group; a day
+/// that fits one batch is written exactly as [`write_partitioned`] writes it. Files are written
+/// under temporary names in `dir` (hidden, so readers skip them) and get their names only in
+/// [`DayFiles::finish`], so that a name can depend on the whole input (a content hash); dropping
+/// the writer instead removes them.
+pub struct DayFiles {
+    dir: PathBuf,
+    opts: WriteOptions,
+    batch_rows: usize,
+    pending: usize,
+    /// By day number since the epoch.
+    days: BTreeMap<i64, DayFile>,
+}
+
+struct DayFile {
+    /// `YYYY-MM-DD`.
+    name: String,
+    rows: Vec<EcsEvent>,
+    /// Created at the day's first batch.
+    writer: Option<ArrowWriter<tempfile::NamedTempFile>>,
+}
+
+impl DayFiles {
+    /// A writer into the store at `dir` (created when the first batch is written).
+    pub fn new(dir: &Path, opts: WriteOptions, batch_rows: usize) -> Self {
+        DayFiles {
+            dir: dir.to_path_buf(),
+            opts,
+            batch_rows: batch_rows.max(1),
+            pending: 0,
+            days: BTreeMap::new(),
+        }
+    }
+
+    /// Adds one event, writing a batch if `batch_rows` are now pending.
+    pub fn push(&mut self, event: EcsEvent) -> Result<(), Error> {
+        let Some(time) = DateTime::from_timestamp_millis(event.timestamp_ms) else {
+            return Err(Error::Write {
+                path: self.dir.clone(),
+                reason: format!("timestamp {} out of range", event.timestamp_ms),
+            });
+        };
+        self.days
+            .entry(event.timestamp_ms.div_euclid(MS_PER_DAY))
+            .or_insert_with(|| DayFile {
+                name: time.format("%Y-%m-%d").to_string(),
+                rows: Vec::new(),
+                writer: None,
+            })
+            .rows
+            .push(event);
+        self.pending += 1;
+        if self.pending >= self.batch_rows
+            && let Some(file) = self.days.values_mut().max_by_key(|f| f.rows.len())
+        {
+            self.pending -= file.write_batch(&self.dir, &self.opts)?;
+        }
+        Ok(())
+    }
+
+    /// The UTC days (`YYYY-MM-DD`) that have events, in order.
+    pub fn days(&self) -> Vec<String> {
+        self.days.values().map(|file| file.name.clone()).collect()
+    }
+
+    /// Writes what is pending and names each day's file `dir/date=YYYY-MM-DD/<file_stem>.parquet`
+    /// (replacing one already there), atomically. Returns the files, in day order.
+    pub fn finish(self, file_stem: &str) -> Result<Vec<PathBuf>, Error> {
+        let mut written = Vec::with_capacity(self.days.len());
+        for mut file in self.days.into_values() {
+            file.write_batch(&self.dir, &self.opts)?;
+            let Some(writer) = file.writer else {
+                continue;
+            };
+            let partition = self.dir.join(format!("date={}", file.name));
+            let path = partition.join(format!("{file_stem}.parquet"));
+            let tmp = writer.into_inner().map_err(|e| parquet_error(&path, e))?;
+            tmp.as_file().sync_all().map_err(|e| Error::io(&path, e))?;
+            fs::create_dir_all(&partition).map_err(|e| Error::io(&partition, e))?;
+            tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
+            written.push(path);
+        }
+        Ok(written)
+    }
+}
+
+impl DayFile {
+    /// Sorts the pending rows by time and appends them to the file (a temporary one in `dir`,
+    /// created at the first batch) as one row group. Returns how many rows were written.
+    fn write_batch(&mut self, dir: &Path, opts: &WriteOptions) -> Result<usize, Error> {
+        if self.rows.is_empty() {
+            return Ok(0);
+        }
+        let mut rows = std::mem::take(&mut self.rows);
+        rows.sort_by_key(|e| e.timestamp_ms);
+        let refs: Vec<&EcsEvent> = rows.iter().collect();
+        let partition = dir.join(format!("date={}", self.name));
+        let write_err = |e| parquet_error(&partition, e);
+        let batch = to_batch(&refs, opts.style).map_err(|e| Error::Write {
+            path: partition.clone(),
+            reason: e.to_string(),
+        })?;
+        let writer = match &mut self.writer {
+            Some(writer) => writer,
+            None => {
+                fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+                let writer = ArrowWriter::try_new(tmp, batch.schema(), Some(properties(opts)))
+                    .map_err(write_err)?;
+                self.writer.insert(writer)
+            }
+        };
+        writer.write(&batch).map_err(write_err)?;
+        writer.flush().map_err(write_err)?;
+        Ok(rows.len())
+    }
 }
 
 fn to_batch(
