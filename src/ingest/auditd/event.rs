@@ -2,7 +2,9 @@
 //! records of different events may interleave. An event ends at its `EOE` record, or, since
 //! not every event has one, once [`STALE_AFTER`] further distinct events have started without
 //! it receiving a record, or at the end of the input. An event keeps at most [`MAX_RECORDS`]
-//! records, so a log repeating one event's header cannot grow memory without bound.
+//! records, so a log repeating one event's header cannot grow memory without bound, and at most
+//! [`MAX_OPEN`] events are open at once, so neither can a log interleaving ever more events:
+//! memory holds only the open events, however long the log.
 
 use super::record::Record;
 
@@ -13,6 +15,11 @@ pub const STALE_AFTER: u64 = 32;
 /// handful (SYSCALL, SOCKADDR, PROCTITLE, CWD, PATH...); the kernel splits long EXECVE arguments
 /// over a few more.
 pub const MAX_RECORDS: usize = 256;
+
+/// The most events open at once; past it the one longest without a record is taken as complete.
+/// The kernel interleaves the events of calls in flight, a few per CPU; only a crafted log keeps
+/// more than [`STALE_AFTER`] events open by feeding each of them records.
+pub const MAX_OPEN: usize = 1024;
 
 /// The records of one audit event, in arrival order (without its `EOE`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +111,12 @@ impl Grouper {
         let (stale, live): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut self.pending)
             .into_iter()
             .partition(|p| now - p.last_touched > STALE_AFTER);
+        let (mut stale, mut live) = (stale, live);
+        if live.len() > MAX_OPEN
+            && let Some(oldest) = (0..live.len()).min_by_key(|&i| live[i].last_touched)
+        {
+            stale.push(live.remove(oldest));
+        }
         self.pending = live;
         stale.into_iter().map(|p| p.event).collect()
     }
@@ -171,6 +184,27 @@ mod tests {
         assert_eq!(g.dropped, 1000);
         let events = g.finish();
         assert_eq!((events.len(), events[0].records.len()), (1, MAX_RECORDS));
+    }
+
+    #[test]
+    fn at_most_max_open_events_are_held() {
+        let mut g = Grouper::default();
+        let total = MAX_OPEN as u64 + 100;
+        let mut flushed = Vec::new();
+        for serial in 0..total {
+            flushed.extend(g.push(rec("SYSCALL", serial)));
+            // A record for every open event within each STALE_AFTER starts keeps them all
+            // fresh: only the cap ends any.
+            if serial % (STALE_AFTER / 2) == 0 {
+                let open: Vec<u64> = g.pending.iter().map(|p| p.event.serial).collect();
+                for open in open {
+                    flushed.extend(g.push(rec("PATH", open)));
+                }
+            }
+            assert!(g.pending.len() <= MAX_OPEN);
+        }
+        assert_eq!(flushed.len() as u64, total - MAX_OPEN as u64);
+        assert_eq!(g.finish().len(), MAX_OPEN);
     }
 
     #[test]
