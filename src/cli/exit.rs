@@ -85,6 +85,7 @@ fn code_of(cause: &(dyn StdError + 'static)) -> Option<u8> {
     if let Some(e) = cause.downcast_ref::<ingest::Error>() {
         return Some(match e {
             ingest::Error::Read { .. } => EXIT_IO,
+            ingest::Error::LineTooLong { .. } => EXIT_DATA,
             ingest::Error::Store(e) => store_code(e),
         });
     }

@@ -1,9 +1,10 @@
 //! Ingest: raw Linux audit logs and Elasticsearch NDJSON exports into the Parquet event store.
 //!
 //! Input: [`Input`]s (files or standard input) holding `audit.log` records ([`auditd`]) or
-//! ECS documents ([`ndjson`]). Output: `store::EcsEvent`s of network activity written with
-//! `store::write::write_partitioned` under `date=YYYY-MM-DD/<kind>-<content hash>.parquet`, and
-//! an [`IngestReport`] of what was read, written and skipped. Re-ingesting an input whose files
+//! ECS documents ([`ndjson`]), read as streams: memory does not grow with an input's size.
+//! Output: `store::EcsEvent`s of network activity written in batches with
+//! `store::write::DayFiles` under `date=YYYY-MM-DD/<kind>-<content hash>.parquet`, and an
+//! [`IngestReport`] of what was read, written and skipped. Re-ingesting an input whose files
 //! already exist writes nothing, so a scheduled ingest never duplicates events. Neighbours: only
 //! `store` (its event type and writer); `cli` calls [`auditd::ingest`] and [`ndjson::ingest`].
 

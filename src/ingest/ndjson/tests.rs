@@ -401,3 +401,277 @@ fn a_generated_fleet_round_trips_through_ndjson_ingest() {
     read.sort_by_key(key);
     assert_eq!(read, events);
 }
+
+/// Reads `text` as `ingest` reads a file, through small buffers, holding lines of at most `limit`
+/// bytes whole.
+fn stream_with_limit(
+    text: &str,
+    limit: usize,
+) -> Result<(Vec<EcsEvent>, IngestReport), crate::ingest::Error> {
+    let mut report = IngestReport::default();
+    let mut events = Vec::new();
+    let mut src = std::io::BufReader::with_capacity(16, text.as_bytes());
+    super::read(&mut src, "in.ndjson", limit, &mut report, &mut |event| {
+        events.push(event);
+        Ok(())
+    })?;
+    Ok((events, report))
+}
+
+fn search_response(hits: usize) -> String {
+    let hit = format!(r#"{{"_index":"logs","_source":{DOC}}}"#);
+    format!(
+        r#"{{"took":5,"_shards":{{"total":1}},"hits":{{"total":{{"value":{hits}}},"max_score":1.0,"hits":[{}]}},"aggregations":{{"a":[1,2]}}}}"#,
+        vec![hit; hits].join(",")
+    )
+}
+
+/// Counts the bytes read through it.
+struct CountingReader<'c, R> {
+    inner: R,
+    read: &'c std::cell::Cell<usize>,
+}
+
+impl<R: std::io::Read> std::io::Read for CountingReader<'_, R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(out)?;
+        self.read.set(self.read.get() + n);
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_search_response_is_read_hit_by_hit() {
+    use serde::de::DeserializeSeed;
+    let hits = 5_000;
+    let response = search_response(hits);
+    let read = std::cell::Cell::new(0);
+    let reader = std::io::BufReader::with_capacity(
+        1024,
+        CountingReader {
+            inner: response.as_bytes(),
+            read: &read,
+        },
+    );
+    let mut report = IngestReport::default();
+    let mut read_at_each_hit = Vec::new();
+    let mut emit = |_event| {
+        read_at_each_hit.push(read.get());
+        Ok(())
+    };
+    let mut sink = super::Sink {
+        name: "in.json",
+        report: &mut report,
+        emit: &mut emit,
+        failed: None,
+    };
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let walked = super::walk::Walk::new(&mut sink, 1, false)
+        .deserialize(&mut de)
+        .unwrap();
+    assert!(matches!(walked, super::walk::Walked::Streamed));
+    assert_eq!(read_at_each_hit.len(), hits);
+    // Each hit was handed over as soon as it was read: when it came, no more of the response had
+    // been read than the hits before it and one buffer beyond them.
+    let hit_bytes = response.len() / hits;
+    for (i, &read) in read_at_each_hit.iter().enumerate() {
+        assert!(
+            read <= (i + 2) * hit_bytes + 2 * 1024,
+            "hit {i} after {read} bytes"
+        );
+    }
+    assert_eq!(report.malformed, 0);
+}
+
+#[test]
+fn an_object_that_is_not_a_search_response_is_kept_whole() {
+    use serde::de::DeserializeSeed;
+    let doc =
+        r#"{"_source":{"a":1},"hits":{"total":3,"hits":{"not":"a list"}},"z":[1,{"b":null}]}"#;
+    let mut report = IngestReport::default();
+    let mut emit = |_event| Ok(());
+    let mut sink = super::Sink {
+        name: "in.json",
+        report: &mut report,
+        emit: &mut emit,
+        failed: None,
+    };
+    let mut de = serde_json::Deserializer::from_str(doc);
+    match super::walk::Walk::new(&mut sink, 1, true).deserialize(&mut de) {
+        Ok(super::walk::Walked::Kept(value)) => {
+            assert_eq!(
+                value,
+                serde_json::from_str::<serde_json::Value>(doc).unwrap()
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn every_shape_reads_the_same_through_the_streaming_path() {
+    let text = [
+        DOC.to_string(),
+        format!(r#"{{"_index":"logs","_id":"1","_source":{DOC}}}"#),
+        r#"{"index":{"_index":"logs","_id":"2"}}"#.to_string(),
+        DOC.to_string(),
+        r#"{"delete":{"_id":"3"}}"#.to_string(),
+        r#"{"update":{"_id":"4"}}"#.to_string(),
+        format!(r#"{{"doc":{DOC}}}"#),
+        search_response(3),
+        format!("[{DOC},{DOC}]"),
+        "not json".to_string(),
+        String::new(),
+    ]
+    .join("\n");
+    let (whole, whole_report) = run(&text);
+    // Documents fit the smaller limits; the search response and the array do not.
+    for limit in [usize::MAX, 2 * DOC.len() + 10, DOC.len() + 40] {
+        let (events, report) = stream_with_limit(&text, limit).unwrap();
+        assert_eq!(events, whole, "limit {limit}");
+        assert_eq!(
+            (report.malformed, &report.malformed_examples),
+            (whole_report.malformed, &whole_report.malformed_examples),
+            "limit {limit}"
+        );
+    }
+    assert_eq!(whole.len(), 9);
+}
+
+#[test]
+fn a_long_line_that_is_a_search_response_or_an_array_is_streamed() {
+    let text = format!(
+        "{DOC}\n{}\n[{DOC},{DOC},{DOC}]\n{DOC}\n",
+        search_response(100)
+    );
+    let (events, report) = stream_with_limit(&text, DOC.len() + 10).unwrap();
+    assert_eq!((events.len(), report.malformed), (105, 0));
+}
+
+#[test]
+fn a_long_line_broken_midway_is_one_malformed_line_and_the_rest_is_read() {
+    let hit = format!(r#"{{"_index":"logs","_source":{DOC}}}"#);
+    let broken = format!(r#"{{"hits":{{"hits":[{hit},{hit},{hit},{{"_index"::1}},{hit}]}}}}"#);
+    let text = format!("{DOC}\n{broken}\n{DOC}\n");
+    let (events, report) = stream_with_limit(&text, DOC.len() + 40).unwrap();
+    // Three hits came before the break; the line is counted once, by its number.
+    assert_eq!((events.len(), report.malformed), (1 + 3 + 1, 1));
+    assert_eq!(report.malformed_examples[0].line, 2);
+    assert!(
+        report.malformed_examples[0]
+            .reason
+            .starts_with("invalid JSON")
+    );
+}
+
+#[test]
+fn a_long_line_that_is_a_document_is_an_error_naming_input_and_line() {
+    let big = format!(
+        r#"{{"_source":{{"@timestamp":1,"event":{{"category":"network"}},"message":"{}"}}}}"#,
+        "x".repeat(500)
+    );
+    let text = format!("{DOC}\n{DOC}\n{big}\n{DOC}\n");
+    let limit = DOC.len() + 40;
+    let err = stream_with_limit(&text, limit).unwrap_err();
+    assert!(
+        matches!(&err, crate::ingest::Error::LineTooLong { input, line: 3, limit: l } if input == "in.ndjson" && *l == limit),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with(&format!("in.ndjson:3: line longer than {limit} bytes")),
+        "{err}"
+    );
+    let err = stream_with_limit(&format!("\"{}\"\n", "y".repeat(200)), 100).unwrap_err();
+    assert!(
+        matches!(err, crate::ingest::Error::LineTooLong { line: 1, .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_pretty_printed_response_longer_than_the_limit_is_still_a_stream() {
+    let response: serde_json::Value = serde_json::from_str(&search_response(50)).unwrap();
+    let pretty = serde_json::to_string_pretty(&response).unwrap();
+    let text = format!("{pretty}\n{pretty}\n");
+    let (whole, _) = run(&text);
+    let (events, report) = stream_with_limit(&text, 500).unwrap();
+    assert_eq!((events.len(), report.malformed), (100, 0));
+    assert_eq!(events, whole);
+    let broken = format!("{pretty}\n{{\n oops");
+    let (_, whole_report) = run(&broken);
+    let (events, report) = stream_with_limit(&broken, 500).unwrap();
+    assert_eq!(events.len(), 50);
+    assert_eq!(report.malformed_examples, whole_report.malformed_examples);
+}
+
+#[test]
+fn a_failing_store_stops_the_read_with_its_error() {
+    for text in [
+        format!("{DOC}\n{DOC}\n"),
+        search_response(5),
+        format!("{}\n", search_response(5).replace(',', ",\n")),
+    ] {
+        let mut calls = 0;
+        let mut report = IngestReport::default();
+        let limit = DOC.len() + 40;
+        let err = super::read(&mut text.as_bytes(), "in", limit, &mut report, &mut |_| {
+            calls += 1;
+            Err(crate::ingest::Error::Read {
+                input: "store".into(),
+                source: std::io::Error::other("disk full"),
+            })
+        })
+        .unwrap_err();
+        assert_eq!(calls, 1, "{text}");
+        assert!(err.to_string().contains("store"), "{err}");
+    }
+}
+
+#[test]
+fn a_file_with_one_huge_search_response_line_is_ingested_hit_by_hit() {
+    let padded = format!(
+        r#"{{"_source":{{"@timestamp":"2024-05-01T10:00:00Z","event":{{"category":["network"]}},"destination":{{"port":443}},"message":"{}"}}}}"#,
+        "m".repeat(1000)
+    );
+    let hits = super::MAX_LINE_BYTES / padded.len() + 10;
+    let response = format!(
+        r#"{{"hits":{{"hits":[{}]}}}}"#,
+        vec![padded; hits].join(",")
+    );
+    assert!(response.len() > super::MAX_LINE_BYTES);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("response.json");
+    std::fs::write(&path, format!("{response}\n{DOC}\n")).unwrap();
+    let out = dir.path().join("store");
+    let report = ingest(&[Input::Path(path)], &out).unwrap();
+    assert_eq!(
+        (report.events_written, report.lines_read, report.malformed),
+        (hits as u64 + 1, 2, 0)
+    );
+    assert_eq!(read_store(&out).len(), hits + 1);
+}
+
+#[test]
+fn a_file_with_a_huge_document_line_fails_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("export.ndjson");
+    let huge = format!(
+        r#"{{"@timestamp":1,"event":{{"category":"network"}},"message":"{}"}}"#,
+        "x".repeat(super::MAX_LINE_BYTES)
+    );
+    std::fs::write(&path, format!("{DOC}\n{huge}\n")).unwrap();
+    let out = dir.path().join("store");
+    let err = ingest(&[Input::Path(path.clone())], &out).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with(&format!("{}:2: line longer than", path.display())),
+        "{err}"
+    );
+    let left: Vec<_> = walkdir::WalkDir::new(&out)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
