@@ -107,12 +107,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         dir.join("out").display()
     );
     outln!("report: {}", html.display());
-    if let Some(top) = report.alerts.iter().max_by(|a, b| {
-        a.record
-            .record_score
-            .total_cmp(&b.record.record_score)
-            .then(b.original_time_ms.cmp(&a.original_time_ms))
-    }) {
+    if let Some(top) = print::by_score(&report.alerts).first() {
         outln!(
             "investigate the top alert: netrare --config {} investigate {}",
             config.display(),

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use crate::pipeline::Report;
 use crate::rule::Alert;
+use crate::triage::text::printable;
 
 /// How the summary of an execution is printed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -125,8 +126,8 @@ fn summary(report: &Report) {
     }
 }
 
-/// The alerts as a table, highest score first.
-pub fn alerts(alerts: &[Alert]) {
+/// The alerts, highest score first, the earlier bucket first among equal scores.
+pub fn by_score(alerts: &[Alert]) -> Vec<&Alert> {
     let mut sorted: Vec<&Alert> = alerts.iter().collect();
     sorted.sort_by(|a, b| {
         b.record
@@ -134,6 +135,13 @@ pub fn alerts(alerts: &[Alert]) {
             .total_cmp(&a.record.record_score)
             .then(a.original_time_ms.cmp(&b.original_time_ms))
     });
+    sorted
+}
+
+/// The alerts as a table, highest score first. Event values are printed with control
+/// characters escaped: a host or process name cannot rewrite the terminal.
+pub fn alerts(alerts: &[Alert]) {
+    let sorted = by_score(alerts);
     outln!(
         "{:<16} {:<36} {:>5}  {:<16} {:<14} {:<16}",
         "bucket (UTC)",
@@ -147,8 +155,7 @@ pub fn alerts(alerts: &[Alert]) {
         let first = |i: usize| {
             alert.field_values[i]
                 .first()
-                .cloned()
-                .unwrap_or_else(|| "-".into())
+                .map_or_else(|| "-".into(), |v| printable(v))
         };
         outln!(
             "{:<16} {:<36} {:>5.0}  {:<16} {:<14} {:<16}",
@@ -158,7 +165,7 @@ pub fn alerts(alerts: &[Alert]) {
             format!(
                 "{}={}",
                 short(&alert.record.by_field_name),
-                alert.record.by_field_value
+                printable(&alert.record.by_field_value)
             ),
             first(0),
             first(1)
