@@ -6,12 +6,15 @@
 //! by their dictionary codes, each distinct string once per frame: the history of a month of a
 //! big fleet is one pass over a handful of columns, the units read in parallel.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use rayon::prelude::*;
 use serde::Serialize;
 
 use super::Error;
+use crate::datafeed::FrameTests;
 use crate::jobs::Job;
 use crate::store::{Column, EventFrame, EventStore, FieldRequest, Keywords, ScanStats, TimeRange};
 
@@ -126,69 +129,136 @@ fn scan<T: Send + Default>(
     Ok((result, total))
 }
 
-/// The events of `[bucket_start, bucket_start + span)` where `value.field` is `value.value`,
-/// oldest first.
+/// For each `(value, bucket)`, the events of the bucket where `value.field` is `value.value`,
+/// oldest first. The store is read once per day for all the buckets that start in it: a report
+/// asks for one bucket per alert, alerts cluster, and a bucket's read decodes whole row groups.
 pub fn bucket_connections(
     store: &EventStore,
+    asks: &[(Value, TimeRange)],
+) -> Result<Vec<Vec<Connection>>, Error> {
+    let mut days: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    for (i, (_, bucket)) in asks.iter().enumerate() {
+        days.entry(bucket.start_ms.div_euclid(DAY_MS))
+            .or_default()
+            .push(i);
+    }
+    let mut answers: Vec<Vec<Connection>> = vec![Vec::new(); asks.len()];
+    for group in days.values() {
+        let window = group
+            .iter()
+            .map(|&i| asks[i].1)
+            .reduce(|a, b| TimeRange {
+                start_ms: a.start_ms.min(b.start_ms),
+                end_ms: a.end_ms.max(b.end_ms),
+            })
+            .expect("a day holds at least one bucket");
+        let mut names: Vec<String> = Vec::new();
+        for &i in group {
+            for name in asks[i].0.job.fields() {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+        for name in CONNECTION_FIELDS {
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_string());
+            }
+        }
+        let fields: Vec<FieldRequest> = names
+            .into_iter()
+            .map(|name| FieldRequest {
+                name,
+                required: false,
+            })
+            .collect();
+        let (units, _) = store.plan(window)?;
+        let per_unit = units
+            .par_iter()
+            .map(|unit| {
+                let frame = unit.read(&fields)?;
+                let mut tests = FrameTests::new(&frame);
+                let mut selected: Vec<(&str, Vec<u32>)> = Vec::new();
+                let mut found = Vec::with_capacity(group.len());
+                for &i in group {
+                    let (value, bucket) = asks[i];
+                    let rows = match selected.iter().position(|(id, _)| *id == value.job.id()) {
+                        Some(at) => &selected[at].1,
+                        None => {
+                            let rows = value.job.datafeed.select_with(&mut tests);
+                            selected.push((value.job.id(), rows));
+                            &selected[selected.len() - 1].1
+                        }
+                    };
+                    found.push(connections_in(&frame, rows, value, bucket));
+                }
+                Ok(found)
+            })
+            .collect::<Result<Vec<Vec<Vec<Connection>>>, crate::store::Error>>()
+            .map_err(Error::Store)?;
+        for found in per_unit {
+            for (&i, connections) in group.iter().zip(found) {
+                answers[i].extend(connections);
+            }
+        }
+    }
+    for connections in &mut answers {
+        connections.sort_by(|a, b| {
+            a.timestamp_ms
+                .cmp(&b.timestamp_ms)
+                .then_with(|| a.host.cmp(&b.host))
+                .then_with(|| a.destination_ip.cmp(&b.destination_ip))
+        });
+    }
+    Ok(answers)
+}
+
+/// The connections of `frame` among the selected `rows` that are inside `bucket` and carry the
+/// value, in frame order.
+fn connections_in(
+    frame: &EventFrame,
+    rows: &[u32],
     value: Value,
     bucket: TimeRange,
-) -> Result<Vec<Connection>, Error> {
-    let (mut connections, _) = scan(
-        store,
-        bucket,
-        value.job,
-        &CONNECTION_FIELDS,
-        |frame, rows| {
-            let Some(wanted) = Key::find(frame, value.field, value.value) else {
-                return Vec::new();
-            };
-            let text = |name: &str, row: usize| {
-                frame
-                    .columns
-                    .get(name)
-                    .and_then(|c| c.first(row))
-                    .map(|v| v.to_string())
-            };
-            rows.iter()
-                .map(|&row| row as usize)
-                .filter(|&row| Key::of(frame, value.field, row) == Some(wanted))
-                .map(|row| Connection {
-                    timestamp_ms: frame.timestamps[row],
-                    host: text("host.name", row),
-                    source_ip: text("source.ip", row),
-                    source_port: text("source.port", row),
-                    destination_ip: text("destination.ip", row),
-                    destination_port: text("destination.port", row),
-                    direction: text("network.direction", row),
-                    transport: text("network.transport", row),
-                    action: text("event.action", row),
-                    process_name: text("process.name", row),
-                    process_executable: text("process.executable", row),
-                    process_pid: text("process.pid", row),
-                    process_parent_pid: text("process.parent.pid", row),
-                    process_args: frame
-                        .columns
-                        .get("process.args")
-                        .map(|c| c.values(row).map(|v| v.to_string()).collect())
-                        .unwrap_or_default(),
-                    process_title: text("process.title", row),
-                    process_working_directory: text("process.working_directory", row),
-                    user: text("user.name", row),
-                })
-                .collect()
-        },
-        |mut a, b| {
-            a.extend(b);
-            a
-        },
-    )?;
-    connections.sort_by(|a, b| {
-        a.timestamp_ms
-            .cmp(&b.timestamp_ms)
-            .then_with(|| a.host.cmp(&b.host))
-            .then_with(|| a.destination_ip.cmp(&b.destination_ip))
-    });
-    Ok(connections)
+) -> Vec<Connection> {
+    let field = Field::of(frame, value.field);
+    let Some(wanted) = field.find(value.value) else {
+        return Vec::new();
+    };
+    let text = |name: &str, row: usize| {
+        frame
+            .columns
+            .get(name)
+            .and_then(|c| c.first(row))
+            .map(|v| v.to_string())
+    };
+    rows.iter()
+        .map(|&row| row as usize)
+        .filter(|&row| bucket.contains(frame.timestamps[row]) && field.key(row) == Some(wanted))
+        .map(|row| Connection {
+            timestamp_ms: frame.timestamps[row],
+            host: text("host.name", row),
+            source_ip: text("source.ip", row),
+            source_port: text("source.port", row),
+            destination_ip: text("destination.ip", row),
+            destination_port: text("destination.port", row),
+            direction: text("network.direction", row),
+            transport: text("network.transport", row),
+            action: text("event.action", row),
+            process_name: text("process.name", row),
+            process_executable: text("process.executable", row),
+            process_pid: text("process.pid", row),
+            process_parent_pid: text("process.parent.pid", row),
+            process_args: frame
+                .columns
+                .get("process.args")
+                .map(|c| c.values(row).map(|v| v.to_string()).collect())
+                .unwrap_or_default(),
+            process_title: text("process.title", row),
+            process_working_directory: text("process.working_directory", row),
+            user: text("user.name", row),
+        })
+        .collect()
 }
 
 /// What the history is asked about: the rare value and what its bucket's connections named.
@@ -292,9 +362,19 @@ pub struct History {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Key(i64);
 
-impl Key {
-    fn of(frame: &EventFrame, field: &str, row: usize) -> Option<Key> {
-        match frame.columns.get(field)? {
+/// One column of a frame, looked up by name once per frame: each row's key is then an index into
+/// it, not a lookup of the column by its name.
+#[derive(Clone, Copy)]
+struct Field<'a>(Option<&'a Column>);
+
+impl<'a> Field<'a> {
+    fn of(frame: &'a EventFrame, name: &str) -> Field<'a> {
+        Field(frame.columns.get(name))
+    }
+
+    #[inline]
+    fn key(self, row: usize) -> Option<Key> {
+        match self.0? {
             Column::Keyword(k) => {
                 let code = *k.codes().get(row)?;
                 (code != Keywords::ABSENT).then_some(Key(i64::from(code)))
@@ -307,9 +387,9 @@ impl Key {
         }
     }
 
-    /// The key of `value` in this frame's `field`, if any row can have it.
-    fn find(frame: &EventFrame, field: &str, value: &str) -> Option<Key> {
-        match frame.columns.get(field)? {
+    /// The key of `value` in this column, if any row can have it.
+    fn find(self, value: &str) -> Option<Key> {
+        match self.0? {
             Column::Keyword(k) => k
                 .values()
                 .iter()
@@ -320,10 +400,29 @@ impl Key {
         }
     }
 
-    fn text(self, frame: &EventFrame, field: &str) -> Option<String> {
-        match frame.columns.get(field)? {
-            Column::Keyword(k) => k.values().get(self.0 as usize).map(|v| v.to_string()),
-            Column::Integer(_) => Some(self.0.to_string()),
+    /// The keys of the `wanted` values this column has, each with its value: one pass over the
+    /// column's distinct values, not one per wanted value (a bucket's connections can name
+    /// hundreds of addresses, a month of a fleet's frame tens of thousands).
+    fn find_all(self, wanted: &BTreeSet<String>) -> HashMap<Key, String> {
+        match self.0 {
+            Some(Column::Keyword(k)) if wanted.len() > 1 => k
+                .values()
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| wanted.get(&**v).map(|w| (Key(i as i64), w.clone())))
+                .collect(),
+            _ => wanted
+                .iter()
+                .filter_map(|w| self.find(w).map(|k| (k, w.clone())))
+                .collect(),
+        }
+    }
+
+    fn text(self, key: Option<Key>) -> Option<String> {
+        let key = key?;
+        match self.0? {
+            Column::Keyword(k) => k.values().get(key.0 as usize).map(|v| v.to_string()),
+            Column::Integer(_) => Some(key.0.to_string()),
             Column::KeywordList(_) => None,
         }
     }
@@ -356,11 +455,17 @@ pub fn histories(store: &EventStore, job: &Job, queries: &[Query]) -> Result<Vec
         return Ok(Vec::new());
     };
     let span_ms = job.span().secs() * 1000;
+    // `source.ip` is only asked about for inbound connections; its many distinct values make it
+    // one of the costliest columns to decode.
+    let fields: Vec<&str> = HISTORY_FIELDS
+        .into_iter()
+        .filter(|&f| f != "source.ip" || queries.iter().any(|q| !q.watch.source_ips.is_empty()))
+        .collect();
     let (partials, stats) = scan(
         store,
         union,
         job,
-        &HISTORY_FIELDS,
+        &fields,
         |frame, rows| {
             queries
                 .iter()
@@ -463,26 +568,23 @@ fn tally_frame(frame: &EventFrame, rows: &[u32], query: &Query, span_ms: i64) ->
         value_buckets: vec![false; bucket_count],
         ..Partial::default()
     };
-    let keys = |field: &str, wanted: &BTreeSet<String>| -> HashMap<Key, String> {
-        wanted
-            .iter()
-            .filter_map(|w| Key::find(frame, field, w).map(|k| (k, w.clone())))
-            .collect()
-    };
-    let value_key = Key::find(frame, value.field, value.value);
-    let host_key = watch
-        .host
-        .as_deref()
-        .and_then(|h| Key::find(frame, "host.name", h));
-    let processes = keys("process.name", &watch.processes);
-    let destinations = keys("destination.ip", &watch.destination_ips);
-    let sources = keys("source.ip", &watch.source_ips);
-    let text = |key: Option<Key>, field: &str| key.and_then(|k| k.text(frame, field));
+    let value_field = Field::of(frame, value.field);
+    let host_field = Field::of(frame, "host.name");
+    let user_field = Field::of(frame, "user.name");
+    let process_field = Field::of(frame, "process.name");
+    let port_field = Field::of(frame, "destination.port");
+    let destination_field = Field::of(frame, "destination.ip");
+    let source_field = Field::of(frame, "source.ip");
+    let value_key = value_field.find(value.value);
+    let host_key = watch.host.as_deref().and_then(|h| host_field.find(h));
+    let processes = process_field.find_all(&watch.processes);
+    let destinations = destination_field.find_all(&watch.destination_ips);
+    let sources = source_field.find_all(&watch.source_ips);
 
     let mut value_rows: Vec<(i64, Option<Key>, Option<Key>)> = Vec::new();
-    let mut per_process: HashMap<Key, FrameProcess> = HashMap::new();
-    let mut destination_hosts: HashMap<(Key, Option<Key>), ()> = HashMap::new();
-    let mut source_hosts: HashMap<(Key, Option<Key>), ()> = HashMap::new();
+    let mut per_process: HashMap<Key, FrameProcess> = HashMap::default();
+    let mut destination_hosts: HashSet<(Key, Option<Key>)> = HashSet::default();
+    let mut source_hosts: HashSet<(Key, Option<Key>)> = HashSet::default();
     for &row in rows {
         let row = row as usize;
         let at = frame.timestamps[row];
@@ -492,23 +594,21 @@ fn tally_frame(frame: &EventFrame, rows: &[u32], query: &Query, span_ms: i64) ->
         }
         partial.data_from_ms = Some(partial.data_from_ms.map_or(at, |f| f.min(at)));
         partial.data_to_ms = Some(partial.data_to_ms.map_or(at, |l| l.max(at)));
-        let host = Key::of(frame, "host.name", row);
-        if value_key.is_some() && Key::of(frame, value.field, row) == value_key {
+        let host = host_field.key(row);
+        if value_key.is_some() && value_field.key(row) == value_key {
             if let Some(seen) = partial.value_buckets.get_mut(bucket) {
                 *seen = true;
             }
-            value_rows.push((at, host, Key::of(frame, "user.name", row)));
+            value_rows.push((at, host, user_field.key(row)));
         }
         if !processes.is_empty()
-            && let Some(process) = Key::of(frame, "process.name", row)
+            && let Some(process) = process_field.key(row)
             && processes.contains_key(&process)
         {
             let tally = per_process.entry(process).or_default();
-            let port = Key::of(frame, "destination.port", row);
-            let ip = Key::of(frame, "destination.ip", row);
-            tally
-                .events
-                .push((at, host, Key::of(frame, "user.name", row)));
+            let port = port_field.key(row);
+            let ip = destination_field.key(row);
+            tally.events.push((at, host, user_field.key(row)));
             let counts = tally.ports.entry(port).or_default();
             counts.0 += 1;
             if host_key.is_some() && host == host_key {
@@ -517,57 +617,57 @@ fn tally_frame(frame: &EventFrame, rows: &[u32], query: &Query, span_ms: i64) ->
             *tally.destinations.entry((ip, port)).or_default() += 1;
         }
         if !destinations.is_empty()
-            && let Some(ip) = Key::of(frame, "destination.ip", row)
+            && let Some(ip) = destination_field.key(row)
             && destinations.contains_key(&ip)
         {
-            destination_hosts.insert((ip, host), ());
+            destination_hosts.insert((ip, host));
         }
         if !sources.is_empty()
-            && let Some(ip) = Key::of(frame, "source.ip", row)
+            && let Some(ip) = source_field.key(row)
             && sources.contains_key(&ip)
         {
-            source_hosts.insert((ip, host), ());
+            source_hosts.insert((ip, host));
         }
     }
 
     for (at, host, user) in value_rows {
         partial
             .value
-            .add(at, text(host, "host.name"), text(user, "user.name"));
+            .add(at, host_field.text(host), user_field.text(user));
     }
     for (key, tally) in per_process {
         let name = processes[&key].clone();
         let into = partial.processes.entry(name).or_default();
         for (at, host, user) in tally.events {
             into.seen
-                .add(at, text(host, "host.name"), text(user, "user.name"));
+                .add(at, host_field.text(host), user_field.text(user));
         }
         for (port, (fleet, on_host)) in tally.ports {
-            let port = text(port, "destination.port").unwrap_or_else(|| "-".into());
+            let port = port_field.text(port).unwrap_or_else(|| "-".into());
             *into.ports.entry(port.clone()).or_default() += fleet;
             if on_host > 0 {
                 *into.ports_on_host.entry(port).or_default() += on_host;
             }
         }
         for ((ip, port), n) in tally.destinations {
-            let ip = text(ip, "destination.ip").unwrap_or_else(|| "-".into());
-            let port = text(port, "destination.port").unwrap_or_else(|| "-".into());
+            let ip = destination_field.text(ip).unwrap_or_else(|| "-".into());
+            let port = port_field.text(port).unwrap_or_else(|| "-".into());
             *into.destinations.entry(format!("{ip}:{port}")).or_default() += n;
         }
     }
-    for ((ip, host), ()) in destination_hosts {
+    for (ip, host) in destination_hosts {
         let entry = partial
             .destination_hosts
             .entry(destinations[&ip].clone())
             .or_default();
-        entry.extend(text(host, "host.name"));
+        entry.extend(host_field.text(host));
     }
-    for ((ip, host), ()) in source_hosts {
+    for (ip, host) in source_hosts {
         let entry = partial
             .source_hosts
             .entry(sources[&ip].clone())
             .or_default();
-        entry.extend(text(host, "host.name"));
+        entry.extend(host_field.text(host));
     }
     partial
 }

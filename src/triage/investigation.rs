@@ -264,27 +264,35 @@ pub fn investigate_all(inputs: &Inputs, targets: &[Target]) -> Result<Vec<Invest
             (None, Target::Value { value, .. }) => value.clone(),
             (None, Target::Id { id, .. }) => id.clone(),
         };
-        let connections = history::bucket_connections(
-            store,
-            Value {
-                job,
-                field: &job.file.job.by_field_name,
-                value: &value,
-            },
-            bucket,
-        )?;
         prepared.push(Prepared {
             job,
             stored,
             host,
             bucket,
             value,
-            connections,
+            connections: Vec::new(),
             window: TimeRange {
                 start_ms: bucket_start_ms.saturating_sub(history_ms),
                 end_ms: bucket_start_ms,
             },
         });
+    }
+    let asks: Vec<(Value, TimeRange)> = prepared
+        .iter()
+        .map(|p| {
+            (
+                Value {
+                    job: p.job,
+                    field: &p.job.file.job.by_field_name,
+                    value: &p.value,
+                },
+                p.bucket,
+            )
+        })
+        .collect();
+    let found = history::bucket_connections(store, &asks)?;
+    for (p, connections) in prepared.iter_mut().zip(found) {
+        p.connections = connections;
     }
     let mut histories: Vec<Option<History>> = vec![None; prepared.len()];
     for job in &inputs.sources.jobs {
