@@ -301,10 +301,15 @@ report() {
     echo
     echo "| target | measured | verdict |"
     echo "| --- | --- | --- |"
-    echo "| investigate ≤ 5 s (on --large) | $inv s ($HOSTS hosts × $DAYS days) | $(verdict "$inv" "<=" 5) |"
+    # The targets hold for one fleet each: on another, the verdict is shown in brackets.
+    local large=no default=no
+    [[ $HOSTS == 4000 && $DAYS == 30 ]] && large=yes
+    [[ $HOSTS == 300 && $DAYS == 30 ]] && default=yes
+    aside() { if [[ $1 == yes ]]; then echo "$2"; else echo "($2: not the target's fleet)"; fi; }
+    echo "| investigate ≤ 5 s (on --large) | $inv s | $(aside $large "$(verdict "$inv" "<=" 5)") |"
     echo "| investigate not slower than DuckDB | ratio $(ratio "$inv" "$duck") | $(verdict "$(ratio "$inv" "$duck")" "<=" 1) |"
-    echo "| report ≤ 3 s (on 300 hosts × 30 days) | $(stat report 3) s | $(verdict "$(stat report 3)" "<=" 3) |"
-    echo "| report ≤ 5 MB (on 300 hosts × 30 days) | $bytes bytes | $(verdict "$bytes" "<=" 5000000) |"
+    echo "| report ≤ 3 s (on 300 hosts × 30 days) | $(stat report 3) s | $(aside $default "$(verdict "$(stat report 3)" "<=" 3)") |"
+    echo "| report ≤ 5 MB (on 300 hosts × 30 days) | $bytes bytes | $(aside $default "$(verdict "$bytes" "<=" 5000000)") |"
 }
 
 main() {
