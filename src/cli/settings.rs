@@ -211,7 +211,12 @@ impl SettingsFile {
             path: path.to_path_buf(),
             source,
         })?;
-        toml::from_str(&text).map_err(|e| Error::Parse {
+        SettingsFile::parse(path, &text)
+    }
+
+    /// Parses the text of a settings file, rejecting unknown keys; `path` is only for messages.
+    pub fn parse(path: &Path, text: &str) -> Result<SettingsFile, Error> {
+        toml::from_str(text).map_err(|e| Error::Parse {
             path: path.to_path_buf(),
             message: e.to_string(),
         })

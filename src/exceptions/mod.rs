@@ -98,6 +98,29 @@ pub struct ListConfig {
     pub entries: Vec<EntryConfig>,
 }
 
+impl ListConfig {
+    /// Parses the text of a list, rejecting unknown keys; `path` is only for messages.
+    pub fn parse(path: &Path, text: &str) -> Result<ListConfig, Error> {
+        toml::from_str(text).map_err(|e| Error::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Checks and compiles every entry, enabled or not; the result holds them only when the
+    /// list is enabled. `path` names the entries' source.
+    pub fn compile(&self, path: &Path) -> Result<Exceptions, Error> {
+        let mut entries = Vec::with_capacity(self.entries.len());
+        for entry in &self.entries {
+            let compiled = compile(path, entry)?;
+            if self.enabled {
+                entries.push(compiled);
+            }
+        }
+        Ok(Exceptions { entries })
+    }
+}
+
 fn enabled_by_default() -> bool {
     true
 }
@@ -137,16 +160,8 @@ impl Exceptions {
                 path: path.clone(),
                 source,
             })?;
-            let list: ListConfig = toml::from_str(&text).map_err(|e| Error::Parse {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
-            for entry in &list.entries {
-                let compiled = compile(&path, entry)?;
-                if list.enabled {
-                    entries.push(compiled);
-                }
-            }
+            let list = ListConfig::parse(&path, &text)?;
+            entries.extend(list.compile(&path)?.entries);
         }
         Ok(Exceptions { entries })
     }

@@ -75,7 +75,9 @@ impl JobState {
             .map_err(|problem| Error::BadSnapshot { path, problem })
     }
 
-    fn parse(
+    /// Parses and checks the bytes of a snapshot of `job_id` (see [`JobState::load`]). Any
+    /// bytes give a state or a [`SnapshotProblem`], never a panic.
+    pub fn parse(
         bytes: &[u8],
         job_id: &str,
         fingerprint: &str,
