@@ -15,8 +15,6 @@ pub mod syscalls;
 #[cfg(test)]
 mod fixture_tests;
 #[cfg(test)]
-mod fuzz_tests;
-#[cfg(test)]
 mod golden_tests;
 
 use std::io::{self, BufRead};
