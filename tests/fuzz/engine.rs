@@ -2,6 +2,7 @@
 //! budget is spent. Each input must pass the target's property, and the parse it measures must
 //! stay within the target's allocation bound. A failing input is shrunk by proptest, written
 //! under the target's `fuzz-failures/` folder, and the test fails at the end naming each one.
+//! The input that came closest to the bound is written under `fuzz-max/`.
 //!
 //! `NETRARE_FUZZ_SECONDS`: the budget per target (default 10; all six take about 30 s on 2
 //! cores, two at a time). `NETRARE_FUZZ_SEED`: the random seed (default fixed per target, so
@@ -86,8 +87,9 @@ pub fn corpus(name: &str) -> Vec<(PathBuf, Vec<u8>)> {
 #[derive(Default)]
 struct Stats {
     iterations: u64,
-    /// The highest peak / bound, over all inputs.
+    /// The highest peak / bound, over all inputs, and that input.
     max_bound_used: f64,
+    max_input: Vec<u8>,
     /// The highest peak / input length, over inputs of at least 1 KiB.
     max_per_byte: f64,
     failures: Vec<String>,
@@ -112,7 +114,11 @@ pub fn run(target: Target, property: impl Fn(&[u8], &mut Probe) -> Checked) {
         let mut probe = Probe { peak: 0 };
         property(&input.0, &mut probe).map_err(TestCaseError::fail)?;
         let allowed = target.bound.of(input.0.len());
-        stats.max_bound_used = stats.max_bound_used.max(probe.peak as f64 / allowed as f64);
+        let used = probe.peak as f64 / allowed as f64;
+        if used > stats.max_bound_used {
+            stats.max_bound_used = used;
+            stats.max_input.clone_from(&input.0);
+        }
         if input.0.len() >= 1024 {
             stats.max_per_byte = stats
                 .max_per_byte
@@ -165,7 +171,7 @@ pub fn run(target: Target, property: impl Fn(&[u8], &mut Probe) -> Checked) {
         stats.borrow_mut().iterations += 1;
         let outcome = runner.run_one(tree, |input| check(&input, &mut stats.borrow_mut()));
         if let Err(TestError::Fail(why, minimal)) = outcome {
-            let saved = save_failure(target.name, &minimal);
+            let saved = save_input("fuzz-failures", target.name, &minimal.0);
             stats.borrow_mut().failures.push(format!(
                 "{why}\n  minimal input ({}), saved as {}: {minimal:?}",
                 target.name,
@@ -174,6 +180,7 @@ pub fn run(target: Target, property: impl Fn(&[u8], &mut Probe) -> Checked) {
         }
     }
     let stats = stats.into_inner();
+    save_input("fuzz-max", target.name, &stats.max_input);
     report(&target, seed, started.elapsed(), &stats);
     assert!(
         stats.failures.is_empty(),
@@ -184,17 +191,19 @@ pub fn run(target: Target, property: impl Fn(&[u8], &mut Probe) -> Checked) {
     );
 }
 
-/// Writes a failing input where it can be copied into the corpus as a regression seed.
-fn save_failure(target: &str, input: &Input) -> PathBuf {
+/// Writes an input under `$CARGO_TARGET_TMPDIR/<kind>/<target>/`: a failing one
+/// (`fuzz-failures`), to be copied into the corpus as a regression seed, or the one closest to
+/// the allocation bound (`fuzz-max`), to see what costs the most.
+fn save_input(kind: &str, target: &str, input: &[u8]) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("fuzz-failures")
+        .join(kind)
         .join(target);
-    std::fs::create_dir_all(&dir).expect("the failures folder");
-    let hash = input.0.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+    std::fs::create_dir_all(&dir).expect("the inputs folder");
+    let hash = input.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
     let path = dir.join(format!("{hash:016x}"));
-    std::fs::write(&path, &input.0).expect("a failing input is written");
+    std::fs::write(&path, input).expect("an input is written");
     path
 }
 
