@@ -8,6 +8,8 @@
 //! cores, two at a time). `NETRARE_FUZZ_SEED`: the random seed (default fixed per target, so
 //! `cargo test` replays the same inputs in the same order). `NETRARE_FUZZ_REPORT`: a file to
 //! append one tab-separated result line to per target (used by `benches/fuzz.sh`).
+//! `NETRARE_FUZZ_LAST`: a file each input is written to before it runs, to catch an input that
+//! aborts the process (a stack overflow), which no test can catch.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -109,8 +111,14 @@ pub fn run(target: Target, property: impl Fn(&[u8], &mut Probe) -> Checked) {
     let deadline = started + budget;
     let mut stats = Stats::default();
 
+    // Where each input is written before it runs, when asked: a stack overflow aborts the
+    // process, and this file then holds the input that caused it.
+    let last = std::env::var_os("NETRARE_FUZZ_LAST").map(PathBuf::from);
     // One input: the property, then the bound on what its parse allocated.
     let check = |input: &Input, stats: &mut Stats| -> Result<(), TestCaseError> {
+        if let Some(last) = &last {
+            std::fs::write(last, &input.0).expect("the last input is written");
+        }
         let mut probe = Probe { peak: 0 };
         property(&input.0, &mut probe).map_err(TestCaseError::fail)?;
         let allowed = target.bound.of(input.0.len());
