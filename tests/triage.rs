@@ -232,6 +232,10 @@ fn the_report_is_self_contained_and_links_every_alert_to_its_investigation() {
         page.matches("<rect data-cell").count() > 0,
         "empty swimlanes"
     );
+    assert!(
+        page.contains("\nHISTORY OF ") && !page.contains("\\u{a}"),
+        "an investigation is not laid out in lines"
+    );
 }
 
 /// Events whose names are markup, quotes and terminal escapes, as an attacker would pick them.

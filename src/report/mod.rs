@@ -41,9 +41,12 @@ pub enum Error {
 pub fn render(page: &Page) -> Result<String, Error> {
     let mut env = Environment::new();
     // Control and bidirectional characters are shown as escapes, as in the terminal, before the
-    // HTML escaping every value gets.
+    // HTML escaping every value gets. Line breaks stay: an investigation is laid out in lines.
     env.set_formatter(|out, state, value| match value.as_str() {
-        Some(text) => minijinja::escape_formatter(out, state, &Value::from(printable(text))),
+        Some(text) => {
+            let lines: Vec<String> = text.split('\n').map(printable).collect();
+            minijinja::escape_formatter(out, state, &Value::from(lines.join("\n")))
+        }
         None => minijinja::escape_formatter(out, state, value),
     });
     env.add_template("report.html", TEMPLATE)

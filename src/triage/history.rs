@@ -165,14 +165,12 @@ pub fn bucket_connections(
     }
     let mut answers: Vec<Vec<Connection>> = vec![Vec::new(); asks.len()];
     for group in days.values() {
-        let window = group
-            .iter()
-            .map(|&i| asks[i].1)
-            .reduce(|a, b| TimeRange {
-                start_ms: a.start_ms.min(b.start_ms),
-                end_ms: a.end_ms.max(b.end_ms),
-            })
-            .expect("a day holds at least one bucket");
+        let Some(window) = group.iter().map(|&i| asks[i].1).reduce(|a, b| TimeRange {
+            start_ms: a.start_ms.min(b.start_ms),
+            end_ms: a.end_ms.max(b.end_ms),
+        }) else {
+            continue;
+        };
         let mut names: Vec<String> = Vec::new();
         for &i in group {
             for name in asks[i].0.job.fields() {

@@ -31,6 +31,8 @@ const HOSTILE_TEXT = ['<img src=x onerror=alert(1)>', 'db-9"\'</script><b>bold',
     scripts: document.scripts.length,
     boldElements: document.querySelectorAll('b').length,
     text: document.body.innerText,
+    investigationText: [...document.querySelectorAll('section[data-investigation] pre')]
+      .map((pre) => pre.innerText).join('\n'),
     brokenLinks: [...document.querySelectorAll('tr[data-alert-row] a')]
       .map((a) => a.getAttribute('href'))
       .filter((href) => !document.getElementById(href.slice(1))),
@@ -49,6 +51,8 @@ const HOSTILE_TEXT = ['<img src=x onerror=alert(1)>', 'db-9"\'</script><b>bold',
   check(dom.scripts === 0, `${dom.scripts} script element(s)`);
   check(dom.boldElements === 0, `${dom.boldElements} <b> element(s): an event value became markup`);
   for (const text of HOSTILE_TEXT) check(dom.text.includes(text), `the literal text ${text} is not shown`);
+  check(/\nHISTORY OF /.test(dom.investigationText) && !dom.investigationText.includes('\\u{a}'),
+    'an investigation is not laid out in lines');
   check(dom.brokenLinks.length === 0, `alert links without a section: ${dom.brokenLinks}`);
 
   await page.screenshot({ path: screenshot, fullPage: false });
