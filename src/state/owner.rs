@@ -124,7 +124,7 @@ fn check_ndjson(
     let refuse = |problem: &str| {
         Err(Error::BadTarget {
             path: target.to_path_buf(),
-            problem: problem.to_string(),
+            problem: format!("cannot be an NDJSON output file: {problem}"),
         })
     };
     // Through symlinks: a link to /dev/null is a device. Never opened here, so a FIFO cannot
