@@ -9,6 +9,7 @@ use statrs::function::erf::erfc_inv;
 use statrs::function::gamma::{checked_gamma_ur, ln_gamma};
 
 use super::extreme::log_extreme_calibrated;
+use super::numeric::one_minus_pow_one_minus;
 use crate::model::elastic::MAX_ANOMALOUS_PROBABILITY;
 use crate::model::elastic::score::{anomaly_score, inverse_anomaly_score};
 
@@ -172,22 +173,6 @@ fn log_joint_upper_bound(probabilities: &[f64]) -> f64 {
     }
 }
 
-/// `(1 - x)^p` without cancellation for small x.
-pub(super) fn pow_one_minus(x: f64, p: f64) -> f64 {
-    if x >= 1.0 {
-        return 0.0;
-    }
-    (p * (-x).ln_1p()).exp()
-}
-
-/// `1 - (1 - x)^p` without cancellation for small x.
-pub(super) fn one_minus_pow_one_minus(x: f64, p: f64) -> f64 {
-    if x >= 1.0 {
-        return 1.0;
-    }
-    -(p * (-x).ln_1p()).exp_m1()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,12 +241,5 @@ mod tests {
         let all_normal = combine(ATTRIBUTES, &[0.5; 20]);
         assert_eq!(all_normal.raw_score, 0.0);
         assert!(all_normal.probability > 0.035);
-    }
-
-    #[test]
-    fn powers_of_one_minus_x_are_exact_for_small_x() {
-        assert!(close(one_minus_pow_one_minus(1e-20, 3.0), 3e-20, 1e-12));
-        assert!(close(pow_one_minus(0.5, 3.0), 0.125, 1e-15));
-        assert_eq!(pow_one_minus(1.0, 3.0), 0.0);
     }
 }

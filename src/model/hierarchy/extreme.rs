@@ -7,7 +7,7 @@
 
 use statrs::function::gamma::ln_gamma;
 
-use super::aggregate::{one_minus_pow_one_minus, pow_one_minus};
+use super::numeric::{one_minus_pow_one_minus, pow_one_minus};
 
 /// Relative precision below which the series is abandoned for the integral.
 const PRECISION: f64 = 1e6;

@@ -9,6 +9,7 @@
 mod aggregate;
 mod extreme;
 mod levels;
+mod numeric;
 mod tree;
 
 pub use levels::{
