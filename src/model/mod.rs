@@ -8,8 +8,10 @@ mod config;
 pub mod elastic;
 pub mod hierarchy;
 pub mod population;
+mod snapshot_error;
 
 pub use config::{ModelConfig, ModelKind};
+pub use snapshot_error::SnapshotError;
 
 use serde::{Deserialize, Serialize};
 
@@ -192,25 +194,18 @@ impl Model {
         config: &ModelConfig,
         params: &ModelParams,
         snapshot: ModelSnapshot,
-    ) -> Result<Model, RestoreError> {
+    ) -> Result<Model, SnapshotError> {
         match (config.kind, snapshot) {
-            (ModelKind::Elastic, ModelSnapshot::Elastic(s)) => Ok(Model::Elastic(
-                elastic::ElasticRare::restore(params, s).map_err(RestoreError)?,
-            )),
+            (ModelKind::Elastic, ModelSnapshot::Elastic(s)) => {
+                Ok(Model::Elastic(elastic::ElasticRare::restore(params, s)?))
+            }
             (ModelKind::Population, ModelSnapshot::Population(s)) => Ok(Model::Population(
-                population::PopulationRare::restore(params, s).map_err(RestoreError)?,
+                population::PopulationRare::restore(params, s)?,
             )),
-            (kind, _) => Err(RestoreError(format!(
-                "the snapshot is not of the {kind:?} model the job configures"
-            ))),
+            (configured, _) => Err(SnapshotError::OtherKind { configured }),
         }
     }
 }
-
-/// A model snapshot holding values no model writes.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct RestoreError(String);
 
 #[cfg(test)]
 mod tests {

@@ -103,9 +103,9 @@ pub enum SnapshotProblem {
         problem: String,
     },
     #[error("the model cannot be restored")]
-    Model(#[source] crate::model::RestoreError),
-    #[error("the bucket and influencer normalizers cannot be restored: {0}")]
-    Levels(String),
+    Model(#[source] crate::model::SnapshotError),
+    #[error("the bucket and influencer normalizers cannot be restored")]
+    Levels(#[source] crate::model::SnapshotError),
 }
 
 impl Error {

@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{Beta, ContinuousCDF};
 
+use crate::model::SnapshotError;
+
 /// Per-bucket-span decay rate of concentrations at the standard 30-minute bucket.
 pub const DECAY_RATE: f64 = 0.0005;
 /// The standard bucket length, seconds: decay is derated for shorter buckets.
@@ -77,22 +79,22 @@ impl Categories {
     }
 
     /// Checks the stored state: finite non-negative concentrations that add up to the total.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SnapshotError> {
         let mut sum = 0.0;
         for (value, state) in &self.values {
             if !(state.concentration.is_finite() && state.concentration >= 0.0) {
-                return Err(format!(
-                    "concentration of {value:?} is {}",
-                    state.concentration
-                ));
+                return Err(SnapshotError::Concentration {
+                    value: value.clone(),
+                    concentration: state.concentration,
+                });
             }
             sum += state.concentration;
         }
         if !self.total.is_finite() || (sum - self.total).abs() > 1e-6 * self.total.max(1.0) {
-            return Err(format!(
-                "concentrations add up to {sum} but the total is {}",
-                self.total
-            ));
+            return Err(SnapshotError::Total {
+                sum,
+                total: self.total,
+            });
         }
         Ok(())
     }

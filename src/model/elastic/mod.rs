@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{FieldCounts, MemoryReport, ModelParams, Score};
+use super::{FieldCounts, MemoryReport, ModelParams, Score, SnapshotError};
 use crate::bucket::{BucketSummary, SeriesKey};
 use categories::{Categories, decay_factor};
 pub use normalizer::{MAX_ANOMALOUS_PROBABILITY, Normalizer, NormalizerSnapshot, raw_score};
@@ -173,18 +173,21 @@ impl ElasticRare {
 
     /// Rebuilds a model from `s`, refusing a snapshot of another bucket span or with inconsistent
     /// state.
-    pub fn restore(params: &ModelParams, s: ElasticSnapshot) -> Result<Self, String> {
+    pub fn restore(params: &ModelParams, s: ElasticSnapshot) -> Result<Self, SnapshotError> {
         if s.bucket_span_s != params.bucket_span_s {
-            return Err(format!(
-                "snapshot was learnt with {} s buckets but the job uses {} s",
-                s.bucket_span_s, params.bucket_span_s
-            ));
+            return Err(SnapshotError::BucketSpan {
+                snapshot_s: s.bucket_span_s,
+                job_s: params.bucket_span_s,
+            });
         }
         let mut model = ElasticRare::new(params);
         for p in s.partitions {
             p.categories
                 .validate()
-                .map_err(|e| format!("partition {:?}: {e}", p.partition))?;
+                .map_err(|problem| SnapshotError::Partition {
+                    partition: p.partition.clone(),
+                    problem: Box::new(problem),
+                })?;
             model.bytes += memory::partition_cost(p.partition.as_deref());
             for value in p.categories.values.keys() {
                 model.bytes += memory::value_cost(value, p.partition.as_deref());
@@ -194,7 +197,7 @@ impl ElasticRare {
                 .insert(p.partition.clone(), p.categories)
                 .is_some()
             {
-                return Err(format!("partition {:?} appears twice", p.partition));
+                return Err(SnapshotError::DuplicatePartition(p.partition));
             }
         }
         model.normalizer = Normalizer::restore(params.bucket_span_s, s.normalizer)?;

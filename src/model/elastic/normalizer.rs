@@ -23,6 +23,7 @@ use super::score::{
     LARGEST_SIGNIFICANT_PROBABILITY, SMALL_PROBABILITY, anomaly_score, inverse_anomaly_score,
 };
 use crate::bucket::SeriesKey;
+use crate::model::SnapshotError;
 
 /// Size parameter of both q-digests.
 pub const DIGEST_K: u64 = 201;
@@ -31,7 +32,7 @@ const DISCRETIZATION: f64 = 1000.0;
 /// The split between the coarse and the fine digest.
 const HIGH_PERCENTILE: f64 = 90.0;
 /// The digests age once every this many samples' worth of buckets (ml-cpp's `QUANTILE_DECAY_TIME`).
-const QUANTILE_DECAY_TIME: f64 = 20.0;
+pub(in crate::model) const QUANTILE_DECAY_TIME: f64 = 20.0;
 /// One hour, seconds: `count_per_sample = 3600 / clamp(2 · span, 300, 3600)`.
 const HOUR_S: i64 = 3600;
 /// The standard bucket length, seconds: maximum scores decay faster for longer buckets.
@@ -63,7 +64,7 @@ pub const KNOTS: [(f64, f64); 9] = [
 ];
 const MAX_NORMALIZED: f64 = 100.0;
 /// The largest raw score (`CTools::anomalyScore` of the smallest probability).
-const MAX_RAW_SCORE: f64 = 100.0;
+pub(in crate::model) const MAX_RAW_SCORE: f64 = 100.0;
 /// Probabilities above this give a raw score of 0 (ml-cpp's maximum anomalous probability).
 pub const MAX_ANOMALOUS_PROBABILITY: f64 = 0.035;
 
@@ -299,34 +300,29 @@ impl Normalizer {
     }
 
     /// Rebuilds a normaliser for `bucket_span_s`, validating the digests, counts and sample.
-    pub fn restore(bucket_span_s: i64, s: NormalizerSnapshot) -> Result<Normalizer, String> {
+    pub fn restore(bucket_span_s: i64, s: NormalizerSnapshot) -> Result<Normalizer, SnapshotError> {
         let mut normalizer = Normalizer::new(bucket_span_s);
         if s.count_since_last_sample >= normalizer.count_per_sample {
-            return Err(format!(
-                "{} calls in the sample in progress reach the {} calls per sample",
-                s.count_since_last_sample, normalizer.count_per_sample
-            ));
+            return Err(SnapshotError::SampleCount {
+                count: s.count_since_last_sample,
+                per_sample: normalizer.count_per_sample,
+            });
         }
         if !(0.0..=MAX_RAW_SCORE).contains(&s.sample) {
-            return Err(format!(
-                "sample maximum {} is outside [0, {MAX_RAW_SCORE}]",
-                s.sample
-            ));
+            return Err(SnapshotError::SampleMaximum(s.sample));
         }
         if !(s.time_to_quantile_decay > 0.0 && s.time_to_quantile_decay <= QUANTILE_DECAY_TIME) {
-            return Err(format!(
-                "time to quantile decay {} is outside (0, {QUANTILE_DECAY_TIME}]",
-                s.time_to_quantile_decay
-            ));
+            return Err(SnapshotError::QuantileDecay(s.time_to_quantile_decay));
         }
         for m in &s.max_scores {
             if !(0.0..=MAX_RAW_SCORE).contains(&m.score)
                 || !(0.0..=FORGET_MAX_SCORE_BUCKETS).contains(&m.buckets_since_score)
             {
-                return Err(format!(
-                    "maximum score {} after {} idle buckets of {:?} is out of range",
-                    m.score, m.buckets_since_score, m.key
-                ));
+                return Err(SnapshotError::MaxScore {
+                    score: m.score,
+                    buckets_since_score: m.buckets_since_score,
+                    key: m.key.clone(),
+                });
             }
         }
         normalizer.quantiles = Quantiles::restore(&s, normalizer.digest_decay)?;
@@ -391,20 +387,23 @@ impl Quantiles {
     }
 
     /// Rebuilds the digests of a snapshot, checking k and the count below the split.
-    fn restore(s: &NormalizerSnapshot, decay: f64) -> Result<Quantiles, String> {
-        let scores = QDigest::restore(s.scores.clone(), decay)
-            .map_err(|e| format!("raw score digest: {e}"))?;
-        let high_scores = QDigest::restore(s.high_scores.clone(), decay)
-            .map_err(|e| format!("high score digest: {e}"))?;
+    fn restore(s: &NormalizerSnapshot, decay: f64) -> Result<Quantiles, SnapshotError> {
+        let digest = |digest, snapshot: &QDigestSnapshot| {
+            QDigest::restore(snapshot.clone(), decay).map_err(|problem| SnapshotError::Digest {
+                digest,
+                problem: Box::new(problem),
+            })
+        };
+        let scores = digest("raw score", &s.scores)?;
+        let high_scores = digest("high score", &s.high_scores)?;
         if scores.k() != DIGEST_K || high_scores.k() != DIGEST_K {
-            return Err(format!("digests must have k = {DIGEST_K}"));
+            return Err(SnapshotError::DigestK);
         }
         if s.high_percentile_count > scores.n() {
-            return Err(format!(
-                "high percentile count {} exceeds the {} scores held",
-                s.high_percentile_count,
-                scores.n()
-            ));
+            return Err(SnapshotError::HighPercentileCount {
+                count: s.high_percentile_count,
+                held: scores.n(),
+            });
         }
         Ok(Quantiles {
             high_percentile_score: s.high_percentile_score,

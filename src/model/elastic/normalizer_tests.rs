@@ -329,7 +329,7 @@ fn restore_refuses_inconsistent_state() {
     let refused = |edit: &dyn Fn(&mut NormalizerSnapshot), expected: &str| {
         let mut bad = normalizer.snapshot();
         edit(&mut bad);
-        let error = Normalizer::restore(900, bad).unwrap_err();
+        let error = Normalizer::restore(900, bad).unwrap_err().to_string();
         assert!(error.contains(expected), "{error}");
     };
     refused(

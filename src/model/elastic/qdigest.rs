@@ -12,6 +12,8 @@ use std::collections::{BTreeMap, BinaryHeap};
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::SnapshotError;
+
 /// A dyadic range, ordered by `(max, span)`: the post-order of the digest's tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Range {
@@ -212,7 +214,7 @@ impl QDigest {
     }
 
     /// Rebuilds a digest, checking that the nodes form a valid dyadic tree holding `n`.
-    pub fn restore(s: QDigestSnapshot, decay_rate: f64) -> Result<QDigest, String> {
+    pub fn restore(s: QDigestSnapshot, decay_rate: f64) -> Result<QDigest, SnapshotError> {
         let mut nodes = BTreeMap::new();
         for &(min, max, count) in &s.nodes {
             let span = max
@@ -220,30 +222,27 @@ impl QDigest {
                 .and_then(|d| d.checked_add(1))
                 .filter(|s| s.is_power_of_two() && *s <= MAX_ROOT_SPAN);
             let Some(span) = span.filter(|span| min % span == 0) else {
-                return Err(format!(
-                    "q-digest node [{min}, {max}] is not a dyadic range"
-                ));
+                return Err(SnapshotError::NotDyadic { min, max });
             };
             nodes.insert(Range { max, span }, count);
         }
         let Some((&root, _)) = nodes.iter().next_back() else {
-            return Err("q-digest has no root node".into());
+            return Err(SnapshotError::NoRoot);
         };
         if root.start() != 0 || root.span < 2 || nodes.keys().any(|r| r.max > root.max) {
-            return Err(format!(
-                "q-digest root [{}, {}] does not start at 0 or cover every node",
-                root.start(),
-                root.max
-            ));
+            return Err(SnapshotError::Root {
+                min: root.start(),
+                max: root.max,
+            });
         }
         let total: u64 = nodes.values().sum();
         if total != s.n || s.k == 0 || nodes.len() != s.nodes.len() {
-            return Err(format!(
-                "q-digest holds {total} in {} nodes but claims n = {}, k = {}",
-                nodes.len(),
-                s.n,
-                s.k
-            ));
+            return Err(SnapshotError::DigestCount {
+                total,
+                nodes: nodes.len(),
+                n: s.n,
+                k: s.k,
+            });
         }
         Ok(QDigest {
             k: s.k,
@@ -426,6 +425,9 @@ mod tests {
         assert!(QDigest::restore(bad, 0.1).is_err());
         let mut bad = d.snapshot();
         bad.nodes[0] = (1, 2, 1);
-        assert!(QDigest::restore(bad, 0.1).unwrap_err().contains("dyadic"));
+        assert!(matches!(
+            QDigest::restore(bad, 0.1),
+            Err(SnapshotError::NotDyadic { min: 1, max: 2 })
+        ));
     }
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::tree::{Node, Tree};
 use crate::bucket::SeriesKey;
+use crate::model::SnapshotError;
 use crate::model::elastic::normalizer::Scorer;
 use crate::model::elastic::{Normalizer, NormalizerSnapshot, raw_score};
 
@@ -200,14 +201,23 @@ impl Levels {
     }
 
     /// Rebuilds the normalisers, refusing an inconsistent or duplicated one.
-    pub fn restore(bucket_span_s: i64, s: LevelsSnapshot) -> Result<Levels, String> {
-        let fields = |list: Vec<FieldNormalizer>, level: &str| {
+    pub fn restore(bucket_span_s: i64, s: LevelsSnapshot) -> Result<Levels, SnapshotError> {
+        let fields = |list: Vec<FieldNormalizer>, level: &'static str| {
             let mut map = BTreeMap::new();
             for f in list {
-                let normalizer = Normalizer::restore(bucket_span_s, f.normalizer)
-                    .map_err(|e| format!("{level} normalizer of {:?}: {e}", f.field))?;
+                let normalizer =
+                    Normalizer::restore(bucket_span_s, f.normalizer).map_err(|problem| {
+                        SnapshotError::FieldNormalizer {
+                            level,
+                            field: f.field.clone(),
+                            problem: Box::new(problem),
+                        }
+                    })?;
                 if map.insert(f.field.clone(), normalizer).is_some() {
-                    return Err(format!("{level} normalizer of {:?} appears twice", f.field));
+                    return Err(SnapshotError::DuplicateNormalizer {
+                        level,
+                        field: f.field,
+                    });
                 }
             }
             Ok(map)
@@ -215,7 +225,7 @@ impl Levels {
         Ok(Levels {
             bucket_span_s,
             bucket: Normalizer::restore(bucket_span_s, s.bucket)
-                .map_err(|e| format!("bucket normalizer: {e}"))?,
+                .map_err(|problem| SnapshotError::BucketNormalizer(Box::new(problem)))?,
             influencer_buckets: fields(s.influencer_buckets, "influencer bucket")?,
             influencers: fields(s.influencers, "influencer")?,
             big_change: false,
@@ -395,6 +405,15 @@ mod tests {
         let twice = snapshot.influencers[0].clone();
         snapshot.influencers.push(twice);
         let error = Levels::restore(900, snapshot).expect_err("refused");
-        assert!(error.contains("appears twice"), "{error}");
+        assert!(
+            matches!(
+                error,
+                SnapshotError::DuplicateNormalizer {
+                    level: "influencer",
+                    ..
+                }
+            ),
+            "{error}"
+        );
     }
 }

@@ -21,6 +21,7 @@ use crate::bucket::{BucketSummary, SeriesKey, ValueSummary};
 use rarity::Rarity;
 use score::{Evidence, MAX_RECORD_PROBABILITY, ProcessFact};
 pub use snapshot::{PopulationSnapshot, ProcessEntry, ValueEntry};
+pub(in crate::model) use state::MAX_PORTS;
 use state::{MAX_HOSTS, ProcessState, ValueState, class_key};
 
 /// Buckets with data the model only learns from: none of them yields a record.

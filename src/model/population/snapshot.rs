@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::state::{MAX_EPISODES, MAX_HOSTS, MAX_PORTS, ProcessState, ValueState};
 use super::{PopulationRare, memory};
 use crate::bucket::SeriesKey;
-use crate::model::ModelParams;
+use crate::model::{ModelParams, SnapshotError};
 
 /// One value and what the model holds about it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,12 +72,12 @@ impl PopulationRare {
 
     /// Rebuilds a model from `s`, refusing a snapshot of another bucket span or with inconsistent
     /// state.
-    pub fn restore(params: &ModelParams, s: PopulationSnapshot) -> Result<Self, String> {
+    pub fn restore(params: &ModelParams, s: PopulationSnapshot) -> Result<Self, SnapshotError> {
         if s.bucket_span_s != params.bucket_span_s {
-            return Err(format!(
-                "snapshot was learnt with {} s buckets but the job uses {} s",
-                s.bucket_span_s, params.bucket_span_s
-            ));
+            return Err(SnapshotError::BucketSpan {
+                snapshot_s: s.bucket_span_s,
+                job_s: params.bucket_span_s,
+            });
         }
         let mut model = PopulationRare::new(params);
         model.buckets_learned = s.buckets_learned;
@@ -85,7 +85,7 @@ impl PopulationRare {
         for (id, name) in s.hosts.into_iter().enumerate() {
             model.bytes += memory::host_cost(&name);
             if model.hosts.insert(name.clone(), id as u32).is_some() {
-                return Err(format!("host {name:?} appears twice"));
+                return Err(SnapshotError::DuplicateHost(name));
             }
         }
         for ValueEntry { key, state } in s.values {
@@ -100,21 +100,21 @@ impl PopulationRare {
                 .insert(state.buckets);
             model.bytes += memory::value_cost(&key.by, key.partition.as_deref());
             if model.values.insert(key.clone(), state).is_some() {
-                return Err(format!("value {:?} appears twice", key.by));
+                return Err(SnapshotError::DuplicateValue(key.by));
             }
         }
         for ProcessEntry { key, state } in s.processes {
             if state.ports.len() > MAX_PORTS
                 || state.ports.values().any(|&n| n == 0 || n > state.buckets)
             {
-                return Err(format!(
-                    "process {:?}: more than {MAX_PORTS} ports or port counts outside 1..={}",
-                    key.by, state.buckets
-                ));
+                return Err(SnapshotError::ProcessPorts {
+                    process: key.by,
+                    buckets: state.buckets,
+                });
             }
             model.bytes += memory::process_cost(&key.by, key.partition.as_deref());
             if model.processes.insert(key.clone(), state).is_some() {
-                return Err(format!("process {:?} appears twice", key.by));
+                return Err(SnapshotError::DuplicateProcess(key.by));
             }
         }
         Ok(model)
@@ -122,22 +122,22 @@ impl PopulationRare {
 }
 
 /// Refuses a value state that the model could not have produced.
-fn check_value(key: &SeriesKey, state: &ValueState, hosts: usize) -> Result<(), String> {
-    let at = |what: &str| Err(format!("value {:?}: {what}", key.by));
+fn check_value(key: &SeriesKey, state: &ValueState, hosts: usize) -> Result<(), SnapshotError> {
+    let value = || key.by.clone();
     if state.buckets == 0 || state.first_seen_ms > state.last_seen_ms {
-        return at("no buckets, or first seen after last seen");
+        return Err(SnapshotError::ValueBuckets(value()));
     }
     if state.hosts.len() > MAX_HOSTS
         || !state.hosts.windows(2).all(|w| w[0] < w[1])
         || state.hosts.iter().any(|&id| id as usize >= hosts)
     {
-        return at("host ids not sorted, unknown or too many");
+        return Err(SnapshotError::ValueHosts(value()));
     }
     if state.episodes.is_empty()
         || state.episodes.len() > MAX_EPISODES
         || !state.episodes.windows(2).all(|w| w[0] < w[1])
     {
-        return at("episode starts missing, unsorted or too many");
+        return Err(SnapshotError::ValueEpisodes(value()));
     }
     Ok(())
 }
