@@ -100,8 +100,13 @@ fn code_of(cause: &(dyn StdError + 'static)) -> Option<u8> {
     }
     if let Some(e) = cause.downcast_ref::<evaluate::Error>() {
         return Some(match e {
-            evaluate::Error::Store(e) => store_code(e),
+            evaluate::Error::Open { source, .. } | evaluate::Error::Scan { source, .. } => {
+                store_code(source)
+            }
+            evaluate::Error::Schedule(_) => EXIT_CONFIG,
+            evaluate::Error::Scratch(_) => EXIT_IO,
             evaluate::Error::Records { .. } => EXIT_DATA,
+            evaluate::Error::NoEvents { .. } | evaluate::Error::TimeOutOfRange => EXIT_INTERNAL,
         });
     }
     if let Some(e) = cause.downcast_ref::<triage::Error>() {

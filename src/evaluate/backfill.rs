@@ -4,10 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Context;
 use chrono::{DateTime, Days, NaiveTime, Utc};
 
-use super::{Hit, HostDays, JobEval, JobUnderTest, evaluate_job, read_records, store_extent};
+use super::{
+    Error, Hit, HostDays, JobEval, JobUnderTest, evaluate_job, read_records, store_extent,
+};
 use crate::fixtures::Label;
 use crate::jobs::Job;
 use crate::model::ModelKind;
@@ -38,25 +39,30 @@ pub struct Backfill<'a> {
 
 /// Backfills `jobs` over the store at `events` once per model through `execute`, from `from`
 /// (default: midnight UTC before the first event) to `to` (default: midnight UTC after the
-/// last), and scores each job against `labels`.
-pub fn evaluate(
+/// last), and scores each job against `labels`. An error of `execute` comes back as it is: the
+/// caller plans and executes, so its error type is the caller's.
+pub fn evaluate<E: From<Error>>(
     events: &str,
     labels: &[Label],
     jobs: &[Job],
     models: &[ModelKind],
     (from, to): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
-    mut execute: impl FnMut(Backfill) -> anyhow::Result<Report>,
-) -> anyhow::Result<Evaluation> {
-    let store =
-        EventStore::open(events).with_context(|| format!("opening the event store {events}"))?;
-    let extent =
-        store_extent(&store).with_context(|| format!("scanning the event store {events}"))?;
-    let (first, last) = extent
-        .bounds
-        .with_context(|| format!("the event store {events} holds no events"))?;
+    mut execute: impl FnMut(Backfill) -> Result<Report, E>,
+) -> Result<Evaluation, E> {
+    let store = EventStore::open(events).map_err(|source| Error::Open {
+        events: events.to_string(),
+        source,
+    })?;
+    let extent = store_extent(&store).map_err(|source| Error::Scan {
+        events: events.to_string(),
+        source,
+    })?;
+    let (first, last) = extent.bounds.ok_or_else(|| Error::NoEvents {
+        events: events.to_string(),
+    })?;
     let from = from.unwrap_or(midnight(first, 0)?);
     let to = to.unwrap_or(midnight(last, 1)?);
-    let executions = pipeline::schedule(from, to, INTERVAL)?;
+    let executions = pipeline::schedule(from, to, INTERVAL).map_err(Error::Schedule)?;
     let host_days = HostDays {
         hosts: extent.hosts.len(),
         days: (to - from).num_milliseconds() as f64 / DAY_MS as f64,
@@ -66,7 +72,8 @@ pub fn evaluate(
         .map(|&model| {
             let scratch = tempfile::Builder::new()
                 .prefix("netrare-evaluate-")
-                .tempdir()?;
+                .tempdir()
+                .map_err(Error::Scratch)?;
             let out_dir = scratch.path().join("out");
             let backfill = Backfill {
                 model,
@@ -79,10 +86,10 @@ pub fn evaluate(
             let evals = jobs
                 .iter()
                 .map(|job| score(job, &report, &out_dir, labels, host_days))
-                .collect::<anyhow::Result<Vec<_>>>()?;
+                .collect::<Result<Vec<_>, Error>>()?;
             Ok((model, evals))
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>, E>>()?;
     Ok(Evaluation {
         models,
         host_days,
@@ -91,13 +98,13 @@ pub fn evaluate(
 }
 
 /// Midnight UTC `days_after` days after the day of `ms`.
-fn midnight(ms: i64, days_after: u64) -> anyhow::Result<DateTime<Utc>> {
+fn midnight(ms: i64, days_after: u64) -> Result<DateTime<Utc>, Error> {
     let day = DateTime::from_timestamp_millis(ms)
-        .context("event time out of range")?
+        .ok_or(Error::TimeOutOfRange)?
         .date_naive();
     let day = day
         .checked_add_days(Days::new(days_after))
-        .context("event time out of range")?;
+        .ok_or(Error::TimeOutOfRange)?;
     Ok(day.and_time(NaiveTime::MIN).and_utc())
 }
 
@@ -118,7 +125,7 @@ fn score(
     out_dir: &Path,
     labels: &[Label],
     host_days: HostDays,
-) -> anyhow::Result<JobEval> {
+) -> Result<JobEval, Error> {
     let alerts: Vec<Hit> = report
         .alerts
         .iter()
@@ -148,7 +155,10 @@ mod tests {
     use crate::pipeline::{Plan, PlannedJob, Progress};
 
     /// Executes `backfill` over `events` with no exception lists.
-    fn execute(events: &str, backfill: Backfill) -> anyhow::Result<Report> {
+    fn execute(
+        events: &str,
+        backfill: Backfill,
+    ) -> Result<Report, Box<dyn std::error::Error + Send + Sync>> {
         let plan = Plan {
             jobs: backfill
                 .jobs

@@ -8,8 +8,7 @@ use std::collections::BTreeSet;
 
 use rayon::prelude::*;
 
-use super::Error;
-use crate::store::{EventStore, FieldRequest, TimeRange};
+use crate::store::{Error, EventStore, FieldRequest, TimeRange};
 
 /// The time span and hosts of a store.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -21,13 +21,32 @@ pub use score::{
 
 use std::path::PathBuf;
 
-/// Why an evaluation could not read its inputs.
+/// Why an evaluation could not read its inputs or plan its backfills.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The event store could not be scanned.
+    #[error("opening the event store {events}")]
+    Open {
+        events: String,
+        source: crate::store::Error,
+    },
+    #[error("scanning the event store {events}")]
+    Scan {
+        events: String,
+        source: crate::store::Error,
+    },
+    /// Nothing to evaluate: the store's files hold no rows.
+    #[error("the event store {events} holds no events")]
+    NoEvents { events: String },
+    /// An event time whose day is beyond what a date can hold, so no midnight bounds it.
+    #[error("event time out of range")]
+    TimeOutOfRange,
+    /// The range and interval make no usable schedule.
     #[error(transparent)]
-    Store(#[from] crate::store::Error),
+    Schedule(crate::pipeline::ScheduleError),
+    /// A scratch folder for a backfill could not be made.
+    #[error(transparent)]
+    Scratch(std::io::Error),
     /// An anomaly records file could not be read.
     #[error("{}: cannot read anomaly records: {reason}", path.display())]
     Records { path: PathBuf, reason: String },
