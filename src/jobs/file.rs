@@ -101,10 +101,23 @@ impl Function {
 #[serde(try_from = "String", into = "String")]
 pub struct MemoryLimit(pub u64);
 
-impl FromStr for MemoryLimit {
-    type Err = String;
+/// A `model_memory_limit` that is not a size netrare can hold; each variant keeps the text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MemoryLimitError {
+    #[error("{0:?}: expected a size such as \"32mb\" (units b, kb, mb, gb)")]
+    Unit(String),
+    #[error("{0:?}: expected a size such as \"32mb\"")]
+    Number(String),
+    #[error("{0:?}: the limit must be above zero")]
+    Zero(String),
+    #[error("{0:?}: too large")]
+    TooLarge(String),
+}
 
-    fn from_str(s: &str) -> Result<Self, String> {
+impl FromStr for MemoryLimit {
+    type Err = MemoryLimitError;
+
+    fn from_str(s: &str) -> Result<Self, MemoryLimitError> {
         let lower = s.trim().to_ascii_lowercase();
         let digits = lower.trim_end_matches(|c: char| c.is_ascii_alphabetic());
         let unit = &lower[digits.len()..];
@@ -113,27 +126,23 @@ impl FromStr for MemoryLimit {
             "kb" | "k" => 1 << 10,
             "mb" | "m" => 1 << 20,
             "gb" | "g" => 1 << 30,
-            _ => {
-                return Err(format!(
-                    "{s:?}: expected a size such as \"32mb\" (units b, kb, mb, gb)"
-                ));
-            }
+            _ => return Err(MemoryLimitError::Unit(s.to_string())),
         };
         let n: u64 = digits
             .trim()
             .parse()
-            .map_err(|_| format!("{s:?}: expected a size such as \"32mb\""))?;
+            .map_err(|_| MemoryLimitError::Number(s.to_string()))?;
         match n.checked_mul(scale) {
-            Some(0) => Err(format!("{s:?}: the limit must be above zero")),
+            Some(0) => Err(MemoryLimitError::Zero(s.to_string())),
             Some(bytes) => Ok(MemoryLimit(bytes)),
-            None => Err(format!("{s:?}: too large")),
+            None => Err(MemoryLimitError::TooLarge(s.to_string())),
         }
     }
 }
 
 impl TryFrom<String> for MemoryLimit {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
+    type Error = MemoryLimitError;
+    fn try_from(s: String) -> Result<Self, MemoryLimitError> {
         s.parse()
     }
 }
@@ -341,7 +350,7 @@ mod tests {
     #[test]
     fn a_zero_or_overflowing_memory_limit_is_refused() {
         let err = "0mb".parse::<MemoryLimit>().expect_err("zero");
-        assert!(err.contains("above zero"), "{err}");
+        assert!(err.to_string().contains("above zero"), "{err}");
         assert!("0".parse::<MemoryLimit>().is_err());
         assert!("99999999999gb".parse::<MemoryLimit>().is_err());
         let text = SHIPPED.replace(

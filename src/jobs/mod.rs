@@ -4,7 +4,7 @@
 
 mod file;
 
-pub use file::{Error, Function, Job, JobConfig, JobFile, MemoryLimit};
+pub use file::{Error, Function, Job, JobConfig, JobFile, MemoryLimit, MemoryLimitError};
 
 use std::path::{Path, PathBuf};
 

@@ -167,8 +167,9 @@ pub fn mitre_reference(id: &str) -> String {
 }
 
 impl RuleConfig {
-    /// The lookback as a duration, from `from = "now-<duration>"`.
-    pub fn lookback(&self) -> Result<Duration, String> {
+    /// The lookback as a duration, from `from = "now-<duration>"`; the error is what a job
+    /// file's `jobs::Error::Invalid` says `rule.from` expects.
+    pub(crate) fn lookback(&self) -> Result<Duration, String> {
         let rest = self
             .from
             .trim()
@@ -186,8 +187,9 @@ impl RuleConfig {
         Ok(lookback)
     }
 
-    /// Checks values a TOML type cannot.
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+    /// Checks values a TOML type cannot; the error is the key and what it expects, for a job
+    /// file's `jobs::Error::Invalid`.
+    pub(crate) fn validate(&self) -> Result<(), (&'static str, String)> {
         if !(0.0..=100.0).contains(&self.anomaly_threshold) {
             return Err((
                 "rule.anomaly_threshold",

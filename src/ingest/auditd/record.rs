@@ -108,8 +108,9 @@ fn may_be_hex(kind: &str, key: &str) -> bool {
         )
 }
 
-/// Parses one line. The error says what is missing or wrong.
-pub fn parse_line(line: &[u8]) -> Result<Record, String> {
+/// Parses one line. The error says what is missing or wrong: the reason the ingest report gives
+/// for the malformed line.
+pub(crate) fn parse_line(line: &[u8]) -> Result<Record, String> {
     let text = String::from_utf8_lossy(line);
     let (main, enriched) = match text.find('\x1d') {
         Some(i) => (&text[..i], Some(&text[i + 1..])),
