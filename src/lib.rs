@@ -9,6 +9,7 @@
 pub mod bucket;
 pub mod cli;
 pub mod datafeed;
+mod error;
 pub mod evaluate;
 pub mod exceptions;
 pub mod fixtures;
@@ -24,3 +25,5 @@ pub mod spark;
 pub mod state;
 pub mod store;
 pub mod triage;
+
+pub use error::Error;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::exit::Failure;
 use super::parse::{Overrides, parse_time};
 use super::plan::build_plan;
 use super::print;
@@ -44,7 +45,7 @@ pub struct Args {
 /// The scratch state folder of a `--fresh` backfill, inside its output folder.
 const FRESH_STATE: &str = ".state";
 
-pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
+pub fn run(args: &Args, settings: &Settings) -> Result<(), Failure> {
     let executions = schedule(args.from, args.to, args.interval)?;
     args.overrides.check_time("--to", args.to)?;
     let mut settings = settings.clone();

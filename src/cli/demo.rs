@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use chrono::Duration;
 
+use super::exit::{Context, Failure};
 use super::fixtures::FleetArgs;
 use super::plan::build_plan;
 use super::print;
@@ -30,7 +30,7 @@ pub struct Args {
     pub fleet: FleetArgs,
 }
 
-pub fn run(args: &Args) -> anyhow::Result<()> {
+pub fn run(args: &Args) -> Result<(), Failure> {
     let dir = match &args.dir {
         Some(dir) => dir.clone(),
         None => tempfile::Builder::new()

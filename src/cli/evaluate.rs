@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::exit::Failure;
 use super::parse::{parse_name, parse_time};
 use super::plan::build_plan;
 use super::print::SummaryFormat;
@@ -53,7 +54,7 @@ fn model_name(kind: ModelKind) -> String {
         .unwrap_or_else(|| format!("{kind:?}"))
 }
 
-pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
+pub fn run(args: &Args, settings: &Settings) -> Result<(), Failure> {
     let settings = &Settings {
         jobs: settings.jobs.or_built_in(),
         ..settings.clone()
@@ -80,7 +81,7 @@ fn execute(
     events: &str,
     backfill: Backfill,
     settings: &Settings,
-) -> anyhow::Result<pipeline::Report> {
+) -> Result<pipeline::Report, Failure> {
     let settings = Settings {
         store: events.to_string(),
         state_dir: backfill.state_dir,

@@ -1,12 +1,16 @@
-//! Exit codes: every error is mapped to its code here, by its type, so a new error kind cannot
-//! fall through to "internal error" unnoticed (the matches below have no catch-all arm).
+//! Exit codes, chosen by the type of the error a command failed with.
+//!
+//! A command returns a [`Failure`], which can only be made from a typed error: the library's
+//! [`crate::Error`] (any module error converts into it), the command line's own [`BadFlag`],
+//! [`AheadOfClock`] and settings error, or an `io::Error` of the command itself. Each conversion
+//! takes the code then, the library's by one exhaustive match over its variants and theirs (no
+//! catch-all arm), so an error type without a code cannot be returned with `?` and a new variant
+//! without one does not compile. The context a command adds (see [`Context`]) only extends the
+//! message; the code stays the one of the error it started from.
 
-use std::error::Error as StdError;
+use std::fmt;
 
-use crate::{
-    evaluate, exceptions, fixtures, ingest, jobs, output, pipeline, report, spark, state, store,
-    triage,
-};
+use crate::{evaluate, fixtures, ingest, output, pipeline, report, spark, state, store, triage};
 
 /// Exit status when the run succeeded.
 pub const EXIT_OK: u8 = 0;
@@ -56,50 +60,129 @@ pub struct AheadOfClock {
     pub ahead_s: i64,
 }
 
-/// The exit status for an error: the code of the first cause in its chain of a known type.
-pub fn exit_code(err: &anyhow::Error) -> u8 {
-    err.chain().find_map(code_of).unwrap_or(EXIT_INTERNAL)
+/// Why a command failed: the message, with the context the command added, and the exit code of
+/// the typed error it started from.
+#[derive(Debug)]
+pub struct Failure {
+    code: u8,
+    error: anyhow::Error,
 }
 
-fn code_of(cause: &(dyn StdError + 'static)) -> Option<u8> {
-    if let Some(e) = cause.downcast_ref::<pipeline::Error>() {
-        return Some(match e {
+impl Failure {
+    fn new(code: u8, error: impl std::error::Error + Send + Sync + 'static) -> Failure {
+        Failure {
+            code,
+            error: anyhow::Error::new(error),
+        }
+    }
+
+    /// A failure that only a bug can cause, such as printing a value netrare built itself.
+    pub(super) fn internal(error: impl std::error::Error + Send + Sync + 'static) -> Failure {
+        Failure::new(EXIT_INTERNAL, error)
+    }
+
+    fn context(self, context: impl fmt::Display + Send + Sync + 'static) -> Failure {
+        Failure {
+            code: self.code,
+            error: self.error.context(context),
+        }
+    }
+}
+
+/// `{:#}` prints the whole chain, outermost context first, as anyhow does.
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.error, f)
+    }
+}
+
+impl<E: Into<crate::Error>> From<E> for Failure {
+    fn from(error: E) -> Failure {
+        let error = error.into();
+        Failure::new(library_code(&error), error)
+    }
+}
+
+impl From<super::settings::Error> for Failure {
+    fn from(error: super::settings::Error) -> Failure {
+        Failure::new(EXIT_CONFIG, error)
+    }
+}
+
+impl From<BadFlag> for Failure {
+    fn from(error: BadFlag) -> Failure {
+        Failure::new(EXIT_CONFIG, error)
+    }
+}
+
+impl From<AheadOfClock> for Failure {
+    fn from(error: AheadOfClock) -> Failure {
+        Failure::new(EXIT_CLOCK, error)
+    }
+}
+
+/// A file or standard output the command itself could not write.
+impl From<std::io::Error> for Failure {
+    fn from(error: std::io::Error) -> Failure {
+        Failure::new(EXIT_IO, error)
+    }
+}
+
+/// Context for the message of an error on its way out of a command, as anyhow's `Context` gives
+/// it, keeping the exit code of the error.
+pub(super) trait Context<T> {
+    fn context(self, context: impl fmt::Display + Send + Sync + 'static) -> Result<T, Failure>;
+
+    fn with_context<C: fmt::Display + Send + Sync + 'static>(
+        self,
+        context: impl FnOnce() -> C,
+    ) -> Result<T, Failure>;
+}
+
+impl<T, E: Into<Failure>> Context<T> for Result<T, E> {
+    fn context(self, context: impl fmt::Display + Send + Sync + 'static) -> Result<T, Failure> {
+        self.map_err(|e| e.into().context(context))
+    }
+
+    fn with_context<C: fmt::Display + Send + Sync + 'static>(
+        self,
+        context: impl FnOnce() -> C,
+    ) -> Result<T, Failure> {
+        self.map_err(|e| e.into().context(context()))
+    }
+}
+
+/// The exit status of a failed command.
+pub fn exit_code(failure: &Failure) -> u8 {
+    failure.code
+}
+
+fn library_code(e: &crate::Error) -> u8 {
+    use crate::Error;
+    match e {
+        Error::Pipeline(e) => match e {
             pipeline::Error::State(e) => state_code(e),
             pipeline::Error::Store(e) => store_code(e),
             pipeline::Error::Output(e) => output_code(e),
             pipeline::Error::Spark(e) => spark_code(e),
-        });
-    }
-    if let Some(e) = cause.downcast_ref::<spark::Error>() {
-        return Some(spark_code(e));
-    }
-    if let Some(e) = cause.downcast_ref::<state::Error>() {
-        return Some(state_code(e));
-    }
-    if let Some(e) = cause.downcast_ref::<store::Error>() {
-        return Some(store_code(e));
-    }
-    if let Some(e) = cause.downcast_ref::<output::Error>() {
-        return Some(output_code(e));
-    }
-    if let Some(e) = cause.downcast_ref::<ingest::Error>() {
-        return Some(match e {
+        },
+        Error::Spark(e) => spark_code(e),
+        Error::State(e) => state_code(e),
+        Error::Store(e) => store_code(e),
+        Error::Output(e) => output_code(e),
+        Error::Ingest(e) => match e {
             ingest::Error::Read { .. } => EXIT_IO,
             ingest::Error::LineTooLong { .. } => EXIT_DATA,
             ingest::Error::Store(e) => store_code(e),
-        });
-    }
-    if let Some(e) = cause.downcast_ref::<fixtures::Error>() {
-        return Some(match e {
+        },
+        Error::Fixtures(e) => match e {
             fixtures::Error::Store(e) => store_code(e),
             fixtures::Error::Io { .. } => EXIT_IO,
             fixtures::Error::LabelsJson { .. }
             | fixtures::Error::InvalidLabel { .. }
             | fixtures::Error::Timestamp { .. } => EXIT_DATA,
-        });
-    }
-    if let Some(e) = cause.downcast_ref::<evaluate::Error>() {
-        return Some(match e {
+        },
+        Error::Evaluate(e) => match e {
             evaluate::Error::Open { source, .. } | evaluate::Error::Scan { source, .. } => {
                 store_code(source)
             }
@@ -107,34 +190,17 @@ fn code_of(cause: &(dyn StdError + 'static)) -> Option<u8> {
             evaluate::Error::Scratch(_) => EXIT_IO,
             evaluate::Error::Records { .. } => EXIT_DATA,
             evaluate::Error::NoEvents { .. } | evaluate::Error::TimeOutOfRange => EXIT_INTERNAL,
-        });
-    }
-    if let Some(e) = cause.downcast_ref::<triage::Error>() {
-        return Some(triage_code(e));
-    }
-    if let Some(e) = cause.downcast_ref::<report::Error>() {
-        return Some(match e {
+        },
+        Error::Triage(e) => triage_code(e),
+        Error::Report(e) => match e {
             report::Error::Triage(e) => triage_code(e),
             report::Error::Write { .. } => EXIT_IO,
             report::Error::Render(_) => EXIT_INTERNAL,
-        });
+        },
+        Error::Jobs(_) | Error::Exceptions(_) | Error::Datafeed(_) | Error::Schedule(_) => {
+            EXIT_CONFIG
+        }
     }
-    if cause.is::<jobs::Error>()
-        || cause.is::<exceptions::Error>()
-        || cause.is::<crate::datafeed::Error>()
-        || cause.is::<super::settings::Error>()
-        || cause.is::<BadFlag>()
-        || cause.is::<pipeline::ScheduleError>()
-    {
-        return Some(EXIT_CONFIG);
-    }
-    if cause.is::<AheadOfClock>() {
-        return Some(EXIT_CLOCK);
-    }
-    if cause.is::<std::io::Error>() {
-        return Some(EXIT_IO);
-    }
-    None
 }
 
 fn state_code(e: &state::Error) -> u8 {
@@ -194,23 +260,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_error_of_no_known_kind_is_internal() {
-        assert_eq!(exit_code(&anyhow::anyhow!("unexpected")), EXIT_INTERNAL);
-    }
-
-    #[test]
-    fn the_first_known_cause_decides() {
+    fn context_keeps_the_code_of_the_error_it_started_from() {
         let io = std::io::Error::from(std::io::ErrorKind::StorageFull);
-        let err = anyhow::Error::new(state::Error::Io {
+        let committed: Result<(), state::Error> = Err(state::Error::Io {
             path: "state".into(),
             source: io,
-        })
-        .context("committing");
-        assert_eq!(exit_code(&err), EXIT_IO);
-        let flag = anyhow::Error::new(BadFlag {
+        });
+        let failure = committed.context("committing").unwrap_err();
+        assert_eq!(exit_code(&failure), EXIT_IO);
+        assert!(
+            format!("{failure:#}").starts_with("committing: state: "),
+            "{failure:#}"
+        );
+        let flag = Failure::from(BadFlag {
             flag: "--interval",
             problem: "must be positive".into(),
         });
         assert_eq!(exit_code(&flag), EXIT_CONFIG);
+    }
+
+    #[test]
+    fn a_module_error_inside_another_takes_the_code_of_its_own_variant() {
+        let locked = pipeline::Error::State(state::Error::Locked {
+            path: "state/.lock".into(),
+        });
+        assert_eq!(exit_code(&Failure::from(locked)), EXIT_LOCKED);
+        let unreachable = spark::Error::Unreachable {
+            remote: "sc://spark:15002".into(),
+            reason: "connection refused".into(),
+        };
+        assert_eq!(exit_code(&Failure::from(unreachable)), EXIT_UNAVAILABLE);
     }
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
+use super::exit::Failure;
 use super::parse::{parse_name, parse_time};
 use crate::fixtures::{FleetOptions, Scenarios, generate_to};
 
@@ -59,7 +60,7 @@ pub struct GenerateArgs {
     pub scenarios: Scenarios,
 }
 
-pub fn run(command: &Command) -> anyhow::Result<()> {
+pub fn run(command: &Command) -> Result<(), Failure> {
     let Command::Generate(args) = command;
     let mut opts = FleetOptions {
         attacks: !args.no_attacks,

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use super::exit::Failure;
 use super::settings::Settings;
 use crate::ingest::{Input, auditd, ndjson};
 
@@ -44,7 +45,7 @@ fn inputs(names: &[String]) -> Vec<Input> {
         .collect()
 }
 
-pub fn run(command: &Command, settings: &Settings) -> anyhow::Result<()> {
+pub fn run(command: &Command, settings: &Settings) -> Result<(), Failure> {
     let target = |out: &Option<PathBuf>| {
         out.clone()
             .unwrap_or_else(|| PathBuf::from(&settings.store))

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::exit::BadFlag;
+use super::exit::{BadFlag, Failure};
 use super::parse::parse_time;
 use super::plan::triage_sources;
 use super::settings::Settings;
@@ -46,7 +46,7 @@ pub enum Format {
     Json,
 }
 
-pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
+pub fn run(args: &Args, settings: &Settings) -> Result<(), Failure> {
     let target = match (&args.id, &args.job, &args.value, args.at) {
         (Some(id), _, _, _) => Target::Id {
             id: id.clone(),
@@ -85,7 +85,10 @@ pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
     )?;
     match args.format {
         Format::Text => out!("{}", triage::text::layout(&investigation)),
-        Format::Json => outln!("{}", serde_json::to_string_pretty(&investigation)?),
+        Format::Json => outln!(
+            "{}",
+            serde_json::to_string_pretty(&investigation).map_err(Failure::internal)?
+        ),
     }
     Ok(())
 }

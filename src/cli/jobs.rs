@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::exit::Failure;
 use super::parse::parse_time;
 use super::settings::Settings;
 use crate::spark::{SourceSchema, source_view, summary_query};
@@ -40,7 +41,7 @@ pub enum Dialect {
     Spark,
 }
 
-pub fn run(command: &Command, settings: &Settings) -> anyhow::Result<()> {
+pub fn run(command: &Command, settings: &Settings) -> Result<(), Failure> {
     match command {
         Command::List => {
             for job in settings.jobs.load(&[])? {
@@ -67,7 +68,10 @@ pub fn run(command: &Command, settings: &Settings) -> anyhow::Result<()> {
             let jobs = settings.jobs.load(std::slice::from_ref(id))?;
             for job in jobs {
                 outln!("# {}", job.path.display());
-                out!("{}", toml::to_string_pretty(&job.file)?);
+                out!(
+                    "{}",
+                    toml::to_string_pretty(&job.file).map_err(Failure::internal)?
+                );
             }
         }
         Command::Sql {
@@ -86,7 +90,10 @@ pub fn run(command: &Command, settings: &Settings) -> anyhow::Result<()> {
                 if let Some(view) = source_view(source) {
                     outln!("{view};\n");
                 }
-                let query = summary_query(source, &job.file.datafeed.query, &fold, &schema)?;
+                // The job loaded, so its query compiled, and the schema holds every field it
+                // reads: only a bug makes the SQL fail.
+                let query = summary_query(source, &job.file.datafeed.query, &fold, &schema)
+                    .map_err(Failure::internal)?;
                 outln!("{};", query.trim_end());
             }
         }

@@ -44,7 +44,7 @@ mod settings;
 
 pub use exit::{
     AheadOfClock, BadFlag, EXIT_CLOCK, EXIT_CONFIG, EXIT_DATA, EXIT_INTERNAL, EXIT_IO, EXIT_LOCKED,
-    EXIT_OK, EXIT_UNAVAILABLE, exit_code,
+    EXIT_OK, EXIT_UNAVAILABLE, Failure, exit_code,
 };
 pub use settings::{Engine, Settings, SettingsFile, SparkSettings};
 
@@ -151,7 +151,7 @@ pub fn write_stdout(args: std::fmt::Arguments) {
 
 /// Runs the parsed command line. Its work done, output that could not be written to standard
 /// output is an error (exit 74) that says the work is done.
-pub fn run(cli: Cli) -> anyhow::Result<()> {
+pub fn run(cli: Cli) -> Result<(), Failure> {
     run_command(cli)?;
     use std::io::Write;
     if let Err(e) = std::io::stdout().flush() {
@@ -167,7 +167,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn run_command(cli: Cli) -> anyhow::Result<()> {
+fn run_command(cli: Cli) -> Result<(), Failure> {
     let settings = Settings::resolve(&cli.global)?;
     match cli.command {
         Command::Run(args) => run::run(&args, &settings),

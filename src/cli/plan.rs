@@ -4,8 +4,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use anyhow::Context;
-
+use super::exit::{Context, Failure};
 use super::settings::{Engine, Settings};
 use crate::exceptions::Exceptions;
 use crate::jobs::{Job, JobsSource};
@@ -22,7 +21,7 @@ pub fn build_plan(
     executions: Vec<i64>,
     alerts_ndjson: Option<PathBuf>,
     commit_every: usize,
-) -> anyhow::Result<Plan> {
+) -> Result<Plan, Failure> {
     let jobs = planned_jobs(&settings.jobs, jobs)?;
     let source = match settings.spark.engine {
         Engine::Native => Source::Store(
@@ -64,7 +63,7 @@ pub fn build_plan(
 /// What `investigate` and `report` read: the jobs `ids` (all when empty) with their exception
 /// lists, the output folder and the event store, checked as a plan's are. Without a jobs
 /// directory they are the built-in jobs, as `demo` ran them.
-pub fn triage_sources(settings: &Settings, ids: &[String]) -> anyhow::Result<triage::Sources> {
+pub fn triage_sources(settings: &Settings, ids: &[String]) -> Result<triage::Sources, Failure> {
     let source = settings.jobs.or_built_in();
     let (jobs, exceptions) = planned_jobs(&source, source.load(ids)?)?
         .into_iter()
@@ -80,7 +79,7 @@ pub fn triage_sources(settings: &Settings, ids: &[String]) -> anyhow::Result<tri
 }
 
 /// Each job with its exception lists, loaded from `source`.
-fn planned_jobs(source: &JobsSource, jobs: Vec<Job>) -> anyhow::Result<Vec<PlannedJob>> {
+fn planned_jobs(source: &JobsSource, jobs: Vec<Job>) -> Result<Vec<PlannedJob>, Failure> {
     jobs.into_iter()
         .map(|job| {
             let exceptions = match source.exceptions_dir() {

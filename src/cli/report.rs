@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::exit::BadFlag;
+use super::exit::{BadFlag, Failure};
 use super::parse::parse_time;
 use super::plan::triage_sources;
 use super::settings::Settings;
@@ -35,7 +35,7 @@ pub struct Args {
     pub history: Duration,
 }
 
-pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
+pub fn run(args: &Args, settings: &Settings) -> Result<(), Failure> {
     let path = write(
         settings,
         &args.html,
@@ -56,7 +56,7 @@ pub fn write(
     to_ms: Option<i64>,
     jobs: &[String],
     history: Duration,
-) -> anyhow::Result<PathBuf> {
+) -> Result<PathBuf, Failure> {
     check_target(html)?;
     let sources = triage_sources(settings, jobs)?;
     let outputs = Outputs::load(&sources.out, &sources.job_ids(), Depth::Everything)?;

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 
+use super::exit::{Context, Failure};
 use super::parse::{Overrides, parse_time};
 use super::plan::build_plan;
 use super::print;
@@ -37,7 +37,7 @@ pub struct Args {
     pub overrides: Overrides,
 }
 
-pub fn run(args: &Args, settings: &Settings) -> anyhow::Result<()> {
+pub fn run(args: &Args, settings: &Settings) -> Result<(), Failure> {
     if let Some(now) = args.now {
         args.overrides.check_time("--now", now)?;
     }
