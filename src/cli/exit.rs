@@ -188,8 +188,9 @@ fn library_code(e: &crate::Error) -> u8 {
             }
             evaluate::Error::Schedule(_) => EXIT_CONFIG,
             evaluate::Error::Scratch(_) => EXIT_IO,
-            evaluate::Error::Records { .. } => EXIT_DATA,
-            evaluate::Error::NoEvents { .. } | evaluate::Error::TimeOutOfRange => EXIT_INTERNAL,
+            evaluate::Error::Records { .. }
+            | evaluate::Error::NoEvents { .. }
+            | evaluate::Error::TimeOutOfRange => EXIT_DATA,
         },
         Error::Triage(e) => triage_code(e),
         Error::Report(e) => match e {
@@ -277,6 +278,16 @@ mod tests {
             problem: "must be positive".into(),
         });
         assert_eq!(exit_code(&flag), EXIT_CONFIG);
+    }
+
+    #[test]
+    fn an_event_store_evaluate_cannot_use_is_bad_input_data() {
+        let empty = evaluate::Error::NoEvents {
+            events: "fleet/".into(),
+        };
+        assert_eq!(exit_code(&Failure::from(empty)), EXIT_DATA);
+        let far = evaluate::Error::TimeOutOfRange;
+        assert_eq!(exit_code(&Failure::from(far)), EXIT_DATA);
     }
 
     #[test]
