@@ -9,40 +9,26 @@
 
 use std::sync::{Arc, OnceLock};
 
-use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use serde_json::{Map, Value};
 
+use super::arrays::{json_list, json_struct, time};
+use super::document::json_type;
 use super::json_columns::batch_from_json;
 use super::kibana::{OBJECT_FIELDS, flatten};
+use super::records::RECORD;
 use crate::results::ALERT_FIELDS;
 
 fn text() -> DataType {
     DataType::Utf8
 }
 
-fn time() -> DataType {
-    DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
-}
-
-fn list(item: DataType) -> DataType {
-    DataType::List(Arc::new(Field::new("item", item, true)))
-}
-
-fn record(fields: &[(&str, DataType)]) -> DataType {
-    DataType::Struct(Fields::from(
-        fields
-            .iter()
-            .map(|(name, t)| Field::new(*name, t.clone(), true))
-            .collect::<Vec<_>>(),
-    ))
-}
-
 fn mitre(extra: Option<(&str, DataType)>) -> DataType {
     let mut fields = vec![("id", text()), ("name", text()), ("reference", text())];
     fields.extend(extra);
-    record(&fields)
+    json_struct(&fields)
 }
 
 /// Every column of the alerts files, in document order; see `docs/outputs.md`.
@@ -50,53 +36,25 @@ pub fn alerts_schema() -> SchemaRef {
     static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
     SCHEMA
         .get_or_init(|| {
-            let strings = list(text());
-            let threat = list(record(&[
+            let strings = json_list(text());
+            let threat = json_list(json_struct(&[
                 ("framework", text()),
                 ("tactic", mitre(None)),
                 (
                     "technique",
-                    list(mitre(Some(("subtechnique", list(mitre(None)))))),
+                    json_list(mitre(Some(("subtechnique", json_list(mitre(None)))))),
                 ),
             ]));
-            let mut columns: Vec<(String, DataType)> = [
-                ("job_id", text()),
-                ("result_type", text()),
-                ("probability", DataType::Float64),
-                ("multi_bucket_impact", DataType::Float64),
-                ("record_score", DataType::Float64),
-                ("initial_record_score", DataType::Float64),
-                ("bucket_span", DataType::Int64),
-                ("detector_index", DataType::Int64),
-                ("is_interim", DataType::Boolean),
-                ("timestamp", time()),
-                ("function", text()),
-                ("function_description", text()),
-                ("typical", list(DataType::Float64)),
-                ("actual", list(DataType::Float64)),
-                ("by_field_name", text()),
-                ("by_field_value", text()),
-                ("partition_field_name", text()),
-                ("partition_field_value", text()),
-                (
-                    "influencers",
-                    list(record(&[
-                        ("influencer_field_name", text()),
-                        ("influencer_field_values", strings.clone()),
-                    ])),
-                ),
-                (
-                    "anomaly_score_explanation",
-                    record(&[
-                        ("by_field_first_occurrence", DataType::Boolean),
-                        ("by_field_relative_rarity", DataType::Float64),
-                    ]),
-                ),
-                ("all_field_values", strings.clone()),
-            ]
-            .into_iter()
-            .map(|(name, t)| (name.to_string(), t))
-            .collect();
+            let mut record: Vec<_> = RECORD
+                .iter()
+                .filter_map(|f| Some((f.in_alert?, f)))
+                .collect();
+            record.sort_by_key(|(place, _)| *place);
+            let mut columns: Vec<(String, DataType)> = record
+                .into_iter()
+                .map(|(_, f)| (f.name.to_string(), json_type(&f.read)))
+                .collect();
+            columns.push(("all_field_values".into(), strings.clone()));
             for field in ALERT_FIELDS {
                 columns.push((field.to_string(), strings.clone()));
                 if let Some(rest) = field.strip_prefix("event.") {
@@ -122,7 +80,7 @@ pub fn alerts_schema() -> SchemaRef {
                 ("kibana.alert.depth", DataType::Int64),
                 (
                     "kibana.alert.ancestors",
-                    list(record(&[
+                    json_list(json_struct(&[
                         ("id", text()),
                         ("type", text()),
                         ("index", text()),

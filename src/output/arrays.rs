@@ -1,4 +1,4 @@
-//! Small builders shared by the record and alert schemas.
+//! Small builders shared by the result and alert schemas.
 
 use std::sync::Arc;
 
@@ -35,7 +35,7 @@ pub fn string_lists<'a, I: IntoIterator<Item = &'a String>>(
 }
 
 /// A list-of-doubles column.
-pub fn float_lists<'a>(rows: impl Iterator<Item = &'a Vec<f64>>) -> ArrayRef {
+pub fn float_lists<'a>(rows: impl Iterator<Item = &'a [f64]>) -> ArrayRef {
     let mut builder = ListBuilder::new(Float64Builder::new());
     for row in rows {
         builder.values().append_slice(row);
@@ -44,13 +44,24 @@ pub fn float_lists<'a>(rows: impl Iterator<Item = &'a Vec<f64>>) -> ArrayRef {
     Arc::new(builder.finish())
 }
 
-/// The field of a UTC millisecond timestamp column.
-pub fn timestamp_field(name: &str) -> Field {
-    Field::new(
-        name,
-        DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
-        false,
-    )
+/// The type of a UTC millisecond timestamp column.
+pub fn time() -> DataType {
+    DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
+}
+
+/// A list type whose items may be null, as a JSON array's.
+pub fn json_list(item: DataType) -> DataType {
+    DataType::List(Arc::new(Field::new("item", item, true)))
+}
+
+/// A struct type whose fields may be null, as a JSON object's.
+pub fn json_struct(fields: &[(&str, DataType)]) -> DataType {
+    DataType::Struct(Fields::from(
+        fields
+            .iter()
+            .map(|(name, t)| Field::new(*name, t.clone(), true))
+            .collect::<Vec<_>>(),
+    ))
 }
 
 /// A field whose type is taken from the array built for it.

@@ -1,48 +1,39 @@
-//! The influencer schema (`<out>/influencers/`).
+//! The influencer's document and its row of the influencers files (`<out>/influencers/`).
+
+use std::sync::LazyLock;
 
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 
-use super::arrays::strings;
-use super::buckets::{common_columns, doubles, longs};
-use super::records::batch;
+use super::document::{Field, Read::*, batch, bucket_result};
 use crate::results::InfluencerResult;
 
+/// The influencer's fields, in the influencers file's column order; see `docs/outputs.md`.
+pub(super) static INFLUENCER: LazyLock<Vec<Field<InfluencerResult>>> = LazyLock::new(|| {
+    bucket_result(
+        InfluencerResult::id,
+        vec![
+            Field::both(
+                "influencer_field_name",
+                Keyword(|i| &i.influencer_field_name),
+            ),
+            Field::both(
+                "influencer_field_value",
+                Keyword(|i| &i.influencer_field_value),
+            ),
+            Field::both("influencer_score", Double(|i| i.influencer_score)),
+            Field::both(
+                "initial_influencer_score",
+                Double(|i| i.initial_influencer_score),
+            ),
+            Field::row("result_version", Count(|i| i.result_version)),
+            Field::both("probability", Double(|i| i.probability)),
+        ],
+    )
+});
+
 /// One row per influencer value and bucket; see `docs/outputs.md`.
-pub fn influencers_batch(rows: &[InfluencerResult]) -> Result<RecordBatch, ArrowError> {
-    let refs: Vec<&InfluencerResult> = rows.iter().collect();
-    let mut columns = common_columns(&refs, "influencer", true);
-    columns.extend([
-        (
-            "influencer_field_name".into(),
-            strings(rows.iter().map(|i| Some(i.influencer_field_name.as_str()))),
-            false,
-        ),
-        (
-            "influencer_field_value".into(),
-            strings(rows.iter().map(|i| Some(i.influencer_field_value.as_str()))),
-            false,
-        ),
-        (
-            "influencer_score".into(),
-            doubles(rows, |i| i.influencer_score),
-            false,
-        ),
-        (
-            "initial_influencer_score".into(),
-            doubles(rows, |i| i.initial_influencer_score),
-            false,
-        ),
-        (
-            "result_version".into(),
-            longs(rows, |i| i.result_version),
-            false,
-        ),
-        (
-            "probability".into(),
-            doubles(rows, |i| i.probability),
-            false,
-        ),
-    ]);
-    batch(columns)
+pub fn influencers_batch(influencers: &[InfluencerResult]) -> Result<RecordBatch, ArrowError> {
+    let rows: Vec<&InfluencerResult> = influencers.iter().collect();
+    batch(&INFLUENCER, &rows)
 }

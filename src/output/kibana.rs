@@ -14,6 +14,8 @@ use chrono::{DateTime, SecondsFormat};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use super::document::document;
+use super::records::RECORD;
 use crate::jobs::JobFile;
 use crate::results::AnomalyRecord;
 use crate::rule::{Alert, MitreEntry, Threat, alert_uuid, mitre_reference};
@@ -110,43 +112,14 @@ pub fn flatten(prefix: &str, object: &Map<String, Value>) -> Vec<(String, Value)
 
 /// The record as Kibana's ML rule finds it in `.ml-anomalies-*` and embeds it.
 fn embedded_record(record: &AnomalyRecord) -> Map<String, Value> {
-    let mut doc = Map::new();
-    let mut put = |key: &str, value: Value| {
-        doc.insert(key.to_string(), value);
-    };
-    put("job_id", json!(record.job_id));
-    put("result_type", json!("record"));
-    put("probability", json!(record.probability));
-    put("multi_bucket_impact", json!(0.0));
-    put("record_score", json!(record.record_score));
-    put("initial_record_score", json!(record.initial_record_score));
-    put("bucket_span", json!(record.bucket_span));
-    put("detector_index", json!(record.detector_index));
-    put("is_interim", json!(record.is_interim));
-    put("timestamp", json!(record.timestamp_ms));
-    put("function", json!(record.function));
-    put("function_description", json!(record.function_description));
-    put("typical", json!(record.typical));
-    put("actual", json!(record.actual));
-    put("by_field_name", json!(record.by_field_name));
-    put("by_field_value", json!(record.by_field_value));
-    if let (Some(name), Some(value)) = (&record.partition_field_name, &record.partition_field_value)
-    {
-        put("partition_field_name", json!(name));
-        put("partition_field_value", json!(value));
-    }
-    put("influencers", json!(record.influencers));
-    put(
-        "anomaly_score_explanation",
-        json!(record.anomaly_score_explanation()),
-    );
+    let mut doc = document(&RECORD, record);
     let mut all_values = vec![record.by_field_value.clone()];
     all_values.extend(record.partition_field_value.iter().cloned());
     all_values.push(record.job_id.clone());
     for influencer in &record.influencers {
         all_values.extend(influencer.influencer_field_values.iter().cloned());
     }
-    put("all_field_values", json!(all_values));
+    doc.insert("all_field_values".into(), json!(all_values));
     let by_field = (
         record.by_field_name.as_str(),
         vec![record.by_field_value.clone()],

@@ -10,6 +10,7 @@
 mod alerts;
 mod arrays;
 mod buckets;
+mod document;
 mod influencers;
 mod json_columns;
 mod kibana;
