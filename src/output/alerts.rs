@@ -1,7 +1,8 @@
 //! The alerts schema (`<out>/alerts/`): the fields of Kibana's alert document, typed.
 //!
-//! Rows are the documents of [`alert_document`](super::kibana::alert_document), so the Parquet
-//! file and the NDJSON hold the same fields. Nested ECS copies (`host: {name: [..]}`) become
+//! Rows are the documents of [`alert_document`](super::kibana::alert_document), and the columns
+//! are made from the same table of keys ([`KEYS`]), so the Parquet file and the NDJSON hold the
+//! same fields. Nested ECS copies (`host: {name: [..]}`) become
 //! dotted list columns (`host.name`), as in the records file; the record's nested lists
 //! (`kibana.alert.ancestors`, `kibana.alert.rule.threat`, `influencers`) stay lists of structs;
 //! `kibana.alert.rule.parameters` (Elasticsearch's `flattened` type) and the rule's
@@ -17,117 +18,94 @@ use serde_json::{Map, Value};
 use super::arrays::{json_list, json_struct, time};
 use super::document::json_type;
 use super::json_columns::batch_from_json;
-use super::kibana::{OBJECT_FIELDS, flatten};
+use super::kibana::{KEYS, Key, flatten};
 use super::records::RECORD;
 use crate::results::ALERT_FIELDS;
 
-fn text() -> DataType {
-    DataType::Utf8
+/// The column type of an alert key in the alerts file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    Text,
+    Texts,
+    Time,
+    Long,
+    Double,
+    Flag,
+    /// `kibana.alert.ancestors`.
+    Ancestors,
+    /// `kibana.alert.rule.threat`.
+    Threat,
+    /// An object kept whole, as JSON text.
+    Json,
 }
 
-fn mitre(extra: Option<(&str, DataType)>) -> DataType {
-    let mut fields = vec![("id", text()), ("name", text()), ("reference", text())];
-    fields.extend(extra);
-    json_struct(&fields)
-}
-
-/// Every column of the alerts files, in document order; see `docs/outputs.md`.
-pub fn alerts_schema() -> SchemaRef {
-    static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
-    SCHEMA
-        .get_or_init(|| {
-            let strings = json_list(text());
-            let threat = json_list(json_struct(&[
+impl Kind {
+    fn data_type(self) -> DataType {
+        let text = || DataType::Utf8;
+        let mitre = |extra: Option<(&str, DataType)>| {
+            let mut fields = vec![("id", text()), ("name", text()), ("reference", text())];
+            fields.extend(extra);
+            json_struct(&fields)
+        };
+        match self {
+            Kind::Text | Kind::Json => text(),
+            Kind::Texts => json_list(text()),
+            Kind::Time => time(),
+            Kind::Long => DataType::Int64,
+            Kind::Double => DataType::Float64,
+            Kind::Flag => DataType::Boolean,
+            Kind::Ancestors => json_list(json_struct(&[
+                ("id", text()),
+                ("type", text()),
+                ("index", text()),
+                ("depth", DataType::Int64),
+            ])),
+            Kind::Threat => json_list(json_struct(&[
                 ("framework", text()),
                 ("tactic", mitre(None)),
                 (
                     "technique",
                     json_list(mitre(Some(("subtechnique", json_list(mitre(None)))))),
                 ),
-            ]));
-            let mut record: Vec<_> = RECORD
-                .iter()
-                .filter_map(|f| Some((f.in_alert?, f)))
-                .collect();
-            record.sort_by_key(|(place, _)| *place);
-            let mut columns: Vec<(String, DataType)> = record
-                .into_iter()
-                .map(|(_, f)| (f.name.to_string(), json_type(&f.read)))
-                .collect();
-            columns.push(("all_field_values".into(), strings.clone()));
-            for field in ALERT_FIELDS {
-                columns.push((field.to_string(), strings.clone()));
-                if let Some(rest) = field.strip_prefix("event.") {
-                    columns.push((
-                        format!("kibana.alert.original_event.{rest}"),
-                        strings.clone(),
-                    ));
+            ])),
+        }
+    }
+}
+
+/// Every column of the alerts files, in the order of [`KEYS`]; see `docs/outputs.md`.
+pub fn alerts_schema() -> SchemaRef {
+    static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
+    SCHEMA
+        .get_or_init(|| {
+            let mut columns: Vec<(String, DataType)> = Vec::new();
+            for key in KEYS {
+                match key {
+                    Key::Record => {
+                        let mut record: Vec<_> = RECORD
+                            .iter()
+                            .filter_map(|f| Some((f.in_alert?, f)))
+                            .collect();
+                        record.sort_by_key(|(place, _)| *place);
+                        columns.extend(
+                            record
+                                .into_iter()
+                                .map(|(_, f)| (f.name.to_string(), json_type(&f.read))),
+                        );
+                    }
+                    Key::Ecs => {
+                        for field in ALERT_FIELDS {
+                            columns.push((field.to_string(), Kind::Texts.data_type()));
+                            if let Some(rest) = field.strip_prefix("event.") {
+                                columns.push((
+                                    format!("kibana.alert.original_event.{rest}"),
+                                    Kind::Texts.data_type(),
+                                ));
+                            }
+                        }
+                    }
+                    Key::One(name, kind, _) => columns.push((name.to_string(), kind.data_type())),
                 }
             }
-            let alert: Vec<(&str, DataType)> = vec![
-                ("@timestamp", time()),
-                ("kibana.alert.uuid", text()),
-                ("kibana.space_ids", strings.clone()),
-                ("event.kind", text()),
-                ("kibana.alert.status", text()),
-                ("kibana.alert.workflow_status", text()),
-                ("kibana.alert.workflow_tags", strings.clone()),
-                ("kibana.alert.workflow_assignee_ids", strings.clone()),
-                ("kibana.alert.severity", text()),
-                ("kibana.alert.risk_score", DataType::Float64),
-                ("kibana.alert.reason", text()),
-                ("kibana.alert.original_time", time()),
-                ("kibana.alert.depth", DataType::Int64),
-                (
-                    "kibana.alert.ancestors",
-                    json_list(json_struct(&[
-                        ("id", text()),
-                        ("type", text()),
-                        ("index", text()),
-                        ("depth", DataType::Int64),
-                    ])),
-                ),
-                ("kibana.alert.start", time()),
-                ("kibana.alert.last_detected", time()),
-                ("kibana.alert.intended_timestamp", time()),
-                ("kibana.alert.rule.execution.timestamp", time()),
-                ("kibana.alert.rule.execution.type", text()),
-                ("kibana.alert.rule.execution.uuid", text()),
-                ("kibana.alert.rule.uuid", text()),
-                ("kibana.alert.rule.rule_id", text()),
-                ("kibana.alert.rule.name", text()),
-                ("kibana.alert.rule.category", text()),
-                ("kibana.alert.rule.rule_type_id", text()),
-                ("kibana.alert.rule.consumer", text()),
-                ("kibana.alert.rule.producer", text()),
-                ("kibana.alert.rule.revision", DataType::Int64),
-                ("kibana.alert.rule.type", text()),
-                ("kibana.alert.rule.description", text()),
-                ("kibana.alert.rule.author", strings.clone()),
-                ("kibana.alert.rule.enabled", DataType::Boolean),
-                ("kibana.alert.rule.immutable", DataType::Boolean),
-                ("kibana.alert.rule.from", text()),
-                ("kibana.alert.rule.to", text()),
-                ("kibana.alert.rule.interval", text()),
-                ("kibana.alert.rule.max_signals", DataType::Int64),
-                ("kibana.alert.rule.version", DataType::Int64),
-                ("kibana.alert.rule.tags", strings.clone()),
-                ("kibana.alert.rule.references", strings.clone()),
-                ("kibana.alert.rule.false_positives", strings.clone()),
-                ("kibana.alert.rule.actions", strings.clone()),
-                ("kibana.alert.rule.exceptions_list", strings.clone()),
-                ("kibana.alert.rule.risk_score_mapping", strings.clone()),
-                ("kibana.alert.rule.severity_mapping", strings.clone()),
-                ("kibana.alert.rule.threat", threat),
-                ("kibana.alert.rule.risk_score", DataType::Int64),
-                ("kibana.alert.rule.severity", text()),
-                ("kibana.alert.rule.license", text()),
-                ("kibana.alert.rule.note", text()),
-                ("kibana.version", text()),
-                ("kibana.alert.url", text()),
-                ("kibana.alert.rule.parameters", text()),
-            ];
-            columns.extend(alert.into_iter().map(|(name, t)| (name.to_string(), t)));
             Arc::new(Schema::new(
                 columns
                     .into_iter()
@@ -138,12 +116,14 @@ pub fn alerts_schema() -> SchemaRef {
         .clone()
 }
 
-/// The document with its nested ECS copies as dotted keys: the row of the alerts file.
+/// The document with its nested ECS copies as dotted keys: the row of the alerts file. An
+/// object with a column of its own (the record's explanation, the rule's parameters) stays whole.
 pub fn alert_row(document: &Map<String, Value>) -> Map<String, Value> {
+    let schema = alerts_schema();
     let mut row = Map::new();
     for (key, value) in document {
         match value {
-            Value::Object(inner) if !OBJECT_FIELDS.contains(&key.as_str()) => {
+            Value::Object(inner) if schema.field_with_name(key).is_err() => {
                 row.extend(flatten(key, inner));
             }
             other => {
@@ -167,28 +147,95 @@ mod tests {
     use super::*;
     use crate::jobs::Job;
     use crate::output::kibana::{AlertTarget, alert_document};
+    use crate::results::{AnomalyRecord, Influencer};
     use crate::rule::Alert;
 
-    #[test]
-    fn every_field_of_the_document_is_a_column() {
-        let job = Job::parse(
-            Path::new("v3_linux_anomalous_network_activity_ea.toml"),
-            include_str!("../../jobs/ea/v3_linux_anomalous_network_activity_ea.toml"),
+    /// An alert with every optional key set: a partition, a valid value for every ECS field,
+    /// the rule's license and note, the Kibana version and URL.
+    fn full_alert_row() -> Map<String, Value> {
+        let mut job = Job::parse(
+            Path::new("v3_linux_anomalous_network_port_activity_ea.toml"),
+            include_str!("../../jobs/ea/v3_linux_anomalous_network_port_activity_ea.toml"),
         )
         .expect("shipped job parses");
-        let record = crate::results::AnomalyRecord::sample(
-            "4444",
-            0,
-            90.0,
-            &[("host.name", &["h"]), ("event.module", &["auditd"])],
-        );
+        job.file.kibana_rule.license = Some("Elastic License v2".into());
+        job.file.kibana_rule.note = Some("## Triage".into());
+        let values = |field: &str| match field {
+            "destination.ip" => "10.0.0.5",
+            "destination.port" => "4444",
+            _ => "x",
+        };
+        let record = AnomalyRecord {
+            partition_field_name: Some("host.name".into()),
+            partition_field_value: Some("x".into()),
+            influencers: ALERT_FIELDS
+                .iter()
+                .map(|field| Influencer {
+                    influencer_field_name: field.to_string(),
+                    influencer_field_values: vec![values(field).to_string()],
+                })
+                .collect(),
+            ..AnomalyRecord::sample("4444", 0, 90.0, &[])
+        };
+        let target = AlertTarget {
+            kibana_version: Some("9.1.0".into()),
+            public_base_url: Some("https://kibana.example.com".into()),
+            ..AlertTarget::default()
+        };
         let alert = Alert::new(&job.file.rule, &record, 900_000);
-        let doc = alert_document(&alert, &job.file, &AlertTarget::default());
-        let schema = alerts_schema();
-        for key in alert_row(&doc).keys() {
-            assert!(schema.field_with_name(key).is_ok(), "no column for {key}");
+        alert_row(&alert_document(&alert, &job.file, &target))
+    }
+
+    /// Whether `value` fills a column of `data_type` as itself, not as JSON text.
+    fn fits(data_type: &DataType, value: &Value) -> bool {
+        match (data_type, value) {
+            (DataType::Utf8, Value::String(_)) => true,
+            (DataType::Int64, v) => v.is_i64(),
+            (DataType::Float64, v) => v.is_number(),
+            (DataType::Boolean, v) => v.is_boolean(),
+            (DataType::Timestamp(..), Value::String(s)) => {
+                chrono::DateTime::parse_from_rfc3339(s).is_ok()
+            }
+            (DataType::Timestamp(..), v) => v.is_i64(),
+            (DataType::List(item), Value::Array(items)) => {
+                items.iter().all(|v| fits(item.data_type(), v))
+            }
+            (DataType::Struct(fields), Value::Object(object)) => object.iter().all(|(k, v)| {
+                fields
+                    .find(k)
+                    .is_some_and(|(_, field)| fits(field.data_type(), v))
+            }),
+            _ => false,
         }
-        let batch = alerts_batch(&[doc]).expect("batch");
+    }
+
+    #[test]
+    fn every_column_has_a_value_and_every_value_a_column_of_its_type() {
+        let row = full_alert_row();
+        let schema = alerts_schema();
+        for field in schema.fields() {
+            let value = row.get(field.name()).unwrap_or(&Value::Null);
+            assert!(!value.is_null(), "no value for the column {}", field.name());
+        }
+        let json_text: Vec<&str> = KEYS
+            .iter()
+            .filter_map(|key| match key {
+                Key::One(name, Kind::Json, _) => Some(*name),
+                _ => None,
+            })
+            .collect();
+        for (key, value) in &row {
+            let field = schema
+                .field_with_name(key)
+                .unwrap_or_else(|_| panic!("no column for {key}"));
+            let as_text = json_text.contains(&key.as_str()) && value.is_object();
+            assert!(
+                as_text || fits(field.data_type(), value),
+                "{key}: {value} does not fit {}",
+                field.data_type()
+            );
+        }
+        let batch = alerts_batch(&[row]).expect("batch");
         assert_eq!(batch.num_rows(), 1);
     }
 }

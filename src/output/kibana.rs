@@ -14,6 +14,7 @@ use chrono::{DateTime, SecondsFormat};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use super::alerts::Kind;
 use super::document::document;
 use super::records::RECORD;
 use crate::jobs::JobFile;
@@ -83,18 +84,209 @@ impl AlertTarget {
     }
 }
 
-/// Object-valued fields that stay whole: everything else nested is an ECS copy of a record value.
-pub const OBJECT_FIELDS: [&str; 2] = ["anomaly_score_explanation", "kibana.alert.rule.parameters"];
-
 /// The alert document of `alert`, made by the rule of `job`, for `target`.
 pub fn alert_document(alert: &Alert, job: &JobFile, target: &AlertTarget) -> Map<String, Value> {
-    let mut doc = embedded_record(&alert.record);
-    if let Some(Value::Object(event)) = doc.get("event") {
-        let copies: Vec<(String, Value)> = flatten("kibana.alert.original_event", event);
-        doc.extend(copies);
+    let context = Context::new(alert, job, target);
+    let mut doc = Map::new();
+    for key in KEYS {
+        match key {
+            Key::Record => doc.extend(document(&RECORD, &alert.record)),
+            Key::Ecs => ecs_copies(&mut doc, &alert.record),
+            Key::One(name, _, value) => {
+                let value = value(&context);
+                if !value.is_null() {
+                    doc.insert(name.to_string(), value);
+                }
+            }
+        }
     }
-    doc.extend(alert_fields(alert, job, target));
     doc
+}
+
+/// A key, or keys, of the alert document, in the alerts file's column order: the one list both
+/// the document and the alerts schema are made from.
+pub(super) enum Key {
+    /// The anomaly record's document fields, at their places (`Field::in_alert`).
+    Record,
+    /// One list per [`ALERT_FIELDS`](crate::results::ALERT_FIELDS) field, nested as ECS
+    /// (`host: {name: [..]}`), and the `event.*` ones copied to `kibana.alert.original_event.*`.
+    Ecs,
+    /// One key: its column type and its value, not written when null.
+    One(&'static str, Kind, fn(&Context) -> Value),
+}
+
+/// Kibana's alert document for a machine-learning rule: the record it embeds, then the alert
+/// and rule fields it puts on top.
+pub(super) const KEYS: &[Key] = &[
+    Key::Record,
+    Key::One("all_field_values", Kind::Texts, |c| {
+        all_field_values(&c.alert.record)
+    }),
+    Key::Ecs,
+    Key::One("@timestamp", Kind::Time, |c| json!(c.timestamp)),
+    Key::One("kibana.alert.uuid", Kind::Text, |c| json!(c.uuid)),
+    Key::One("kibana.space_ids", Kind::Texts, |c| {
+        json!([c.target.space_id])
+    }),
+    Key::One("event.kind", Kind::Text, |_| json!("signal")),
+    Key::One("kibana.alert.status", Kind::Text, |_| json!("active")),
+    Key::One("kibana.alert.workflow_status", Kind::Text, |_| {
+        json!("open")
+    }),
+    Key::One("kibana.alert.workflow_tags", Kind::Texts, |_| json!([])),
+    Key::One("kibana.alert.workflow_assignee_ids", Kind::Texts, |_| {
+        json!([])
+    }),
+    Key::One("kibana.alert.severity", Kind::Text, |c| {
+        json!(c.alert.severity)
+    }),
+    Key::One("kibana.alert.risk_score", Kind::Double, |c| {
+        json!(c.alert.risk_score)
+    }),
+    Key::One("kibana.alert.reason", Kind::Text, |c| json!(c.alert.reason)),
+    Key::One("kibana.alert.original_time", Kind::Time, |c| {
+        rfc3339(c.alert.original_time_ms)
+    }),
+    Key::One("kibana.alert.depth", Kind::Long, |_| json!(1)),
+    Key::One("kibana.alert.ancestors", Kind::Ancestors, |c| {
+        json!([{
+            "id": c.alert.record.record_id,
+            "type": "event",
+            "index": c.target.results_index,
+            "depth": 0,
+        }])
+    }),
+    Key::One("kibana.alert.start", Kind::Time, |c| json!(c.timestamp)),
+    Key::One("kibana.alert.last_detected", Kind::Time, |c| {
+        json!(c.timestamp)
+    }),
+    Key::One("kibana.alert.intended_timestamp", Kind::Time, |c| {
+        json!(c.timestamp)
+    }),
+    Key::One("kibana.alert.rule.execution.timestamp", Kind::Time, |c| {
+        json!(c.timestamp)
+    }),
+    Key::One("kibana.alert.rule.execution.type", Kind::Text, |_| {
+        json!("scheduled")
+    }),
+    Key::One("kibana.alert.rule.execution.uuid", Kind::Text, |c| {
+        json!(execution_uuid(c.rule_uuid, c.alert.timestamp_ms))
+    }),
+    Key::One("kibana.alert.rule.uuid", Kind::Text, |c| json!(c.rule_uuid)),
+    Key::One("kibana.alert.rule.rule_id", Kind::Text, |c| {
+        json!(c.job.rule.rule_id)
+    }),
+    Key::One("kibana.alert.rule.name", Kind::Text, |c| {
+        json!(c.alert.rule_name)
+    }),
+    Key::One("kibana.alert.rule.category", Kind::Text, |_| {
+        json!("Machine Learning Rule")
+    }),
+    Key::One("kibana.alert.rule.rule_type_id", Kind::Text, |_| {
+        json!("siem.mlRule")
+    }),
+    Key::One("kibana.alert.rule.consumer", Kind::Text, |_| json!("siem")),
+    Key::One("kibana.alert.rule.producer", Kind::Text, |_| json!("siem")),
+    Key::One("kibana.alert.rule.revision", Kind::Long, |_| json!(0)),
+    Key::One("kibana.alert.rule.type", Kind::Text, |_| {
+        json!("machine_learning")
+    }),
+    Key::One("kibana.alert.rule.description", Kind::Text, |c| {
+        json!(c.description)
+    }),
+    Key::One("kibana.alert.rule.author", Kind::Texts, |c| {
+        json!(c.job.kibana_rule.author)
+    }),
+    Key::One("kibana.alert.rule.enabled", Kind::Flag, |_| json!(true)),
+    Key::One("kibana.alert.rule.immutable", Kind::Flag, |c| {
+        json!(c.job.kibana_rule.immutable)
+    }),
+    Key::One("kibana.alert.rule.from", Kind::Text, |c| {
+        json!(c.job.rule.from)
+    }),
+    Key::One("kibana.alert.rule.to", Kind::Text, |_| json!("now")),
+    Key::One("kibana.alert.rule.interval", Kind::Text, |c| {
+        json!(humantime::format_duration(c.job.rule.interval).to_string())
+    }),
+    Key::One("kibana.alert.rule.max_signals", Kind::Long, |c| {
+        json!(c.job.rule.max_signals)
+    }),
+    Key::One("kibana.alert.rule.version", Kind::Long, |c| {
+        json!(c.job.kibana_rule.version)
+    }),
+    Key::One("kibana.alert.rule.tags", Kind::Texts, |c| {
+        json!(c.job.kibana_rule.tags)
+    }),
+    Key::One("kibana.alert.rule.references", Kind::Texts, |c| {
+        json!(c.job.kibana_rule.references)
+    }),
+    Key::One("kibana.alert.rule.false_positives", Kind::Texts, |c| {
+        json!(c.job.kibana_rule.false_positives)
+    }),
+    Key::One("kibana.alert.rule.actions", Kind::Texts, |_| json!([])),
+    Key::One("kibana.alert.rule.exceptions_list", Kind::Texts, |_| {
+        json!([])
+    }),
+    Key::One("kibana.alert.rule.risk_score_mapping", Kind::Texts, |_| {
+        json!([])
+    }),
+    Key::One("kibana.alert.rule.severity_mapping", Kind::Texts, |_| {
+        json!([])
+    }),
+    Key::One("kibana.alert.rule.threat", Kind::Threat, |c| {
+        c.threat.clone()
+    }),
+    Key::One("kibana.alert.rule.risk_score", Kind::Long, |c| {
+        json!(c.alert.risk_score)
+    }),
+    Key::One("kibana.alert.rule.severity", Kind::Text, |c| {
+        json!(c.alert.severity)
+    }),
+    Key::One("kibana.alert.rule.license", Kind::Text, |c| {
+        json!(c.job.kibana_rule.license)
+    }),
+    Key::One("kibana.alert.rule.note", Kind::Text, |c| {
+        json!(c.job.kibana_rule.note)
+    }),
+    Key::One("kibana.version", Kind::Text, |c| {
+        json!(c.target.kibana_version)
+    }),
+    Key::One("kibana.alert.url", Kind::Text, |c| {
+        json!(c.target.alert_url(&c.uuid, &c.timestamp))
+    }),
+    Key::One("kibana.alert.rule.parameters", Kind::Json, parameters),
+];
+
+/// What the keys' values are made from: the alert, its rule's job and the target, and the
+/// values several keys share, made once.
+pub(super) struct Context<'a> {
+    alert: &'a Alert,
+    job: &'a JobFile,
+    target: &'a AlertTarget,
+    rule_uuid: &'a str,
+    uuid: String,
+    timestamp: String,
+    description: String,
+    threat: Value,
+}
+
+impl<'a> Context<'a> {
+    fn new(alert: &'a Alert, job: &'a JobFile, target: &'a AlertTarget) -> Self {
+        Context {
+            alert,
+            job,
+            target,
+            rule_uuid: target.rule_uuid(&job.rule.rule_id),
+            uuid: target.uuid(alert),
+            timestamp: rfc3339_text(alert.timestamp_ms),
+            description: job
+                .kibana_rule
+                .description
+                .clone()
+                .unwrap_or_else(|| job.job.description.clone()),
+            threat: threat_json(&alert.threat),
+        }
+    }
 }
 
 /// Nested objects as dotted keys, `{"a": {"b": 1}}` under `p` as `p.a.b = 1`.
@@ -110,16 +302,20 @@ pub fn flatten(prefix: &str, object: &Map<String, Value>) -> Vec<(String, Value)
     out
 }
 
-/// The record as Kibana's ML rule finds it in `.ml-anomalies-*` and embeds it.
-fn embedded_record(record: &AnomalyRecord) -> Map<String, Value> {
-    let mut doc = document(&RECORD, record);
+/// `all_field_values`: the by-field, partition and influencer values and the job id.
+fn all_field_values(record: &AnomalyRecord) -> Value {
     let mut all_values = vec![record.by_field_value.clone()];
     all_values.extend(record.partition_field_value.iter().cloned());
     all_values.push(record.job_id.clone());
     for influencer in &record.influencers {
         all_values.extend(influencer.influencer_field_values.iter().cloned());
     }
-    doc.insert("all_field_values".into(), json!(all_values));
+    json!(all_values)
+}
+
+/// Each influencer and the by-field of the record as a nested ECS field holding its values, the
+/// by-field last so that it wins; then `event.*` copied to `kibana.alert.original_event.*`.
+fn ecs_copies(doc: &mut Map<String, Value>, record: &AnomalyRecord) {
     let by_field = (
         record.by_field_name.as_str(),
         vec![record.by_field_value.clone()],
@@ -141,10 +337,13 @@ fn embedded_record(record: &AnomalyRecord) -> Map<String, Value> {
             .map(Value::String)
             .collect();
         if !valid.is_empty() {
-            set_path(&mut doc, field, Value::Array(valid));
+            set_path(doc, field, Value::Array(valid));
         }
     }
-    doc
+    if let Some(Value::Object(event)) = doc.get("event") {
+        let copies: Vec<(String, Value)> = flatten("kibana.alert.original_event", event);
+        doc.extend(copies);
+    }
 }
 
 /// Whether `value` fits the ECS type of `field`, which Kibana checks before indexing: `ip`
@@ -251,126 +450,38 @@ fn whole_or_fraction(x: f64) -> Value {
     }
 }
 
-/// The alert and rule fields Kibana puts on top of the embedded record.
-fn alert_fields(alert: &Alert, job: &JobFile, target: &AlertTarget) -> Vec<(String, Value)> {
-    let rule = &job.rule;
-    let about = &job.kibana_rule;
-    let rule_uuid = target.rule_uuid(&rule.rule_id);
-    let timestamp = rfc3339_text(alert.timestamp_ms);
-    let now = json!(timestamp);
-    let interval = humantime::format_duration(rule.interval).to_string();
-    let description = about
-        .description
-        .clone()
-        .unwrap_or_else(|| job.job.description.clone());
-    let threat = threat_json(&alert.threat);
+/// `kibana.alert.rule.parameters`: the rule's parameters in snake case, as Kibana writes them.
+fn parameters(c: &Context) -> Value {
+    let rule = &c.job.rule;
+    let about = &c.job.kibana_rule;
     let mut parameters = json!({
         "anomaly_threshold": whole_or_fraction(rule.anomaly_threshold),
         "author": about.author,
-        "description": description,
+        "description": c.description,
         "exceptions_list": [],
         "false_positives": about.false_positives,
         "from": rule.from,
         "immutable": about.immutable,
-        "machine_learning_job_id": [job.job.id],
+        "machine_learning_job_id": [c.job.job.id],
         "max_signals": rule.max_signals,
         "references": about.references,
         "risk_score": rule.risk_score,
         "risk_score_mapping": [],
         "rule_id": rule.rule_id,
-        "severity": alert.severity,
+        "severity": c.alert.severity,
         "severity_mapping": [],
-        "threat": threat,
+        "threat": c.threat,
         "to": "now",
         "type": "machine_learning",
         "version": about.version,
     });
-    let mut fields: Vec<(&str, Value)> = vec![
-        ("@timestamp", now.clone()),
-        ("kibana.alert.uuid", json!(target.uuid(alert))),
-        ("kibana.space_ids", json!([target.space_id])),
-        ("event.kind", json!("signal")),
-        ("kibana.alert.status", json!("active")),
-        ("kibana.alert.workflow_status", json!("open")),
-        ("kibana.alert.workflow_tags", json!([])),
-        ("kibana.alert.workflow_assignee_ids", json!([])),
-        ("kibana.alert.severity", json!(alert.severity)),
-        ("kibana.alert.risk_score", json!(alert.risk_score)),
-        ("kibana.alert.reason", json!(alert.reason)),
-        (
-            "kibana.alert.original_time",
-            rfc3339(alert.original_time_ms),
-        ),
-        ("kibana.alert.depth", json!(1)),
-        (
-            "kibana.alert.ancestors",
-            json!([{
-                "id": alert.record.record_id,
-                "type": "event",
-                "index": target.results_index,
-                "depth": 0,
-            }]),
-        ),
-        ("kibana.alert.start", now.clone()),
-        ("kibana.alert.last_detected", now.clone()),
-        ("kibana.alert.intended_timestamp", now.clone()),
-        ("kibana.alert.rule.execution.timestamp", now),
-        ("kibana.alert.rule.execution.type", json!("scheduled")),
-        (
-            "kibana.alert.rule.execution.uuid",
-            json!(execution_uuid(rule_uuid, alert.timestamp_ms)),
-        ),
-        ("kibana.alert.rule.uuid", json!(rule_uuid)),
-        ("kibana.alert.rule.rule_id", json!(rule.rule_id)),
-        ("kibana.alert.rule.name", json!(alert.rule_name)),
-        ("kibana.alert.rule.category", json!("Machine Learning Rule")),
-        ("kibana.alert.rule.rule_type_id", json!("siem.mlRule")),
-        ("kibana.alert.rule.consumer", json!("siem")),
-        ("kibana.alert.rule.producer", json!("siem")),
-        ("kibana.alert.rule.revision", json!(0)),
-        ("kibana.alert.rule.type", json!("machine_learning")),
-        ("kibana.alert.rule.description", json!(description)),
-        ("kibana.alert.rule.author", json!(about.author)),
-        ("kibana.alert.rule.enabled", json!(true)),
-        ("kibana.alert.rule.immutable", json!(about.immutable)),
-        ("kibana.alert.rule.from", json!(rule.from)),
-        ("kibana.alert.rule.to", json!("now")),
-        ("kibana.alert.rule.interval", json!(interval)),
-        ("kibana.alert.rule.max_signals", json!(rule.max_signals)),
-        ("kibana.alert.rule.version", json!(about.version)),
-        ("kibana.alert.rule.tags", json!(about.tags)),
-        ("kibana.alert.rule.references", json!(about.references)),
-        (
-            "kibana.alert.rule.false_positives",
-            json!(about.false_positives),
-        ),
-        ("kibana.alert.rule.actions", json!([])),
-        ("kibana.alert.rule.exceptions_list", json!([])),
-        ("kibana.alert.rule.risk_score_mapping", json!([])),
-        ("kibana.alert.rule.severity_mapping", json!([])),
-        ("kibana.alert.rule.threat", threat_json(&alert.threat)),
-        ("kibana.alert.rule.risk_score", json!(alert.risk_score)),
-        ("kibana.alert.rule.severity", json!(alert.severity)),
-    ];
     if let Some(license) = &about.license {
-        fields.push(("kibana.alert.rule.license", json!(license)));
         parameters["license"] = json!(license);
     }
     if let Some(note) = &about.note {
-        fields.push(("kibana.alert.rule.note", json!(note)));
         parameters["note"] = json!(note);
     }
-    if let Some(version) = &target.kibana_version {
-        fields.push(("kibana.version", json!(version)));
-    }
-    if let Some(url) = target.alert_url(&target.uuid(alert), &timestamp) {
-        fields.push(("kibana.alert.url", json!(url)));
-    }
-    fields.push(("kibana.alert.rule.parameters", parameters));
-    fields
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
+    parameters
 }
 
 #[cfg(test)]
