@@ -12,6 +12,7 @@ use super::{
 use crate::fixtures::Label;
 use crate::jobs::Job;
 use crate::model::ModelKind;
+use crate::output::Folder;
 use crate::pipeline::{self, Report};
 use crate::store::EventStore;
 
@@ -132,7 +133,7 @@ fn score(
         .filter(|a| a.record.job_id == job.id())
         .map(|a| Hit::from(&a.record))
         .collect();
-    let records = read_records(&out_dir.join("anomalies").join(job.id()))?;
+    let records = read_records(&out_dir.join(Folder::Anomalies).join(job.id()))?;
     let under_test = JobUnderTest {
         job_id: job.id().to_string(),
         by_field_name: job.file.job.by_field_name.clone(),

@@ -36,6 +36,55 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
+/// The folders of the output tree: one per result type, and the alerts'. Each holds a folder per
+/// job of Parquet files named `<file_prefix>-<from>-<to>.parquet`; see `docs/outputs.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Folder {
+    Anomalies,
+    Buckets,
+    BucketInfluencers,
+    Influencers,
+    ModelSizeStats,
+    Alerts,
+}
+
+impl Folder {
+    pub const ALL: [Folder; 6] = [
+        Folder::Anomalies,
+        Folder::Buckets,
+        Folder::BucketInfluencers,
+        Folder::Influencers,
+        Folder::ModelSizeStats,
+        Folder::Alerts,
+    ];
+
+    /// The folder's name under the output folder.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Folder::Anomalies => "anomalies",
+            Folder::Buckets => "buckets",
+            Folder::BucketInfluencers => "bucket_influencers",
+            Folder::Influencers => "influencers",
+            Folder::ModelSizeStats => "model_size_stats",
+            Folder::Alerts => "alerts",
+        }
+    }
+
+    /// How the names of its files begin: the records' say what they hold, not where.
+    pub fn file_prefix(self) -> &'static str {
+        match self {
+            Folder::Anomalies => "records",
+            other => other.as_str(),
+        }
+    }
+}
+
+impl AsRef<Path> for Folder {
+    fn as_ref(&self) -> &Path {
+        Path::new(self.as_str())
+    }
+}
+
 /// An output file that could not be made.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -23,7 +23,7 @@ use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
 
-use crate::output;
+use crate::output::{self, Folder};
 use crate::results::{AnomalyRecord, ResultSet};
 use crate::rule::Alert;
 use crate::state::{self, Publish, StateLock};
@@ -369,8 +369,9 @@ fn stage_job(
     let id = job.id();
     let span = format!("{}-{}", runner.flushed_to_ms, runner.checkpoint_ms);
     let mut files = Vec::new();
-    for (folder, prefix, batch) in result_batches(&runner.records, &runner.results) {
-        let relative = Path::new(folder)
+    for (folder, batch) in result_batches(&runner.records, &runner.results) {
+        let prefix = folder.file_prefix();
+        let relative = Path::new(folder.as_str())
             .join(id)
             .join(format!("{prefix}-{span}.parquet"));
         let batch = batch.map_err(|source| output::Error::Build {
@@ -386,8 +387,8 @@ fn stage_job(
     let mut alerts_text = String::new();
     if !runner.alerts.is_empty() {
         let first = runner.alerts.first().map_or(now, |a| a.timestamp_ms);
-        let name = format!("alerts-{first}-{now}.parquet");
-        let relative = Path::new("alerts").join(id).join(name);
+        let name = format!("{}-{first}-{now}.parquet", Folder::Alerts.file_prefix());
+        let relative = Path::new(Folder::Alerts.as_str()).join(id).join(name);
         let documents: Vec<_> = runner
             .alerts
             .iter()
@@ -421,26 +422,26 @@ fn stage_job(
 fn result_batches(
     records: &[AnomalyRecord],
     results: &ResultSet,
-) -> Vec<(&'static str, &'static str, Result<RecordBatch, ArrowError>)> {
+) -> Vec<(Folder, Result<RecordBatch, ArrowError>)> {
     let buckets = &results.buckets;
     let mut batches = Vec::new();
     if !records.is_empty() {
-        batches.push(("anomalies", "records", output::records_batch(records)));
+        batches.push((Folder::Anomalies, output::records_batch(records)));
     }
     if !buckets.is_empty() {
-        batches.push(("buckets", "buckets", output::buckets_batch(buckets)));
+        batches.push((Folder::Buckets, output::buckets_batch(buckets)));
     }
     if buckets.iter().any(|b| !b.bucket_influencers.is_empty()) {
         let batch = output::bucket_influencers_batch(buckets);
-        batches.push(("bucket_influencers", "bucket_influencers", batch));
+        batches.push((Folder::BucketInfluencers, batch));
     }
     if !results.influencers.is_empty() {
         let batch = output::influencers_batch(&results.influencers);
-        batches.push(("influencers", "influencers", batch));
+        batches.push((Folder::Influencers, batch));
     }
     if !results.model_size_stats.is_empty() {
         let batch = output::model_size_stats_batch(&results.model_size_stats);
-        batches.push(("model_size_stats", "model_size_stats", batch));
+        batches.push((Folder::ModelSizeStats, batch));
     }
     batches
 }

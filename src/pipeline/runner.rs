@@ -391,15 +391,8 @@ impl Runner {
 
 /// The first of the job's output folders under `out_dir` that holds a file, if any.
 fn outputs_of(out_dir: &Path, job_id: &str) -> Option<std::path::PathBuf> {
-    [
-        "anomalies",
-        "buckets",
-        "bucket_influencers",
-        "influencers",
-        "model_size_stats",
-        "alerts",
-    ]
-    .iter()
-    .map(|kind| out_dir.join(kind).join(job_id))
-    .find(|dir| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()))
+    crate::output::Folder::ALL
+        .iter()
+        .map(|kind| out_dir.join(kind).join(job_id))
+        .find(|dir| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()))
 }

@@ -19,6 +19,7 @@ use arrow::datatypes::{
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::Error;
+use crate::output::Folder;
 use crate::results::{AnomalyRecord, Influencer};
 
 /// One version of a record's score, and the commit that wrote it.
@@ -116,24 +117,23 @@ impl Outputs {
     pub fn load(out: &Path, job_ids: &[&str], depth: Depth) -> Result<Outputs, Error> {
         let mut outputs = Outputs::default();
         for job_id in job_ids {
+            let dir = |folder: Folder| out.join(folder).join(job_id);
             outputs
                 .records
-                .extend(read_records(&out.join("anomalies").join(job_id))?);
-            for_each_batch(&out.join("alerts").join(job_id), |batch, _| {
+                .extend(read_records(&dir(Folder::Anomalies))?);
+            for_each_batch(&dir(Folder::Alerts), |batch, _| {
                 outputs.alerts.extend(alert_rows(batch)?);
                 Ok(())
             })?;
-            for_each_batch(&out.join("model_size_stats").join(job_id), |batch, _| {
+            for_each_batch(&dir(Folder::ModelSizeStats), |batch, _| {
                 outputs.model_stats.extend(model_stats_rows(batch)?);
                 Ok(())
             })?;
             if depth == Depth::Everything {
-                outputs
-                    .buckets
-                    .extend(read_buckets(&out.join("buckets").join(job_id))?);
+                outputs.buckets.extend(read_buckets(&dir(Folder::Buckets))?);
                 outputs
                     .influencers
-                    .extend(read_influencers(&out.join("influencers").join(job_id))?);
+                    .extend(read_influencers(&dir(Folder::Influencers))?);
             }
         }
         outputs.alerts.sort_by(|a, b| {
