@@ -95,7 +95,7 @@ impl<'a> Feed<'a> {
 
     /// Reads until everything before `until` (capped at the limit) is folded into the pending
     /// buckets of every job of `runs`.
-    pub fn ensure(&mut self, runs: &mut [JobRun], until: i64) -> Result<(), super::Error> {
+    pub fn ensure(&mut self, runs: &mut [JobRun], until: i64) -> Result<(), super::error::Error> {
         while let Some(window) = self.next_window(until) {
             let source = self.source;
             match source {

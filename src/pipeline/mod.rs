@@ -5,12 +5,14 @@
 //! a range, through this same code, so both give the same records and alerts. Outputs are
 //! committed every [`Plan::commit_every`] executions and at the end.
 
+mod error;
 mod feed;
 mod job;
 mod runner;
 mod schedule;
 mod writer;
 
+pub use error::Error;
 pub use feed::{Source, fold_window};
 pub use job::PlannedJob;
 pub use runner::{JobSummary, fingerprint};
@@ -31,20 +33,6 @@ use crate::store::ScanStats;
 use feed::{Feed, PendingBuckets};
 use job::JobRun;
 use runner::Runner;
-
-/// Why an execution failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    #[error(transparent)]
-    State(#[from] state::Error),
-    #[error(transparent)]
-    Store(#[from] crate::store::Error),
-    #[error(transparent)]
-    Output(#[from] output::Error),
-    #[error(transparent)]
-    Spark(#[from] crate::spark::Error),
-}
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

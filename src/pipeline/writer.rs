@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use arrow::record_batch::RecordBatch;
 
-use super::Error;
+use super::error::Error;
 use crate::output;
 use crate::state::{self, Append, Commit, JobState, Publish};
 
