@@ -2,15 +2,15 @@
 //! stage). Both name the same fields, resolved by [`Subject::values_of`] alone.
 
 use crate::bucket::{SeriesKey, ValueSummary};
-use crate::jobs::Job;
-use crate::results::AnomalyRecord;
+use crate::results::{AnomalyRecord, RecordContext};
 
 /// The thing an exception entry is asked about.
 #[derive(Debug, Clone, Copy)]
 pub enum Subject<'a> {
-    /// A by-value of a bucket of `job`, before the model learns or scores it.
+    /// A by-value of a bucket of `job`, before the model learns or scores it; `job` names the
+    /// fields of the record it would become.
     BucketValue {
-        job: &'a Job,
+        job: &'a RecordContext<'a>,
         key: &'a SeriesKey,
         value: &'a ValueSummary,
     },
@@ -63,10 +63,10 @@ impl Subject<'_> {
     fn series(&self) -> Series<'_> {
         match *self {
             Subject::BucketValue { job, key, .. } => Series {
-                job_id: job.id(),
-                by_field_name: &job.file.job.by_field_name,
+                job_id: job.job_id,
+                by_field_name: job.by_field_name,
                 by_field_value: &key.by,
-                partition_field_name: job.file.job.partition_field_name.as_deref(),
+                partition_field_name: job.partition_field_name,
                 partition_field_value: key.partition.as_deref(),
             },
             Subject::Record(record) => Series {

@@ -1,12 +1,10 @@
-//! Tests of exception lists (and of the shipped job files they attach to): the example list,
-//! each operator, the all-values rule, and the errors of malformed entries.
+//! Tests of exception lists: the example list, each operator, the all-values rule, and the
+//! errors of malformed entries.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::*;
 use crate::bucket::{SeriesKey, ValueSummary};
-use crate::datafeed::{Clause, TermValue};
-use crate::jobs::Job;
 use crate::model::Score;
 use crate::results::{AnomalyRecord, RecordContext};
 
@@ -423,145 +421,21 @@ fn unknown_keys_name_the_file_line_and_key() {
     );
 }
 
-fn strings(values: &[&str]) -> Vec<TermValue> {
-    values
-        .iter()
-        .map(|v| TermValue::Str(v.to_string()))
-        .collect()
-}
-
-fn check_elastic_values(job: &Job) {
-    let rule = &job.file.rule;
-    assert_eq!(rule.anomaly_threshold, 50.0);
-    assert_eq!(rule.from, "now-45m");
-    assert_eq!(job.lookback, std::time::Duration::from_secs(45 * 60));
-    assert_eq!(rule.interval, std::time::Duration::from_secs(15 * 60));
-    assert_eq!(job.span().secs(), 900);
-    assert_eq!(rule.max_signals, 100);
-    assert_eq!(rule.severity, crate::rule::Severity::Low);
-    assert_eq!(rule.risk_score, 21);
-    let must_not = &job.file.datafeed.query.must_not;
-    let mut expected = vec![
-        Clause::Terms(
-            [(
-                "destination.ip".to_string(),
-                strings(&["127.0.0.1", "127.0.0.53", "::", "::1"]),
-            )]
-            .into(),
-        ),
-        Clause::Term([("user.name".to_string(), TermValue::Str("jenkins".into()))].into()),
-        Clause::Terms(
-            [(
-                "process.name".to_string(),
-                strings(&[
-                    "elastic-agent",
-                    "elastic-agent.exe",
-                    "metricbeat",
-                    "metricbeat.exe",
-                    "filebeat",
-                    "filebeat.exe",
-                    "packetbeat",
-                    "packetbeat.exe",
-                    "winlogbeat",
-                    "winlogbeat.exe",
-                ]),
-            )]
-            .into(),
-        ),
-    ];
-    // Elastic's v3 port datafeed is the only one without the agent and Beats exclusion.
-    if job.id() == "v3_linux_anomalous_network_port_activity" {
-        expected.pop();
-    }
-    assert_eq!(
-        must_not.as_slice(),
-        expected.as_slice(),
-        "{}",
-        job.path.display()
-    );
-}
-
-fn toml_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("read dir")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
-    files
-}
-
-#[test]
-fn shipped_jobs_and_examples_load_with_elastic_values() {
-    let mut jobs = Vec::new();
-    for path in toml_files(&root().join("jobs"))
-        .into_iter()
-        .chain(toml_files(&root().join("jobs/ea")))
-        .chain(toml_files(&root().join("docs/examples")))
-    {
-        let job = Job::load(&path).unwrap_or_else(|e| panic!("{e}"));
-        Exceptions::load(&root().join("jobs"), &job.file.rule.exceptions)
-            .unwrap_or_else(|e| panic!("{e}"));
-        check_elastic_values(&job);
-        jobs.push(job);
-    }
-    let find = |id: &str| {
-        jobs.iter()
-            .find(|j| j.id() == id)
-            .unwrap_or_else(|| panic!("job {id} missing"))
-    };
-    let port = find("v3_linux_anomalous_network_port_activity");
-    assert_eq!(
-        port.file.rule.rule_id,
-        "3c7e32e6-6104-46d9-a06e-da0f8b5795a0"
-    );
-    assert_eq!(port.file.job.by_field_name, "destination.port");
-    assert_eq!(port.file.job.model_memory_limit.0, 32 << 20);
-    let process = find("v3_linux_anomalous_network_activity");
-    assert_eq!(
-        process.file.rule.rule_id,
-        "52afbdc5-db15-485e-bc24-f5707f820c4b"
-    );
-    assert_eq!(process.file.job.by_field_name, "process.name");
-    assert_eq!(process.file.job.model_memory_limit.0, 64 << 20);
-    let by_host = find("linux_rare_port_by_host");
-    assert_eq!(
-        by_host.file.job.partition_field_name.as_deref(),
-        Some("host.name")
-    );
-    assert_eq!(by_host.file.rule.exceptions, ["exceptions/example.toml"]);
-    for (v3, ea) in [
-        (port, find(&format!("{}_ea", port.id()))),
-        (process, find(&format!("{}_ea", process.id()))),
-    ] {
-        assert_eq!(
-            ea.file.rule,
-            v3.file.rule,
-            "{}: the rules point at the _ea job",
-            ea.id()
-        );
-        assert_eq!(ea.file.job.by_field_name, v3.file.job.by_field_name);
-        let mut influencers = v3.file.job.influencers.clone();
-        influencers.extend(["host.id".to_string(), "event.module".to_string()]);
-        let mut ea_influencers = ea.file.job.influencers.clone();
-        influencers.sort();
-        ea_influencers.sort();
-        assert_eq!(ea_influencers, influencers, "{}", ea.id());
-    }
-    assert_eq!(jobs.len(), 5);
-}
+/// What a record of the port job takes from the job.
+const PORT_JOB: RecordContext<'static> = RecordContext {
+    job_id: "v3_linux_anomalous_network_port_activity",
+    bucket_span_s: 900,
+    function: "rare",
+    by_field_name: "destination.port",
+    partition_field_name: None,
+};
 
 /// The port job's by-value `4444` seen on `hosts`, with `influencers`, as the model stage sees
 /// it, and the record the results stage builds from it.
 fn bucket_value_and_record(
     hosts: &[&str],
     influencers: &[(&str, &[&str])],
-) -> (Job, SeriesKey, ValueSummary, AnomalyRecord) {
-    let job = crate::jobs::embedded()
-        .expect("built-in jobs")
-        .into_iter()
-        .find(|j| j.file.job.by_field_name == "destination.port")
-        .expect("the port job");
+) -> (SeriesKey, ValueSummary, AnomalyRecord) {
     let key = SeriesKey {
         partition: None,
         by: "4444".into(),
@@ -585,25 +459,18 @@ fn bucket_value_and_record(
         relative_rarity: 1.0,
         explanation: None,
     };
-    let ctx = RecordContext {
-        job_id: job.id(),
-        bucket_span_s: job.span().secs(),
-        function: job.file.job.function.as_str(),
-        by_field_name: &job.file.job.by_field_name,
-        partition_field_name: job.file.job.partition_field_name.as_deref(),
-    };
-    let record = AnomalyRecord::new(&ctx, 0, &score, &value);
-    (job, key, value, record)
+    let record = AnomalyRecord::new(&PORT_JOB, 0, &score, &value);
+    (key, value, record)
 }
 
 #[test]
 fn a_bucket_value_and_its_record_are_the_same_subject() {
-    let (job, key, value, record) = bucket_value_and_record(
+    let (key, value, record) = bucket_value_and_record(
         &["web-1"],
         &[("host.name", &["web-1"]), ("process.name", &["nc"])],
     );
     let bucket = Subject::BucketValue {
-        job: &job,
+        job: &PORT_JOB,
         key: &key,
         value: &value,
     };
@@ -619,7 +486,7 @@ fn a_bucket_value_and_its_record_are_the_same_subject() {
     ] {
         assert_eq!(bucket.values_of(field), record.values_of(field), "{field}");
     }
-    assert_eq!(bucket.values_of("job_id"), [job.id()]);
+    assert_eq!(bucket.values_of("job_id"), [PORT_JOB.job_id]);
     assert_eq!(bucket.values_of("destination.port"), ["4444"]);
     let only_port = list(
         r#"{ field = "job_id", operator = "equals", values = ["v3_linux_anomalous_network_port_activity"] }"#,
@@ -630,9 +497,9 @@ fn a_bucket_value_and_its_record_are_the_same_subject() {
 
 #[test]
 fn host_name_falls_back_to_the_hosts_of_a_bucket_value() {
-    let (job, key, value, record) = bucket_value_and_record(&["web-1", "web-2"], &[]);
+    let (key, value, record) = bucket_value_and_record(&["web-1", "web-2"], &[]);
     let bucket = Subject::BucketValue {
-        job: &job,
+        job: &PORT_JOB,
         key: &key,
         value: &value,
     };

@@ -3,6 +3,8 @@
 //! files, checks them and hands each stage its part. See `docs/jobs.md` for the format.
 
 mod file;
+#[cfg(test)]
+mod tests;
 
 pub use file::{Error, Function, Job, JobConfig, JobFile, MemoryLimit, MemoryLimitError};
 
@@ -121,18 +123,4 @@ pub fn select(jobs: Vec<Job>, ids: &[String]) -> Result<Vec<Job>, Error> {
         .into_iter()
         .filter(|j| ids.iter().any(|id| id == j.id()))
         .collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_a_missing_jobs_directory_falls_back_to_the_built_in_jobs() {
-        let here = JobsSource::Dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("jobs"));
-        let missing = JobsSource::Dir(PathBuf::from("/nonexistent/netrare/jobs"));
-        assert_eq!(here.or_built_in(), here);
-        assert_eq!(missing.or_built_in(), JobsSource::BuiltIn);
-        assert_eq!(JobsSource::BuiltIn.or_built_in(), JobsSource::BuiltIn);
-    }
 }

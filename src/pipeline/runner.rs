@@ -218,7 +218,11 @@ impl Runner {
                 bucket.values.retain(|key, value| {
                     exceptions
                         .matching(
-                            &Subject::BucketValue { job, key, value },
+                            &Subject::BucketValue {
+                                job: &ctx,
+                                key,
+                                value,
+                            },
                             Action::SkipModelUpdate,
                         )
                         .is_none()
@@ -242,7 +246,11 @@ impl Runner {
                 let Some((key, value)) = bucket.values.get_key_value(&score.key) else {
                     continue;
                 };
-                let subject = Subject::BucketValue { job, key, value };
+                let subject = Subject::BucketValue {
+                    job: &ctx,
+                    key,
+                    value,
+                };
                 if self
                     .exceptions
                     .matching(&subject, Action::SkipResult)
