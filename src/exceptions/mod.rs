@@ -4,8 +4,9 @@
 //! list can serve several rules. See `docs/exceptions.md`.
 //!
 //! Two stages act on them: the model stage drops `skip_model_update` and `skip_result` values of
-//! a bucket, the rule stage does not alert on a matching record. Both ask through one
-//! [`Subject`], so a condition reads the same fields the same way in either.
+//! a bucket (the results stage's `Scorer` asks through [`ValueExceptions`]), the rule stage does
+//! not alert on a matching record. Both ask through one [`Subject`], so a condition reads the
+//! same fields the same way in either.
 
 mod subject;
 
@@ -16,6 +17,9 @@ use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
+
+use crate::bucket::{BucketSummary, SeriesKey, ValueSummary};
+use crate::results::{RecordContext, ValueExceptions};
 
 /// An exception list that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -200,6 +204,23 @@ impl Exceptions {
         self.entries
             .iter()
             .any(|e| e.action != Action::SuppressAlert)
+    }
+}
+
+/// The model stage asks the lists through the results stage's scorer.
+impl ValueExceptions for Exceptions {
+    fn skip_model_update(&self, job: &RecordContext, bucket: &mut BucketSummary) {
+        if self.acts_on_model() {
+            bucket.values.retain(|key, value| {
+                let subject = Subject::BucketValue { job, key, value };
+                self.matching(&subject, Action::SkipModelUpdate).is_none()
+            });
+        }
+    }
+
+    fn skips_result(&self, job: &RecordContext, key: &SeriesKey, value: &ValueSummary) -> bool {
+        let subject = Subject::BucketValue { job, key, value };
+        self.matching(&subject, Action::SkipResult).is_some()
     }
 }
 

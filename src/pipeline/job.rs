@@ -20,7 +20,7 @@ pub struct PlannedJob {
 /// memory and what it produced since the last commit) and the buckets the feed read ahead for it.
 pub(super) struct JobRun<'a> {
     pub job: &'a Job,
-    pub runner: Runner,
+    pub runner: Runner<'a>,
     pub pending: PendingBuckets,
 }
 

@@ -1,21 +1,15 @@
 //! One job inside an execution: its model, checkpoint and rule memory, and what it produced
 //! since the last commit.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::bucket::{BucketSummary, SeriesKey};
-use crate::exceptions::{Action, Exceptions, Subject};
+use crate::exceptions::Exceptions;
 use crate::jobs::Job;
-use crate::model::hierarchy::{self, Leaf, Levels};
+use crate::model::hierarchy::Levels;
 use crate::model::{MemoryReport, Model};
-use crate::results::renormalize::{
-    renormalize_buckets, renormalize_influencers, renormalize_records, window_ms,
-};
 use crate::results::{
-    AnomalyRecord, BucketResult, InfluencerResult, ModelSizeStats, RecordContext, ResultSet,
-    bucket_results,
+    AnomalyRecord, RecordContext, RenormalizationWindow, ResultSet, ScoredBucket, Scorer,
 };
 use crate::rule::{Alert, RuleState, evaluate};
 use crate::state::{Error as StateError, FORMAT, JobState, SnapshotProblem, VERSION};
@@ -41,17 +35,14 @@ pub struct JobSummary {
 }
 
 /// A job being executed.
-pub struct Runner {
-    pub model: Model,
+pub struct Runner<'a> {
+    /// The model, normalisers and renormalisation window.
+    pub scorer: Scorer<'a>,
     pub exceptions: Exceptions,
     pub checkpoint_ms: i64,
     /// Start of the first bucket that held data; `None` until then, so a job created before its
     /// data exists does not learn from a run of empty buckets.
     pub first_bucket_ms: Option<i64>,
-    /// Normalisers of the bucket and influencer scores.
-    pub levels: Levels,
-    /// Buckets in which the model refused new values at its memory limit.
-    pub bucket_allocation_failures: u64,
     pub rule: RuleState,
     pub summary: JobSummary,
     /// Checkpoint at the last commit: the first bucket of the unflushed records.
@@ -60,12 +51,6 @@ pub struct Runner {
     /// Buckets, influencers and model size statistics since the last commit.
     pub results: ResultSet,
     pub alerts: Vec<Alert>,
-    /// The latest version of every record inside the renormalisation window.
-    pub recent_records: Vec<AnomalyRecord>,
-    /// The latest version of every bucket scoring above 0 inside the renormalisation window.
-    pub recent_buckets: Vec<BucketResult>,
-    /// The latest version of every influencer inside the renormalisation window.
-    pub recent_influencers: Vec<InfluencerResult>,
 }
 
 /// What the model depends on in a job file; a state built under another definition is refused.
@@ -81,23 +66,23 @@ pub fn fingerprint(job: &Job) -> String {
     )
 }
 
-impl Runner {
+impl<'a> Runner<'a> {
     /// Restores the job from `state_dir`, or starts it fresh with its checkpoint `history`
     /// before `first_now`. A job without a snapshot but with outputs in `out_dir` is refused
     /// unless `relearn`.
     pub fn load(
-        job: &Job,
+        job: &'a Job,
         exceptions: Exceptions,
         state_dir: &Path,
         out_dir: &Path,
         first_now: i64,
         history: Duration,
         relearn: bool,
-    ) -> Result<Runner, StateError> {
+    ) -> Result<Runner<'a>, StateError> {
         let params = job.model_params();
         let span_s = job.span().secs();
         let path = JobState::path(state_dir, job.id());
-        let (model, levels, failures, checkpoint_ms, first_bucket_ms, rule, windows) =
+        let (model, levels, failures, checkpoint_ms, first_bucket_ms, rule, window) =
             match JobState::load(state_dir, job.id(), &fingerprint(job), job.span().ms())? {
                 Some(state) => {
                     let bad = |problem| StateError::BadSnapshot {
@@ -115,11 +100,11 @@ impl Runner {
                         state.checkpoint_ms,
                         state.first_bucket_ms,
                         state.rule,
-                        (
-                            state.recent_records,
-                            state.recent_buckets,
-                            state.recent_influencers,
-                        ),
+                        RenormalizationWindow {
+                            records: state.recent_records,
+                            buckets: state.recent_buckets,
+                            influencers: state.recent_influencers,
+                        },
                     )
                 }
                 None => {
@@ -144,7 +129,6 @@ impl Runner {
                     )
                 }
             };
-        let (recent_records, recent_buckets, recent_influencers) = windows;
         let summary = JobSummary {
             job_id: job.id().to_string(),
             buckets: 0,
@@ -157,22 +141,25 @@ impl Runner {
             memory: model.memory(),
             duration: Duration::ZERO,
         };
+        let j = &job.file.job;
+        let ctx = RecordContext {
+            job_id: &j.id,
+            bucket_span_s: job.span().secs(),
+            function: j.function.as_str(),
+            by_field_name: &j.by_field_name,
+            partition_field_name: j.partition_field_name.as_deref(),
+        };
         Ok(Runner {
-            model,
+            scorer: Scorer::new(ctx, &j.influencers, model, levels, failures, window),
             exceptions,
             checkpoint_ms,
             first_bucket_ms,
-            levels,
-            bucket_allocation_failures: failures,
             rule,
             summary,
             flushed_to_ms: checkpoint_ms,
             records: Vec::new(),
             results: ResultSet::default(),
             alerts: Vec::new(),
-            recent_records,
-            recent_buckets,
-            recent_influencers,
         })
     }
 
@@ -194,17 +181,9 @@ impl Runner {
         pending: &mut PendingBuckets,
     ) -> Vec<AnomalyRecord> {
         let span = job.span().ms();
-        let j = &job.file.job;
-        let ctx = RecordContext {
-            job_id: &j.id,
-            bucket_span_s: job.span().secs(),
-            function: j.function.as_str(),
-            by_field_name: &j.by_field_name,
-            partition_field_name: j.partition_field_name.as_deref(),
-        };
         let mut records = Vec::new();
         while self.checkpoint_ms + span <= until {
-            let mut bucket = pending.take(self.checkpoint_ms);
+            let bucket = pending.take(self.checkpoint_ms);
             self.summary.events += bucket.event_count;
             if self.first_bucket_ms.is_none() {
                 if bucket.values.is_empty() {
@@ -213,148 +192,34 @@ impl Runner {
                 }
                 self.first_bucket_ms = Some(bucket.start_ms);
             }
-            if self.exceptions.acts_on_model() {
-                let exceptions = &self.exceptions;
-                bucket.values.retain(|key, value| {
-                    exceptions
-                        .matching(
-                            &Subject::BucketValue {
-                                job: &ctx,
-                                key,
-                                value,
-                            },
-                            Action::SkipModelUpdate,
-                        )
-                        .is_none()
-                });
-            }
-            let refused = self.model.memory().refused_values;
-            let scores = self.model.update(&bucket);
-            if self.model.memory().refused_values > refused {
-                self.bucket_allocation_failures += 1;
-            }
-            let mut leaves: BTreeMap<&SeriesKey, f64> = match self.model.leaf_probabilities(&bucket)
-            {
-                Some(all) => all
-                    .into_iter()
-                    .filter_map(|(key, p)| Some((bucket.values.get_key_value(&key)?.0, p)))
-                    .collect(),
-                None => bucket.values.keys().map(|key| (key, 1.0)).collect(),
-            };
-            let before = records.len();
-            for score in scores {
-                let Some((key, value)) = bucket.values.get_key_value(&score.key) else {
-                    continue;
-                };
-                let subject = Subject::BucketValue {
-                    job: &ctx,
-                    key,
-                    value,
-                };
-                if self
-                    .exceptions
-                    .matching(&subject, Action::SkipResult)
-                    .is_some()
-                {
-                    leaves.remove(key);
-                    continue;
-                }
-                leaves.insert(key, score.probability);
-                let record = AnomalyRecord::new(&ctx, bucket.start_ms, &score, value);
-                if self.model.leaf_normalizer().is_some() {
-                    self.recent_records.push(record.clone());
-                }
-                records.push(record);
-            }
-            let written = records.len() - before;
-            self.score_bucket(job, &ctx, &bucket, &leaves, written);
-            if self.model.big_change() || self.levels.big_change() {
-                records
-                    .extend(self.renormalize(bucket.start_ms - window_ms(span), bucket.start_ms));
-            }
+            let ScoredBucket {
+                records: new,
+                bucket,
+                influencers,
+                renormalized,
+            } = self.scorer.score(bucket, &self.exceptions);
+            records.extend(new);
+            records.extend(renormalized.records);
+            self.results.buckets.push(bucket);
+            self.results.buckets.extend(renormalized.buckets);
+            self.results.influencers.extend(influencers);
+            self.results.influencers.extend(renormalized.influencers);
             self.checkpoint_ms += span;
             self.summary.buckets += 1;
         }
         pending.drop_before(self.checkpoint_ms);
-        let window_start = self.checkpoint_ms - window_ms(span);
-        self.recent_records
-            .retain(|r| r.timestamp_ms >= window_start);
-        self.recent_buckets
-            .retain(|b| b.timestamp_ms >= window_start);
-        self.recent_influencers
-            .retain(|i| i.timestamp_ms >= window_start);
+        self.scorer.trim_window(self.checkpoint_ms);
         self.summary.records += records.iter().filter(|r| r.result_version == 1).count() as u64;
-        self.summary.memory = self.model.memory();
+        self.summary.memory = self.scorer.memory();
         self.records.extend(records.iter().cloned());
         records
     }
 
-    /// Re-scores the results of the buckets in `[from_ms, to_ms)` against the current state of
-    /// every level, as Elasticsearch does with each quantiles document whichever level moved;
-    /// returns the new record versions and keeps the new bucket and influencer versions.
-    fn renormalize(&mut self, from_ms: i64, to_ms: i64) -> Vec<AnomalyRecord> {
-        let records = match self.model.leaf_normalizer() {
-            Some(leaf) => renormalize_records(&mut self.recent_records, leaf, from_ms, to_ms),
-            None => Vec::new(),
-        };
-        let scorers = self.levels.scorers();
-        self.results.buckets.extend(renormalize_buckets(
-            &mut self.recent_buckets,
-            &scorers,
-            from_ms,
-            to_ms,
-        ));
-        self.results.influencers.extend(renormalize_influencers(
-            &mut self.recent_influencers,
-            &scorers,
-            from_ms,
-            to_ms,
-        ));
-        records
-    }
-
-    /// Aggregates and normalises the bucket's tree and keeps its bucket and influencer results,
-    /// and those renormalisation may re-score.
-    fn score_bucket(
-        &mut self,
-        job: &Job,
-        ctx: &RecordContext,
-        bucket: &BucketSummary,
-        leaves: &BTreeMap<&SeriesKey, f64>,
-        records: usize,
-    ) {
-        let leaves: Vec<Leaf> = leaves
-            .iter()
-            .filter_map(|(&key, &probability)| {
-                Some(Leaf {
-                    key,
-                    probability,
-                    influencers: &bucket.values.get(key)?.influencers,
-                })
-            })
-            .collect();
-        let tree = hierarchy::build(&leaves, &job.file.job.influencers);
-        let scores = self.levels.score(tree);
-        let (result, influencers) =
-            bucket_results(ctx, bucket.start_ms, bucket.event_count, records, &scores);
-        if result.anomaly_score > 0.0 {
-            self.recent_buckets.push(result.clone());
-        }
-        self.recent_influencers.extend(influencers.iter().cloned());
-        self.results.buckets.push(result);
-        self.results.influencers.extend(influencers);
-    }
-
     /// Notes the model's size after the execution at `now`, which modelled at least one bucket.
     pub fn log_model_size(&mut self, job: &Job, now: i64) {
-        let stats = ModelSizeStats::new(
-            job.id(),
-            self.checkpoint_ms - job.span().ms(),
-            now,
-            &self.model.memory(),
-            self.model.field_counts(),
-            self.bucket_allocation_failures,
-        );
+        let stats = self
+            .scorer
+            .model_size_stats(self.checkpoint_ms - job.span().ms(), now);
         self.results.model_size_stats.push(stats);
     }
 
@@ -386,13 +251,13 @@ impl Runner {
             job_fingerprint: fingerprint(job),
             checkpoint_ms: self.checkpoint_ms,
             first_bucket_ms: self.first_bucket_ms,
-            model: self.model.snapshot(),
-            levels: self.levels.snapshot(),
-            bucket_allocation_failures: self.bucket_allocation_failures,
+            model: self.scorer.model_snapshot(),
+            levels: self.scorer.levels_snapshot(),
+            bucket_allocation_failures: self.scorer.bucket_allocation_failures(),
             rule: self.rule.clone(),
-            recent_records: self.recent_records.clone(),
-            recent_buckets: self.recent_buckets.clone(),
-            recent_influencers: self.recent_influencers.clone(),
+            recent_records: self.scorer.window().records.clone(),
+            recent_buckets: self.scorer.window().buckets.clone(),
+            recent_influencers: self.scorer.window().influencers.clone(),
         }
     }
 }
