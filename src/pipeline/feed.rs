@@ -80,7 +80,7 @@ impl<'a> Feed<'a> {
     pub fn new(source: &'a Source, runs: &[JobRun], limit: i64) -> Feed<'a> {
         let from = runs
             .iter()
-            .map(|r| r.runner.checkpoint_ms)
+            .map(JobRun::checkpoint_ms)
             .min()
             .unwrap_or(limit);
         Feed {
@@ -171,7 +171,7 @@ impl<'a> Feed<'a> {
     /// What `run`'s job still needs folded: the buckets from its checkpoint (its model is past
     /// everything before) up to the limit.
     fn fold_fields(&self, run: &JobRun) -> FoldFields {
-        run.job.fold_fields(run.runner.checkpoint_ms, self.limit)
+        run.job.fold_fields(run.checkpoint_ms(), self.limit)
     }
 
     /// Asks the Spark cluster for each job's summaries of `window`.

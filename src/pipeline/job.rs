@@ -1,13 +1,21 @@
 //! One job of a plan, and the same job while the plan executes: each value carries everything
 //! of its job, so no list is matched to another by position.
 
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::exceptions::Exceptions;
 use crate::jobs::Job;
+use crate::model::hierarchy::Levels;
+use crate::model::{MemoryReport, Model};
+use crate::output::Folder;
+use crate::results::{
+    AnomalyRecord, RecordContext, RenormalizationWindow, ResultSet, ScoredBucket, Scorer,
+};
+use crate::rule::{Alert, RuleState, evaluate};
+use crate::state::{Error as StateError, JobProgress, JobState, SnapshotProblem};
 
 use super::feed::PendingBuckets;
-use super::runner::Runner;
 
 /// A job of a plan, with its checked exception lists.
 #[derive(Debug, Clone)]
@@ -16,32 +24,314 @@ pub struct PlannedJob {
     pub exceptions: Exceptions,
 }
 
-/// A job being executed: its definition, its runner (model, checkpoint, exceptions, rule
-/// memory and what it produced since the last commit) and the buckets the feed read ahead for it.
-pub(super) struct JobRun<'a> {
-    pub job: &'a Job,
-    pub runner: Runner<'a>,
-    pub pending: PendingBuckets,
+/// What a job did in an execution (or a whole backfill).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobSummary {
+    pub job_id: String,
+    pub buckets: u64,
+    pub events: u64,
+    pub records: u64,
+    pub alerts: u64,
+    /// Qualifying records the cap left for later executions.
+    pub pending: u64,
+    /// Qualifying records an exception suppressed.
+    pub excepted: u64,
+    /// The widest gap (ms) a missed execution forced the rule window to cover.
+    pub gap_ms: Option<i64>,
+    pub memory: MemoryReport,
+    pub duration: Duration,
 }
 
-impl JobRun<'_> {
-    /// End (exclusive) of the job's complete buckets at `now`.
+/// What a job produced since the last commit, which the next commit takes whole.
+#[derive(Debug, Default)]
+pub(super) struct Unflushed {
+    /// The checkpoint at the last commit: the first bucket these outputs cover.
+    pub from_ms: i64,
+    pub records: Vec<AnomalyRecord>,
+    /// Buckets, influencers and model size statistics.
+    pub results: ResultSet,
+    pub alerts: Vec<Alert>,
+}
+
+/// A job being executed: its definition, its scorer and rule memory, where it stopped, the
+/// buckets the feed read ahead for it and what it produced since the last commit.
+pub(super) struct JobRun<'a> {
+    pub job: &'a Job,
+    exceptions: Exceptions,
+    scorer: Scorer<'a>,
+    /// Start of the next bucket to model, epoch ms.
+    checkpoint_ms: i64,
+    /// Start of the first bucket that held data; `None` until then, so a job created before its
+    /// data exists does not learn from a run of empty buckets.
+    first_bucket_ms: Option<i64>,
+    rule: RuleState,
+    pub pending: PendingBuckets,
+    unflushed: Unflushed,
+    pub summary: JobSummary,
+}
+
+/// What the model depends on in a job file; a state built under another definition is refused.
+pub fn fingerprint(job: &Job) -> String {
+    let j = &job.file.job;
+    format!(
+        "{} by {} partition {} span {}s model {:?}",
+        j.function.as_str(),
+        j.by_field_name,
+        j.partition_field_name.as_deref().unwrap_or("-"),
+        j.bucket_span.secs(),
+        job.file.model.kind
+    )
+}
+
+impl<'a> JobRun<'a> {
+    /// Restores the job from `state_dir`, or starts it fresh with its checkpoint `history`
+    /// before `first_now`. A job without a snapshot but with outputs in `out_dir` is refused
+    /// unless `relearn`.
+    pub fn load(
+        planned: &'a PlannedJob,
+        state_dir: &Path,
+        out_dir: &Path,
+        first_now: i64,
+        history: Duration,
+        relearn: bool,
+    ) -> Result<JobRun<'a>, StateError> {
+        let job = &planned.job;
+        let params = job.model_params();
+        let span_s = job.span().secs();
+        let path = JobState::path(state_dir, job.id());
+        let scorer = |model, levels, failures, window| {
+            let influencers = &job.file.job.influencers;
+            Scorer::new(
+                record_context(job),
+                influencers,
+                model,
+                levels,
+                failures,
+                window,
+            )
+        };
+        match JobState::load(state_dir, job.id(), &fingerprint(job), job.span().ms())? {
+            Some(state) => {
+                let JobProgress {
+                    checkpoint_ms,
+                    first_bucket_ms,
+                    model,
+                    levels,
+                    bucket_allocation_failures,
+                    rule,
+                    window,
+                } = state.progress;
+                let bad = |problem| StateError::BadSnapshot {
+                    path: path.clone(),
+                    problem,
+                };
+                let model = Model::restore(&job.file.model, &params, model)
+                    .map_err(|e| bad(SnapshotProblem::Model(e)))?;
+                let levels =
+                    Levels::restore(span_s, levels).map_err(|e| bad(SnapshotProblem::Levels(e)))?;
+                let scorer = scorer(model, levels, bucket_allocation_failures, window);
+                Ok(JobRun::at(
+                    planned,
+                    scorer,
+                    checkpoint_ms,
+                    first_bucket_ms,
+                    rule,
+                ))
+            }
+            None => {
+                if let Some(outputs) = outputs_of(out_dir, job.id()).filter(|_| !relearn) {
+                    return Err(StateError::MissingSnapshot {
+                        path,
+                        job_id: job.id().to_string(),
+                        outputs,
+                    });
+                }
+                let start = job
+                    .span()
+                    .bucket_start(first_now - history.as_millis() as i64);
+                let model = Model::new(&job.file.model, &params);
+                let window = RenormalizationWindow::default();
+                let scorer = scorer(model, Levels::new(span_s), 0, window);
+                Ok(JobRun::at(
+                    planned,
+                    scorer,
+                    start,
+                    None,
+                    RuleState::default(),
+                ))
+            }
+        }
+    }
+
+    /// The job with `scorer` and `rule`, its next bucket at `checkpoint_ms`, nothing produced.
+    fn at(
+        planned: &'a PlannedJob,
+        scorer: Scorer<'a>,
+        checkpoint_ms: i64,
+        first_bucket_ms: Option<i64>,
+        rule: RuleState,
+    ) -> JobRun<'a> {
+        let summary = JobSummary {
+            job_id: planned.job.id().to_string(),
+            buckets: 0,
+            events: 0,
+            records: 0,
+            alerts: 0,
+            pending: 0,
+            excepted: 0,
+            gap_ms: None,
+            memory: scorer.memory(),
+            duration: Duration::ZERO,
+        };
+        JobRun {
+            job: &planned.job,
+            exceptions: planned.exceptions.clone(),
+            scorer,
+            checkpoint_ms,
+            first_bucket_ms,
+            rule,
+            pending: PendingBuckets::default(),
+            unflushed: Unflushed {
+                from_ms: checkpoint_ms,
+                ..Unflushed::default()
+            },
+            summary,
+        }
+    }
+
+    /// Start of the next bucket to model, epoch ms.
+    pub fn checkpoint_ms(&self) -> i64 {
+        self.checkpoint_ms
+    }
+
+    /// When the job's rule last ran, epoch ms, if ever.
+    pub fn last_execution_ms(&self) -> Option<i64> {
+        self.rule.last_execution_ms
+    }
+
+    /// End (exclusive) of the job's complete buckets at `now`: a bucket is complete once it
+    /// ended at least `query_delay` ago.
     pub fn complete_until(&self, now: i64) -> i64 {
-        Runner::complete_until(self.job, now)
+        self.job
+            .span()
+            .bucket_start(now - self.job.file.datafeed.query_delay.as_millis() as i64)
     }
 
     /// The execution at `now`: models the complete buckets from the pending ones, notes the
     /// model's size if it modelled any, then runs the rule.
     pub fn execute(&mut self, now: i64) {
         let started = Instant::now();
-        let until = self.complete_until(now);
-        let (job, runner) = (self.job, &mut self.runner);
-        let checkpoint = runner.checkpoint_ms;
-        let records = runner.model_until(job, until, &mut self.pending);
-        if runner.checkpoint_ms > checkpoint {
-            runner.log_model_size(job, now);
+        let checkpoint = self.checkpoint_ms;
+        let records = self.model_until(self.complete_until(now));
+        if self.checkpoint_ms > checkpoint {
+            let last_bucket = self.checkpoint_ms - self.job.span().ms();
+            let stats = self.scorer.model_size_stats(last_bucket, now);
+            self.unflushed.results.model_size_stats.push(stats);
         }
-        runner.alert(job, now, &records);
-        runner.summary.duration += started.elapsed();
+        self.alert(now, &records);
+        self.unflushed.records.extend(records);
+        self.summary.duration += started.elapsed();
     }
+
+    /// Scores every bucket from the checkpoint to `until`, in order, empty ones included, and
+    /// returns the records written: the new ones and the new versions of earlier ones a big
+    /// change re-scored (the buckets' and influencers' go to the unflushed results).
+    fn model_until(&mut self, until: i64) -> Vec<AnomalyRecord> {
+        let span = self.job.span().ms();
+        let mut records = Vec::new();
+        while self.checkpoint_ms + span <= until {
+            let bucket = self.pending.take(self.checkpoint_ms);
+            self.summary.events += bucket.event_count;
+            if self.first_bucket_ms.is_none() {
+                if bucket.values.is_empty() {
+                    self.checkpoint_ms += span;
+                    continue;
+                }
+                self.first_bucket_ms = Some(bucket.start_ms);
+            }
+            let ScoredBucket {
+                records: new,
+                bucket,
+                influencers,
+                renormalized,
+            } = self.scorer.score(bucket, &self.exceptions);
+            let results = &mut self.unflushed.results;
+            records.extend(new);
+            records.extend(renormalized.records);
+            results.buckets.push(bucket);
+            results.buckets.extend(renormalized.buckets);
+            results.influencers.extend(influencers);
+            results.influencers.extend(renormalized.influencers);
+            self.checkpoint_ms += span;
+            self.summary.buckets += 1;
+        }
+        self.pending.drop_before(self.checkpoint_ms);
+        self.scorer.trim_window(self.checkpoint_ms);
+        self.summary.records += records.iter().filter(|r| r.result_version == 1).count() as u64;
+        self.summary.memory = self.scorer.memory();
+        records
+    }
+
+    /// Runs the rule at `now` over this execution's `records` and what the rule remembers.
+    fn alert(&mut self, now: i64, records: &[AnomalyRecord]) {
+        let lookback = self.job.lookback.as_millis() as i64;
+        let outcome = evaluate(
+            &self.job.file.rule,
+            lookback,
+            &self.exceptions,
+            &mut self.rule,
+            records,
+            now,
+            self.checkpoint_ms,
+        );
+        self.summary.alerts += outcome.alerts.len() as u64;
+        self.summary.pending = outcome.pending as u64;
+        self.summary.excepted += outcome.excepted as u64;
+        self.summary.gap_ms = self.summary.gap_ms.max(outcome.gap_ms);
+        self.unflushed.alerts.extend(outcome.alerts);
+    }
+
+    /// Takes what the job produced since the last commit, to commit it; the next outputs start
+    /// at the checkpoint.
+    pub fn take_unflushed(&mut self) -> Unflushed {
+        let next = Unflushed {
+            from_ms: self.checkpoint_ms,
+            ..Unflushed::default()
+        };
+        std::mem::replace(&mut self.unflushed, next)
+    }
+
+    /// The job's state as of now, to commit.
+    pub fn state(&self) -> JobState {
+        let progress = JobProgress {
+            checkpoint_ms: self.checkpoint_ms,
+            first_bucket_ms: self.first_bucket_ms,
+            model: self.scorer.model_snapshot(),
+            levels: self.scorer.levels_snapshot(),
+            bucket_allocation_failures: self.scorer.bucket_allocation_failures(),
+            rule: self.rule.clone(),
+            window: self.scorer.window().clone(),
+        };
+        JobState::new(self.job.id(), fingerprint(self.job), progress)
+    }
+}
+
+/// What the job's records take from it.
+fn record_context(job: &Job) -> RecordContext<'_> {
+    let j = &job.file.job;
+    RecordContext {
+        job_id: &j.id,
+        bucket_span_s: job.span().secs(),
+        function: j.function.as_str(),
+        by_field_name: &j.by_field_name,
+        partition_field_name: j.partition_field_name.as_deref(),
+    }
+}
+
+/// The first of the job's output folders under `out_dir` that holds a file, if any.
+fn outputs_of(out_dir: &Path, job_id: &str) -> Option<PathBuf> {
+    Folder::ALL
+        .iter()
+        .map(|kind| out_dir.join(kind).join(job_id))
+    .find(|dir| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()))
 }

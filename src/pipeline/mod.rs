@@ -8,14 +8,12 @@
 mod error;
 mod feed;
 mod job;
-mod runner;
 mod schedule;
 mod writer;
 
 pub use error::Error;
 pub use feed::{Source, fold_window};
-pub use job::PlannedJob;
-pub use runner::{JobSummary, fingerprint};
+pub use job::{JobSummary, PlannedJob, fingerprint};
 pub use schedule::{COMMIT_EVERY, ScheduleError, schedule};
 
 use std::path::{Path, PathBuf};
@@ -30,9 +28,8 @@ use crate::results::{AnomalyRecord, ResultSet};
 use crate::rule::Alert;
 use crate::state::{self, Publish, StateLock};
 use crate::store::ScanStats;
-use feed::{Feed, PendingBuckets};
+use feed::Feed;
 use job::JobRun;
-use runner::Runner;
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,26 +108,20 @@ pub fn execute(plan: Plan) -> Result<Report, Error> {
         .jobs
         .iter()
         .map(|planned| {
-            let runner = Runner::load(
-                &planned.job,
-                planned.exceptions.clone(),
+            JobRun::load(
+                planned,
                 &plan.state_dir,
                 &plan.out_dir,
                 first_now,
                 plan.history,
                 plan.relearn,
-            )?;
-            Ok(JobRun {
-                job: &planned.job,
-                runner,
-                pending: PendingBuckets::default(),
-            })
+            )
         })
         .collect::<Result<Vec<_>, state::Error>>()?;
     let executions = executions_after_last(&plan, &runs)?;
     let Some(&last_now) = executions.last() else {
         return Ok(Report {
-            jobs: runs.into_iter().map(|r| r.runner.summary).collect(),
+            jobs: runs.into_iter().map(|r| r.summary).collect(),
             scan: ScanStats::default(),
             alerts: Vec::new(),
             recovered,
@@ -149,7 +140,7 @@ pub fn execute(plan: Plan) -> Result<Report, Error> {
     drop(outputs);
     drop(lock);
     Ok(Report {
-        jobs: runs.into_iter().map(|r| r.runner.summary).collect(),
+        jobs: runs.into_iter().map(|r| r.summary).collect(),
         scan,
         alerts: all_alerts,
         recovered,
@@ -210,7 +201,7 @@ fn model_and_commit(
                         }
                     });
                     if let Some(bar) = &bar {
-                        bar.set_position(runs.iter().map(|r| r.runner.summary.buckets).sum());
+                        bar.set_position(runs.iter().map(|r| r.summary.buckets).sum());
                         bar.set_message(format!(
                             "{:.0} events/s",
                             stats.rows_in_window as f64 / started.elapsed().as_secs_f64().max(1e-3)
@@ -261,7 +252,7 @@ fn model_and_commit(
 fn executions_after_last(plan: &Plan, runs: &[JobRun]) -> Result<Vec<i64>, state::Error> {
     let latest = runs
         .iter()
-        .filter_map(|r| Some((r.runner.rule.last_execution_ms?, r.job)))
+        .filter_map(|r| Some((r.last_execution_ms()?, r.job)))
         .max_by_key(|&(last, _)| last);
     match latest {
         Some((last, _)) if plan.resume => Ok(plan
@@ -353,11 +344,13 @@ fn stage_job(
     now: i64,
     stage_dir: &Path,
 ) -> Result<StagedJob, Error> {
-    let (job, runner) = (run.job, &mut run.runner);
+    let job = run.job;
     let id = job.id();
-    let span = format!("{}-{}", runner.flushed_to_ms, runner.checkpoint_ms);
+    let state = run.state();
+    let out = run.take_unflushed();
+    let span = format!("{}-{}", out.from_ms, run.checkpoint_ms());
     let mut files = Vec::new();
-    for (folder, batch) in result_batches(&runner.records, &runner.results) {
+    for (folder, batch) in result_batches(&out.records, &out.results) {
         let prefix = folder.file_prefix();
         let relative = Path::new(folder.as_str())
             .join(id)
@@ -369,15 +362,15 @@ fn stage_job(
         files.push((publish(stage_dir, &plan.out_dir, &relative), batch));
     }
     let results_text = match plan.results_ndjson {
-        Some(_) => output::results_ndjson(&runner.records, &runner.results),
+        Some(_) => output::results_ndjson(&out.records, &out.results),
         None => String::new(),
     };
     let mut alerts_text = String::new();
-    if !runner.alerts.is_empty() {
-        let first = runner.alerts.first().map_or(now, |a| a.timestamp_ms);
+    if !out.alerts.is_empty() {
+        let first = out.alerts.first().map_or(now, |a| a.timestamp_ms);
         let name = format!("{}-{first}-{now}.parquet", Folder::Alerts.file_prefix());
         let relative = Path::new(Folder::Alerts.as_str()).join(id).join(name);
-        let documents: Vec<_> = runner
+        let documents: Vec<_> = out
             .alerts
             .iter()
             .map(|a| output::alert_document(a, &job.file, &plan.alert_target))
@@ -392,16 +385,12 @@ fn stage_job(
             alerts_text = output::alerts_ndjson(&index, &documents);
         }
     }
-    let state = runner.state(job);
-    runner.records.clear();
-    runner.results.clear();
-    runner.flushed_to_ms = runner.checkpoint_ms;
     Ok(StagedJob {
         files,
         state,
         results_text,
         alerts_text,
-        alerts: std::mem::take(&mut runner.alerts),
+        alerts: out.alerts,
     })
 }
 
@@ -449,7 +438,7 @@ fn progress_bar(plan: &Plan, runs: &[JobRun], limit: i64) -> Option<indicatif::P
     }
     let total: u64 = runs
         .iter()
-        .map(|r| ((limit - r.runner.checkpoint_ms).max(0) / r.job.span().ms()) as u64)
+        .map(|r| ((limit - r.checkpoint_ms()).max(0) / r.job.span().ms()) as u64)
         .sum();
     let bar = indicatif::ProgressBar::new(total);
     let style =

@@ -35,12 +35,3 @@ pub struct ResultSet {
     pub influencers: Vec<InfluencerResult>,
     pub model_size_stats: Vec<ModelSizeStats>,
 }
-
-impl ResultSet {
-    /// Forgets everything, once written.
-    pub fn clear(&mut self) {
-        self.buckets.clear();
-        self.influencers.clear();
-        self.model_size_stats.clear();
-    }
-}

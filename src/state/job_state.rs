@@ -8,7 +8,7 @@ use super::{Error, SnapshotProblem};
 use crate::datafeed::MAX_QUERY_DELAY;
 use crate::model::ModelSnapshot;
 use crate::model::hierarchy::LevelsSnapshot;
-use crate::results::{AnomalyRecord, BucketResult, InfluencerResult};
+use crate::results::RenormalizationWindow;
 use crate::rule::RuleState;
 
 /// The `format` value of every state file.
@@ -19,7 +19,7 @@ pub const VERSION: u32 = 2;
 /// The times a snapshot may hold, epoch ms: 1970-01-01 to 2100-01-01 UTC.
 const PLAUSIBLE_MS: std::ops::Range<i64> = 0..4_102_444_800_000;
 
-/// `<state>/<job_id>.json`.
+/// `<state>/<job_id>.json`: the job and definition its progress belongs to, then the progress.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobState {
     pub format: String,
@@ -28,6 +28,15 @@ pub struct JobState {
     /// What the model depends on in the job file (function, fields, span, model kind); a state
     /// built under another definition is refused rather than silently mixed.
     pub job_fingerprint: String,
+    /// Its fields follow the ones above in the file, as if they were the state's own.
+    #[serde(flatten)]
+    pub progress: JobProgress,
+}
+
+/// What a job carries from one execution to the next: where it stopped, its model and
+/// normalisers, what its rule remembers and the results a big change may re-score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobProgress {
     /// Start of the next bucket to model, epoch ms.
     pub checkpoint_ms: i64,
     /// Start of the first bucket that held data, epoch ms; `None` while the job has seen none.
@@ -38,18 +47,23 @@ pub struct JobState {
     /// Buckets in which the model refused new values at its memory limit, since the job started.
     pub bucket_allocation_failures: u64,
     pub rule: RuleState,
-    /// The latest version of every record still inside the renormalisation window, to re-score
-    /// after a big change.
-    pub recent_records: Vec<AnomalyRecord>,
-    /// The same for buckets scoring above 0 and for influencers; absent from snapshots written
-    /// before they were renormalised, which then start with none.
-    #[serde(default)]
-    pub recent_buckets: Vec<BucketResult>,
-    #[serde(default)]
-    pub recent_influencers: Vec<InfluencerResult>,
+    /// Its fields (`recent_records`, ...) are written beside the others.
+    #[serde(flatten)]
+    pub window: RenormalizationWindow,
 }
 
 impl JobState {
+    /// The state of `job_id` built under the job definition `job_fingerprint`.
+    pub fn new(job_id: &str, job_fingerprint: String, progress: JobProgress) -> JobState {
+        JobState {
+            format: FORMAT.to_string(),
+            version: VERSION,
+            job_id: job_id.to_string(),
+            job_fingerprint,
+            progress,
+        }
+    }
+
     /// The file of `job_id` in `dir`.
     pub fn path(dir: &Path, job_id: &str) -> PathBuf {
         dir.join(format!("{job_id}.json"))
@@ -109,10 +123,17 @@ impl JobState {
                 expected: fingerprint.to_string(),
             });
         }
-        state.check_times(span_ms)?;
+        state.progress.check_times(span_ms)?;
         Ok(state)
     }
 
+    /// The JSON text of the state.
+    pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(self)
+    }
+}
+
+impl JobProgress {
     /// Checks the times against each other, the bucket grid and [`PLAUSIBLE_MS`]: every
     /// execution leaves the checkpoint on the grid, at most a bucket and a query delay before
     /// the execution time it records.
@@ -187,7 +208,7 @@ impl JobState {
         // Held candidates are alerted later: their bucket times and spans become alert times.
         for (field, records) in [
             ("rule.candidates", &self.rule.candidates),
-            ("recent_records", &self.recent_records),
+            ("recent_records", &self.window.records),
         ] {
             if let Some(r) = records.iter().find(|r| {
                 !PLAUSIBLE_MS.contains(&r.timestamp_ms)
@@ -204,11 +225,6 @@ impl JobState {
             }
         }
         Ok(())
-    }
-
-    /// The JSON text of the state.
-    pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
-        serde_json::to_vec(self)
     }
 }
 

@@ -14,7 +14,7 @@ pub mod owner;
 pub use commit::{
     Append, Commit, Publish, append_offset, failpoint, recover, stage_dir_name, write_atomic,
 };
-pub use job_state::{FORMAT, JobState, VERSION};
+pub use job_state::{FORMAT, JobProgress, JobState, VERSION};
 pub use lock::StateLock;
 
 use std::path::PathBuf;
