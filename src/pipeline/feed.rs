@@ -12,7 +12,7 @@ use crate::jobs::Job;
 use crate::spark;
 use crate::store::{EventStore, FieldRequest, ScanStats, ScanUnit, TimeRange};
 
-use super::job::JobRun;
+use super::error::Error;
 
 /// Where bucket summaries come from.
 pub enum Source {
@@ -35,8 +35,7 @@ const MAX_DAYS_PER_READ: i64 = 7;
 /// core busy.
 const PIECES_PER_FILE: usize = 4;
 
-/// Reads the source ahead of the models: each job's folded buckets go to its own
-/// [`PendingBuckets`].
+/// Reads the source ahead of the models, a chunk at a time, for every job at once.
 pub struct Feed<'a> {
     source: &'a Source,
     /// The fields any job reads.
@@ -51,41 +50,24 @@ pub struct Feed<'a> {
     days_per_read: i64,
 }
 
-/// A job's folded buckets that its model has not taken yet, by start time.
-#[derive(Debug, Default)]
-pub struct PendingBuckets(BTreeMap<i64, BucketSummary>);
-
-impl PendingBuckets {
-    /// Takes the summary of the bucket starting at `start` (empty when it had no events).
-    pub fn take(&mut self, start: i64) -> BucketSummary {
-        self.0
-            .remove(&start)
-            .unwrap_or_else(|| BucketSummary::empty(start))
-    }
-
-    /// Drops the buckets before `start`, which the model has passed.
-    pub fn drop_before(&mut self, start: i64) {
-        self.0.retain(|&bucket, _| bucket >= start);
-    }
-
-    /// Adds a read's buckets, merging those already pending.
-    fn merge(&mut self, folded: BTreeMap<i64, BucketSummary>) {
-        merge(&mut self.0, folded);
-    }
+/// A job the feed reads for: its definition, and the start of the first bucket it still needs
+/// (its model is past everything before).
+#[derive(Debug, Clone, Copy)]
+pub struct FeedJob<'a> {
+    pub job: &'a Job,
+    pub from_ms: i64,
 }
 
+/// Each job's bucket summaries of a chunk, by job id, then by bucket start.
+pub type JobBuckets = BTreeMap<String, BTreeMap<i64, BucketSummary>>;
+
 impl<'a> Feed<'a> {
-    /// A feed for the jobs of `runs`, each needing the buckets from its checkpoint on, that
-    /// never reads past `limit`.
-    pub fn new(source: &'a Source, runs: &[JobRun], limit: i64) -> Feed<'a> {
-        let from = runs
-            .iter()
-            .map(JobRun::checkpoint_ms)
-            .min()
-            .unwrap_or(limit);
+    /// A feed for `jobs` that never reads past `limit`.
+    pub fn new(source: &'a Source, jobs: &[FeedJob], limit: i64) -> Feed<'a> {
+        let from = jobs.iter().map(|j| j.from_ms).min().unwrap_or(limit);
         Feed {
             source,
-            fields: fields_of(runs.iter().map(|r| r.job)),
+            fields: fields_of(jobs.iter().map(|j| j.job)),
             loaded_to: from,
             limit,
             stats: ScanStats::default(),
@@ -93,23 +75,21 @@ impl<'a> Feed<'a> {
         }
     }
 
-    /// Reads until everything before `until` (capped at the limit) is folded into the pending
-    /// buckets of every job of `runs`.
-    pub fn ensure(&mut self, runs: &mut [JobRun], until: i64) -> Result<(), super::error::Error> {
-        while let Some(window) = self.next_window(until) {
-            let source = self.source;
-            match source {
-                Source::Store(store) => {
-                    let chunk = self.ahead(store, runs, window).read()?;
-                    self.accept(runs, chunk);
-                }
-                Source::Spark(session) => {
-                    self.query(session, window, runs)?;
-                    self.loaded_to = window.end_ms;
-                }
-            }
-        }
-        Ok(())
+    /// Reads the next chunk needed to have everything before `until` (capped at the limit) for
+    /// `jobs`, and gives each job's buckets of it; `None` once all of that is read.
+    pub fn read_until(
+        &mut self,
+        jobs: &[FeedJob],
+        until: i64,
+    ) -> Result<Option<JobBuckets>, Error> {
+        let Some(window) = self.next_window(until) else {
+            return Ok(None);
+        };
+        let chunk = match self.source {
+            Source::Store(store) => self.ahead(store, jobs, window).read()?,
+            Source::Spark(session) => self.query(session, window, jobs)?,
+        };
+        Ok(Some(self.accept(chunk)))
     }
 
     /// The next chunk to read to have everything before `until` (capped at the limit): up to
@@ -130,30 +110,30 @@ impl<'a> Feed<'a> {
     /// The read of the chunk after everything loaded so far, to run while the models work on
     /// what is loaded. `None` when everything up to the limit is read, or when the source is
     /// Spark (its chunks are read on demand).
-    pub fn read_ahead<'f>(&'f self, runs: &[JobRun<'f>]) -> Option<ChunkRead<'f>> {
+    pub fn read_ahead<'f>(&'f self, jobs: &[FeedJob<'f>]) -> Option<ChunkRead<'f>> {
         let Source::Store(store) = self.source else {
             return None;
         };
         let window = self.next_window(self.loaded_to + 1)?;
-        Some(self.ahead(store, runs, window))
+        Some(self.ahead(store, jobs, window))
     }
 
     fn ahead<'f>(
         &'f self,
         store: &'f EventStore,
-        runs: &[JobRun<'f>],
+        jobs: &[FeedJob<'f>],
         window: TimeRange,
     ) -> ChunkRead<'f> {
         ChunkRead {
             store,
             fields: &self.fields,
             window,
-            jobs: runs.iter().map(|r| (r.job, self.fold_fields(r))).collect(),
+            jobs: jobs.iter().map(|j| (j.job, self.fold_fields(j))).collect(),
         }
     }
 
-    /// Hands a chunk read to the jobs of `runs`, each its own buckets.
-    pub fn accept(&mut self, runs: &mut [JobRun], chunk: Chunk) {
+    /// Takes a chunk read: everything before its end is read. Gives each job's buckets of it.
+    pub fn accept(&mut self, chunk: Chunk) -> JobBuckets {
         self.days_per_read = days_per_read(
             chunk.window,
             chunk.stats.row_groups_read,
@@ -161,29 +141,25 @@ impl<'a> Feed<'a> {
         );
         self.stats += chunk.stats;
         self.loaded_to = chunk.window.end_ms;
-        for (job, buckets) in chunk.buckets {
-            if let Some(run) = runs.iter_mut().find(|r| r.job.id() == job) {
-                run.pending.merge(buckets);
-            }
-        }
+        chunk.buckets
     }
 
-    /// What `run`'s job still needs folded: the buckets from its checkpoint (its model is past
-    /// everything before) up to the limit.
-    fn fold_fields(&self, run: &JobRun) -> FoldFields {
-        run.job.fold_fields(run.checkpoint_ms(), self.limit)
+    /// What `job` still needs folded: the buckets from its `from_ms` up to the limit.
+    fn fold_fields(&self, job: &FeedJob) -> FoldFields {
+        job.job.fold_fields(job.from_ms, self.limit)
     }
 
     /// Asks the Spark cluster for each job's summaries of `window`.
     fn query(
-        &mut self,
+        &self,
         session: &spark::Session,
         window: TimeRange,
-        runs: &mut [JobRun],
-    ) -> Result<(), spark::Error> {
-        for run in runs {
-            let job = run.job;
-            let mut fold = self.fold_fields(run);
+        jobs: &[FeedJob],
+    ) -> Result<Chunk, spark::Error> {
+        let mut buckets = JobBuckets::new();
+        for wanted in jobs {
+            let job = wanted.job;
+            let mut fold = self.fold_fields(wanted);
             fold.from_ms = fold.from_ms.max(window.start_ms);
             fold.to_ms = fold.to_ms.min(window.end_ms);
             if fold.from_ms >= fold.to_ms {
@@ -201,9 +177,13 @@ impl<'a> Feed<'a> {
                 seconds = started.elapsed().as_secs_f64(),
                 "spark summaries"
             );
-            run.pending.merge(summaries);
+            buckets.insert(job.id().to_string(), summaries);
         }
-        Ok(())
+        Ok(Chunk {
+            window,
+            buckets,
+            stats: ScanStats::default(),
+        })
     }
 }
 
@@ -220,7 +200,7 @@ pub struct ChunkRead<'a> {
 /// A chunk read and folded: each job's bucket summaries, by job id.
 pub struct Chunk {
     window: TimeRange,
-    buckets: Vec<(String, BTreeMap<i64, BucketSummary>)>,
+    buckets: JobBuckets,
     stats: ScanStats,
 }
 
@@ -304,7 +284,11 @@ pub fn fold_window(
             .map(|&job| (job, job.fold_fields(window.start_ms, window.end_ms)))
             .collect(),
     };
-    Ok(read.read()?.buckets.into_iter().map(|(_, b)| b).collect())
+    let mut buckets = read.read()?.buckets;
+    Ok(jobs
+        .iter()
+        .map(|job| buckets.remove(job.id()).unwrap_or_default())
+        .collect())
 }
 
 /// The days the next read should cover after one of `window` found `row_groups`, the last
@@ -338,21 +322,91 @@ fn split(unit: &ScanUnit) -> Vec<ScanUnit> {
         .collect()
 }
 
-/// Adds the buckets of `from` to `into`, merging those both have.
-fn merge(into: &mut BTreeMap<i64, BucketSummary>, from: BTreeMap<i64, BucketSummary>) {
-    for (start, summary) in from {
-        match into.get_mut(&start) {
-            Some(existing) => existing.merge(summary),
-            None => {
-                into.insert(start, summary);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::EcsEvent;
+    use crate::store::write::{WriteOptions, write_partitioned};
+
+    /// A connection at `minute` after midnight of `day`, on a Linux host.
+    fn connection(day: i64, minute: i64, port: i64, process: &str, host: &str) -> EcsEvent {
+        EcsEvent {
+            timestamp_ms: day * DAY_MS + minute * 60_000,
+            event_category: vec!["network".into()],
+            event_type: vec!["start".into()],
+            host_name: Some(host.into()),
+            host_os_type: Some("linux".into()),
+            process_name: Some(process.into()),
+            user_name: Some("root".into()),
+            destination_ip: Some("203.0.113.7".into()),
+            destination_port: Some(port),
+            ..EcsEvent::default()
+        }
+    }
+
+    #[test]
+    fn the_feed_reads_a_store_into_each_jobs_buckets_without_a_model() {
+        let day = 20_000;
+        let dir = tempfile::tempdir().unwrap();
+        let mut jenkins = connection(day, 4, 80, "curl", "web-1");
+        jenkins.user_name = Some("jenkins".into());
+        let events = [
+            connection(day, 1, 22, "sshd", "web-1"),
+            connection(day, 2, 22, "sshd", "web-2"),
+            connection(day, 3, 4444, "nc", "web-1"),
+            jenkins,
+            connection(day, 61, 22, "sshd", "web-1"),
+        ];
+        write_partitioned(dir.path(), &events, &WriteOptions::default()).unwrap();
+        let source = Source::Store(EventStore::open(dir.path().to_str().unwrap()).unwrap());
+        let shipped = crate::jobs::embedded().unwrap();
+        let jobs: Vec<FeedJob> = shipped
+            .iter()
+            .map(|job| FeedJob {
+                job,
+                from_ms: day * DAY_MS,
+            })
+            .collect();
+        let limit = day * DAY_MS + 2 * 3_600_000;
+        let mut feed = Feed::new(&source, &jobs, limit);
+        let mut read = JobBuckets::new();
+        while let Some(buckets) = feed.read_until(&jobs, limit).unwrap() {
+            for (job, folded) in buckets {
+                read.entry(job).or_default().extend(folded);
+            }
+        }
+        assert_eq!(feed.loaded_to, limit);
+        assert_eq!(feed.stats.rows_in_window, 5);
+        // Each job's buckets by its by-field: the 15-minute buckets that held events, without
+        // the datafeed's excluded user.
+        let by_values = |job: &str| -> Vec<(i64, u64, Vec<String>)> {
+            read[job]
+                .values()
+                .map(|b| {
+                    let values = b.values.keys().map(|k| k.by.clone()).collect();
+                    (b.start_ms - day * DAY_MS, b.event_count, values)
+                })
+                .collect()
+        };
+        assert_eq!(
+            by_values("v3_linux_anomalous_network_port_activity"),
+            [
+                (0, 3, vec!["22".to_string(), "4444".to_string()]),
+                (3_600_000, 1, vec!["22".to_string()]),
+            ]
+        );
+        assert_eq!(
+            by_values("v3_linux_anomalous_network_activity"),
+            [
+                (0, 3, vec!["nc".to_string(), "sshd".to_string()]),
+                (3_600_000, 1, vec!["sshd".to_string()]),
+            ]
+        );
+        let port = &read["v3_linux_anomalous_network_port_activity"][&(day * DAY_MS)];
+        let ssh = port.values.values().next().unwrap();
+        assert_eq!(ssh.event_count, 2);
+        assert_eq!(ssh.hosts.len(), 2);
+    }
 
     fn days(start_day: i64, end_day: i64) -> TimeRange {
         TimeRange {

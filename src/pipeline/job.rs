@@ -1,9 +1,11 @@
 //! One job of a plan, and the same job while the plan executes: each value carries everything
 //! of its job, so no list is matched to another by position.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::bucket::BucketSummary;
 use crate::exceptions::Exceptions;
 use crate::jobs::Job;
 use crate::model::hierarchy::Levels;
@@ -14,8 +16,6 @@ use crate::results::{
 };
 use crate::rule::{Alert, RuleState, evaluate};
 use crate::state::{Error as StateError, JobProgress, JobState, SnapshotProblem};
-
-use super::feed::PendingBuckets;
 
 /// A job of a plan, with its checked exception lists.
 #[derive(Debug, Clone)]
@@ -65,9 +65,40 @@ pub(super) struct JobRun<'a> {
     /// data exists does not learn from a run of empty buckets.
     first_bucket_ms: Option<i64>,
     rule: RuleState,
-    pub pending: PendingBuckets,
+    /// The buckets the feed read ahead of the model.
+    pending: PendingBuckets,
     unflushed: Unflushed,
     pub summary: JobSummary,
+}
+
+/// A job's folded buckets that its model has not taken yet, by start time.
+#[derive(Debug, Default)]
+struct PendingBuckets(BTreeMap<i64, BucketSummary>);
+
+impl PendingBuckets {
+    /// Takes the summary of the bucket starting at `start` (empty when it had no events).
+    fn take(&mut self, start: i64) -> BucketSummary {
+        self.0
+            .remove(&start)
+            .unwrap_or_else(|| BucketSummary::empty(start))
+    }
+
+    /// Drops the buckets before `start`, which the model has passed.
+    fn drop_before(&mut self, start: i64) {
+        self.0.retain(|&bucket, _| bucket >= start);
+    }
+
+    /// Adds a read's buckets, merging those already pending.
+    fn merge(&mut self, folded: BTreeMap<i64, BucketSummary>) {
+        for (start, summary) in folded {
+            match self.0.get_mut(&start) {
+                Some(existing) => existing.merge(summary),
+                None => {
+                    self.0.insert(start, summary);
+                }
+            }
+        }
+    }
 }
 
 /// What the model depends on in a job file; a state built under another definition is refused.
@@ -207,6 +238,11 @@ impl<'a> JobRun<'a> {
     /// When the job's rule last ran, epoch ms, if ever.
     pub fn last_execution_ms(&self) -> Option<i64> {
         self.rule.last_execution_ms
+    }
+
+    /// Adds buckets the feed read for the job, merging those it read before.
+    pub fn add_buckets(&mut self, folded: BTreeMap<i64, BucketSummary>) {
+        self.pending.merge(folded);
     }
 
     /// End (exclusive) of the job's complete buckets at `now`: a bucket is complete once it

@@ -28,7 +28,7 @@ use crate::results::{AnomalyRecord, ResultSet};
 use crate::rule::Alert;
 use crate::state::{self, Publish, StateLock};
 use crate::store::ScanStats;
-use feed::Feed;
+use feed::{Feed, FeedJob, JobBuckets};
 use job::JobRun;
 
 /// How progress is shown.
@@ -159,7 +159,7 @@ fn model_and_commit(
     staging: &Path,
     writer: &writer::Writer,
 ) -> Result<(ScanStats, Vec<Alert>), Error> {
-    let mut feed = Feed::new(&plan.source, runs, limit);
+    let mut feed = Feed::new(&plan.source, &feed_jobs(runs), limit);
     let bar = progress_bar(plan, runs, limit);
     let mut all_alerts = Vec::new();
     let started = Instant::now();
@@ -174,7 +174,10 @@ fn model_and_commit(
     let mut done = 0;
     while done < executions.len() {
         let needed = until(runs, executions[done]);
-        feed.ensure(runs, needed)?;
+        let jobs = feed_jobs(runs);
+        while let Some(buckets) = feed.read_until(&jobs, needed)? {
+            hand_out(runs, buckets);
+        }
         // The executions whose buckets are all read run while the next chunk is read.
         let ready = executions[done..]
             .iter()
@@ -184,7 +187,7 @@ fn model_and_commit(
         // The next chunk is read on this thread while the jobs model on the others: a job's
         // buckets are modelled in order, so each job is one task, and a thread done with its
         // job helps with the read's pieces.
-        let read = feed.read_ahead(runs);
+        let read = feed.read_ahead(&jobs);
         let stats = &feed.stats;
         let (chunk, modelled) = rayon::join(
             || read.map(|read| read.read()),
@@ -236,7 +239,7 @@ fn model_and_commit(
         let chunk = chunk.transpose()?;
         modelled?;
         if let Some(chunk) = chunk {
-            feed.accept(runs, chunk);
+            hand_out(runs, feed.accept(chunk));
         }
         done += ready;
     }
@@ -244,6 +247,25 @@ fn model_and_commit(
         bar.finish_and_clear();
     }
     Ok((feed.stats, all_alerts))
+}
+
+/// What the feed reads for each job of `runs`: the buckets from its checkpoint on.
+fn feed_jobs<'a>(runs: &[JobRun<'a>]) -> Vec<FeedJob<'a>> {
+    runs.iter()
+        .map(|r| FeedJob {
+            job: r.job,
+            from_ms: r.checkpoint_ms(),
+        })
+        .collect()
+}
+
+/// Hands each job of `runs` its buckets of a chunk.
+fn hand_out(runs: &mut [JobRun], mut buckets: JobBuckets) {
+    for run in runs {
+        if let Some(folded) = buckets.remove(run.job.id()) {
+            run.add_buckets(folded);
+        }
+    }
 }
 
 /// The plan's executions that come after every job's last one. An execution before a job's last
