@@ -128,7 +128,13 @@ impl<'a> Feed<'a> {
             store,
             fields: &self.fields,
             window,
-            jobs: jobs.iter().map(|j| (j.job, self.fold_fields(j))).collect(),
+            jobs: jobs
+                .iter()
+                .map(|j| Folding {
+                    job: j.job,
+                    fields: self.fold_fields(j),
+                })
+                .collect(),
         }
     }
 
@@ -193,8 +199,19 @@ pub struct ChunkRead<'a> {
     store: &'a EventStore,
     fields: &'a [FieldRequest],
     window: TimeRange,
-    /// Each job and what it folds.
-    jobs: Vec<(&'a Job, FoldFields)>,
+    jobs: Vec<Folding<'a>>,
+}
+
+/// A job a read folds for, and what it folds.
+struct Folding<'a> {
+    job: &'a Job,
+    fields: FoldFields,
+}
+
+/// One job's fold of the pieces a thread took.
+struct JobFold<'r> {
+    of: &'r Folding<'r>,
+    fold: PartialFold,
 }
 
 /// A chunk read and folded: each job's bucket summaries, by job id.
@@ -210,10 +227,10 @@ impl ChunkRead<'_> {
         let (units, mut stats) = self.store.plan(self.window)?;
         let pieces: Vec<ScanUnit> = units.iter().flat_map(split).collect();
         let empty = || {
-            let folds = self
-                .jobs
-                .iter()
-                .map(|(_, f)| PartialFold::new(&f.influencers));
+            let folds = self.jobs.iter().map(|of| JobFold {
+                of,
+                fold: PartialFold::new(&of.fields.influencers),
+            });
             (folds.collect::<Vec<_>>(), ScanStats::default())
         };
         // Each thread folds the pieces it takes into its own folds; only those are merged.
@@ -223,28 +240,27 @@ impl ChunkRead<'_> {
                 let frame = unit.read(self.fields)?;
                 // Jobs share the tests their datafeeds have in common.
                 let mut tests = FrameTests::new(&frame);
-                for ((job, fields), fold) in self.jobs.iter().zip(folds.iter_mut()) {
-                    let rows = job.datafeed.select_with(&mut tests);
-                    fold_frame(&frame, &rows, fields, fold);
+                for JobFold { of, fold } in &mut folds {
+                    let rows = of.job.datafeed.select_with(&mut tests);
+                    fold_frame(&frame, &rows, &of.fields, fold);
                 }
                 stats += frame.stats;
                 Ok((folds, stats))
             })
             .try_reduce(empty, |(mut a, mut sa), (b, sb)| {
+                // Both are made by `empty`: the same jobs in the same order.
                 a.par_iter_mut()
                     .zip(b)
-                    .for_each(|(mine, theirs)| mine.merge(theirs));
+                    .for_each(|(mine, theirs)| mine.fold.merge(theirs.fold));
                 sa += sb;
                 Ok((a, sa))
             })?;
         stats += read_stats;
         Ok(Chunk {
             window: self.window,
-            buckets: self
-                .jobs
-                .par_iter()
-                .zip(folded)
-                .map(|((job, _), fold)| (job.id().to_string(), fold.summaries()))
+            buckets: folded
+                .into_par_iter()
+                .map(|f| (f.of.job.id().to_string(), f.fold.summaries()))
                 .collect(),
             stats,
         })
@@ -281,7 +297,10 @@ pub fn fold_window(
         window,
         jobs: jobs
             .iter()
-            .map(|&job| (job, job.fold_fields(window.start_ms, window.end_ms)))
+            .map(|&job| Folding {
+                job,
+                fields: job.fold_fields(window.start_ms, window.end_ms),
+            })
             .collect(),
     };
     let mut buckets = read.read()?.buckets;
