@@ -369,5 +369,5 @@ fn outputs_of(out_dir: &Path, job_id: &str) -> Option<PathBuf> {
     Folder::ALL
         .iter()
         .map(|kind| out_dir.join(kind).join(job_id))
-    .find(|dir| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()))
+        .find(|dir| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()))
 }
