@@ -18,26 +18,9 @@ use serde_json::{Map, Value};
 use super::arrays::{json_list, json_struct, time};
 use super::document::json_type;
 use super::json_columns::batch_from_json;
-use super::kibana::{KEYS, Key, flatten};
+use super::kibana::{KEYS, Key, Kind, flatten};
 use super::records::RECORD;
 use crate::results::ALERT_FIELDS;
-
-/// The column type of an alert key in the alerts file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Kind {
-    Text,
-    Texts,
-    Time,
-    Long,
-    Double,
-    Flag,
-    /// `kibana.alert.ancestors`.
-    Ancestors,
-    /// `kibana.alert.rule.threat`.
-    Threat,
-    /// An object kept whole, as JSON text.
-    Json,
-}
 
 impl Kind {
     fn data_type(self) -> DataType {

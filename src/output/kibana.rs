@@ -14,7 +14,6 @@ use chrono::{DateTime, SecondsFormat};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use super::alerts::Kind;
 use super::document::document;
 use super::records::RECORD;
 use crate::jobs::JobFile;
@@ -101,6 +100,23 @@ pub fn alert_document(alert: &Alert, job: &JobFile, target: &AlertTarget) -> Map
         }
     }
     doc
+}
+
+/// The column type of an alert key in the alerts file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    Text,
+    Texts,
+    Time,
+    Long,
+    Double,
+    Flag,
+    /// `kibana.alert.ancestors`.
+    Ancestors,
+    /// `kibana.alert.rule.threat`.
+    Threat,
+    /// An object kept whole, as JSON text.
+    Json,
 }
 
 /// A key, or keys, of the alert document, in the alerts file's column order: the one list both
