@@ -9,7 +9,7 @@ use arrow::array::Int64Array;
 use divan::Bencher;
 use netrare::bucket::{PartialFold, fold_frame};
 use netrare::jobs::{self, Job};
-use netrare::store::{Column, EventFrame, ScanStats};
+use netrare::store::{Column, EventFrame, ScanStats, TimeRange};
 
 const ROWS: usize = 100_000;
 const HOSTS: usize = 300;
@@ -126,12 +126,15 @@ fn fold(bencher: Bencher, job_id: &str) {
         panic!("no shipped job {job_id}")
     };
     let rows: Vec<u32> = (0..ROWS as u32).collect();
-    let fields = job.fold_fields(i64::MIN, i64::MAX);
+    let window = TimeRange {
+        start_ms: i64::MIN,
+        end_ms: i64::MAX,
+    };
     bencher
         .counter(divan::counter::ItemsCount::new(ROWS))
         .bench_local(|| {
-            let mut fold = PartialFold::new(&fields.influencers);
-            fold_frame(&frame, &rows, &fields, &mut fold);
+            let mut fold = PartialFold::new(&job.fold.influencers);
+            fold_frame(&frame, &rows, &job.fold, window, &mut fold);
             fold.summaries()
         });
 }

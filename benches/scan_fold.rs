@@ -68,7 +68,7 @@ fn run(args: &[String]) -> Result<String, String> {
         .iter()
         .zip(rows.iter().zip(&events))
         .map(|(job, (rows, events))| {
-            let name = match job.file.job.by_field_name.as_str() {
+            let name = match job.fold.by_field.as_str() {
                 "destination.port" => "port",
                 _ => "process",
             };

@@ -6,28 +6,31 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::config::BucketSpan;
 use super::partial::PartialFold;
-use crate::store::{Column, EventFrame, KeywordLists, Keywords, ValueRef};
+use crate::store::{Column, EventFrame, KeywordLists, Keywords, TimeRange, ValueRef};
 
-/// What a job folds: its by-field, partition field and influencers, and the window of buckets
-/// it still needs.
-#[derive(Debug, Clone)]
+/// What a job folds: its bucket span, by-field, partition field and influencers. A job holds
+/// it from its load; each fold gives the window of buckets it still needs beside it.
+#[derive(Debug, Clone, PartialEq)]
 pub struct FoldFields {
     pub span: BucketSpan,
     pub by_field: String,
     pub partition_field: Option<String>,
     pub influencers: Vec<String>,
-    /// Events before this time (epoch ms) are ignored: their buckets are already modelled.
-    pub from_ms: i64,
-    /// Events at or after this time are ignored: their buckets are not complete.
-    pub to_ms: i64,
 }
 
 /// Folds the `rows` of `frame` (as selected by the datafeed) into a [`PartialFold`] of the job.
-/// Rows without a by-field value are skipped, as Elastic skips documents missing the by field.
+/// Rows without a by-field value are skipped, as Elastic skips documents missing the by field;
+/// so are rows outside `window` (their buckets are modelled already, or not complete).
 ///
 /// Values are folded as per-frame codes (see [`Coded`]): a row costs a few integer hash
 /// lookups, and each distinct value is copied out once per frame.
-pub fn fold_frame(frame: &EventFrame, rows: &[u32], fields: &FoldFields, into: &mut PartialFold) {
+pub fn fold_frame(
+    frame: &EventFrame,
+    rows: &[u32],
+    fields: &FoldFields,
+    window: TimeRange,
+    into: &mut PartialFold,
+) {
     let Some(by) = frame.columns.get(&fields.by_field).map(Coded::new) else {
         return;
     };
@@ -64,7 +67,7 @@ pub fn fold_frame(frame: &EventFrame, rows: &[u32], fields: &FoldFields, into: &
     let mut grouped: Vec<(u32, u32)> = Vec::with_capacity(rows.len());
     for &row in rows {
         let t = frame.timestamps[row as usize];
-        if t < fields.from_ms || t >= fields.to_ms {
+        if !window.contains(t) {
             continue;
         }
         let Some(by_code) = by.first(row as usize) else {
@@ -437,7 +440,7 @@ mod tests {
 
     fn fold(frame: &EventFrame, rows: &[u32]) -> PartialFold {
         let mut fold = PartialFold::new(&fields().influencers);
-        fold_frame(frame, rows, &fields(), &mut fold);
+        fold_frame(frame, rows, &fields(), ALL_TIME, &mut fold);
         fold
     }
 
@@ -447,10 +450,13 @@ mod tests {
             by_field: "destination.port".into(),
             partition_field: None,
             influencers: vec!["host.name".into(), "process.name".into()],
-            from_ms: 0,
-            to_ms: i64::MAX,
         }
     }
+
+    const ALL_TIME: TimeRange = TimeRange {
+        start_ms: 0,
+        end_ms: i64::MAX,
+    };
 
     #[test]
     fn folds_presence_counts_hosts_and_influencers_per_epoch_aligned_bucket() {
@@ -509,7 +515,7 @@ mod tests {
             let mut right = fold(&whole_frame, b);
             right.merge(fold(&whole_frame, a));
             let mut sequential = fold(&whole_frame, a);
-            fold_frame(&whole_frame, b, &fields(), &mut sequential);
+            fold_frame(&whole_frame, b, &fields(), ALL_TIME, &mut sequential);
             assert_eq!(
                 sequential.summaries(),
                 whole,
@@ -538,7 +544,7 @@ mod tests {
             ..fields()
         };
         let mut fold = PartialFold::new(&fields.influencers);
-        fold_frame(&frame(&rows), &all, &fields, &mut fold);
+        fold_frame(&frame(&rows), &all, &fields, ALL_TIME, &mut fold);
         let buckets = fold.summaries();
         for (process, host) in [("ssh", "a"), ("scp", "b"), ("nc", "a")] {
             let value = &buckets[&0].values[&SeriesKey {

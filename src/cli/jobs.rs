@@ -6,6 +6,7 @@ use super::exit::Failure;
 use super::parse::parse_time;
 use super::settings::Settings;
 use crate::spark::{SourceSchema, source_view, summary_query};
+use crate::store::TimeRange;
 
 /// Job definitions.
 #[derive(Debug, clap::Subcommand)]
@@ -84,7 +85,10 @@ pub fn run(command: &Command, settings: &Settings) -> Result<(), Failure> {
                 let from = from.map_or(0, |t| t.timestamp_millis());
                 let to = to.unwrap_or_else(Utc::now).timestamp_millis();
                 let span = job.span();
-                let fold = job.fold_fields(span.bucket_start(from), span.bucket_start(to));
+                let window = TimeRange {
+                    start_ms: span.bucket_start(from),
+                    end_ms: span.bucket_start(to),
+                };
                 let schema = SourceSchema::flat(&job.fields());
                 let source = settings.spark.source.as_deref().unwrap_or(&settings.store);
                 if let Some(view) = source_view(source) {
@@ -92,7 +96,7 @@ pub fn run(command: &Command, settings: &Settings) -> Result<(), Failure> {
                 }
                 // The job loaded, so its query compiled, and the schema holds every field it
                 // reads: only a bug makes the SQL fail.
-                let query = summary_query(source, &job.file.datafeed.query, &fold, &schema)
+                let query = summary_query(source, job.datafeed.query(), &job.fold, window, &schema)
                     .map_err(Failure::internal)?;
                 outln!("{};", query.trim_end());
             }

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::time::Duration;
 
 use ipnet::IpNet;
 
@@ -22,9 +23,11 @@ pub enum Error {
     NoField { clause: &'static str },
 }
 
-/// A compiled datafeed query.
+/// A compiled datafeed query, with the table it came from: its query delay, and the query as
+/// written for the engines that compile it themselves (Spark).
 #[derive(Debug, Clone)]
 pub struct Datafeed {
+    config: DatafeedConfig,
     fields: Vec<String>,
     root: Node,
 }
@@ -80,7 +83,21 @@ impl Datafeed {
     pub fn new(config: &DatafeedConfig) -> Result<Datafeed, Error> {
         let mut fields = Vec::new();
         let root = compile_bool(&config.query, &mut fields)?;
-        Ok(Datafeed { fields, root })
+        Ok(Datafeed {
+            config: config.clone(),
+            fields,
+            root,
+        })
+    }
+
+    /// The query as the job file writes it.
+    pub fn query(&self) -> &BoolQuery {
+        &self.config.query
+    }
+
+    /// How long after a bucket ends before it is complete.
+    pub fn query_delay(&self) -> Duration {
+        self.config.query_delay
     }
 
     /// The ECS fields the query reads.

@@ -185,8 +185,10 @@ pub struct Job {
     pub path: PathBuf,
     /// What the file says.
     pub file: JobFile,
-    /// The compiled datafeed query.
+    /// The compiled query, and the delay before a bucket is complete.
     pub datafeed: Datafeed,
+    /// What the bucket stage folds by.
+    pub fold: FoldFields,
     /// The rule's lookback (`from = "now-45m"`).
     pub lookback: Duration,
 }
@@ -251,10 +253,17 @@ impl Job {
         let lookback = file.rule.lookback().map_err(|e| invalid("rule.from", e))?;
         let datafeed =
             Datafeed::new(&file.datafeed).map_err(|e| invalid("datafeed.query", e.to_string()))?;
+        let fold = FoldFields {
+            span: job.bucket_span,
+            by_field: job.by_field_name.clone(),
+            partition_field: job.partition_field_name.clone(),
+            influencers: job.influencers.clone(),
+        };
         Ok(Job {
             path: path.to_path_buf(),
             file,
             datafeed,
+            fold,
             lookback,
         })
     }
@@ -266,20 +275,7 @@ impl Job {
 
     /// The bucket span.
     pub fn span(&self) -> BucketSpan {
-        self.file.job.bucket_span
-    }
-
-    /// What the fold needs from the job, for the buckets in `[from_ms, to_ms)`.
-    pub fn fold_fields(&self, from_ms: i64, to_ms: i64) -> FoldFields {
-        let job = &self.file.job;
-        FoldFields {
-            span: self.span(),
-            by_field: job.by_field_name.clone(),
-            partition_field: job.partition_field_name.clone(),
-            influencers: job.influencers.clone(),
-            from_ms,
-            to_ms,
-        }
+        self.fold.span
     }
 
     /// What the model needs from the job.
@@ -293,11 +289,11 @@ impl Job {
 
     /// Every field the job reads: datafeed fields, by, partition and influencer fields.
     pub fn fields(&self) -> Vec<String> {
-        let job = &self.file.job;
+        let fold = &self.fold;
         let mut fields: Vec<String> = self.datafeed.fields().to_vec();
-        let extra = std::iter::once(&job.by_field_name)
-            .chain(job.partition_field_name.iter())
-            .chain(job.influencers.iter());
+        let extra = std::iter::once(&fold.by_field)
+            .chain(fold.partition_field.iter())
+            .chain(fold.influencers.iter());
         for field in extra.chain(std::iter::once(&"host.name".to_string())) {
             if !fields.contains(field) {
                 fields.push(field.clone());

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
-use crate::bucket::{BucketSummary, FoldFields, PartialFold, fold_frame};
+use crate::bucket::{BucketSummary, PartialFold, fold_frame};
 use crate::datafeed::FrameTests;
 use crate::jobs::Job;
 use crate::spark;
@@ -132,7 +132,7 @@ impl<'a> Feed<'a> {
                 .iter()
                 .map(|j| Folding {
                     job: j.job,
-                    fields: self.fold_fields(j),
+                    window: self.still_needed(j),
                 })
                 .collect(),
         }
@@ -151,8 +151,11 @@ impl<'a> Feed<'a> {
     }
 
     /// What `job` still needs folded: the buckets from its `from_ms` up to the limit.
-    fn fold_fields(&self, job: &FeedJob) -> FoldFields {
-        job.job.fold_fields(job.from_ms, self.limit)
+    fn still_needed(&self, job: &FeedJob) -> TimeRange {
+        TimeRange {
+            start_ms: job.from_ms,
+            end_ms: self.limit,
+        }
     }
 
     /// Asks the Spark cluster for each job's summaries of `window`.
@@ -165,19 +168,19 @@ impl<'a> Feed<'a> {
         let mut buckets = JobBuckets::new();
         for wanted in jobs {
             let job = wanted.job;
-            let mut fold = self.fold_fields(wanted);
-            fold.from_ms = fold.from_ms.max(window.start_ms);
-            fold.to_ms = fold.to_ms.min(window.end_ms);
-            if fold.from_ms >= fold.to_ms {
+            let mut needed = self.still_needed(wanted);
+            needed.start_ms = needed.start_ms.max(window.start_ms);
+            needed.end_ms = needed.end_ms.min(window.end_ms);
+            if needed.start_ms >= needed.end_ms {
                 continue;
             }
             let started = std::time::Instant::now();
             let bytes_before = session.bytes_received();
-            let summaries = session.fold(&job.file.datafeed.query, &fold)?;
+            let summaries = session.fold(job.datafeed.query(), &job.fold, needed)?;
             tracing::info!(
                 job = job.id(),
-                from_ms = fold.from_ms,
-                to_ms = fold.to_ms,
+                from_ms = needed.start_ms,
+                to_ms = needed.end_ms,
                 rows = summaries.values().map(|b| b.values.len()).sum::<usize>(),
                 bytes = session.bytes_received() - bytes_before,
                 seconds = started.elapsed().as_secs_f64(),
@@ -202,10 +205,10 @@ pub struct ChunkRead<'a> {
     jobs: Vec<Folding<'a>>,
 }
 
-/// A job a read folds for, and what it folds.
+/// A job a read folds for, and the window it still needs.
 struct Folding<'a> {
     job: &'a Job,
-    fields: FoldFields,
+    window: TimeRange,
 }
 
 /// One job's fold of the pieces a thread took.
@@ -229,7 +232,7 @@ impl ChunkRead<'_> {
         let empty = || {
             let folds = self.jobs.iter().map(|of| JobFold {
                 of,
-                fold: PartialFold::new(&of.fields.influencers),
+                fold: PartialFold::new(&of.job.fold.influencers),
             });
             (folds.collect::<Vec<_>>(), ScanStats::default())
         };
@@ -242,7 +245,7 @@ impl ChunkRead<'_> {
                 let mut tests = FrameTests::new(&frame);
                 for JobFold { of, fold } in &mut folds {
                     let rows = of.job.datafeed.select_with(&mut tests);
-                    fold_frame(&frame, &rows, &of.fields, fold);
+                    fold_frame(&frame, &rows, &of.job.fold, of.window, fold);
                 }
                 stats += frame.stats;
                 Ok((folds, stats))
@@ -272,7 +275,7 @@ fn fields_of<'a>(jobs: impl Iterator<Item = &'a Job>) -> Vec<FieldRequest> {
     let mut fields: Vec<FieldRequest> = Vec::new();
     for job in jobs {
         for name in job.fields() {
-            let required = name == job.file.job.by_field_name;
+            let required = name == job.fold.by_field;
             match fields.iter_mut().find(|f| f.name == name) {
                 Some(f) => f.required |= required,
                 None => fields.push(FieldRequest { name, required }),
@@ -295,13 +298,7 @@ pub fn fold_window(
         store,
         fields: &fields,
         window,
-        jobs: jobs
-            .iter()
-            .map(|&job| Folding {
-                job,
-                fields: job.fold_fields(window.start_ms, window.end_ms),
-            })
-            .collect(),
+        jobs: jobs.iter().map(|&job| Folding { job, window }).collect(),
     };
     let mut buckets = read.read()?.buckets;
     Ok(jobs

@@ -14,6 +14,7 @@ use super::columns::{ColumnType, SourceColumn, SourceSchema};
 use super::{Error, decode, from_clause, source_view, summary_query};
 use crate::bucket::{BucketSummary, FoldFields};
 use crate::datafeed::BoolQuery;
+use crate::store::TimeRange;
 
 /// A connected Spark Connect session reading one source.
 pub struct Session {
@@ -73,14 +74,14 @@ impl Session {
         })
     }
 
-    /// The summaries of the buckets in `[fold.from_ms, fold.to_ms)` of the events `datafeed`
-    /// selects.
+    /// The summaries of the buckets in `window` of the events `datafeed` selects.
     pub fn fold(
         &self,
         datafeed: &BoolQuery,
         fold: &FoldFields,
+        window: TimeRange,
     ) -> Result<BTreeMap<i64, BucketSummary>, Error> {
-        let sql = summary_query(&self.source, datafeed, fold, &self.schema)?;
+        let sql = summary_query(&self.source, datafeed, fold, window, &self.schema)?;
         let failed = |e: spark_connect::SparkError| Error::Query {
             remote: self.remote.clone(),
             reason: e.to_string(),

@@ -77,6 +77,7 @@ impl Session {
         &self,
         _datafeed: &crate::datafeed::BoolQuery,
         _fold: &crate::bucket::FoldFields,
+        _window: crate::store::TimeRange,
     ) -> Result<std::collections::BTreeMap<i64, crate::bucket::BucketSummary>, Error> {
         match self._never {}
     }

@@ -6,7 +6,7 @@ use super::columns::{MissingColumn, SourceSchema, literal, reference};
 use super::predicate;
 use crate::bucket::{FoldFields, MAX_INFLUENCER_VALUES};
 use crate::datafeed::BoolQuery;
-use crate::store::FieldKind;
+use crate::store::{FieldKind, TimeRange};
 
 /// The version of the summary contract the query produces and the decoder reads.
 pub const SUMMARY_VERSION: i32 = 1;
@@ -56,14 +56,16 @@ pub fn source_view(source: &str) -> Option<String> {
 }
 
 /// The query folding the events of `source` selected by `datafeed` into the summaries of the
-/// buckets in `[fold.from_ms, fold.to_ms)`.
+/// buckets in `window`.
 pub fn summary_query(
     source: &str,
     datafeed: &BoolQuery,
     fold: &FoldFields,
+    window: TimeRange,
     schema: &SourceSchema,
 ) -> Result<String, Error> {
-    let (ts_ms, window) = schema.timestamp(fold.from_ms, fold.to_ms)?;
+    let TimeRange { start_ms, end_ms } = window;
+    let (ts_ms, window) = schema.timestamp(start_ms, end_ms)?;
     let selection = predicate::compile(datafeed, schema)?;
     let by = as_string(
         &fold.by_field,
@@ -145,8 +147,8 @@ pub fn summary_query(
          SELECT\n  {summary}\nFROM (\n  SELECT\n    {grouped}\n  FROM (\n    SELECT\n      {projected}\n    \
          FROM {source}\n    WHERE {window}\n      AND {selection}\n  )\n  \
          WHERE by_value IS NOT NULL{has_partition}\n  GROUP BY 1, 2, 3\n)\n",
-        from = fold.from_ms,
-        to = fold.to_ms,
+        from = start_ms,
+        to = end_ms,
         summary = summary.join(",\n  "),
         grouped = grouped.join(",\n    "),
         projected = projected.join(",\n      "),
@@ -186,10 +188,13 @@ mod tests {
             by_field: "destination.port".into(),
             partition_field: partition.map(String::from),
             influencers: vec!["host.name".into(), "event.category".into()],
-            from_ms: 900_000,
-            to_ms: 1_800_000,
         }
     }
+
+    const WINDOW: TimeRange = TimeRange {
+        start_ms: 900_000,
+        end_ms: 1_800_000,
+    };
 
     fn schema() -> SourceSchema {
         SourceSchema::flat(
@@ -205,8 +210,14 @@ mod tests {
 
     #[test]
     fn groups_by_bucket_partition_and_by_value_with_capped_influencers() {
-        let sql = summary_query("events", &BoolQuery::default(), &fold(None), &schema())
-            .expect("compiles");
+        let sql = summary_query(
+            "events",
+            &BoolQuery::default(),
+            &fold(None),
+            WINDOW,
+            &schema(),
+        )
+        .expect("compiles");
         for part in [
             "ts_ms - pmod(ts_ms, 900000) AS bucket_start_ms",
             "CAST(CASE WHEN try_cast(`destination.port` AS BIGINT) BETWEEN 0 AND 65535",
@@ -228,6 +239,7 @@ mod tests {
             "events",
             &BoolQuery::default(),
             &fold(Some("process.name")),
+            WINDOW,
             &schema(),
         )
         .expect("compiles");
@@ -236,6 +248,7 @@ mod tests {
             "events",
             &BoolQuery::default(),
             &fold(Some("user.name")),
+            WINDOW,
             &schema(),
         )
         .expect_err("no such column");
