@@ -172,7 +172,7 @@ fn print(evaluation: &Evaluation, jobs: &[Job]) {
             .iter()
             .filter_map(|(_, evals)| evals.get(j))
             .collect();
-        outln!("\n{} (rare {})", job.id(), job.file.job.by_field_name);
+        outln!("\n{} (rare {})", job.id(), job.model.by_field_name);
         row(
             "",
             evaluation.models.iter().map(|(kind, _)| model_name(*kind)),

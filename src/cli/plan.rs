@@ -83,7 +83,7 @@ fn planned_jobs(source: &JobsSource, jobs: Vec<Job>) -> Result<Vec<PlannedJob>, 
     jobs.into_iter()
         .map(|job| {
             let exceptions = match source.exceptions_dir() {
-                Some(dir) => Exceptions::load(dir, &job.file.rule.exceptions)
+                Some(dir) => Exceptions::load(dir, &job.rule.config.exceptions)
                     .with_context(|| format!("exception lists of job {}", job.id()))?,
                 None => Exceptions::default(),
             };

@@ -112,10 +112,7 @@ fn midnight(ms: i64, days_after: u64) -> Result<DateTime<Utc>, Error> {
 fn with_model(jobs: &[Job], kind: ModelKind) -> Vec<Job> {
     jobs.iter()
         .cloned()
-        .map(|mut job| {
-            job.file.model.kind = kind;
-            job
-        })
+        .map(|job| job.with_model(kind))
         .collect()
 }
 
@@ -136,7 +133,7 @@ fn score(
     let records = read_records(&out_dir.join(Folder::Anomalies).join(job.id()))?;
     let under_test = JobUnderTest {
         job_id: job.id().to_string(),
-        by_field_name: job.file.job.by_field_name.clone(),
+        by_field_name: job.model.by_field_name.clone(),
         bucket_span_ms: job.span().ms(),
     };
     Ok(evaluate_job(

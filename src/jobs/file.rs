@@ -3,14 +3,14 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::bucket::{BucketSpan, FoldFields};
 use crate::datafeed::{Datafeed, DatafeedConfig, MAX_QUERY_DELAY};
-use crate::model::{ModelConfig, ModelParams};
-use crate::rule::{KibanaRuleConfig, RuleConfig};
+use crate::model::{ModelConfig, ModelKind, ModelParams};
+use crate::results::JobModel;
+use crate::rule::{KibanaRuleConfig, Rule, RuleConfig};
 
 /// A job file that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -189,8 +189,10 @@ pub struct Job {
     pub datafeed: Datafeed,
     /// What the bucket stage folds by.
     pub fold: FoldFields,
-    /// The rule's lookback (`from = "now-45m"`).
-    pub lookback: Duration,
+    /// What the model and its results take.
+    pub model: JobModel,
+    /// The rule and its lookback.
+    pub rule: Rule,
 }
 
 impl Job {
@@ -247,10 +249,8 @@ impl Job {
                 "expected an ECS field name".into(),
             ));
         }
-        file.rule
-            .validate()
-            .map_err(|(key, expected)| invalid(key, expected))?;
-        let lookback = file.rule.lookback().map_err(|e| invalid("rule.from", e))?;
+        let rule =
+            Rule::new(file.rule.clone()).map_err(|(key, expected)| invalid(key, expected))?;
         let datafeed =
             Datafeed::new(&file.datafeed).map_err(|e| invalid("datafeed.query", e.to_string()))?;
         let fold = FoldFields {
@@ -259,12 +259,26 @@ impl Job {
             partition_field: job.partition_field_name.clone(),
             influencers: job.influencers.clone(),
         };
+        let model = JobModel {
+            job_id: job.id.clone(),
+            config: file.model.clone(),
+            params: ModelParams {
+                bucket_span_s: job.bucket_span.secs(),
+                memory_limit_bytes: job.model_memory_limit.0,
+                by_field_is_port: job.by_field_name.ends_with(".port"),
+            },
+            function: job.function.as_str(),
+            by_field_name: job.by_field_name.clone(),
+            partition_field_name: job.partition_field_name.clone(),
+            influencers: job.influencers.clone(),
+        };
         Ok(Job {
             path: path.to_path_buf(),
             file,
             datafeed,
             fold,
-            lookback,
+            model,
+            rule,
         })
     }
 
@@ -278,13 +292,11 @@ impl Job {
         self.fold.span
     }
 
-    /// What the model needs from the job.
-    pub fn model_params(&self) -> ModelParams {
-        ModelParams {
-            bucket_span_s: self.span().secs(),
-            memory_limit_bytes: self.file.job.model_memory_limit.0,
-            by_field_is_port: self.file.job.by_field_name.ends_with(".port"),
-        }
+    /// The same job with the model `kind`, so that one job's models can be compared.
+    pub fn with_model(mut self, kind: ModelKind) -> Job {
+        self.model.config.kind = kind;
+        self.file.model.kind = kind;
+        self
     }
 
     /// Every field the job reads: datafeed fields, by, partition and influencer fields.
@@ -405,6 +417,6 @@ mod tests {
         ] {
             assert!(fields.iter().any(|x| x == f), "{f} missing from {fields:?}");
         }
-        assert_eq!(job.lookback, std::time::Duration::from_secs(45 * 60));
+        assert_eq!(job.rule.lookback, std::time::Duration::from_secs(45 * 60));
     }
 }

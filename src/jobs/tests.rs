@@ -31,7 +31,7 @@ fn check_elastic_values(job: &Job) {
     let rule = &job.file.rule;
     assert_eq!(rule.anomaly_threshold, 50.0);
     assert_eq!(rule.from, "now-45m");
-    assert_eq!(job.lookback, std::time::Duration::from_secs(45 * 60));
+    assert_eq!(job.rule.lookback, std::time::Duration::from_secs(45 * 60));
     assert_eq!(rule.interval, std::time::Duration::from_secs(15 * 60));
     assert_eq!(job.span().secs(), 900);
     assert_eq!(rule.max_signals, 100);

@@ -11,9 +11,7 @@ use crate::jobs::Job;
 use crate::model::hierarchy::Levels;
 use crate::model::{MemoryReport, Model};
 use crate::output::Folder;
-use crate::results::{
-    AnomalyRecord, RecordContext, RenormalizationWindow, ResultSet, ScoredBucket, Scorer,
-};
+use crate::results::{AnomalyRecord, RenormalizationWindow, ResultSet, ScoredBucket, Scorer};
 use crate::rule::{Alert, RuleState, evaluate};
 use crate::state::{Error as StateError, JobProgress, JobState, SnapshotProblem};
 
@@ -103,14 +101,14 @@ impl PendingBuckets {
 
 /// What the model depends on in a job file; a state built under another definition is refused.
 pub fn fingerprint(job: &Job) -> String {
-    let j = &job.file.job;
+    let m = &job.model;
     format!(
         "{} by {} partition {} span {}s model {:?}",
-        j.function.as_str(),
-        j.by_field_name,
-        j.partition_field_name.as_deref().unwrap_or("-"),
-        j.bucket_span.secs(),
-        job.file.model.kind
+        m.function,
+        m.by_field_name,
+        m.partition_field_name.as_deref().unwrap_or("-"),
+        m.params.bucket_span_s,
+        m.config.kind
     )
 }
 
@@ -127,19 +125,11 @@ impl<'a> JobRun<'a> {
         relearn: bool,
     ) -> Result<JobRun<'a>, StateError> {
         let job = &planned.job;
-        let params = job.model_params();
+        let params = &job.model.params;
         let span_s = job.span().secs();
         let path = JobState::path(state_dir, job.id());
         let scorer = |model, levels, failures, window| {
-            let influencers = &job.file.job.influencers;
-            Scorer::new(
-                record_context(job),
-                influencers,
-                model,
-                levels,
-                failures,
-                window,
-            )
+            Scorer::new(&job.model, model, levels, failures, window)
         };
         match JobState::load(state_dir, job.id(), &fingerprint(job), job.span().ms())? {
             Some(state) => {
@@ -156,7 +146,7 @@ impl<'a> JobRun<'a> {
                     path: path.clone(),
                     problem,
                 };
-                let model = Model::restore(&job.file.model, &params, model)
+                let model = Model::restore(&job.model.config, params, model)
                     .map_err(|e| bad(SnapshotProblem::Model(e)))?;
                 let levels =
                     Levels::restore(span_s, levels).map_err(|e| bad(SnapshotProblem::Levels(e)))?;
@@ -180,7 +170,7 @@ impl<'a> JobRun<'a> {
                 let start = job
                     .span()
                     .bucket_start(first_now - history.as_millis() as i64);
-                let model = Model::new(&job.file.model, &params);
+                let model = Model::new(&job.model.config, params);
                 let window = RenormalizationWindow::default();
                 let scorer = scorer(model, Levels::new(span_s), 0, window);
                 Ok(JobRun::at(
@@ -250,7 +240,7 @@ impl<'a> JobRun<'a> {
     pub fn complete_until(&self, now: i64) -> i64 {
         self.job
             .span()
-            .bucket_start(now - self.job.file.datafeed.query_delay.as_millis() as i64)
+            .bucket_start(now - self.job.datafeed.query_delay().as_millis() as i64)
     }
 
     /// The execution at `now`: models the complete buckets from the pending ones, notes the
@@ -310,9 +300,9 @@ impl<'a> JobRun<'a> {
 
     /// Runs the rule at `now` over this execution's `records` and what the rule remembers.
     fn alert(&mut self, now: i64, records: &[AnomalyRecord]) {
-        let lookback = self.job.lookback.as_millis() as i64;
+        let lookback = self.job.rule.lookback.as_millis() as i64;
         let outcome = evaluate(
-            &self.job.file.rule,
+            &self.job.rule.config,
             lookback,
             &self.exceptions,
             &mut self.rule,
@@ -349,18 +339,6 @@ impl<'a> JobRun<'a> {
             window: self.scorer.window().clone(),
         };
         JobState::new(self.job.id(), fingerprint(self.job), progress)
-    }
-}
-
-/// What the job's records take from it.
-fn record_context(job: &Job) -> RecordContext<'_> {
-    let j = &job.file.job;
-    RecordContext {
-        job_id: &j.id,
-        bucket_span_s: job.span().secs(),
-        function: j.function.as_str(),
-        by_field_name: &j.by_field_name,
-        partition_field_name: j.partition_field_name.as_deref(),
     }
 }
 

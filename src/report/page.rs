@@ -228,7 +228,7 @@ impl Page {
             .iter()
             .map(|j| JobLine {
                 id: j.id().to_string(),
-                rule: j.file.rule.name.clone(),
+                rule: j.rule.config.name.clone(),
                 records: outputs
                     .records
                     .iter()

@@ -24,7 +24,7 @@ pub use bucket::{
 pub use model_size_stats::ModelSizeStats;
 pub use record::{ALERT_FIELDS, AnomalyRecord, AnomalyScoreExplanation, Influencer, RecordContext};
 pub use record_id::record_id;
-pub use scorer::{ScoredBucket, Scorer, ValueExceptions};
+pub use scorer::{JobModel, ScoredBucket, Scorer, ValueExceptions};
 pub use values_to_id::values_to_id;
 pub use window::{RenormalizationWindow, Renormalized};
 

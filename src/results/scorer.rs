@@ -11,7 +11,7 @@ use super::{
 };
 use crate::bucket::{BucketSummary, SeriesKey, ValueSummary};
 use crate::model::hierarchy::{self, Leaf, Levels, LevelsSnapshot};
-use crate::model::{MemoryReport, Model, ModelSnapshot};
+use crate::model::{MemoryReport, Model, ModelConfig, ModelParams, ModelSnapshot};
 
 /// What a job's exception lists decide about a bucket's values before they are learnt and
 /// scored. The exceptions stage answers; it reads records too, so it depends on this stage and
@@ -22,6 +22,33 @@ pub trait ValueExceptions {
     /// Whether the value is learnt but gets no record and no leaf in the bucket's tree
     /// (`skip_result`).
     fn skips_result(&self, job: &RecordContext, key: &SeriesKey, value: &ValueSummary) -> bool;
+}
+
+/// What a job's scorer takes from its job file: the model's table and parameters, the
+/// influencers its bucket trees pivot on, and what its records name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobModel {
+    pub job_id: String,
+    pub config: ModelConfig,
+    pub params: ModelParams,
+    /// The detector function, as records name it (`rare`).
+    pub function: &'static str,
+    pub by_field_name: String,
+    pub partition_field_name: Option<String>,
+    pub influencers: Vec<String>,
+}
+
+impl JobModel {
+    /// What the job's records take from it.
+    pub fn record_context(&self) -> RecordContext<'_> {
+        RecordContext {
+            job_id: &self.job_id,
+            bucket_span_s: self.params.bucket_span_s,
+            function: self.function,
+            by_field_name: &self.by_field_name,
+            partition_field_name: self.partition_field_name.as_deref(),
+        }
+    }
 }
 
 /// A job's model, normalisers and renormalisation window, which score its buckets one at a time.
@@ -50,19 +77,18 @@ pub struct ScoredBucket {
 }
 
 impl<'a> Scorer<'a> {
-    /// The scorer of the job `job` with `influencers`, from its model and normalisers, the
-    /// buckets its model refused values in so far, and its window.
+    /// The scorer of the job `job`, from its model and normalisers, the buckets its model
+    /// refused values in so far, and its window.
     pub fn new(
-        job: RecordContext<'a>,
-        influencers: &'a [String],
+        job: &'a JobModel,
         model: Model,
         levels: Levels,
         bucket_allocation_failures: u64,
         window: RenormalizationWindow,
     ) -> Scorer<'a> {
         Scorer {
-            job,
-            influencers,
+            job: job.record_context(),
+            influencers: &job.influencers,
             model,
             levels,
             bucket_allocation_failures,

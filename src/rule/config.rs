@@ -37,6 +37,24 @@ pub struct RuleConfig {
     pub threat: Vec<Threat>,
 }
 
+/// A job's rule, checked: its `[rule]` table and the lookback its `from` gives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub config: RuleConfig,
+    /// The lookback (`from = "now-45m"`).
+    pub lookback: Duration,
+}
+
+impl Rule {
+    /// Checks `config`; the error is the key and what it expects, for a job file's
+    /// `jobs::Error::Invalid`.
+    pub fn new(config: RuleConfig) -> Result<Rule, (&'static str, String)> {
+        config.validate()?;
+        let lookback = config.lookback().map_err(|e| ("rule.from", e))?;
+        Ok(Rule { config, lookback })
+    }
+}
+
 /// `[kibana_rule]`: the rest of Kibana's saved rule. None of it changes what is alerted; each
 /// alert copies it into its `kibana.alert.rule.*` fields, as Kibana copies its rule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -169,7 +187,7 @@ pub fn mitre_reference(id: &str) -> String {
 impl RuleConfig {
     /// The lookback as a duration, from `from = "now-<duration>"`; the error is what a job
     /// file's `jobs::Error::Invalid` says `rule.from` expects.
-    pub(crate) fn lookback(&self) -> Result<Duration, String> {
+    fn lookback(&self) -> Result<Duration, String> {
         let rest = self
             .from
             .trim()
@@ -187,9 +205,8 @@ impl RuleConfig {
         Ok(lookback)
     }
 
-    /// Checks values a TOML type cannot; the error is the key and what it expects, for a job
-    /// file's `jobs::Error::Invalid`.
-    pub(crate) fn validate(&self) -> Result<(), (&'static str, String)> {
+    /// Checks values a TOML type cannot; the error is the key and what it expects.
+    fn validate(&self) -> Result<(), (&'static str, String)> {
         if !(0.0..=100.0).contains(&self.anomaly_threshold) {
             return Err((
                 "rule.anomaly_threshold",

@@ -13,6 +13,6 @@ mod select;
 
 pub use alert::{Alert, alert_uuid};
 pub use config::{
-    KibanaRuleConfig, MitreEntry, RuleConfig, Severity, Technique, Threat, mitre_reference,
+    KibanaRuleConfig, MitreEntry, Rule, RuleConfig, Severity, Technique, Threat, mitre_reference,
 };
 pub use select::{Outcome, RuleState, evaluate};

@@ -283,7 +283,7 @@ pub fn investigate_all(inputs: &Inputs, targets: &[Target]) -> Result<Vec<Invest
             (
                 Value {
                     job: p.job,
-                    field: &p.job.file.job.by_field_name,
+                    field: &p.job.fold.by_field,
                     value: &p.value,
                 },
                 p.bucket,
@@ -330,7 +330,7 @@ fn query<'a>(p: &'a Prepared) -> Query<'a> {
     Query {
         value: Value {
             job: p.job,
-            field: &p.job.file.job.by_field_name,
+            field: &p.job.fold.by_field,
             value: &p.value,
         },
         window: p.window,
@@ -340,7 +340,7 @@ fn query<'a>(p: &'a Prepared) -> Query<'a> {
 
 fn answer(inputs: &Inputs, p: &Prepared, seen: &History) -> Investigation {
     let (job, stored, host) = (p.job, p.stored, &p.host);
-    let field = job.file.job.by_field_name.as_str();
+    let field = job.model.by_field_name.as_str();
     let span_ms = job.span().secs() * 1000;
     let alerts: Vec<StoredAlert> = stored
         .map(|s| {
@@ -373,8 +373,8 @@ fn answer(inputs: &Inputs, p: &Prepared, seen: &History) -> Investigation {
     Investigation {
         anomaly: Anomaly {
             job_id: job.id().to_string(),
-            rule_name: job.file.rule.name.clone(),
-            rule_id: job.file.rule.rule_id.clone(),
+            rule_name: job.rule.config.name.clone(),
+            rule_id: job.rule.config.rule_id.clone(),
             by_field_name: field.to_string(),
             by_field_value: p.value.clone(),
             bucket_start_ms: p.bucket.start_ms,
@@ -722,7 +722,7 @@ fn exception_view(
         .filter(|c| host.is_none() || c.host == *host)
         .find_map(|c| c.process_name.clone());
     ExceptionView {
-        lists: job.file.rule.exceptions.clone(),
+        lists: job.rule.config.exceptions.clone(),
         entries_checked: exceptions.len(),
         matching,
         suggested_entry: suggested_entry(job, value, host.as_deref(), process.as_deref()),
@@ -750,7 +750,7 @@ pub fn suggested_entry(
     struct Paste {
         entry: [EntryConfig; 1],
     }
-    let by_field = job.file.job.by_field_name.as_str();
+    let by_field = job.model.by_field_name.as_str();
     let equals = |field: &str, v: &str| ConditionConfig {
         field: field.to_string(),
         operator: Operator::Equals,
@@ -789,7 +789,7 @@ fn alerting(
     };
     let record = &stored.record;
     let span_ms = record.bucket_span * 1000;
-    let lookback_ms = i64::try_from(job.lookback.as_millis()).unwrap_or(i64::MAX / 2);
+    let lookback_ms = i64::try_from(job.rule.lookback.as_millis()).unwrap_or(i64::MAX / 2);
     if let Some(alert) = alerts.first() {
         let delay_ms = alert.timestamp_ms - (record.timestamp_ms + span_ms);
         return Alerting::Alerted {
@@ -809,7 +809,7 @@ fn alerting(
             list: entry.list.clone(),
         };
     }
-    let threshold = job.file.rule.anomaly_threshold;
+    let threshold = job.rule.config.anomaly_threshold;
     let qualifying = stored.versions.iter().find(|v| v.record_score >= threshold);
     let lookback_end_ms = record.timestamp_ms + lookback_ms;
     match qualifying {
@@ -851,7 +851,7 @@ mod tests {
             toml::from_str(&format!("description = \"d\"\n{entry}")).expect("valid TOML");
         assert_eq!(list.entries.len(), 1, "{entry}");
         let conditions = &list.entries[0].conditions;
-        assert_eq!(conditions[0].field, job.file.job.by_field_name);
+        assert_eq!(conditions[0].field, job.model.by_field_name);
         assert_eq!(conditions[0].values, [value]);
         assert_eq!(conditions[1].values, [host]);
         assert_eq!(conditions[2].values, ["nc"]);
