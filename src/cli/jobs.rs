@@ -46,22 +46,22 @@ pub fn run(command: &Command, settings: &Settings) -> Result<(), Failure> {
     match command {
         Command::List => {
             for job in settings.jobs.load(&[])? {
-                let j = &job.file.job;
-                let partition = j
+                let (model, rule) = (&job.model, &job.rule.config);
+                let partition = model
                     .partition_field_name
                     .as_ref()
                     .map(|p| format!(" partition by {p}"))
                     .unwrap_or_default();
                 outln!(
                     "{:<45} {} by {}{partition}, {}, {} (threshold {}, {}, every {})",
-                    j.id,
-                    j.function.as_str(),
-                    j.by_field_name,
-                    humantime::format_duration(j.bucket_span.0),
-                    job.file.rule.name,
-                    job.file.rule.anomaly_threshold,
-                    job.file.rule.from,
-                    humantime::format_duration(job.file.rule.interval),
+                    job.id(),
+                    model.function,
+                    model.by_field_name,
+                    humantime::format_duration(job.span().0),
+                    rule.name,
+                    rule.anomaly_threshold,
+                    rule.from,
+                    humantime::format_duration(rule.interval),
                 );
             }
         }
@@ -69,10 +69,7 @@ pub fn run(command: &Command, settings: &Settings) -> Result<(), Failure> {
             let jobs = settings.jobs.load(std::slice::from_ref(id))?;
             for job in jobs {
                 outln!("# {}", job.path.display());
-                out!(
-                    "{}",
-                    toml::to_string_pretty(&job.file).map_err(Failure::internal)?
-                );
+                out!("{}", job.to_toml().map_err(Failure::internal)?);
             }
         }
         Command::Sql {

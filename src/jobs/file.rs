@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::bucket::{BucketSpan, FoldFields};
 use crate::datafeed::{Datafeed, DatafeedConfig, MAX_QUERY_DELAY};
 use crate::model::{ModelConfig, ModelKind, ModelParams};
+use crate::output::AlertRule;
 use crate::results::JobModel;
 use crate::rule::{KibanaRuleConfig, Rule, RuleConfig};
 
@@ -178,13 +179,13 @@ fn span_is_allowed(secs: i64) -> bool {
     }
 }
 
-/// A checked job, ready to run.
+/// A checked job, ready to run: each stage's part of the job file, made once at load.
 #[derive(Debug, Clone)]
 pub struct Job {
     /// The file it came from.
     pub path: PathBuf,
-    /// What the file says.
-    pub file: JobFile,
+    /// Read through [`Job::id`]: the parts carry copies of it.
+    id: String,
     /// The compiled query, and the delay before a bucket is complete.
     pub datafeed: Datafeed,
     /// What the bucket stage folds by.
@@ -193,6 +194,10 @@ pub struct Job {
     pub model: JobModel,
     /// The rule and its lookback.
     pub rule: Rule,
+    /// What the job's alert documents copy.
+    pub alert: AlertRule,
+    /// What the file says, kept only to be shown.
+    file: JobFile,
 }
 
 impl Job {
@@ -272,19 +277,27 @@ impl Job {
             partition_field_name: job.partition_field_name.clone(),
             influencers: job.influencers.clone(),
         };
+        let alert = AlertRule::new(
+            &job.id,
+            &job.description,
+            &file.rule,
+            file.kibana_rule.clone(),
+        );
         Ok(Job {
             path: path.to_path_buf(),
-            file,
+            id: job.id.clone(),
             datafeed,
             fold,
             model,
             rule,
+            alert,
+            file,
         })
     }
 
     /// The job id.
     pub fn id(&self) -> &str {
-        &self.file.job.id
+        &self.id
     }
 
     /// The bucket span.
@@ -297,6 +310,11 @@ impl Job {
         self.model.config.kind = kind;
         self.file.model.kind = kind;
         self
+    }
+
+    /// The job file as TOML, as `netrare jobs show` prints it.
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string_pretty(&self.file)
     }
 
     /// Every field the job reads: datafeed fields, by, partition and influencer fields.

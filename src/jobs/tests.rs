@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use super::*;
 use crate::datafeed::{Clause, TermValue};
 use crate::exceptions::Exceptions;
+use crate::model::{ModelConfig, ModelKind};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -28,7 +29,7 @@ fn strings(values: &[&str]) -> Vec<TermValue> {
 }
 
 fn check_elastic_values(job: &Job) {
-    let rule = &job.file.rule;
+    let rule = &job.rule.config;
     assert_eq!(rule.anomaly_threshold, 50.0);
     assert_eq!(rule.from, "now-45m");
     assert_eq!(job.rule.lookback, std::time::Duration::from_secs(45 * 60));
@@ -37,7 +38,7 @@ fn check_elastic_values(job: &Job) {
     assert_eq!(rule.max_signals, 100);
     assert_eq!(rule.severity, crate::rule::Severity::Low);
     assert_eq!(rule.risk_score, 21);
-    let must_not = &job.file.datafeed.query.must_not;
+    let must_not = &job.datafeed.query().must_not;
     let mut expected = vec![
         Clause::Terms(
             [(
@@ -97,7 +98,7 @@ fn shipped_jobs_and_examples_load_with_elastic_values() {
         .chain(toml_files(&root().join("docs/examples")))
     {
         let job = Job::load(&path).unwrap_or_else(|e| panic!("{e}"));
-        Exceptions::load(&root().join("jobs"), &job.file.rule.exceptions)
+        Exceptions::load(&root().join("jobs"), &job.rule.config.exceptions)
             .unwrap_or_else(|e| panic!("{e}"));
         check_elastic_values(&job);
         jobs.push(job);
@@ -109,41 +110,69 @@ fn shipped_jobs_and_examples_load_with_elastic_values() {
     };
     let port = find("v3_linux_anomalous_network_port_activity");
     assert_eq!(
-        port.file.rule.rule_id,
+        port.rule.config.rule_id,
         "3c7e32e6-6104-46d9-a06e-da0f8b5795a0"
     );
-    assert_eq!(port.file.job.by_field_name, "destination.port");
-    assert_eq!(port.file.job.model_memory_limit.0, 32 << 20);
+    assert_eq!(port.fold.by_field, "destination.port");
+    assert_eq!(port.model.params.memory_limit_bytes, 32 << 20);
     let process = find("v3_linux_anomalous_network_activity");
     assert_eq!(
-        process.file.rule.rule_id,
+        process.rule.config.rule_id,
         "52afbdc5-db15-485e-bc24-f5707f820c4b"
     );
-    assert_eq!(process.file.job.by_field_name, "process.name");
-    assert_eq!(process.file.job.model_memory_limit.0, 64 << 20);
+    assert_eq!(process.fold.by_field, "process.name");
+    assert_eq!(process.model.params.memory_limit_bytes, 64 << 20);
     let by_host = find("linux_rare_port_by_host");
-    assert_eq!(
-        by_host.file.job.partition_field_name.as_deref(),
-        Some("host.name")
-    );
-    assert_eq!(by_host.file.rule.exceptions, ["exceptions/example.toml"]);
+    assert_eq!(by_host.fold.partition_field.as_deref(), Some("host.name"));
+    assert_eq!(by_host.rule.config.exceptions, ["exceptions/example.toml"]);
     for (v3, ea) in [
         (port, find(&format!("{}_ea", port.id()))),
         (process, find(&format!("{}_ea", process.id()))),
     ] {
         assert_eq!(
-            ea.file.rule,
-            v3.file.rule,
+            ea.rule.config,
+            v3.rule.config,
             "{}: the rules point at the _ea job",
             ea.id()
         );
-        assert_eq!(ea.file.job.by_field_name, v3.file.job.by_field_name);
-        let mut influencers = v3.file.job.influencers.clone();
+        assert_eq!(ea.fold.by_field, v3.fold.by_field);
+        let mut influencers = v3.fold.influencers.clone();
         influencers.extend(["host.id".to_string(), "event.module".to_string()]);
-        let mut ea_influencers = ea.file.job.influencers.clone();
+        let mut ea_influencers = ea.fold.influencers.clone();
         influencers.sort();
         ea_influencers.sort();
         assert_eq!(ea_influencers, influencers, "{}", ea.id());
     }
     assert_eq!(jobs.len(), 5);
+}
+
+#[test]
+fn the_population_job_files_load() {
+    let dir = root().join("jobs");
+    for name in [
+        "v3_linux_anomalous_network_port_activity",
+        "v3_linux_anomalous_network_activity",
+    ] {
+        let original = Job::load(&dir.join(format!("{name}.toml"))).unwrap();
+        let job = Job::load(
+            &dir.join("population")
+                .join(format!("{name}_population.toml")),
+        )
+        .unwrap();
+        assert_eq!(job.id(), format!("{name}_population"));
+        assert_eq!(
+            job.model.config,
+            ModelConfig {
+                kind: ModelKind::Population
+            }
+        );
+        assert_eq!(
+            job.rule.config.name,
+            format!("{} (population model)", original.rule.config.name)
+        );
+        assert_ne!(job.rule.config.rule_id, original.rule.config.rule_id);
+        assert_eq!(job.datafeed.query(), original.datafeed.query());
+        assert_eq!(job.datafeed.query_delay(), original.datafeed.query_delay());
+        assert_eq!(job.fold.by_field, original.fold.by_field);
+    }
 }

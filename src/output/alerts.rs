@@ -125,10 +125,8 @@ pub fn alerts_batch(documents: &[Map<String, Value>]) -> Result<RecordBatch, Arr
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
-    use crate::jobs::Job;
+    use crate::output::kibana::tests::job_rules;
     use crate::output::kibana::{AlertTarget, alert_document};
     use crate::results::{AnomalyRecord, Influencer};
     use crate::rule::Alert;
@@ -136,13 +134,11 @@ mod tests {
     /// An alert with every optional key set: a partition, a valid value for every ECS field,
     /// the rule's license and note, the Kibana version and URL.
     fn full_alert_row() -> Map<String, Value> {
-        let mut job = Job::parse(
-            Path::new("v3_linux_anomalous_network_port_activity_ea.toml"),
-            include_str!("../../jobs/ea/v3_linux_anomalous_network_port_activity_ea.toml"),
-        )
-        .expect("shipped job parses");
-        job.file.kibana_rule.license = Some("Elastic License v2".into());
-        job.file.kibana_rule.note = Some("## Triage".into());
+        let mut job = job_rules(include_str!(
+            "../../jobs/ea/v3_linux_anomalous_network_port_activity_ea.toml"
+        ));
+        job.alert.kibana.license = Some("Elastic License v2".into());
+        job.alert.kibana.note = Some("## Triage".into());
         let values = |field: &str| match field {
             "destination.ip" => "10.0.0.5",
             "destination.port" => "4444",
@@ -165,8 +161,8 @@ mod tests {
             public_base_url: Some("https://kibana.example.com".into()),
             ..AlertTarget::default()
         };
-        let alert = Alert::new(&job.file.rule, &record, 900_000);
-        alert_row(&alert_document(&alert, &job.file, &target))
+        let alert = Alert::new(&job.rule, &record, 900_000);
+        alert_row(&alert_document(&alert, &job.alert, &target))
     }
 
     /// Whether `value` fills a column of `data_type` as itself, not as JSON text.

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat};
 use serde_json::{Map, Value, json};
@@ -16,9 +17,10 @@ use sha2::{Digest, Sha256};
 
 use super::document::document;
 use super::records::RECORD;
-use crate::jobs::JobFile;
 use crate::results::AnomalyRecord;
-use crate::rule::{Alert, MitreEntry, Threat, alert_uuid, mitre_reference};
+use crate::rule::{
+    Alert, KibanaRuleConfig, MitreEntry, RuleConfig, Threat, alert_uuid, mitre_reference,
+};
 
 /// Where the alerts are loaded: it enters every alert id (see `docs/configuration.md`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,9 +85,53 @@ impl AlertTarget {
     }
 }
 
-/// The alert document of `alert`, made by the rule of `job`, for `target`.
-pub fn alert_document(alert: &Alert, job: &JobFile, target: &AlertTarget) -> Map<String, Value> {
-    let context = Context::new(alert, job, target);
+/// What a job's alert documents copy from its job file, as Kibana's alerts copy their rule;
+/// the alert itself carries the rule's name, severity, risk score and threat.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRule {
+    /// `machine_learning_job_id`.
+    pub job_id: String,
+    /// The `[kibana_rule]` description, or else the job's.
+    pub description: String,
+    pub rule_id: String,
+    pub from: String,
+    pub interval: Duration,
+    pub max_signals: usize,
+    pub anomaly_threshold: f64,
+    pub risk_score: u8,
+    /// `[kibana_rule]`.
+    pub kibana: KibanaRuleConfig,
+}
+
+impl AlertRule {
+    /// What the alerts of the job `job_id`, described as `job_description`, copy from its
+    /// `[rule]` and `[kibana_rule]` tables.
+    pub fn new(
+        job_id: &str,
+        job_description: &str,
+        rule: &RuleConfig,
+        kibana: KibanaRuleConfig,
+    ) -> AlertRule {
+        AlertRule {
+            job_id: job_id.to_string(),
+            description: kibana
+                .description
+                .clone()
+                .unwrap_or_else(|| job_description.to_string()),
+            rule_id: rule.rule_id.clone(),
+            from: rule.from.clone(),
+            interval: rule.interval,
+            max_signals: rule.max_signals,
+            anomaly_threshold: rule.anomaly_threshold,
+            risk_score: rule.risk_score,
+            kibana,
+        }
+    }
+}
+
+/// The alert document of `alert`, made by the rule `rule`, for `target`.
+pub fn alert_document(alert: &Alert, rule: &AlertRule, target: &AlertTarget) -> Map<String, Value> {
+    let context = Context::new(alert, rule, target);
     let mut doc = Map::new();
     for key in KEYS {
         match key {
@@ -190,7 +236,7 @@ pub(super) const KEYS: &[Key] = &[
     }),
     Key::One("kibana.alert.rule.uuid", Kind::Text, |c| json!(c.rule_uuid)),
     Key::One("kibana.alert.rule.rule_id", Kind::Text, |c| {
-        json!(c.job.rule.rule_id)
+        json!(c.rule.rule_id)
     }),
     Key::One("kibana.alert.rule.name", Kind::Text, |c| {
         json!(c.alert.rule_name)
@@ -208,36 +254,34 @@ pub(super) const KEYS: &[Key] = &[
         json!("machine_learning")
     }),
     Key::One("kibana.alert.rule.description", Kind::Text, |c| {
-        json!(c.description)
+        json!(c.rule.description)
     }),
     Key::One("kibana.alert.rule.author", Kind::Texts, |c| {
-        json!(c.job.kibana_rule.author)
+        json!(c.rule.kibana.author)
     }),
     Key::One("kibana.alert.rule.enabled", Kind::Flag, |_| json!(true)),
     Key::One("kibana.alert.rule.immutable", Kind::Flag, |c| {
-        json!(c.job.kibana_rule.immutable)
+        json!(c.rule.kibana.immutable)
     }),
-    Key::One("kibana.alert.rule.from", Kind::Text, |c| {
-        json!(c.job.rule.from)
-    }),
+    Key::One("kibana.alert.rule.from", Kind::Text, |c| json!(c.rule.from)),
     Key::One("kibana.alert.rule.to", Kind::Text, |_| json!("now")),
     Key::One("kibana.alert.rule.interval", Kind::Text, |c| {
-        json!(humantime::format_duration(c.job.rule.interval).to_string())
+        json!(humantime::format_duration(c.rule.interval).to_string())
     }),
     Key::One("kibana.alert.rule.max_signals", Kind::Long, |c| {
-        json!(c.job.rule.max_signals)
+        json!(c.rule.max_signals)
     }),
     Key::One("kibana.alert.rule.version", Kind::Long, |c| {
-        json!(c.job.kibana_rule.version)
+        json!(c.rule.kibana.version)
     }),
     Key::One("kibana.alert.rule.tags", Kind::Texts, |c| {
-        json!(c.job.kibana_rule.tags)
+        json!(c.rule.kibana.tags)
     }),
     Key::One("kibana.alert.rule.references", Kind::Texts, |c| {
-        json!(c.job.kibana_rule.references)
+        json!(c.rule.kibana.references)
     }),
     Key::One("kibana.alert.rule.false_positives", Kind::Texts, |c| {
-        json!(c.job.kibana_rule.false_positives)
+        json!(c.rule.kibana.false_positives)
     }),
     Key::One("kibana.alert.rule.actions", Kind::Texts, |_| json!([])),
     Key::One("kibana.alert.rule.exceptions_list", Kind::Texts, |_| {
@@ -259,10 +303,10 @@ pub(super) const KEYS: &[Key] = &[
         json!(c.alert.severity)
     }),
     Key::One("kibana.alert.rule.license", Kind::Text, |c| {
-        json!(c.job.kibana_rule.license)
+        json!(c.rule.kibana.license)
     }),
     Key::One("kibana.alert.rule.note", Kind::Text, |c| {
-        json!(c.job.kibana_rule.note)
+        json!(c.rule.kibana.note)
     }),
     Key::One("kibana.version", Kind::Text, |c| {
         json!(c.target.kibana_version)
@@ -273,33 +317,27 @@ pub(super) const KEYS: &[Key] = &[
     Key::One("kibana.alert.rule.parameters", Kind::Json, parameters),
 ];
 
-/// What the keys' values are made from: the alert, its rule's job and the target, and the
-/// values several keys share, made once.
+/// What the keys' values are made from: the alert, its rule and the target, and the values
+/// several keys share, made once.
 pub(super) struct Context<'a> {
     alert: &'a Alert,
-    job: &'a JobFile,
+    rule: &'a AlertRule,
     target: &'a AlertTarget,
     rule_uuid: &'a str,
     uuid: String,
     timestamp: String,
-    description: String,
     threat: Value,
 }
 
 impl<'a> Context<'a> {
-    fn new(alert: &'a Alert, job: &'a JobFile, target: &'a AlertTarget) -> Self {
+    fn new(alert: &'a Alert, rule: &'a AlertRule, target: &'a AlertTarget) -> Self {
         Context {
             alert,
-            job,
+            rule,
             target,
-            rule_uuid: target.rule_uuid(&job.rule.rule_id),
+            rule_uuid: target.rule_uuid(&rule.rule_id),
             uuid: target.uuid(alert),
             timestamp: rfc3339_text(alert.timestamp_ms),
-            description: job
-                .kibana_rule
-                .description
-                .clone()
-                .unwrap_or_else(|| job.job.description.clone()),
             threat: threat_json(&alert.threat),
         }
     }
@@ -468,17 +506,17 @@ fn whole_or_fraction(x: f64) -> Value {
 
 /// `kibana.alert.rule.parameters`: the rule's parameters in snake case, as Kibana writes them.
 fn parameters(c: &Context) -> Value {
-    let rule = &c.job.rule;
-    let about = &c.job.kibana_rule;
+    let rule = c.rule;
+    let about = &rule.kibana;
     let mut parameters = json!({
         "anomaly_threshold": whole_or_fraction(rule.anomaly_threshold),
         "author": about.author,
-        "description": c.description,
+        "description": rule.description,
         "exceptions_list": [],
         "false_positives": about.false_positives,
         "from": rule.from,
         "immutable": about.immutable,
-        "machine_learning_job_id": [c.job.job.id],
+        "machine_learning_job_id": [rule.job_id],
         "max_signals": rule.max_signals,
         "references": about.references,
         "risk_score": rule.risk_score,
@@ -502,4 +540,4 @@ fn parameters(c: &Context) -> Value {
 
 #[cfg(test)]
 #[path = "kibana_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -22,7 +22,7 @@ mod results_ndjson;
 pub use alerts::alerts_batch;
 pub use buckets::{bucket_influencers_batch, buckets_batch};
 pub use influencers::influencers_batch;
-pub use kibana::{AlertTarget, alert_document};
+pub use kibana::{AlertRule, AlertTarget, alert_document};
 pub use model_size_stats::model_size_stats_batch;
 pub use ndjson::alerts_ndjson;
 pub use records::records_batch;

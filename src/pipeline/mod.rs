@@ -395,7 +395,7 @@ fn stage_job(
         let documents: Vec<_> = out
             .alerts
             .iter()
-            .map(|a| output::alert_document(a, &job.file, &plan.alert_target))
+            .map(|a| output::alert_document(a, &job.alert, &plan.alert_target))
             .collect();
         let batch = output::alerts_batch(&documents).map_err(|source| output::Error::Build {
             path: relative.clone(),

@@ -137,15 +137,16 @@ fn job() {
             let Ok(job) = probe.measure(|| Job::parse(path, text)) else {
                 return Ok(());
             };
-            let printed = toml::to_string(&job.file)
+            let printed = job
+                .to_toml()
                 .map_err(|e| format!("a parsed job file does not print: {e}"))?;
             let again = Job::parse(path, &printed)
                 .map_err(|e| format!("the printed job file does not parse: {e}\n{printed}"))?;
-            expect(again.file == job.file, || {
-                format!(
-                    "the printed job file parses to another job:\n{printed}\n{:?}\n{:?}",
-                    job.file, again.file
-                )
+            let reprinted = again
+                .to_toml()
+                .map_err(|e| format!("the reparsed job file does not print: {e}"))?;
+            expect(reprinted == printed, || {
+                format!("the printed job file parses to another job:\n{printed}\n{reprinted}")
             })
         },
     );

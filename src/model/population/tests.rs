@@ -1,11 +1,10 @@
 //! End-to-end tests of [`PopulationRare`]: fleets of buckets in, scores and explanations out.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use super::state::EPHEMERAL_CLASS;
 use super::*;
-use crate::model::{MemoryStatus, ModelConfig, ModelKind, SnapshotError};
+use crate::model::{MemoryStatus, SnapshotError};
 
 const SPAN_MS: i64 = 900_000;
 const WEEK: i64 = 7 * 96;
@@ -401,34 +400,4 @@ fn restore_refuses_bad_snapshots() {
         PopulationRare::restore(&params(32 << 20), bad),
         Err(SnapshotError::DuplicateHost(_))
     ));
-}
-
-#[test]
-fn the_population_job_files_load() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("jobs");
-    for name in [
-        "v3_linux_anomalous_network_port_activity",
-        "v3_linux_anomalous_network_activity",
-    ] {
-        let original = crate::jobs::Job::load(&dir.join(format!("{name}.toml"))).unwrap();
-        let job = crate::jobs::Job::load(
-            &dir.join("population")
-                .join(format!("{name}_population.toml")),
-        )
-        .unwrap();
-        assert_eq!(job.id(), format!("{name}_population"));
-        assert_eq!(
-            job.file.model,
-            ModelConfig {
-                kind: ModelKind::Population
-            }
-        );
-        assert_eq!(
-            job.file.rule.name,
-            format!("{} (population model)", original.file.rule.name)
-        );
-        assert_ne!(job.file.rule.rule_id, original.file.rule.rule_id);
-        assert_eq!(job.file.datafeed, original.file.datafeed);
-        assert_eq!(job.file.job.by_field_name, original.file.job.by_field_name);
-    }
 }
