@@ -24,6 +24,7 @@ pub mod rule;
 pub mod spark;
 pub mod state;
 pub mod store;
+pub mod time;
 pub mod triage;
 
 pub use error::Error;

@@ -1,10 +1,10 @@
 //! Summaries and alert tables on stdout: a table for people, or one JSON object for scripts.
 
-use chrono::DateTime;
 use serde_json::json;
 
 use crate::pipeline::Report;
 use crate::rule::Alert;
+use crate::time::EpochMs;
 use crate::triage::text::printable;
 
 /// How the summary of an execution is printed.
@@ -15,12 +15,6 @@ pub enum SummaryFormat {
     Text,
     /// One JSON object on one line: what a cron wrapper or monitoring check reads.
     Json,
-}
-
-fn time(ms: i64) -> String {
-    DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_default()
 }
 
 /// The summary of `report` in `format`.
@@ -159,7 +153,7 @@ pub fn alerts(alerts: &[Alert]) {
         };
         outln!(
             "{:<16} {:<36} {:>5.0}  {:<16} {:<14} {:<16}",
-            time(alert.original_time_ms),
+            EpochMs(alert.original_time_ms).minute(),
             alert.rule_name,
             alert.record.record_score,
             format!(

@@ -10,7 +10,8 @@ use super::parse::parse_time;
 use super::plan::triage_sources;
 use super::settings::Settings;
 use crate::report::{self, Page, Window};
-use crate::triage::{self, DAY_MS, Depth, Inputs, Outputs, Target};
+use crate::time::DAY_MS;
+use crate::triage::{self, Depth, Inputs, Outputs, Target};
 
 /// Alerts investigated in one report, the highest scores first: a rule's most per execution.
 pub const MAX_INVESTIGATIONS: usize = 100;

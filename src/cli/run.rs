@@ -10,7 +10,7 @@ use super::plan::build_plan;
 use super::print;
 use super::settings::Settings;
 use crate::pipeline;
-use crate::triage::DAY_MS;
+use crate::time::DAY_MS;
 
 /// Days the report of `report_html` covers, ending at the execution.
 const REPORT_DAYS: i64 = 30;

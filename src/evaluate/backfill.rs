@@ -15,8 +15,8 @@ use crate::model::ModelKind;
 use crate::output::Folder;
 use crate::pipeline::{self, Report};
 use crate::store::EventStore;
+use crate::time::DAY_MS;
 
-const DAY_MS: i64 = 86_400_000;
 /// Executions every 15 minutes, as the rule runs.
 const INTERVAL: Duration = Duration::from_secs(900);
 

@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
@@ -21,6 +20,7 @@ use crate::results::AnomalyRecord;
 use crate::rule::{
     Alert, KibanaRuleConfig, MitreEntry, RuleConfig, Threat, alert_uuid, mitre_reference,
 };
+use crate::time::EpochMs;
 
 /// Where the alerts are loaded: it enters every alert id (see `docs/configuration.md`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,7 +207,7 @@ pub(super) const KEYS: &[Key] = &[
     }),
     Key::One("kibana.alert.reason", Kind::Text, |c| json!(c.alert.reason)),
     Key::One("kibana.alert.original_time", Kind::Time, |c| {
-        rfc3339(c.alert.original_time_ms)
+        json!(EpochMs(c.alert.original_time_ms).document())
     }),
     Key::One("kibana.alert.depth", Kind::Long, |_| json!(1)),
     Key::One("kibana.alert.ancestors", Kind::Ancestors, |c| {
@@ -337,7 +337,7 @@ impl<'a> Context<'a> {
             target,
             rule_uuid: target.rule_uuid(&rule.rule_id),
             uuid: target.uuid(alert),
-            timestamp: rfc3339_text(alert.timestamp_ms),
+            timestamp: EpochMs(alert.timestamp_ms).document(),
             threat: threat_json(&alert.threat),
         }
     }
@@ -429,16 +429,6 @@ fn set_path(doc: &mut Map<String, Value>, path: &str, value: Value) {
             _ => return,
         }
     }
-}
-
-fn rfc3339_text(ms: i64) -> String {
-    DateTime::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
-        .unwrap_or_default()
-}
-
-fn rfc3339(ms: i64) -> Value {
-    json!(rfc3339_text(ms))
 }
 
 /// `kibana.alert.rule.execution.uuid`: Kibana draws one per execution; here it is derived from

@@ -11,6 +11,7 @@ use crate::datafeed::FrameTests;
 use crate::jobs::Job;
 use crate::spark;
 use crate::store::{EventStore, FieldRequest, ScanStats, ScanUnit, TimeRange};
+use crate::time::DAY_MS;
 
 use super::error::Error;
 
@@ -22,8 +23,6 @@ pub enum Source {
     Spark(spark::Session),
 }
 
-/// A read covers whole UTC days, so a day-partitioned file is decoded once.
-const DAY_MS: i64 = 24 * 3600 * 1000;
 /// A read covers as many days as give it at least this many row groups. The read of the next
 /// chunk and the models of the last one meet when both end, and a row group is the smallest
 /// piece of a read a thread can take: with few of them, one thread waits for the other's last.

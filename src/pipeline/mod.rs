@@ -28,6 +28,7 @@ use crate::results::{AnomalyRecord, ResultSet};
 use crate::rule::Alert;
 use crate::state::{self, Publish, StateLock};
 use crate::store::ScanStats;
+use crate::time::EpochMs;
 use feed::{Feed, FeedJob, JobBuckets};
 use job::JobRun;
 
@@ -285,17 +286,11 @@ fn executions_after_last(plan: &Plan, runs: &[JobRun]) -> Result<Vec<i64>, state
             .collect()),
         Some((last, job)) if plan.executions[0] < last => Err(state::Error::BeforeLastExecution {
             path: state::JobState::path(&plan.state_dir, job.id()),
-            now: rfc3339(plan.executions[0]),
-            last: rfc3339(last),
+            now: EpochMs(plan.executions[0]).to_string(),
+            last: EpochMs(last).to_string(),
         }),
         _ => Ok(plan.executions.clone()),
     }
-}
-
-/// An epoch-ms time as RFC 3339, for messages.
-fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map_or_else(|| format!("{ms} ms"), |t| t.to_rfc3339())
 }
 
 /// Takes the results and alerts produced since the last commit and every job's state, and

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::triage::{self, DAY_MS, Investigation, NEARBY_MS, Outputs, StoredAlert, text};
+use crate::time::{DAY_MS, EpochMs};
+use crate::triage::{self, Investigation, NEARBY_MS, Outputs, StoredAlert, text};
 
 /// Kibana's anomaly severity colours, by the lower bound of their score band (Anomaly Explorer).
 const SEVERITY: [(f64, &str, &str); 4] = [
@@ -240,8 +241,8 @@ impl Page {
         let days = day_rows(sources, outputs, window, &alerts);
         Page {
             title: "netrare report".into(),
-            from: text::time(window.from_ms),
-            to: text::time(window.to_ms),
+            from: EpochMs(window.from_ms).minute_utc(),
+            to: EpochMs(window.to_ms).minute_utc(),
             jobs,
             chart: bar_chart(&days),
             days,
@@ -255,7 +256,7 @@ impl Page {
                     let first = |v: &[String]| v.first().cloned().unwrap_or_else(|| "-".into());
                     AlertRow {
                         anchor: anchor(&a.uuid),
-                        time: text::time(a.original_time_ms),
+                        time: EpochMs(a.original_time_ms).minute_utc(),
                         rule: a.rule_name.clone(),
                         score: format!("{:.0}", a.record_score),
                         severity: sev,
@@ -283,7 +284,7 @@ impl Page {
                             inv.anomaly.by_field_name,
                             inv.anomaly.by_field_value,
                             inv.anomaly.host.as_deref().unwrap_or("-"),
-                            text::time(inv.anomaly.bucket_start_ms)
+                            EpochMs(inv.anomaly.bucket_start_ms).minute_utc()
                         ),
                         verdict: text::alerting_words(&inv.alerting),
                         text: text::layout(inv),
@@ -308,7 +309,7 @@ fn day_rows(
         for job in &sources.jobs {
             let id = job.id();
             rows.push(DayRow {
-                day: text::day(day),
+                day: EpochMs(day).day(),
                 job: id.to_string(),
                 executions: outputs
                     .model_stats
@@ -409,7 +410,7 @@ fn lane(
                 colour,
                 title: format!(
                     "{label} {}: max score {score:.0} ({name})",
-                    text::time(window.from_ms + column * interval)
+                    EpochMs(window.from_ms + column * interval).minute_utc()
                 ),
             });
         }
@@ -421,7 +422,7 @@ fn lane(
         .map(|c| Label {
             x: LABEL_W + c as f64 * CELL_W,
             y: rows.len() as f64 * CELL_H + 12.0,
-            text: text::short_time(window.from_ms + c * interval),
+            text: EpochMs(window.from_ms + c * interval).short(),
         })
         .collect();
     let minutes = interval / 60_000;
@@ -622,7 +623,7 @@ fn health_rows(outputs: &Outputs, window: Window) -> Vec<HealthRow> {
     for s in stats {
         let day = day_of(s.log_time_ms);
         let row = rows.entry((day, &s.job_id)).or_insert_with(|| HealthRow {
-            day: text::day(day),
+            day: EpochMs(day).day(),
             job: s.job_id.clone(),
             memory_status: String::new(),
             model_bytes: 0,

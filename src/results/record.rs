@@ -1,11 +1,11 @@
 //! The anomaly record: Elastic's `result_type: record` document, plus explanation fields.
 
-use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 
 use super::record_id::record_id;
 use crate::bucket::{SeriesKey, ValueSummary};
 use crate::model::Score;
+use crate::time::EpochMs;
 
 /// The ECS fields that get a top-level list column in records and alerts, holding the values of
 /// the record's influencers, by-field and partition field for that field.
@@ -201,9 +201,7 @@ fn explain(
     score: &Score,
     value: &ValueSummary,
 ) -> String {
-    let first = DateTime::from_timestamp_millis(score.first_seen_ms)
-        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_default();
+    let first = EpochMs(score.first_seen_ms).minute_utc();
     let novelty = if score.first_seen_ms == bucket_start_ms {
         "first time ever".to_string()
     } else {

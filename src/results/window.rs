@@ -69,8 +69,8 @@ impl RenormalizationWindow {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::DAY_MS;
 
-    const DAY_MS: i64 = 86_400_000;
     const SPAN_MS: i64 = 900_000;
 
     #[test]

@@ -19,9 +19,7 @@ use crate::jobs::Job;
 use crate::store::{
     Column, EventFrame, EventStore, FieldRequest, Keywords, ScanStats, ScanUnit, TimeRange,
 };
-
-/// Milliseconds in a day.
-pub const DAY_MS: i64 = 86_400_000;
+use crate::time::DAY_MS;
 
 /// Row groups read into one frame by a history's scan.
 const ROW_GROUPS_PER_PIECE: usize = 4;

@@ -8,13 +8,14 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::address::AddressClass;
-use super::history::{self, Connection, DAY_MS, History, Query, Value, Watch};
+use super::history::{self, Connection, History, Query, Value, Watch};
 use super::outputs::{Outputs, StoredAlert, StoredRecord};
 use super::{Error, Sources};
 use crate::exceptions::{Action, ConditionConfig, EntryConfig, Operator, Subject};
 use crate::jobs::Job;
 use crate::results::AnomalyRecord;
 use crate::store::TimeRange;
+use crate::time::{DAY_MS, EpochMs};
 
 /// Records and alerts of the same host this close to the anomaly are shown beside it.
 pub const NEARBY_MS: i64 = 2 * 3_600_000;
@@ -365,8 +366,8 @@ fn answer(inputs: &Inputs, p: &Prepared, seen: &History) -> Investigation {
         None => notes.push("the store holds no event of the job in the history window".into()),
         Some(from) if from - p.window.start_ms > span_ms => notes.push(format!(
             "history asked from {}, the store's events start {}: nothing before that was seen",
-            super::text::time(p.window.start_ms),
-            super::text::time(from)
+            EpochMs(p.window.start_ms).minute_utc(),
+            EpochMs(from).minute_utc()
         )),
         Some(_) => {}
     }
@@ -647,7 +648,7 @@ pub fn cadence(days: &[i64], from_ms: i64, to_ms: i64) -> String {
         [] => format!("never seen in the {window_days} days before: new"),
         [only] => format!(
             "seen on one day only, {} ({} days before)",
-            super::text::day(*only),
+            EpochMs(*only).day(),
             (to_ms - only) / DAY_MS
         ),
         _ => {
@@ -664,7 +665,7 @@ pub fn cadence(days: &[i64], from_ms: i64, to_ms: i64) -> String {
             format!(
                 "active on {} of {window_days} days, {rhythm}; first {}",
                 days.len(),
-                super::text::day(days[0])
+                EpochMs(days[0]).day()
             )
         }
     }

@@ -14,7 +14,7 @@ mod outputs;
 pub mod text;
 
 pub use address::AddressClass;
-pub use history::{Connection, DAY_MS};
+pub use history::Connection;
 pub use investigation::{
     Alerting, Inputs, Investigation, NEARBY_MS, Target, ValueHistory, cadence, investigate,
     investigate_all, suggested_entry,

@@ -5,31 +5,8 @@
 
 use std::fmt::Write;
 
-use chrono::DateTime;
-
-use super::history::DAY_MS;
 use super::investigation::{Alerting, Investigation};
-
-/// `YYYY-MM-DD HH:MM UTC` of epoch milliseconds.
-pub fn time(ms: i64) -> String {
-    DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_else(|| format!("{ms} ms"))
-}
-
-/// `MM-DD HH:MM` of epoch milliseconds, for axis labels.
-pub fn short_time(ms: i64) -> String {
-    DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%m-%d %H:%M").to_string())
-        .unwrap_or_else(|| format!("{ms} ms"))
-}
-
-/// `YYYY-MM-DD` of epoch milliseconds.
-pub fn day(ms: i64) -> String {
-    DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%d").to_string())
-        .unwrap_or_else(|| format!("{ms} ms"))
-}
+use crate::time::{DAY_MS, EpochMs};
 
 /// `text` with control characters (ESC, newlines, …) and bidirectional overrides written as
 /// `\u{..}` escapes, so an event value shows as what it is and cannot move the cursor, recolour
@@ -85,8 +62,8 @@ pub fn layout(inv: &Investigation) -> String {
     let _ = writeln!(
         out,
         "  bucket       {} to {}",
-        time(a.bucket_start_ms),
-        time(a.bucket_end_ms)
+        EpochMs(a.bucket_start_ms).minute_utc(),
+        EpochMs(a.bucket_end_ms).minute_utc()
     );
     let _ = writeln!(out, "  rare value   {field_value}");
     let _ = writeln!(out, "  host         {host}");
@@ -104,7 +81,7 @@ pub fn layout(inv: &Investigation) -> String {
                 "  in bucket    {} event(s) on {} host(s); value first seen {}",
                 r.event_count,
                 r.host_count,
-                time(r.first_occurrence_ms)
+                EpochMs(r.first_occurrence_ms).minute_utc()
             );
             for (field, values) in &r.influencers {
                 let values: Vec<String> = values.iter().map(|v| printable(v)).collect();
@@ -123,7 +100,7 @@ pub fn layout(inv: &Investigation) -> String {
             out,
             "  alert        {} made {} (severity {})",
             alert.uuid,
-            time(alert.timestamp_ms),
+            EpochMs(alert.timestamp_ms).minute_utc(),
             alert.severity
         );
     }
@@ -138,7 +115,7 @@ pub fn layout(inv: &Investigation) -> String {
         let _ = writeln!(
             out,
             "               {}  {:<44} {}={} score {:.0}{}",
-            time(n.timestamp_ms),
+            EpochMs(n.timestamp_ms).minute_utc(),
             n.job_id,
             n.by_field_name,
             printable(&n.by_field_value),
@@ -168,8 +145,8 @@ pub fn layout(inv: &Investigation) -> String {
                 out,
                 "  seen before  {} event(s), first {}, last {}",
                 h.events,
-                time(first),
-                time(h.last_seen_ms.unwrap_or(first))
+                EpochMs(first).minute_utc(),
+                EpochMs(h.last_seen_ms.unwrap_or(first)).minute_utc()
             );
             let _ = writeln!(
                 out,
@@ -201,9 +178,9 @@ pub fn layout(inv: &Investigation) -> String {
         let _ = writeln!(
             out,
             "  per day      {} {} {}",
-            day(first.0),
+            EpochMs(first.0).day(),
             sparkline(&h.days),
-            day(last.0)
+            EpochMs(last.0).day()
         );
     }
 
@@ -217,7 +194,7 @@ pub fn layout(inv: &Investigation) -> String {
         let _ = writeln!(
             out,
             "  {}  {}  {}:{} -> {}:{}  {} {} {}",
-            time(k.timestamp_ms),
+            EpochMs(k.timestamp_ms).minute_utc(),
             opt(&k.host),
             opt(&k.source_ip),
             opt(&k.source_port),
@@ -282,7 +259,7 @@ pub fn layout(inv: &Investigation) -> String {
                     "  network use  {} event(s) on {} host(s) since {}; on {host}: {}",
                     p.events_before,
                     p.hosts_before,
-                    time(first),
+                    EpochMs(first).minute_utc(),
                     if p.on_this_host_before {
                         "yes"
                     } else {
@@ -388,7 +365,7 @@ pub fn alerting_words(alerting: &Alerting) -> String {
             held_by_cap,
         } => format!(
             "alerted: {uuid}, made {} ({} min after the bucket ended){}",
-            time(*at_ms),
+            EpochMs(*at_ms).minute_utc(),
             delay_ms / 60_000,
             if *held_by_cap {
                 "; held back by the cap of alerts per execution and written by a later one"
@@ -416,12 +393,12 @@ pub fn alerting_words(alerting: &Alerting) -> String {
             lookback_end_ms,
         } => format!(
             "no alert: renormalisation raised it to {score:.1} (version {result_version}, commit up to {}) after its lookback ended {}",
-            time(*written_by_ms),
-            time(*lookback_end_ms)
+            EpochMs(*written_by_ms).minute_utc(),
+            EpochMs(*lookback_end_ms).minute_utc()
         ),
         Alerting::Pending { last_execution_ms } => format!(
             "no alert yet: it qualifies; the rule last ran {}, and a later execution alerts on it (still in its lookback, or held by the cap)",
-            last_execution_ms.map_or_else(|| "never".to_string(), time)
+            last_execution_ms.map_or_else(|| "never".to_string(), |t| EpochMs(t).minute_utc())
         ),
     }
 }
