@@ -12,8 +12,9 @@ use crate::model::hierarchy::Levels;
 use crate::model::{MemoryReport, Model};
 use crate::output::Folder;
 use crate::results::{AnomalyRecord, RenormalizationWindow, ResultSet, ScoredBucket, Scorer};
-use crate::rule::{Alert, RuleState, evaluate};
+use crate::rule::{Alert, Execution, RuleState, evaluate};
 use crate::state::{Error as StateError, JobProgress, JobState, SnapshotProblem};
+use crate::time::EpochMs;
 
 /// A job of a plan, with its checked exception lists.
 #[derive(Debug, Clone)]
@@ -300,15 +301,17 @@ impl<'a> JobRun<'a> {
 
     /// Runs the rule at `now` over this execution's `records` and what the rule remembers.
     fn alert(&mut self, now: i64, records: &[AnomalyRecord]) {
-        let lookback = self.job.rule.lookback.as_millis() as i64;
+        let execution = Execution {
+            now: EpochMs(now),
+            modelled_until: EpochMs(self.checkpoint_ms),
+            lookback_ms: self.job.rule.lookback.as_millis() as i64,
+        };
         let outcome = evaluate(
             &self.job.rule.config,
-            lookback,
             &self.exceptions,
             &mut self.rule,
             records,
-            now,
-            self.checkpoint_ms,
+            execution,
         );
         self.summary.alerts += outcome.alerts.len() as u64;
         self.summary.pending = outcome.pending as u64;

@@ -15,4 +15,4 @@ pub use alert::{Alert, alert_uuid};
 pub use config::{
     KibanaRuleConfig, MitreEntry, Rule, RuleConfig, Severity, Technique, Threat, mitre_reference,
 };
-pub use select::{Outcome, RuleState, evaluate};
+pub use select::{Execution, Outcome, RuleState, evaluate};

@@ -8,6 +8,7 @@ use super::alert::Alert;
 use super::config::RuleConfig;
 use crate::exceptions::{Exceptions, Subject};
 use crate::results::AnomalyRecord;
+use crate::time::EpochMs;
 
 /// What the rule remembers between executions (stored with the job's state).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -37,18 +38,31 @@ pub struct Outcome {
     pub gap_ms: Option<i64>,
 }
 
-/// Runs the rule at `now_ms` over `new_records` (this execution's, new and renormalised, oldest
+/// The times of one execution of the rule, named so that none can be passed for another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Execution {
+    /// When the rule runs.
+    pub now: EpochMs,
+    /// The end of the last modelled bucket: records before it all exist now.
+    pub modelled_until: EpochMs,
+    /// How far before `now` the window reaches, ms.
+    pub lookback_ms: i64,
+}
+
+/// Runs the rule's `execution` over `new_records` (this execution's, new and renormalised, oldest
 /// version first) and the remembered candidates.
-/// `modelled_until_ms` is the end of the last modelled bucket: records before it all exist now.
 pub fn evaluate(
     rule: &RuleConfig,
-    lookback_ms: i64,
     exceptions: &Exceptions,
     state: &mut RuleState,
     new_records: &[AnomalyRecord],
-    now_ms: i64,
-    modelled_until_ms: i64,
+    execution: Execution,
 ) -> Outcome {
+    let Execution {
+        now: EpochMs(now_ms),
+        modelled_until: EpochMs(modelled_until_ms),
+        lookback_ms,
+    } = execution;
     let qualifies = |r: &AnomalyRecord| !r.is_interim && r.record_score >= rule.anomaly_threshold;
     // A renormalised record replaces its earlier version: the rule decides on current scores, so
     // a record re-scored below the threshold no longer qualifies and one re-scored above it does.
@@ -175,15 +189,12 @@ mod tests {
         bucket: i64,
     ) -> Outcome {
         let now = (bucket + 1) * SPAN + 120_000;
-        evaluate(
-            rule,
-            45 * 60_000,
-            &Exceptions::default(),
-            state,
-            records,
-            now,
-            (bucket + 1) * SPAN,
-        )
+        let execution = Execution {
+            now: EpochMs(now),
+            modelled_until: EpochMs((bucket + 1) * SPAN),
+            lookback_ms: 45 * 60_000,
+        };
+        evaluate(rule, &Exceptions::default(), state, records, execution)
     }
 
     #[test]
