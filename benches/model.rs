@@ -11,6 +11,7 @@ use divan::Bencher;
 use netrare::bucket::{BucketSummary, SeriesKey, ValueSummary};
 use netrare::model::ModelParams;
 use netrare::model::elastic::ElasticRare;
+use netrare::time::EpochMs;
 
 /// Buckets the model is trained with before it is measured.
 const TRAINING_BUCKETS: usize = 100;
@@ -55,7 +56,7 @@ fn bucket(index: usize, values: impl IntoIterator<Item = usize>) -> BucketSummar
         .collect();
     let event_count = values.len() as u64;
     BucketSummary {
-        start_ms: index as i64 * SPAN_MS,
+        start_ms: EpochMs(index as i64 * SPAN_MS),
         values,
         event_count,
     }

@@ -5,6 +5,13 @@
 //! files and outputs have always held. Durations (a bucket span, a lookback) stay plain `i64`
 //! milliseconds: a point plus a duration is a point, a point minus a point is a duration.
 //!
+//! A bucket start is an `EpochMs` too, not a type of its own: it is the time of everything made
+//! from its bucket (the summary, the records, the bucket and influencer results, an alert's
+//! original time) and is compared with and stored beside the other times (a checkpoint is the
+//! next bucket's start, a watermark and a renormalisation window are bounded by bucket starts);
+//! a type of its own would only convert at each of those meetings. Which times are bucket
+//! starts the names say (`start_ms`, `bucket_start`), and `BucketSpan::bucket_start` makes them.
+//!
 //! The texts of a time are all here: the document format of Elastic's results and alerts
 //! ([`EpochMs::document`]), the RFC 3339 of messages (`Display`), and the shorter forms people
 //! read in tables and reports.
@@ -16,9 +23,7 @@ use serde::{Deserialize, Serialize};
 pub const DAY_MS: i64 = 86_400_000;
 
 /// A point in time, milliseconds since the Unix epoch (UTC).
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct EpochMs(pub i64);
 
@@ -68,6 +73,43 @@ impl EpochMs {
     }
 }
 
+/// The time `ms` milliseconds later (earlier when negative).
+impl std::ops::Add<i64> for EpochMs {
+    type Output = EpochMs;
+    fn add(self, ms: i64) -> EpochMs {
+        EpochMs(self.0 + ms)
+    }
+}
+
+impl std::ops::AddAssign<i64> for EpochMs {
+    fn add_assign(&mut self, ms: i64) {
+        self.0 += ms;
+    }
+}
+
+/// The time `ms` milliseconds earlier.
+impl std::ops::Sub<i64> for EpochMs {
+    type Output = EpochMs;
+    fn sub(self, ms: i64) -> EpochMs {
+        EpochMs(self.0 - ms)
+    }
+}
+
+/// The milliseconds from `earlier` to `self`.
+impl std::ops::Sub for EpochMs {
+    type Output = i64;
+    fn sub(self, earlier: EpochMs) -> i64 {
+        self.0 - earlier.0
+    }
+}
+
+/// The bare number, as the `i64` it replaces printed, so debug output and logs read as before.
+impl std::fmt::Debug for EpochMs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.0, f)
+    }
+}
+
 /// RFC 3339 with the UTC offset, `2026-11-01T00:00:00+00:00`: the form of messages.
 impl std::fmt::Display for EpochMs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -99,6 +141,11 @@ mod tests {
         let far = EpochMs(i64::MAX);
         assert_eq!(far.document(), "");
         assert_eq!(far.to_string(), format!("{} ms", i64::MAX));
+    }
+
+    #[test]
+    fn debug_is_the_number() {
+        assert_eq!(format!("{:?}", Some(EpochMs(5))), "Some(5)");
     }
 
     #[test]

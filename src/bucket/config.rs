@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::time::EpochMs;
+
 /// How a job cuts time into buckets: `bucket_span = "15m"`. Buckets are aligned to the Unix
 /// epoch, as Elasticsearch aligns them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,8 +23,8 @@ impl BucketSpan {
         self.0.as_secs() as i64
     }
 
-    /// Start of the bucket holding `t` (epoch ms).
-    pub fn bucket_start(&self, t: i64) -> i64 {
-        t.div_euclid(self.ms()) * self.ms()
+    /// Start of the bucket holding `t`.
+    pub fn bucket_start(&self, t: EpochMs) -> EpochMs {
+        EpochMs(t.ms().div_euclid(self.ms()) * self.ms())
     }
 }

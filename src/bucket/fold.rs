@@ -7,6 +7,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use super::config::BucketSpan;
 use super::partial::PartialFold;
 use crate::store::{Column, EventFrame, KeywordLists, Keywords, TimeRange, ValueRef};
+use crate::time::EpochMs;
 
 /// What a job folds: its bucket span, by-field, partition field and influencers. A job holds
 /// it from its load; each fold gives the window of buckets it still needs beside it.
@@ -80,7 +81,11 @@ pub fn fold_frame(
                 None => continue,
             },
         };
-        let group = groups.event(fields.span.bucket_start(t), partition_code, by_code);
+        let group = groups.event(
+            fields.span.bucket_start(EpochMs(t)),
+            partition_code,
+            by_code,
+        );
         grouped.push((row, group));
     }
     if let Some(hosts) = hosts {
@@ -124,7 +129,7 @@ enum Source {
 const HOST: &str = "host.name";
 
 /// Bucket start, partition code and by-value code.
-type GroupKey = (i64, Option<u64>, u64);
+type GroupKey = (EpochMs, Option<u64>, u64);
 
 /// The (bucket, partition, by-value) groups of one frame and what each has seen, in the frame's
 /// own codes: an event costs integer lookups only. [`PartialFold`] has the same shape in codes
@@ -170,7 +175,7 @@ impl Groups {
     }
 
     /// Counts one event of the group `(bucket, partition, by)` and returns the group.
-    fn event(&mut self, bucket: i64, partition: Option<u64>, by: u64) -> u32 {
+    fn event(&mut self, bucket: EpochMs, partition: Option<u64>, by: u64) -> u32 {
         let key = (bucket, partition, by);
         let group = *self.index.entry(key).or_insert_with(|| {
             self.keys.push((key, 0));
@@ -468,8 +473,11 @@ mod tests {
         ];
         let all: Vec<u32> = (0..rows.len() as u32).collect();
         let buckets = fold(&frame(&rows), &all).summaries();
-        assert_eq!(buckets.keys().copied().collect::<Vec<_>>(), [0, 900_000]);
-        let first = &buckets[&0];
+        assert_eq!(
+            buckets.keys().copied().collect::<Vec<_>>(),
+            [EpochMs(0), EpochMs(900_000)]
+        );
+        let first = &buckets[&EpochMs(0)];
         let ssh = &first.values[&SeriesKey {
             partition: None,
             by: "22".into(),
@@ -547,7 +555,7 @@ mod tests {
         fold_frame(&frame(&rows), &all, &fields, ALL_TIME, &mut fold);
         let buckets = fold.summaries();
         for (process, host) in [("ssh", "a"), ("scp", "b"), ("nc", "a")] {
-            let value = &buckets[&0].values[&SeriesKey {
+            let value = &buckets[&EpochMs(0)].values[&SeriesKey {
                 partition: None,
                 by: process.into(),
             }];
@@ -566,7 +574,7 @@ mod tests {
             hosts.iter().map(|h| (0, 22, h.as_str(), "ssh")).collect();
         let all: Vec<u32> = (0..rows.len() as u32).rev().collect();
         let buckets = fold(&frame(&rows), &all).summaries();
-        let value = &buckets[&0].values[&SeriesKey {
+        let value = &buckets[&EpochMs(0)].values[&SeriesKey {
             partition: None,
             by: "22".into(),
         }];

@@ -8,6 +8,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use super::summary::{BucketSummary, MAX_INFLUENCER_VALUES, SeriesKey, TextSet, ValueSummary};
 use crate::store::ValueRef;
+use crate::time::EpochMs;
 
 /// A distinct value of a folded field, owned.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -132,7 +133,7 @@ impl SortedTexts {
 }
 
 /// Bucket start, partition code ([`NO_PARTITION`] without one) and by-value code.
-type GroupKey = (i64, u32, u32);
+type GroupKey = (EpochMs, u32, u32);
 
 /// The partition code of jobs without a partition field.
 const NO_PARTITION: u32 = u32::MAX;
@@ -151,7 +152,7 @@ pub struct PartialFold {
     /// Per group: its key and event count.
     groups: Vec<(GroupKey, u64)>,
     /// Events per bucket start.
-    buckets: HashMap<i64, u64>,
+    buckets: HashMap<EpochMs, u64>,
     /// (group, host) pairs seen. Each frame hands over its distinct pairs, so pairs are listed,
     /// not hashed: the few repeats across frames are dropped when summarised.
     seen_hosts: Vec<(u32, u32)>,
@@ -197,7 +198,13 @@ impl PartialFold {
     }
 
     /// Adds `events` events of the group (bucket, partition, by) and returns the group.
-    pub(super) fn add(&mut self, bucket: i64, partition: Option<u32>, by: u32, events: u64) -> u32 {
+    pub(super) fn add(
+        &mut self,
+        bucket: EpochMs,
+        partition: Option<u32>,
+        by: u32,
+        events: u64,
+    ) -> u32 {
         *self.buckets.entry(bucket).or_default() += events;
         self.add_to_group((bucket, partition.unwrap_or(NO_PARTITION), by), events)
     }
@@ -275,7 +282,7 @@ impl PartialFold {
     }
 
     /// One summary per bucket, with each code turned into its string once.
-    pub fn summaries(self) -> BTreeMap<i64, BucketSummary> {
+    pub fn summaries(self) -> BTreeMap<EpochMs, BucketSummary> {
         let groups = self.groups.len();
         let mut hosts = self
             .hosts
@@ -291,7 +298,7 @@ impl PartialFold {
                 texts.by_group(seen, groups, MAX_INFLUENCER_VALUES + 1)
             })
             .collect();
-        let mut summaries: BTreeMap<i64, BucketSummary> = self
+        let mut summaries: BTreeMap<EpochMs, BucketSummary> = self
             .buckets
             .into_iter()
             .map(|(start, events)| {

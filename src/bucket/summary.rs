@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::time::EpochMs;
+
 /// Influencer values kept per field and per record. Past this, the smallest values (in byte order)
 /// are kept and [`ValueSummary::influencers_capped`] is set, so the result is the same whatever
 /// order the events were folded in.
@@ -35,8 +37,8 @@ pub struct ValueSummary {
 /// One bucket of one job: every by-value present, with its summary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BucketSummary {
-    /// Bucket start, epoch milliseconds UTC, a multiple of the bucket span.
-    pub start_ms: i64,
+    /// Bucket start, a multiple of the bucket span.
+    pub start_ms: EpochMs,
     /// Present values, in key order.
     pub values: BTreeMap<SeriesKey, ValueSummary>,
     /// Events folded into the bucket.
@@ -146,7 +148,7 @@ impl<'a> IntoIterator for &'a TextSet {
 
 impl BucketSummary {
     /// An empty bucket starting at `start_ms`.
-    pub fn empty(start_ms: i64) -> BucketSummary {
+    pub fn empty(start_ms: EpochMs) -> BucketSummary {
         BucketSummary {
             start_ms,
             values: BTreeMap::new(),

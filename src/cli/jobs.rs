@@ -7,6 +7,7 @@ use super::parse::parse_time;
 use super::settings::Settings;
 use crate::spark::{SourceSchema, source_view, summary_query};
 use crate::store::TimeRange;
+use crate::time::EpochMs;
 
 /// Job definitions.
 #[derive(Debug, clap::Subcommand)]
@@ -83,8 +84,8 @@ pub fn run(command: &Command, settings: &Settings) -> Result<(), Failure> {
                 let to = to.unwrap_or_else(Utc::now).timestamp_millis();
                 let span = job.span();
                 let window = TimeRange {
-                    start_ms: span.bucket_start(from),
-                    end_ms: span.bucket_start(to),
+                    start_ms: span.bucket_start(EpochMs(from)).ms(),
+                    end_ms: span.bucket_start(EpochMs(to)).ms(),
                 };
                 let schema = SourceSchema::flat(&job.fields());
                 let source = settings.spark.source.as_deref().unwrap_or(&settings.store);

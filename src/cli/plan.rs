@@ -11,6 +11,7 @@ use crate::jobs::{Job, JobsSource};
 use crate::pipeline::{Plan, PlannedJob, Progress, Source};
 use crate::spark;
 use crate::store::EventStore;
+use crate::time::EpochMs;
 use crate::triage;
 
 /// Loads and checks the jobs' exception lists (from the settings' jobs source) and opens the
@@ -18,7 +19,7 @@ use crate::triage;
 pub fn build_plan(
     settings: &Settings,
     jobs: Vec<Job>,
-    executions: Vec<i64>,
+    executions: Vec<EpochMs>,
     alerts_ndjson: Option<PathBuf>,
     commit_every: usize,
 ) -> Result<Plan, Failure> {

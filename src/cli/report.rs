@@ -111,7 +111,7 @@ fn window(outputs: &Outputs, from_ms: Option<i64>, to_ms: Option<i64>) -> Window
             .buckets
             .iter()
             .map(|b| b.timestamp_ms)
-            .chain(outputs.records.iter().map(|r| r.record.timestamp_ms))
+            .chain(outputs.records.iter().map(|r| r.record.timestamp_ms.ms()))
     };
     let span_ms = outputs
         .records

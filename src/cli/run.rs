@@ -10,7 +10,7 @@ use super::plan::build_plan;
 use super::print;
 use super::settings::Settings;
 use crate::pipeline;
-use crate::time::DAY_MS;
+use crate::time::{DAY_MS, EpochMs};
 
 /// Days the report of `report_html` covers, ending at the execution.
 const REPORT_DAYS: i64 = 30;
@@ -48,7 +48,7 @@ pub fn run(args: &Args, settings: &Settings) -> Result<(), Failure> {
     let mut plan = build_plan(
         settings,
         settings.jobs.load(&args.jobs)?,
-        vec![now],
+        vec![EpochMs(now)],
         args.alerts_ndjson.clone(),
         1,
     )?;

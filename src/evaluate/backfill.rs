@@ -15,7 +15,7 @@ use crate::model::ModelKind;
 use crate::output::Folder;
 use crate::pipeline::{self, Report};
 use crate::store::EventStore;
-use crate::time::DAY_MS;
+use crate::time::{DAY_MS, EpochMs};
 
 /// Executions every 15 minutes, as the rule runs.
 const INTERVAL: Duration = Duration::from_secs(900);
@@ -33,7 +33,7 @@ pub struct Evaluation {
 pub struct Backfill<'a> {
     pub model: ModelKind,
     pub jobs: Vec<Job>,
-    pub executions: &'a [i64],
+    pub executions: &'a [EpochMs],
     pub state_dir: PathBuf,
     pub out_dir: PathBuf,
 }

@@ -30,7 +30,7 @@ impl From<&AnomalyRecord> for Hit {
             by_field_name: record.by_field_name.clone(),
             by_field_value: record.by_field_value.clone(),
             hosts: record.field_values("host.name"),
-            bucket_ms: record.timestamp_ms,
+            bucket_ms: record.timestamp_ms.ms(),
             record_score: record.record_score,
         }
     }

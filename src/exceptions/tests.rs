@@ -459,7 +459,7 @@ fn bucket_value_and_record(
         relative_rarity: 1.0,
         explanation: None,
     };
-    let record = AnomalyRecord::new(&PORT_JOB, 0, &score, &value);
+    let record = AnomalyRecord::new(&PORT_JOB, crate::time::EpochMs(0), &score, &value);
     (key, value, record)
 }
 

@@ -130,6 +130,7 @@ mod tests {
     use crate::output::kibana::{AlertTarget, alert_document};
     use crate::results::{AnomalyRecord, Influencer};
     use crate::rule::Alert;
+    use crate::time::EpochMs;
 
     /// An alert with every optional key set: a partition, a valid value for every ECS field,
     /// the rule's license and note, the Kibana version and URL.
@@ -161,7 +162,7 @@ mod tests {
             public_base_url: Some("https://kibana.example.com".into()),
             ..AlertTarget::default()
         };
-        let alert = Alert::new(&job.rule, &record, 900_000);
+        let alert = Alert::new(&job.rule, &record, EpochMs(900_000));
         alert_row(&alert_document(&alert, &job.alert, &target))
     }
 

@@ -134,7 +134,7 @@ macro_rules! in_bucket {
                 &self.job_id
             }
             fn timestamp_ms(&self) -> i64 {
-                self.timestamp_ms
+                self.timestamp_ms.ms()
             }
         }
         impl InBucket for $result {
@@ -161,7 +161,7 @@ impl Shared for ModelSizeStats {
         &self.job_id
     }
     fn timestamp_ms(&self) -> i64 {
-        self.timestamp_ms
+        self.timestamp_ms.ms()
     }
 }
 

@@ -363,7 +363,7 @@ fn sample_alert(job: &JobRules) -> Alert {
             ("event.module", &["endpoint"]),
         ],
     );
-    Alert::new(&job.rule, &record, 1_700_001_000_000)
+    Alert::new(&job.rule, &record, EpochMs(1_700_001_000_000))
 }
 
 #[test]
@@ -493,7 +493,7 @@ fn the_alerts_of_every_shipped_job_pass_the_field_maps() {
                     &[("host.name", &["h"]), ("event.module", &["endpoint"])],
                 )
             };
-            let alert = Alert::new(&job.rule, &record, 900_000);
+            let alert = Alert::new(&job.rule, &record, EpochMs(900_000));
             let doc = alert_document(&alert, &job.alert, &AlertTarget::default());
             let problems = problems_of(&doc);
             assert!(problems.is_empty(), "{}: {problems:#?}", path.display());

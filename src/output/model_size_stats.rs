@@ -16,7 +16,7 @@ pub(super) static MODEL_SIZE_STATS: LazyLock<Vec<Field<ModelSizeStats>>> = LazyL
         Field::job_id(),
         Field::result_type(),
         Field::timestamp(),
-        Field::both("log_time", Time(|s| s.log_time_ms)),
+        Field::both("log_time", Time(|s| s.log_time_ms.ms())),
     ];
     type Reader = fn(&ModelSizeStats) -> u64;
     let counts: [(&str, Reader); 8] = [

@@ -14,6 +14,7 @@ use crate::store::{EventStore, FieldRequest, ScanStats, ScanUnit, TimeRange};
 use crate::time::DAY_MS;
 
 use super::error::Error;
+use crate::time::EpochMs;
 
 /// Where bucket summaries come from.
 pub enum Source {
@@ -58,7 +59,7 @@ pub struct FeedJob<'a> {
 }
 
 /// Each job's bucket summaries of a chunk, by job id, then by bucket start.
-pub type JobBuckets = BTreeMap<String, BTreeMap<i64, BucketSummary>>;
+pub type JobBuckets = BTreeMap<String, BTreeMap<EpochMs, BucketSummary>>;
 
 impl<'a> Feed<'a> {
     /// A feed for `jobs` that never reads past `limit`.
@@ -291,7 +292,7 @@ pub fn fold_window(
     store: &EventStore,
     jobs: &[&Job],
     window: TimeRange,
-) -> Result<Vec<BTreeMap<i64, BucketSummary>>, crate::store::Error> {
+) -> Result<Vec<BTreeMap<EpochMs, BucketSummary>>, crate::store::Error> {
     let fields = fields_of(jobs.iter().copied());
     let read = ChunkRead {
         store,
@@ -399,7 +400,7 @@ mod tests {
                 .values()
                 .map(|b| {
                     let values = b.values.keys().map(|k| k.by.clone()).collect();
-                    (b.start_ms - day * DAY_MS, b.event_count, values)
+                    (b.start_ms.ms() - day * DAY_MS, b.event_count, values)
                 })
                 .collect()
         };
@@ -417,7 +418,7 @@ mod tests {
                 (3_600_000, 1, vec!["sshd".to_string()]),
             ]
         );
-        let port = &read["v3_linux_anomalous_network_port_activity"][&(day * DAY_MS)];
+        let port = &read["v3_linux_anomalous_network_port_activity"][&EpochMs(day * DAY_MS)];
         let ssh = port.values.values().next().unwrap();
         assert_eq!(ssh.event_count, 2);
         assert_eq!(ssh.hosts.len(), 2);

@@ -45,7 +45,7 @@ pub struct JobSummary {
 #[derive(Debug, Default)]
 pub(super) struct Unflushed {
     /// The checkpoint at the last commit: the first bucket these outputs cover.
-    pub from_ms: i64,
+    pub from_ms: EpochMs,
     pub records: Vec<AnomalyRecord>,
     /// Buckets, influencers and model size statistics.
     pub results: ResultSet,
@@ -59,10 +59,10 @@ pub(super) struct JobRun<'a> {
     exceptions: Exceptions,
     scorer: Scorer<'a>,
     /// Start of the next bucket to model, epoch ms.
-    checkpoint_ms: i64,
+    checkpoint_ms: EpochMs,
     /// Start of the first bucket that held data; `None` until then, so a job created before its
     /// data exists does not learn from a run of empty buckets.
-    first_bucket_ms: Option<i64>,
+    first_bucket_ms: Option<EpochMs>,
     rule: RuleState,
     /// The buckets the feed read ahead of the model.
     pending: PendingBuckets,
@@ -72,23 +72,23 @@ pub(super) struct JobRun<'a> {
 
 /// A job's folded buckets that its model has not taken yet, by start time.
 #[derive(Debug, Default)]
-struct PendingBuckets(BTreeMap<i64, BucketSummary>);
+struct PendingBuckets(BTreeMap<EpochMs, BucketSummary>);
 
 impl PendingBuckets {
     /// Takes the summary of the bucket starting at `start` (empty when it had no events).
-    fn take(&mut self, start: i64) -> BucketSummary {
+    fn take(&mut self, start: EpochMs) -> BucketSummary {
         self.0
             .remove(&start)
             .unwrap_or_else(|| BucketSummary::empty(start))
     }
 
     /// Drops the buckets before `start`, which the model has passed.
-    fn drop_before(&mut self, start: i64) {
+    fn drop_before(&mut self, start: EpochMs) {
         self.0.retain(|&bucket, _| bucket >= start);
     }
 
     /// Adds a read's buckets, merging those already pending.
-    fn merge(&mut self, folded: BTreeMap<i64, BucketSummary>) {
+    fn merge(&mut self, folded: BTreeMap<EpochMs, BucketSummary>) {
         for (start, summary) in folded {
             match self.0.get_mut(&start) {
                 Some(existing) => existing.merge(summary),
@@ -121,7 +121,7 @@ impl<'a> JobRun<'a> {
         planned: &'a PlannedJob,
         state_dir: &Path,
         out_dir: &Path,
-        first_now: i64,
+        first_now: EpochMs,
         history: Duration,
         relearn: bool,
     ) -> Result<JobRun<'a>, StateError> {
@@ -189,8 +189,8 @@ impl<'a> JobRun<'a> {
     fn at(
         planned: &'a PlannedJob,
         scorer: Scorer<'a>,
-        checkpoint_ms: i64,
-        first_bucket_ms: Option<i64>,
+        checkpoint_ms: EpochMs,
+        first_bucket_ms: Option<EpochMs>,
         rule: RuleState,
     ) -> JobRun<'a> {
         let summary = JobSummary {
@@ -222,23 +222,23 @@ impl<'a> JobRun<'a> {
     }
 
     /// Start of the next bucket to model, epoch ms.
-    pub fn checkpoint_ms(&self) -> i64 {
+    pub fn checkpoint_ms(&self) -> EpochMs {
         self.checkpoint_ms
     }
 
     /// When the job's rule last ran, epoch ms, if ever.
-    pub fn last_execution_ms(&self) -> Option<i64> {
+    pub fn last_execution_ms(&self) -> Option<EpochMs> {
         self.rule.last_execution_ms
     }
 
     /// Adds buckets the feed read for the job, merging those it read before.
-    pub fn add_buckets(&mut self, folded: BTreeMap<i64, BucketSummary>) {
+    pub fn add_buckets(&mut self, folded: BTreeMap<EpochMs, BucketSummary>) {
         self.pending.merge(folded);
     }
 
     /// End (exclusive) of the job's complete buckets at `now`: a bucket is complete once it
     /// ended at least `query_delay` ago.
-    pub fn complete_until(&self, now: i64) -> i64 {
+    pub fn complete_until(&self, now: EpochMs) -> EpochMs {
         self.job
             .span()
             .bucket_start(now - self.job.datafeed.query_delay().as_millis() as i64)
@@ -246,7 +246,7 @@ impl<'a> JobRun<'a> {
 
     /// The execution at `now`: models the complete buckets from the pending ones, notes the
     /// model's size if it modelled any, then runs the rule.
-    pub fn execute(&mut self, now: i64) {
+    pub fn execute(&mut self, now: EpochMs) {
         let started = Instant::now();
         let checkpoint = self.checkpoint_ms;
         let records = self.model_until(self.complete_until(now));
@@ -263,7 +263,7 @@ impl<'a> JobRun<'a> {
     /// Scores every bucket from the checkpoint to `until`, in order, empty ones included, and
     /// returns the records written: the new ones and the new versions of earlier ones a big
     /// change re-scored (the buckets' and influencers' go to the unflushed results).
-    fn model_until(&mut self, until: i64) -> Vec<AnomalyRecord> {
+    fn model_until(&mut self, until: EpochMs) -> Vec<AnomalyRecord> {
         let span = self.job.span().ms();
         let mut records = Vec::new();
         while self.checkpoint_ms + span <= until {
@@ -300,10 +300,10 @@ impl<'a> JobRun<'a> {
     }
 
     /// Runs the rule at `now` over this execution's `records` and what the rule remembers.
-    fn alert(&mut self, now: i64, records: &[AnomalyRecord]) {
+    fn alert(&mut self, now: EpochMs, records: &[AnomalyRecord]) {
         let execution = Execution {
-            now: EpochMs(now),
-            modelled_until: EpochMs(self.checkpoint_ms),
+            now,
+            modelled_until: self.checkpoint_ms,
             lookback_ms: self.job.rule.lookback.as_millis() as i64,
         };
         let outcome = evaluate(

@@ -49,7 +49,7 @@ pub struct Plan {
     pub state_dir: PathBuf,
     pub out_dir: PathBuf,
     /// The `now` (epoch ms) of each execution, ascending: one for `run`, many for `backfill`.
-    pub executions: Vec<i64>,
+    pub executions: Vec<EpochMs>,
     /// With no state yet, how far before the first execution a job starts learning.
     pub history: Duration,
     /// Start a job without a snapshot from scratch even when it already has outputs.
@@ -155,17 +155,17 @@ pub fn execute(plan: Plan) -> Result<Report, Error> {
 fn model_and_commit(
     plan: &Plan,
     runs: &mut [JobRun],
-    executions: &[i64],
-    limit: i64,
+    executions: &[EpochMs],
+    limit: EpochMs,
     staging: &Path,
     writer: &writer::Writer,
 ) -> Result<(ScanStats, Vec<Alert>), Error> {
-    let mut feed = Feed::new(&plan.source, &feed_jobs(runs), limit);
+    let mut feed = Feed::new(&plan.source, &feed_jobs(runs), limit.ms());
     let bar = progress_bar(plan, runs, limit);
     let mut all_alerts = Vec::new();
     let started = Instant::now();
 
-    let until = |runs: &[JobRun], now: i64| {
+    let until = |runs: &[JobRun], now: EpochMs| {
         runs.iter()
             .map(|r| r.complete_until(now))
             .max()
@@ -176,13 +176,13 @@ fn model_and_commit(
     while done < executions.len() {
         let needed = until(runs, executions[done]);
         let jobs = feed_jobs(runs);
-        while let Some(buckets) = feed.read_until(&jobs, needed)? {
+        while let Some(buckets) = feed.read_until(&jobs, needed.ms())? {
             hand_out(runs, buckets);
         }
         // The executions whose buckets are all read run while the next chunk is read.
         let ready = executions[done..]
             .iter()
-            .take_while(|&&now| until(runs, now) <= feed.loaded_to)
+            .take_while(|&&now| until(runs, now).ms() <= feed.loaded_to)
             .count()
             .max(1);
         // The next chunk is read on this thread while the jobs model on the others: a job's
@@ -255,7 +255,7 @@ fn feed_jobs<'a>(runs: &[JobRun<'a>]) -> Vec<FeedJob<'a>> {
     runs.iter()
         .map(|r| FeedJob {
             job: r.job,
-            from_ms: r.checkpoint_ms(),
+            from_ms: r.checkpoint_ms().ms(),
         })
         .collect()
 }
@@ -272,7 +272,7 @@ fn hand_out(runs: &mut [JobRun], mut buckets: JobBuckets) {
 /// The plan's executions that come after every job's last one. An execution before a job's last
 /// one is refused, as it would move the job back in time; a resuming plan (a backfill run again
 /// over a range it partly did) skips the executions up to the last one instead.
-fn executions_after_last(plan: &Plan, runs: &[JobRun]) -> Result<Vec<i64>, state::Error> {
+fn executions_after_last(plan: &Plan, runs: &[JobRun]) -> Result<Vec<EpochMs>, state::Error> {
     let latest = runs
         .iter()
         .filter_map(|r| Some((r.last_execution_ms()?, r.job)))
@@ -286,8 +286,8 @@ fn executions_after_last(plan: &Plan, runs: &[JobRun]) -> Result<Vec<i64>, state
             .collect()),
         Some((last, job)) if plan.executions[0] < last => Err(state::Error::BeforeLastExecution {
             path: state::JobState::path(&plan.state_dir, job.id()),
-            now: EpochMs(plan.executions[0]).to_string(),
-            last: EpochMs(last).to_string(),
+            now: plan.executions[0].to_string(),
+            last: last.to_string(),
         }),
         _ => Ok(plan.executions.clone()),
     }
@@ -299,12 +299,12 @@ fn executions_after_last(plan: &Plan, runs: &[JobRun]) -> Result<Vec<i64>, state
 fn commit(
     plan: &Plan,
     runs: &mut [JobRun],
-    now: i64,
+    now: EpochMs,
     staging: &Path,
     all_alerts: &mut Vec<Alert>,
     writer: &writer::Writer,
 ) -> Result<(), Error> {
-    let stage_dir = staging.join(state::stage_dir_name(now));
+    let stage_dir = staging.join(state::stage_dir_name(now.ms()));
     let mut commit = writer::StagedCommit {
         stage_dir,
         files: Vec::new(),
@@ -358,14 +358,14 @@ struct StagedJob {
 fn stage_job(
     plan: &Plan,
     run: &mut JobRun,
-    now: i64,
+    now: EpochMs,
     stage_dir: &Path,
 ) -> Result<StagedJob, Error> {
     let job = run.job;
     let id = job.id();
     let state = run.state();
     let out = run.take_unflushed();
-    let span = format!("{}-{}", out.from_ms, run.checkpoint_ms());
+    let span = format!("{}-{}", out.from_ms.ms(), run.checkpoint_ms().ms());
     let mut files = Vec::new();
     for (folder, batch) in result_batches(&out.records, &out.results) {
         let prefix = folder.file_prefix();
@@ -384,8 +384,12 @@ fn stage_job(
     };
     let mut alerts_text = String::new();
     if !out.alerts.is_empty() {
-        let first = out.alerts.first().map_or(now, |a| a.timestamp_ms);
-        let name = format!("{}-{first}-{now}.parquet", Folder::Alerts.file_prefix());
+        let first = out.alerts.first().map_or(now.ms(), |a| a.timestamp_ms);
+        let name = format!(
+            "{}-{first}-{}.parquet",
+            Folder::Alerts.file_prefix(),
+            now.ms()
+        );
         let relative = Path::new(Folder::Alerts.as_str()).join(id).join(name);
         let documents: Vec<_> = out
             .alerts
@@ -449,7 +453,7 @@ fn publish(stage_dir: &Path, out_dir: &Path, relative: &Path) -> Publish {
     }
 }
 
-fn progress_bar(plan: &Plan, runs: &[JobRun], limit: i64) -> Option<indicatif::ProgressBar> {
+fn progress_bar(plan: &Plan, runs: &[JobRun], limit: EpochMs) -> Option<indicatif::ProgressBar> {
     if plan.progress != Progress::Bar {
         return None;
     }

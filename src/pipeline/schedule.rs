@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::time::EpochMs;
+
 /// Executions per commit in a backfill: one day of 15-minute executions.
 pub const COMMIT_EVERY: usize = 96;
 
@@ -28,12 +30,12 @@ pub enum ScheduleError {
     TooMany { count: i64 },
 }
 
-/// The execution times from `from` to `to` inclusive, every `interval`, in epoch ms.
+/// The execution times from `from` to `to` inclusive, every `interval`.
 pub fn schedule(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     interval: Duration,
-) -> Result<Vec<i64>, ScheduleError> {
+) -> Result<Vec<EpochMs>, ScheduleError> {
     let step = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
     if step <= 0 {
         return Err(ScheduleError::NotPositive);
@@ -49,6 +51,7 @@ pub fn schedule(
     Ok((0..)
         .map(|k| from + k * step)
         .take_while(|&t| t <= to)
+        .map(EpochMs)
         .collect())
 }
 
@@ -65,7 +68,7 @@ mod tests {
         let hour = Duration::from_secs(3600);
         let times = schedule(at("2026-01-01T00:00:00Z"), at("2026-01-01T02:00:00Z"), hour)
             .expect("a valid range");
-        let first = at("2026-01-01T00:00:00Z").timestamp_millis();
+        let first = EpochMs(at("2026-01-01T00:00:00Z").timestamp_millis());
         assert_eq!(times, [first, first + 3_600_000, first + 7_200_000]);
         assert!(matches!(
             schedule(at("2026-01-02T00:00:00Z"), at("2026-01-01T00:00:00Z"), hour),

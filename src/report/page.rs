@@ -233,7 +233,7 @@ impl Page {
                 records: outputs
                     .records
                     .iter()
-                    .filter(|s| s.record.job_id == j.id() && inside(s.record.timestamp_ms))
+                    .filter(|s| s.record.job_id == j.id() && inside(s.record.timestamp_ms.ms()))
                     .count(),
                 alerts: alerts.iter().filter(|a| a.job_id == j.id()).count(),
             })
@@ -325,7 +325,7 @@ fn day_rows(
                 records: outputs
                     .records
                     .iter()
-                    .filter(|s| s.record.job_id == id && today(s.record.timestamp_ms))
+                    .filter(|s| s.record.job_id == id && today(s.record.timestamp_ms.ms()))
                     .count(),
                 alerts: alerts
                     .iter()

@@ -7,6 +7,7 @@ use super::RecordContext;
 use super::values_to_id::values_to_id;
 use crate::model::elastic::MAX_ANOMALOUS_PROBABILITY;
 use crate::model::hierarchy::{BucketScores, Scored};
+use crate::time::EpochMs;
 
 /// At most this many influencers and bucket influencers per bucket, the most anomalous kept
 /// (Elasticsearch's `xpack.ml.max_anomaly_records` default).
@@ -22,7 +23,7 @@ pub const BUCKET_TIME: &str = "bucket_time";
 pub struct BucketInfluencer {
     pub job_id: String,
     /// Bucket start, epoch ms.
-    pub timestamp_ms: i64,
+    pub timestamp_ms: EpochMs,
     /// Seconds.
     pub bucket_span: i64,
     pub is_interim: bool,
@@ -39,7 +40,7 @@ pub struct BucketInfluencer {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BucketResult {
     pub job_id: String,
-    pub timestamp_ms: i64,
+    pub timestamp_ms: EpochMs,
     pub bucket_span: i64,
     pub is_interim: bool,
     /// The largest bucket influencer score; 0 without any.
@@ -59,7 +60,7 @@ pub struct BucketResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InfluencerResult {
     pub job_id: String,
-    pub timestamp_ms: i64,
+    pub timestamp_ms: EpochMs,
     pub bucket_span: i64,
     pub is_interim: bool,
     pub influencer_field_name: String,
@@ -77,7 +78,9 @@ impl BucketResult {
     pub fn id(&self) -> String {
         format!(
             "{}_bucket_{}_{}",
-            self.job_id, self.timestamp_ms, self.bucket_span
+            self.job_id,
+            self.timestamp_ms.ms(),
+            self.bucket_span
         )
     }
 
@@ -95,7 +98,10 @@ impl BucketInfluencer {
     pub fn id(&self) -> String {
         format!(
             "{}_bucket_influencer_{}_{}_{}",
-            self.job_id, self.timestamp_ms, self.bucket_span, self.influencer_field_name
+            self.job_id,
+            self.timestamp_ms.ms(),
+            self.bucket_span,
+            self.influencer_field_name
         )
     }
 }
@@ -106,7 +112,7 @@ impl InfluencerResult {
         format!(
             "{}_influencer_{}_{}_{}_{}",
             self.job_id,
-            self.timestamp_ms,
+            self.timestamp_ms.ms(),
             self.bucket_span,
             self.influencer_field_name,
             values_to_id(&[Some(&self.influencer_field_value)])
@@ -141,7 +147,7 @@ fn cap<T>(items: Vec<T>, score: impl Fn(&T) -> f64) -> Vec<T> {
 /// events and `records` records written. `bucket_time` is written only with records.
 pub fn bucket_results(
     ctx: &RecordContext,
-    start_ms: i64,
+    start_ms: EpochMs,
     event_count: u64,
     records: usize,
     scores: &BucketScores,
@@ -253,7 +259,7 @@ mod tests {
                 },
             ],
         };
-        let (bucket, influencers) = bucket_results(&ctx(), 900_000, 12, 1, &scores);
+        let (bucket, influencers) = bucket_results(&ctx(), EpochMs(900_000), 12, 1, &scores);
         let names: Vec<_> = bucket
             .bucket_influencers
             .iter()
@@ -273,7 +279,7 @@ mod tests {
             .collect();
         assert_eq!(values, ["web-1", "web-2"]);
         // Without records there is no bucket_time.
-        let (bucket, _) = bucket_results(&ctx(), 900_000, 12, 0, &scores);
+        let (bucket, _) = bucket_results(&ctx(), EpochMs(900_000), 12, 0, &scores);
         assert_eq!(bucket.bucket_influencers.len(), 1);
     }
 
@@ -281,7 +287,7 @@ mod tests {
     fn influencer_id_hashes_the_value() {
         let i = InfluencerResult {
             job_id: "v3_linux_anomalous_network_activity".into(),
-            timestamp_ms: 1_700_000_100_000,
+            timestamp_ms: EpochMs(1_700_000_100_000),
             bucket_span: 900,
             is_interim: false,
             influencer_field_name: "process.name".into(),

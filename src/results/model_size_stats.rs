@@ -3,15 +3,16 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::{FieldCounts, MemoryReport, MemoryStatus};
+use crate::time::EpochMs;
 
 /// The model's size after an execution, with Elastic's field names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelSizeStats {
     pub job_id: String,
-    /// Start of the last bucket modelled, epoch ms.
-    pub timestamp_ms: i64,
-    /// The execution's `now`, epoch ms (netrare's clock, so reruns give the same rows).
-    pub log_time_ms: i64,
+    /// Start of the last bucket modelled.
+    pub timestamp_ms: EpochMs,
+    /// The execution's `now` (netrare's clock, so reruns give the same rows).
+    pub log_time_ms: EpochMs,
     pub model_bytes: u64,
     /// Equal to `model_bytes`: values are never pruned, so the model only grows.
     pub peak_model_bytes: u64,
@@ -32,8 +33,8 @@ impl ModelSizeStats {
     /// The statistics of `memory` and `counts` after the execution at `now_ms`.
     pub fn new(
         job_id: &str,
-        timestamp_ms: i64,
-        now_ms: i64,
+        timestamp_ms: EpochMs,
+        now_ms: EpochMs,
         memory: &MemoryReport,
         counts: FieldCounts,
         bucket_allocation_failures: u64,
@@ -56,7 +57,7 @@ impl ModelSizeStats {
 
     /// `<job_id>_model_size_stats_<log_time ms>`.
     pub fn id(&self) -> String {
-        format!("{}_model_size_stats_{}", self.job_id, self.log_time_ms)
+        format!("{}_model_size_stats_{}", self.job_id, self.log_time_ms.ms())
     }
 
     /// `ok`, `soft_limit` or `hard_limit`.
@@ -78,8 +79,8 @@ mod tests {
         let memory = MemoryReport::of(90, 100, 2);
         let stats = ModelSizeStats::new(
             "j",
-            0,
-            1_700_000_000_000,
+            EpochMs(0),
+            EpochMs(1_700_000_000_000),
             &memory,
             FieldCounts::default(),
             1,

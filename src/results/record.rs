@@ -46,8 +46,8 @@ pub struct AnomalyRecord {
     /// Elastic's deterministic record id.
     pub record_id: String,
     pub job_id: String,
-    /// Bucket start, epoch ms.
-    pub timestamp_ms: i64,
+    /// Bucket start.
+    pub timestamp_ms: EpochMs,
     /// Seconds.
     pub bucket_span: i64,
     pub detector_index: u32,
@@ -98,7 +98,7 @@ impl AnomalyRecord {
     /// Builds the record of `score` in the bucket starting at `bucket_start_ms`.
     pub fn new(
         ctx: &RecordContext,
-        bucket_start_ms: i64,
+        bucket_start_ms: EpochMs,
         score: &Score,
         value: &ValueSummary,
     ) -> AnomalyRecord {
@@ -120,7 +120,7 @@ impl AnomalyRecord {
         AnomalyRecord {
             record_id: record_id(
                 ctx.job_id,
-                bucket_start_ms,
+                bucket_start_ms.ms(),
                 ctx.bucket_span_s,
                 0,
                 Some(&by),
@@ -158,8 +158,9 @@ impl AnomalyRecord {
     pub fn anomaly_score_explanation(&self) -> AnomalyScoreExplanation {
         let rarity = self.by_field_relative_rarity;
         AnomalyScoreExplanation {
-            by_field_first_occurrence: (self.by_field_first_occurrence_ms == self.timestamp_ms)
-                .then_some(true),
+            by_field_first_occurrence: (self.by_field_first_occurrence_ms
+                == self.timestamp_ms.ms())
+            .then_some(true),
             by_field_relative_rarity: (rarity.is_finite() && rarity > 0.0).then_some(rarity),
         }
     }
@@ -197,12 +198,12 @@ impl AnomalyRecord {
 
 fn explain(
     ctx: &RecordContext,
-    bucket_start_ms: i64,
+    bucket_start_ms: EpochMs,
     score: &Score,
     value: &ValueSummary,
 ) -> String {
     let first = EpochMs(score.first_seen_ms).minute_utc();
-    let novelty = if score.first_seen_ms == bucket_start_ms {
+    let novelty = if score.first_seen_ms == bucket_start_ms.ms() {
         "first time ever".to_string()
     } else {
         format!("first seen {first}")
@@ -231,7 +232,7 @@ impl AnomalyRecord {
         AnomalyRecord {
             record_id: crate::results::record_id("j", timestamp_ms, 900, 0, Some(port), None, None),
             job_id: "j".into(),
-            timestamp_ms,
+            timestamp_ms: EpochMs(timestamp_ms),
             bucket_span: 900,
             detector_index: 0,
             is_interim: false,

@@ -13,6 +13,7 @@
 use super::{AnomalyRecord, BUCKET_TIME, BucketInfluencer, BucketResult, InfluencerResult};
 use crate::model::elastic::Normalizer;
 use crate::model::hierarchy::LevelScorers;
+use crate::time::EpochMs;
 
 /// Elasticsearch's default renormalisation window: 30 days...
 const MIN_WINDOW_MS: i64 = 30 * 86_400_000;
@@ -40,7 +41,7 @@ pub fn is_big_update(old: f64, new: f64) -> bool {
 /// A stored result that renormalisation re-scores.
 pub trait Renormalizable: Clone {
     /// Bucket start, epoch ms.
-    fn timestamp_ms(&self) -> i64;
+    fn timestamp_ms(&self) -> EpochMs;
     /// The current (normalised) score.
     fn score(&self) -> f64;
     /// Takes `score` as the new current score, as the next version of the result.
@@ -48,7 +49,7 @@ pub trait Renormalizable: Clone {
 }
 
 impl Renormalizable for AnomalyRecord {
-    fn timestamp_ms(&self) -> i64 {
+    fn timestamp_ms(&self) -> EpochMs {
         self.timestamp_ms
     }
 
@@ -63,7 +64,7 @@ impl Renormalizable for AnomalyRecord {
 }
 
 impl Renormalizable for InfluencerResult {
-    fn timestamp_ms(&self) -> i64 {
+    fn timestamp_ms(&self) -> EpochMs {
         self.timestamp_ms
     }
 
@@ -79,7 +80,7 @@ impl Renormalizable for InfluencerResult {
 
 /// Versioned with its bucket, which Elasticsearch re-indexes with all its bucket influencers.
 impl Renormalizable for BucketInfluencer {
-    fn timestamp_ms(&self) -> i64 {
+    fn timestamp_ms(&self) -> EpochMs {
         self.timestamp_ms
     }
 
@@ -97,8 +98,8 @@ impl Renormalizable for BucketInfluencer {
 /// Each big update is applied in place and returned, to be written as a new row.
 fn renormalize<T: Renormalizable>(
     recent: &mut [T],
-    from_ms: i64,
-    to_ms: i64,
+    from_ms: EpochMs,
+    to_ms: EpochMs,
     new_score: impl Fn(&T) -> Option<f64>,
 ) -> Vec<T> {
     let mut updated = Vec::new();
@@ -119,8 +120,8 @@ fn renormalize<T: Renormalizable>(
 pub fn renormalize_records(
     recent: &mut [AnomalyRecord],
     leaf: &Normalizer,
-    from_ms: i64,
-    to_ms: i64,
+    from_ms: EpochMs,
+    to_ms: EpochMs,
 ) -> Vec<AnomalyRecord> {
     let scorer = leaf.scorer();
     renormalize(recent, from_ms, to_ms, |r| {
@@ -133,8 +134,8 @@ pub fn renormalize_records(
 pub fn renormalize_influencers(
     recent: &mut [InfluencerResult],
     scorers: &LevelScorers,
-    from_ms: i64,
-    to_ms: i64,
+    from_ms: EpochMs,
+    to_ms: EpochMs,
 ) -> Vec<InfluencerResult> {
     renormalize(recent, from_ms, to_ms, |i| {
         scorers.influencer_score(
@@ -152,8 +153,8 @@ pub fn renormalize_influencers(
 pub fn renormalize_buckets(
     recent: &mut Vec<BucketResult>,
     scorers: &LevelScorers,
-    from_ms: i64,
-    to_ms: i64,
+    from_ms: EpochMs,
+    to_ms: EpochMs,
 ) -> Vec<BucketResult> {
     let mut updated = Vec::new();
     for bucket in recent.iter_mut() {
@@ -228,7 +229,7 @@ mod tests {
         let mut outside = AnomalyRecord::sample("4444", 1_800_000, 20.0, &[]);
         outside.probability = 2e-4;
         let mut recent = vec![old, unchanged, outside];
-        let updated = renormalize_records(&mut recent, &normalizer, 0, 1_800_000);
+        let updated = renormalize_records(&mut recent, &normalizer, EpochMs(0), EpochMs(1_800_000));
         // Only the first: the second moved by 1 within its band, the third is out of range.
         assert_eq!(updated.len(), 1);
         assert_eq!(updated[0].record_score, current);
@@ -262,7 +263,7 @@ mod tests {
     ) -> InfluencerResult {
         InfluencerResult {
             job_id: "j".into(),
-            timestamp_ms,
+            timestamp_ms: EpochMs(timestamp_ms),
             bucket_span: 900,
             is_interim: false,
             influencer_field_name: "host.name".into(),
@@ -294,7 +295,7 @@ mod tests {
             unknown_field,
             influencer("web-3", 900_000, 10.0, 1e-4),
         ];
-        let updated = renormalize_influencers(&mut recent, &scorers, 0, 900_000);
+        let updated = renormalize_influencers(&mut recent, &scorers, EpochMs(0), EpochMs(900_000));
         // web-9 moved by 1 within its band; user.name has no normaliser; the last is out of range.
         assert_eq!(updated.len(), 1);
         assert_eq!(updated[0].influencer_score, web3);
@@ -307,7 +308,7 @@ mod tests {
     fn bucket_influencer(field: &str, score: f64, probability: f64) -> BucketInfluencer {
         BucketInfluencer {
             job_id: "j".into(),
-            timestamp_ms: 0,
+            timestamp_ms: EpochMs(0),
             bucket_span: 900,
             is_interim: false,
             influencer_field_name: field.into(),
@@ -321,7 +322,7 @@ mod tests {
     fn bucket(bucket_influencers: Vec<BucketInfluencer>) -> BucketResult {
         let mut bucket = BucketResult {
             job_id: "j".into(),
-            timestamp_ms: 0,
+            timestamp_ms: EpochMs(0),
             bucket_span: 900,
             is_interim: false,
             anomaly_score: 0.0,
@@ -352,13 +353,13 @@ mod tests {
         ]);
         // Within 1.5 of the current scores: not a big update, so not a new version.
         let settled = BucketResult {
-            timestamp_ms: 900_000,
+            timestamp_ms: EpochMs(900_000),
             ..bucket(vec![bucket_influencer(BUCKET_TIME, time + 1.0, 1e-4)])
         };
         // Its only bucket influencer is no longer anomalous: re-scored to 0.
         let fading = bucket(vec![bucket_influencer("host.name", 30.0, 0.5)]);
         let mut recent = vec![stale.clone(), settled.clone(), fading];
-        let updated = renormalize_buckets(&mut recent, &scorers, 0, 1_800_000);
+        let updated = renormalize_buckets(&mut recent, &scorers, EpochMs(0), EpochMs(1_800_000));
         assert_eq!(updated.len(), 2);
         let rescored = &updated[0];
         let scores: Vec<f64> = rescored

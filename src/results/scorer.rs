@@ -12,6 +12,7 @@ use super::{
 use crate::bucket::{BucketSummary, SeriesKey, ValueSummary};
 use crate::model::hierarchy::{self, Leaf, Levels, LevelsSnapshot};
 use crate::model::{MemoryReport, Model, ModelConfig, ModelParams, ModelSnapshot};
+use crate::time::EpochMs;
 
 /// What a job's exception lists decide about a bucket's values before they are learnt and
 /// scored. The exceptions stage answers; it reads records too, so it depends on this stage and
@@ -190,13 +191,13 @@ impl<'a> Scorer<'a> {
     /// Forgets the results out of the window once the bucket at `next_bucket_ms` is the next to
     /// score. Done once per execution rather than per bucket: the window is only read by a big
     /// change, which re-scores from its own start.
-    pub fn trim_window(&mut self, next_bucket_ms: i64) {
+    pub fn trim_window(&mut self, next_bucket_ms: EpochMs) {
         self.window.trim(self.span_ms(), next_bucket_ms);
     }
 
     /// The model's size after the execution at `now_ms`, whose last bucket started at
     /// `last_bucket_ms`.
-    pub fn model_size_stats(&self, last_bucket_ms: i64, now_ms: i64) -> ModelSizeStats {
+    pub fn model_size_stats(&self, last_bucket_ms: EpochMs, now_ms: EpochMs) -> ModelSizeStats {
         ModelSizeStats::new(
             self.job.job_id,
             last_bucket_ms,

@@ -9,6 +9,7 @@ use super::renormalize::{
 use super::{AnomalyRecord, BucketResult, InfluencerResult};
 use crate::model::elastic::Normalizer;
 use crate::model::hierarchy::LevelScorers;
+use crate::time::EpochMs;
 
 /// The results of the last [`window_ms`] that renormalisation re-scores. Its fields are written
 /// in the job state under their names there.
@@ -43,8 +44,8 @@ impl RenormalizationWindow {
         &mut self,
         leaf: Option<&Normalizer>,
         scorers: &LevelScorers,
-        from_ms: i64,
-        to_ms: i64,
+        from_ms: EpochMs,
+        to_ms: EpochMs,
     ) -> Renormalized {
         Renormalized {
             records: match leaf {
@@ -58,7 +59,7 @@ impl RenormalizationWindow {
 
     /// Forgets the results that are out of the window of buckets of `bucket_span_ms` once
     /// the bucket starting at `next_bucket_ms` is the next to score.
-    pub fn trim(&mut self, bucket_span_ms: i64, next_bucket_ms: i64) {
+    pub fn trim(&mut self, bucket_span_ms: i64, next_bucket_ms: EpochMs) {
         let start = next_bucket_ms - window_ms(bucket_span_ms);
         self.records.retain(|r| r.timestamp_ms >= start);
         self.buckets.retain(|b| b.timestamp_ms >= start);
@@ -101,8 +102,8 @@ mod tests {
         };
         // The window starts thirty days (more than 100 buckets of 15 minutes) before the next
         // bucket.
-        window.trim(SPAN_MS, 31 * DAY_MS);
-        let kept: Vec<i64> = window.records.iter().map(|r| r.timestamp_ms).collect();
+        window.trim(SPAN_MS, EpochMs(31 * DAY_MS));
+        let kept: Vec<i64> = window.records.iter().map(|r| r.timestamp_ms.ms()).collect();
         assert_eq!(kept, [DAY_MS, 30 * DAY_MS]);
     }
 }

@@ -6,6 +6,7 @@ use sha2::{Digest, Sha256};
 
 use super::config::{RuleConfig, Threat};
 use crate::results::{ALERT_FIELDS, AnomalyRecord};
+use crate::time::EpochMs;
 
 /// One alert of a machine-learning rule. Where it is loaded (Kibana space, rule saved object)
 /// is the output's concern: see [`alert_uuid`].
@@ -44,15 +45,15 @@ pub fn alert_uuid(results_index: &str, record_id: &str, space_id: &str, rule_uui
 }
 
 impl Alert {
-    /// The alert of `record` under `rule`, made by the execution at `now_ms`.
-    pub fn new(rule: &RuleConfig, record: &AnomalyRecord, now_ms: i64) -> Alert {
+    /// The alert of `record` under `rule`, made by the execution at `now`.
+    pub fn new(rule: &RuleConfig, record: &AnomalyRecord, now: EpochMs) -> Alert {
         let field_values: Vec<Vec<String>> = ALERT_FIELDS
             .iter()
             .map(|f| record.field_values(f))
             .collect();
         Alert {
-            timestamp_ms: now_ms,
-            original_time_ms: record.timestamp_ms,
+            timestamp_ms: now.ms(),
+            original_time_ms: record.timestamp_ms.ms(),
             rule_id: rule.rule_id.clone(),
             rule_name: rule.name.clone(),
             severity: rule.severity.as_str().to_string(),

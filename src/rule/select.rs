@@ -17,12 +17,12 @@ pub struct RuleState {
     /// back by the cap (pending).
     pub candidates: Vec<AnomalyRecord>,
     /// Ids of alerted records, with their bucket time, kept while they could be selected again.
-    pub alerted: BTreeMap<String, i64>,
-    /// Every qualifying record before this time (epoch ms) has been alerted or dropped; the next
-    /// window starts here if that is earlier than `now − lookback`.
-    pub watermark_ms: Option<i64>,
-    /// When the rule last ran, epoch ms.
-    pub last_execution_ms: Option<i64>,
+    pub alerted: BTreeMap<String, EpochMs>,
+    /// Every qualifying record before this time has been alerted or dropped; the next window
+    /// starts here if that is earlier than `now − lookback`.
+    pub watermark_ms: Option<EpochMs>,
+    /// When the rule last ran.
+    pub last_execution_ms: Option<EpochMs>,
 }
 
 /// What one execution of the rule did.
@@ -59,8 +59,8 @@ pub fn evaluate(
     execution: Execution,
 ) -> Outcome {
     let Execution {
-        now: EpochMs(now_ms),
-        modelled_until: EpochMs(modelled_until_ms),
+        now,
+        modelled_until,
         lookback_ms,
     } = execution;
     let qualifies = |r: &AnomalyRecord| !r.is_interim && r.record_score >= rule.anomaly_threshold;
@@ -85,17 +85,17 @@ pub fn evaluate(
             .cloned(),
     );
 
-    let mut window_start = now_ms - lookback_ms;
+    let mut window_start = now - lookback_ms;
     let mut gap_ms = None;
     if let Some(watermark) = state.watermark_ms.filter(|&w| w < window_start) {
         // Records held back by the cap widen the window too, but only a late execution is a gap.
         let missed = state
             .last_execution_ms
-            .is_some_and(|last| now_ms - last > rule.interval.as_millis() as i64);
+            .is_some_and(|last| now - last > rule.interval.as_millis() as i64);
         gap_ms = missed.then_some(window_start - watermark);
         window_start = watermark;
     }
-    let in_window = |r: &AnomalyRecord| r.timestamp_ms >= window_start && r.timestamp_ms <= now_ms;
+    let in_window = |r: &AnomalyRecord| r.timestamp_ms >= window_start && r.timestamp_ms <= now;
 
     let mut excepted = 0;
     let mut selected: Vec<AnomalyRecord> = Vec::new();
@@ -106,7 +106,7 @@ pub fn evaluate(
         }
         if !in_window(&record) {
             // Newer than `now` (a backfill's future) waits; older than the window is gone.
-            if record.timestamp_ms > now_ms {
+            if record.timestamp_ms > now {
                 later.push(record);
             }
             continue;
@@ -124,10 +124,7 @@ pub fn evaluate(
             .then(a.record_id.cmp(&b.record_id))
     });
     let pending: Vec<AnomalyRecord> = selected.split_off(selected.len().min(rule.max_signals));
-    let alerts: Vec<Alert> = selected
-        .iter()
-        .map(|r| Alert::new(rule, r, now_ms))
-        .collect();
+    let alerts: Vec<Alert> = selected.iter().map(|r| Alert::new(rule, r, now)).collect();
     for record in &selected {
         state
             .alerted
@@ -135,9 +132,9 @@ pub fn evaluate(
     }
 
     let oldest_pending = pending.iter().map(|r| r.timestamp_ms).min();
-    let watermark = oldest_pending.map_or(modelled_until_ms, |p| p.min(modelled_until_ms));
+    let watermark = oldest_pending.map_or(modelled_until, |p| p.min(modelled_until));
     state.watermark_ms = Some(watermark);
-    state.last_execution_ms = Some(now_ms);
+    state.last_execution_ms = Some(now);
     let outcome = Outcome {
         pending: pending.len(),
         alerts,
@@ -146,7 +143,7 @@ pub fn evaluate(
     };
     state.candidates = pending;
     state.candidates.extend(later);
-    let keep_from = watermark.min(now_ms - lookback_ms) - lookback_ms;
+    let keep_from = watermark.min(now - lookback_ms) - lookback_ms;
     state.alerted.retain(|_, t| *t >= keep_from);
     outcome
 }

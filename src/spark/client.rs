@@ -15,6 +15,7 @@ use super::{Error, decode, from_clause, source_view, summary_query};
 use crate::bucket::{BucketSummary, FoldFields};
 use crate::datafeed::BoolQuery;
 use crate::store::TimeRange;
+use crate::time::EpochMs;
 
 /// A connected Spark Connect session reading one source.
 pub struct Session {
@@ -80,7 +81,7 @@ impl Session {
         datafeed: &BoolQuery,
         fold: &FoldFields,
         window: TimeRange,
-    ) -> Result<BTreeMap<i64, BucketSummary>, Error> {
+    ) -> Result<BTreeMap<EpochMs, BucketSummary>, Error> {
         let sql = summary_query(&self.source, datafeed, fold, window, &self.schema)?;
         let failed = |e: spark_connect::SparkError| Error::Query {
             remote: self.remote.clone(),

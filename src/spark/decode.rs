@@ -11,6 +11,7 @@ use arrow::record_batch::RecordBatch;
 
 use super::query::{SUMMARY_VERSION, influencer_column};
 use crate::bucket::{BucketSummary, SeriesKey, ValueSummary};
+use crate::time::EpochMs;
 
 /// A result that does not follow the contract.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,7 +37,7 @@ pub enum Error {
 pub fn decode(
     batch: &RecordBatch,
     influencers: &[String],
-    buckets: &mut BTreeMap<i64, BucketSummary>,
+    buckets: &mut BTreeMap<EpochMs, BucketSummary>,
 ) -> Result<(), Error> {
     let version = integers(batch, "summary_version")?;
     let starts = integers(batch, "bucket_start_ms")?;
@@ -56,7 +57,7 @@ pub fn decode(
         if found != i64::from(SUMMARY_VERSION) {
             return Err(Error::Version { found });
         }
-        let start_ms = required(&starts, "bucket_start_ms", row)?;
+        let start_ms = EpochMs(required(&starts, "bucket_start_ms", row)?);
         let by = bys
             .is_valid(row)
             .then(|| bys.value(row).to_string())
@@ -89,7 +90,7 @@ pub fn decode(
         });
         if bucket.event_count != bucket_count {
             return Err(Error::BucketCount {
-                start_ms,
+                start_ms: start_ms.ms(),
                 a: bucket.event_count,
                 b: bucket_count,
             });
@@ -265,7 +266,7 @@ mod tests {
         .expect("valid test batch")
     }
 
-    fn decode_one(batch: &RecordBatch) -> Result<BTreeMap<i64, BucketSummary>, Error> {
+    fn decode_one(batch: &RecordBatch) -> Result<BTreeMap<EpochMs, BucketSummary>, Error> {
         let mut buckets = BTreeMap::new();
         decode(batch, &["process.name".to_string()], &mut buckets)?;
         Ok(buckets)
@@ -280,7 +281,7 @@ mod tests {
             ..ValueSummary::default()
         };
         expected.add_influencer("process.name", "ssh");
-        let first = &buckets[&0];
+        let first = &buckets[&EpochMs(0)];
         assert_eq!(first.event_count, 3);
         let key = |by: &str| SeriesKey {
             partition: None,
@@ -288,7 +289,7 @@ mod tests {
         };
         assert_eq!(first.values[&key("22")], expected);
         assert!(first.values[&key("4444")].influencers_capped);
-        let second = &buckets[&900_000].values[&key("22")];
+        let second = &buckets[&EpochMs(900_000)].values[&key("22")];
         assert!(
             second.influencers.is_empty(),
             "an empty list is no influencer"

@@ -78,7 +78,8 @@ impl Session {
         _datafeed: &crate::datafeed::BoolQuery,
         _fold: &crate::bucket::FoldFields,
         _window: crate::store::TimeRange,
-    ) -> Result<std::collections::BTreeMap<i64, crate::bucket::BucketSummary>, Error> {
+    ) -> Result<std::collections::BTreeMap<crate::time::EpochMs, crate::bucket::BucketSummary>, Error>
+    {
         match self._never {}
     }
 

@@ -10,6 +10,7 @@ use crate::model::ModelSnapshot;
 use crate::model::hierarchy::LevelsSnapshot;
 use crate::results::RenormalizationWindow;
 use crate::rule::RuleState;
+use crate::time::EpochMs;
 
 /// The `format` value of every state file.
 pub const FORMAT: &str = "netrare-job-state";
@@ -37,10 +38,10 @@ pub struct JobState {
 /// normalisers, what its rule remembers and the results a big change may re-score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobProgress {
-    /// Start of the next bucket to model, epoch ms.
-    pub checkpoint_ms: i64,
-    /// Start of the first bucket that held data, epoch ms; `None` while the job has seen none.
-    pub first_bucket_ms: Option<i64>,
+    /// Start of the next bucket to model.
+    pub checkpoint_ms: EpochMs,
+    /// Start of the first bucket that held data; `None` while the job has seen none.
+    pub first_bucket_ms: Option<EpochMs>,
     pub model: ModelSnapshot,
     /// The bucket and influencer normalisers.
     pub levels: LevelsSnapshot,
@@ -140,12 +141,16 @@ impl JobProgress {
     fn check_times(&self, span_ms: i64) -> Result<(), SnapshotProblem> {
         let bad =
             |field: &'static str, problem: String| Err(SnapshotProblem::Field { field, problem });
-        let last = self.rule.last_execution_ms;
+        // The file's numbers, as its fields hold them and the problems name them.
+        let checkpoint = self.checkpoint_ms.ms();
+        let first_bucket = self.first_bucket_ms.map(EpochMs::ms);
+        let last = self.rule.last_execution_ms.map(EpochMs::ms);
+        let watermark = self.rule.watermark_ms.map(EpochMs::ms);
         let times = [
-            ("checkpoint_ms", Some(self.checkpoint_ms)),
-            ("first_bucket_ms", self.first_bucket_ms),
+            ("checkpoint_ms", Some(checkpoint)),
+            ("first_bucket_ms", first_bucket),
             ("rule.last_execution_ms", last),
-            ("rule.watermark_ms", self.rule.watermark_ms),
+            ("rule.watermark_ms", watermark),
         ];
         for (field, ms) in times {
             if let Some(ms) = ms.filter(|ms| !PLAUSIBLE_MS.contains(ms)) {
@@ -153,8 +158,8 @@ impl JobProgress {
             }
         }
         for (field, ms) in [
-            ("checkpoint_ms", Some(self.checkpoint_ms)),
-            ("first_bucket_ms", self.first_bucket_ms),
+            ("checkpoint_ms", Some(checkpoint)),
+            ("first_bucket_ms", first_bucket),
         ] {
             if let Some(ms) = ms.filter(|ms| ms.rem_euclid(span_ms) != 0) {
                 return bad(
@@ -169,26 +174,22 @@ impl JobProgress {
                 "missing; every execution records it".into(),
             );
         };
-        let behind = last - self.checkpoint_ms;
+        let behind = last - checkpoint;
         if !(0..=span_ms + MAX_QUERY_DELAY.as_millis() as i64).contains(&behind) {
             return bad(
                 "checkpoint_ms",
                 format!(
-                    "{} is {behind} ms before the last execution {last}; an execution leaves it at most a bucket and the query delay before",
-                    self.checkpoint_ms
+                    "{checkpoint} is {behind} ms before the last execution {last}; an execution leaves it at most a bucket and the query delay before"
                 ),
             );
         }
-        if let Some(first) = self.first_bucket_ms.filter(|&f| f >= self.checkpoint_ms) {
+        if let Some(first) = first_bucket.filter(|&f| f >= checkpoint) {
             return bad(
                 "first_bucket_ms",
-                format!(
-                    "{first} is not before the checkpoint {}",
-                    self.checkpoint_ms
-                ),
+                format!("{first} is not before the checkpoint {checkpoint}"),
             );
         }
-        if let Some(watermark) = self.rule.watermark_ms.filter(|&w| w > last) {
+        if let Some(watermark) = watermark.filter(|&w| w > last) {
             return bad(
                 "rule.watermark_ms",
                 format!("{watermark} is after the last execution {last}"),
@@ -198,11 +199,14 @@ impl JobProgress {
             .rule
             .alerted
             .iter()
-            .find(|(_, ms)| !PLAUSIBLE_MS.contains(ms))
+            .find(|(_, ms)| !PLAUSIBLE_MS.contains(&ms.ms()))
         {
             return bad(
                 "rule.alerted",
-                format!("record {id}: {ms} is not a time between 1970 and 2100"),
+                format!(
+                    "record {id}: {} is not a time between 1970 and 2100",
+                    ms.ms()
+                ),
             );
         }
         // Held candidates are alerted later: their bucket times and spans become alert times.
@@ -211,7 +215,7 @@ impl JobProgress {
             ("recent_records", &self.window.records),
         ] {
             if let Some(r) = records.iter().find(|r| {
-                !PLAUSIBLE_MS.contains(&r.timestamp_ms)
+                !PLAUSIBLE_MS.contains(&r.timestamp_ms.ms())
                     || !PLAUSIBLE_MS.contains(&r.by_field_first_occurrence_ms)
                     || r.bucket_span.checked_mul(1000) != Some(span_ms)
             }) {
@@ -219,7 +223,9 @@ impl JobProgress {
                     field,
                     format!(
                         "record {}: bucket {} ({} s) is not a time between 1970 and 2100 on the job's bucket span",
-                        r.record_id, r.timestamp_ms, r.bucket_span
+                        r.record_id,
+                        r.timestamp_ms.ms(),
+                        r.bucket_span
                     ),
                 );
             }

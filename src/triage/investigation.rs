@@ -443,7 +443,7 @@ fn resolve<'a>(inputs: &'a Inputs, target: &Target) -> Result<Resolved<'a>, Erro
                 job: job_of(&stored.record.job_id)?,
                 stored: Some(stored),
                 host,
-                bucket_start_ms: stored.record.timestamp_ms,
+                bucket_start_ms: stored.record.timestamp_ms.ms(),
             })
         }
         Target::Value {
@@ -457,7 +457,7 @@ fn resolve<'a>(inputs: &'a Inputs, target: &Target) -> Result<Resolved<'a>, Erro
             let bucket = at_ms.div_euclid(span_ms) * span_ms;
             let stored = inputs.outputs.records.iter().find(|s| {
                 s.record.job_id == *job_id
-                    && s.record.timestamp_ms == bucket
+                    && s.record.timestamp_ms.ms() == bucket
                     && s.record.by_field_value == *value
             });
             Ok(Resolved {
@@ -515,12 +515,12 @@ fn nearby(
         .records
         .iter()
         .filter(|s| this.is_none_or(|t| t.record.record_id != s.record.record_id))
-        .filter(|s| (s.record.timestamp_ms - bucket_start_ms).abs() <= NEARBY_MS)
+        .filter(|s| (s.record.timestamp_ms.ms() - bucket_start_ms).abs() <= NEARBY_MS)
         .filter(|s| s.record.field_values("host.name").iter().any(|h| h == host))
         .map(|s| Nearby {
             job_id: s.record.job_id.clone(),
             record_id: s.record.record_id.clone(),
-            timestamp_ms: s.record.timestamp_ms,
+            timestamp_ms: s.record.timestamp_ms.ms(),
             by_field_name: s.record.by_field_name.clone(),
             by_field_value: s.record.by_field_value.clone(),
             record_score: s.record.record_score,
@@ -792,12 +792,12 @@ fn alerting(
     let span_ms = record.bucket_span * 1000;
     let lookback_ms = i64::try_from(job.rule.lookback.as_millis()).unwrap_or(i64::MAX / 2);
     if let Some(alert) = alerts.first() {
-        let delay_ms = alert.timestamp_ms - (record.timestamp_ms + span_ms);
+        let delay_ms = alert.timestamp_ms - (record.timestamp_ms.ms() + span_ms);
         return Alerting::Alerted {
             uuid: alert.uuid.clone(),
             at_ms: alert.timestamp_ms,
             delay_ms,
-            held_by_cap: alert.timestamp_ms > record.timestamp_ms + lookback_ms,
+            held_by_cap: alert.timestamp_ms > record.timestamp_ms.ms() + lookback_ms,
         };
     }
     if let Some(entry) = exceptions
@@ -812,7 +812,7 @@ fn alerting(
     }
     let threshold = job.rule.config.anomaly_threshold;
     let qualifying = stored.versions.iter().find(|v| v.record_score >= threshold);
-    let lookback_end_ms = record.timestamp_ms + lookback_ms;
+    let lookback_end_ms = record.timestamp_ms.ms() + lookback_ms;
     match qualifying {
         None => Alerting::UnderThreshold {
             initial: record.initial_record_score,

@@ -21,6 +21,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use super::Error;
 use crate::output::Folder;
 use crate::results::{AnomalyRecord, Influencer};
+use crate::time::EpochMs;
 
 /// One version of a record's score, and the commit that wrote it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -376,7 +377,7 @@ fn record_rows(batch: &RecordBatch) -> Result<Vec<AnomalyRecord>, String> {
         rows.push(AnomalyRecord {
             record_id: ids.value(row).to_string(),
             job_id: jobs.value(row).to_string(),
-            timestamp_ms: times.value(row),
+            timestamp_ms: EpochMs(times.value(row)),
             bucket_span: spans.value(row),
             detector_index: u32::try_from(detectors.value(row)).unwrap_or_default(),
             is_interim: interim.value(row),

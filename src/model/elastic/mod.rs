@@ -212,7 +212,7 @@ impl ElasticRare {
         for key in bucket.values.keys() {
             if self.admit(key) {
                 let categories = self.partitions.entry(key.partition.clone()).or_default();
-                categories.observe(&key.by, bucket.start_ms);
+                categories.observe(&key.by, bucket.start_ms.ms());
                 accepted.push(key.clone());
             }
         }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::bucket::ValueSummary;
 use crate::model::MemoryStatus;
+use crate::time::EpochMs;
 
 const SPAN_MS: i64 = 900_000;
 
@@ -33,7 +34,7 @@ fn bucket(index: i64, values: &[&str]) -> BucketSummary {
         })
         .collect();
     BucketSummary {
-        start_ms: index * SPAN_MS,
+        start_ms: EpochMs(index * SPAN_MS),
         event_count: values.len() as u64,
         values,
     }
@@ -49,7 +50,7 @@ fn stream(buckets: i64) -> Vec<BucketSummary> {
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             if i % 17 == 5 {
-                return BucketSummary::empty(i * SPAN_MS);
+                return BucketSummary::empty(EpochMs(i * SPAN_MS));
             }
             let mut values: Vec<String> = (0..30).map(|p| format!("common{p}")).collect();
             if (state >> 33).is_multiple_of(7) {
@@ -191,7 +192,7 @@ fn partitions_have_their_own_categories_but_share_the_normalizer() {
         values.insert(key("a", "22"), ValueSummary::default());
         values.insert(key("b", "443"), ValueSummary::default());
         model.update(&BucketSummary {
-            start_ms: i * SPAN_MS,
+            start_ms: EpochMs(i * SPAN_MS),
             values,
             event_count: 2,
         });

@@ -173,14 +173,14 @@ impl PopulationRare {
         let state = self
             .values
             .entry(class.clone())
-            .or_insert_with(|| ValueState::new(bucket.start_ms));
+            .or_insert_with(|| ValueState::new(bucket.start_ms.ms()));
         let seen_before = state.buckets;
         let new_hosts = names
             .iter()
             .filter(|n| self.hosts.get(**n).is_some_and(|id| !state.knows_host(*id)))
             .map(|n| n.to_string())
             .collect();
-        state.observe(bucket.start_ms, self.bucket_span_s * 1000, &ids);
+        state.observe(bucket.start_ms.ms(), self.bucket_span_s * 1000, &ids);
         self.rarity
             .entry(class.partition.clone())
             .or_default()

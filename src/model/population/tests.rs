@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use super::state::EPHEMERAL_CLASS;
 use super::*;
 use crate::model::{MemoryStatus, SnapshotError};
+use crate::time::EpochMs;
 
 const SPAN_MS: i64 = 900_000;
 const WEEK: i64 = 7 * 96;
@@ -38,7 +39,7 @@ fn bucket(index: i64, events: &[(String, String, &str)]) -> BucketSummary {
         v.add_influencer("process.name", process);
     }
     BucketSummary {
-        start_ms: index * SPAN_MS,
+        start_ms: EpochMs(index * SPAN_MS),
         event_count: events.len() as u64,
         values,
     }
@@ -327,7 +328,7 @@ fn stream(buckets: i64) -> Vec<BucketSummary> {
     (0..buckets)
         .map(|i| {
             if i % 37 == 11 {
-                return BucketSummary::empty(i * SPAN_MS);
+                return BucketSummary::empty(EpochMs(i * SPAN_MS));
             }
             let mut extra: Vec<(usize, String, &str)> = Vec::new();
             if i % 23 == 3 {
