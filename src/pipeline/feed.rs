@@ -40,10 +40,10 @@ pub struct Feed<'a> {
     source: &'a Source,
     /// The fields any job reads.
     fields: Vec<FieldRequest>,
-    /// Everything before this time has been read, epoch ms.
-    pub loaded_to: i64,
+    /// Everything before this time has been read.
+    pub loaded_to: EpochMs,
     /// Never read at or beyond this time: the last execution's complete buckets end here.
-    pub limit: i64,
+    pub limit: EpochMs,
     /// What all reads so far found.
     pub stats: ScanStats,
     /// The days the next read covers, from the row groups per day the last read found.
@@ -55,7 +55,7 @@ pub struct Feed<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct FeedJob<'a> {
     pub job: &'a Job,
-    pub from_ms: i64,
+    pub from_ms: EpochMs,
 }
 
 /// Each job's bucket summaries of a chunk, by job id, then by bucket start.
@@ -63,7 +63,7 @@ pub type JobBuckets = BTreeMap<String, BTreeMap<EpochMs, BucketSummary>>;
 
 impl<'a> Feed<'a> {
     /// A feed for `jobs` that never reads past `limit`.
-    pub fn new(source: &'a Source, jobs: &[FeedJob], limit: i64) -> Feed<'a> {
+    pub fn new(source: &'a Source, jobs: &[FeedJob], limit: EpochMs) -> Feed<'a> {
         let from = jobs.iter().map(|j| j.from_ms).min().unwrap_or(limit);
         Feed {
             source,
@@ -80,7 +80,7 @@ impl<'a> Feed<'a> {
     pub fn read_until(
         &mut self,
         jobs: &[FeedJob],
-        until: i64,
+        until: EpochMs,
     ) -> Result<Option<JobBuckets>, Error> {
         let Some(window) = self.next_window(until) else {
             return Ok(None);
@@ -95,15 +95,16 @@ impl<'a> Feed<'a> {
     /// The next chunk to read to have everything before `until` (capped at the limit): up to
     /// a UTC midnight [`Feed::days_per_read`] days on, or further when `until` is further.
     /// `None` when all is read.
-    fn next_window(&self, until: i64) -> Option<TimeRange> {
-        let until = until.min(self.limit);
-        if self.loaded_to >= until {
+    fn next_window(&self, until: EpochMs) -> Option<TimeRange> {
+        let until = until.min(self.limit).ms();
+        let (loaded_to, limit) = (self.loaded_to.ms(), self.limit.ms());
+        if loaded_to >= until {
             return None;
         }
-        let midnight = (self.loaded_to.div_euclid(DAY_MS) + self.days_per_read) * DAY_MS;
+        let midnight = (loaded_to.div_euclid(DAY_MS) + self.days_per_read) * DAY_MS;
         Some(TimeRange {
-            start_ms: self.loaded_to,
-            end_ms: midnight.max(until).min(self.limit),
+            start_ms: loaded_to,
+            end_ms: midnight.max(until).min(limit),
         })
     }
 
@@ -146,15 +147,15 @@ impl<'a> Feed<'a> {
             self.days_per_read,
         );
         self.stats += chunk.stats;
-        self.loaded_to = chunk.window.end_ms;
+        self.loaded_to = EpochMs(chunk.window.end_ms);
         chunk.buckets
     }
 
     /// What `job` still needs folded: the buckets from its `from_ms` up to the limit.
     fn still_needed(&self, job: &FeedJob) -> TimeRange {
         TimeRange {
-            start_ms: job.from_ms,
-            end_ms: self.limit,
+            start_ms: job.from_ms.ms(),
+            end_ms: self.limit.ms(),
         }
     }
 
@@ -380,10 +381,10 @@ mod tests {
             .iter()
             .map(|job| FeedJob {
                 job,
-                from_ms: day * DAY_MS,
+                from_ms: EpochMs(day * DAY_MS),
             })
             .collect();
-        let limit = day * DAY_MS + 2 * 3_600_000;
+        let limit = EpochMs(day * DAY_MS + 2 * 3_600_000);
         let mut feed = Feed::new(&source, &jobs, limit);
         let mut read = JobBuckets::new();
         while let Some(buckets) = feed.read_until(&jobs, limit).unwrap() {

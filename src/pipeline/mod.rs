@@ -160,7 +160,7 @@ fn model_and_commit(
     staging: &Path,
     writer: &writer::Writer,
 ) -> Result<(ScanStats, Vec<Alert>), Error> {
-    let mut feed = Feed::new(&plan.source, &feed_jobs(runs), limit.ms());
+    let mut feed = Feed::new(&plan.source, &feed_jobs(runs), limit);
     let bar = progress_bar(plan, runs, limit);
     let mut all_alerts = Vec::new();
     let started = Instant::now();
@@ -176,13 +176,13 @@ fn model_and_commit(
     while done < executions.len() {
         let needed = until(runs, executions[done]);
         let jobs = feed_jobs(runs);
-        while let Some(buckets) = feed.read_until(&jobs, needed.ms())? {
+        while let Some(buckets) = feed.read_until(&jobs, needed)? {
             hand_out(runs, buckets);
         }
         // The executions whose buckets are all read run while the next chunk is read.
         let ready = executions[done..]
             .iter()
-            .take_while(|&&now| until(runs, now).ms() <= feed.loaded_to)
+            .take_while(|&&now| until(runs, now) <= feed.loaded_to)
             .count()
             .max(1);
         // The next chunk is read on this thread while the jobs model on the others: a job's
@@ -255,7 +255,7 @@ fn feed_jobs<'a>(runs: &[JobRun<'a>]) -> Vec<FeedJob<'a>> {
     runs.iter()
         .map(|r| FeedJob {
             job: r.job,
-            from_ms: r.checkpoint_ms().ms(),
+            from_ms: r.checkpoint_ms(),
         })
         .collect()
 }
