@@ -2,6 +2,7 @@
 
 mod util;
 
+mod architecture;
 mod backfill;
 mod cli;
 mod clock;
