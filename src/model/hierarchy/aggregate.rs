@@ -242,4 +242,82 @@ mod tests {
         assert_eq!(all_normal.raw_score, 0.0);
         assert!(all_normal.probability > 0.035);
     }
+
+    /// The joint and extreme probabilities [`combine`] compares with the maximum anomalous
+    /// probability, for the attributes style.
+    fn attribute_parts(probabilities: &[f64]) -> (f64, f64) {
+        let mut sorted = probabilities.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len().min(ATTRIBUTES.max_extreme);
+        let log_extreme = (ATTRIBUTES.min_extreme..=n)
+            .map(|m| log_extreme_calibrated(&sorted, m))
+            .fold(0.0_f64, f64::min);
+        (log_joint_upper_bound(&sorted).exp(), log_extreme.exp())
+    }
+
+    /// Ports ml-cpp `lib/model/unittest/CAnomalyScoreTest.cc`, `testComputeScores`:
+    /// `CAnomalyScore::compute(0.5, 0.5, 1, 5, 0.05, probabilities)`, raw score within 5e-7
+    /// (exactly 0 where ml-cpp requires it).
+    ///
+    /// ml-cpp's test passes a maximum anomalous probability of 0.05; [`combine`] always uses
+    /// 0.035. The threshold only decides whether the raw score is computed at all (when the
+    /// joint or the extreme probability is at or below it), so a case is the same under both
+    /// when neither part lies in (0.035, 0.05]: each case checks that first.
+    #[test]
+    fn ml_cpp_compute_scores() {
+        let cases: [(&[f64], f64); 8] = [
+            (&[0.001], 0.078557),
+            (&[0.02], 0.002405),
+            (&[0.1], 0.0),
+            (
+                &[0.21, 0.52, 0.13, 0.67, 0.89, 0.32, 0.46, 0.222, 0.35, 0.93],
+                0.0,
+            ),
+            (
+                &[
+                    0.11, 0.13, 0.12, 0.22, 0.14, 0.09, 0.01, 0.13, 0.15, 0.14, 0.11, 0.13, 0.12,
+                    0.22, 0.09, 0.01,
+                ],
+                0.318231,
+            ),
+            (
+                &[
+                    0.21, 0.52, 0.13, 0.67, 0.89, 0.32, 0.46, 0.222, 0.35, 0.93, 0.89, 0.32, 0.46,
+                    0.000021,
+                ],
+                0.137591,
+            ),
+            (
+                &[
+                    0.21, 0.52, 0.0058, 0.13, 0.67, 0.89, 0.32, 0.03, 0.46, 0.222, 0.35, 0.93,
+                    0.01, 0.89, 0.32, 0.46, 0.0021,
+                ],
+                0.029413,
+            ),
+            (
+                &[
+                    1e-100, 1.7e-20, 1.6e-150, 2.2e-150, 1.3e-180, 1.35e-95, 1.7e-180, 1.21e-300,
+                ],
+                86.995953,
+            ),
+        ];
+        for (probabilities, expected) in cases {
+            let (joint, extreme) = attribute_parts(probabilities);
+            let in_band = |p: f64| p > MAX_ANOMALOUS_PROBABILITY && p <= 0.05;
+            assert!(
+                !in_band(joint) && !in_band(extreme),
+                "{probabilities:?}: joint {joint}, extreme {extreme} between the thresholds"
+            );
+            let c = combine(ATTRIBUTES, probabilities);
+            if expected == 0.0 {
+                assert_eq!(c.raw_score, 0.0, "{probabilities:?}: {c:?}");
+            } else {
+                assert!(
+                    (c.raw_score - expected).abs() <= 5e-7,
+                    "{probabilities:?}: {} vs {expected}",
+                    c.raw_score
+                );
+            }
+        }
+    }
 }
