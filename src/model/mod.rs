@@ -7,6 +7,8 @@
 mod config;
 pub mod elastic;
 pub mod hierarchy;
+#[cfg(test)]
+pub(crate) mod ml_cpp;
 pub mod population;
 mod snapshot_error;
 

@@ -342,3 +342,54 @@ fn restore_refuses_inconsistent_state() {
     refused(&|s| s.time_to_quantile_decay = f64::NAN, "quantile decay");
     refused(&|s| s.max_scores[0].score = -1.0, "maximum score");
 }
+
+/// Ports ml-cpp `lib/model/unittest/CAnomalyScoreTest.cc`, `testNormalizeScoresNearZero`: 500
+/// raw scores of 0, the first n of them (not the anomalies) raised by 0.0055, and the anomalies
+/// `{0.02, 0.01, 0.006, 0.01, 0.015}` added at `{50, 110, 190, 220, 290}`; a fresh normaliser
+/// for 1800 s buckets (one call per sample, decay 0.0005) learns them all in one scope, without
+/// ageing, then normalises the anomalies. The expected scores are ml-cpp's strings at 7
+/// significant digits. (ml-cpp normalises in the `bucket_time` scope, whose maximum score it
+/// keys on a blank person name: the scope it learnt in, here [`key`]`("")`.)
+#[test]
+fn ml_cpp_normalize_scores_near_zero() {
+    use crate::model::ml_cpp::pretty_list;
+    const TIMES: [usize; 5] = [50, 110, 190, 220, 290];
+    const ANOMALIES: [f64; 5] = [0.02, 0.01, 0.006, 0.01, 0.015];
+    let cases: [(usize, &str); 8] = [
+        (0, "[41.62776, 32.36435, 26.16873, 32.36435, 37.68726]"),
+        (100, "[41.62776, 32.36435, 26.16873, 32.36435, 37.68726]"),
+        (200, "[41.62776, 32.36435, 17.74216, 32.36435, 37.68726]"),
+        (249, "[41.62776, 32.36435, 11.1645, 32.36435, 37.68726]"),
+        (251, "[41.62776, 32.36435, 11.05937, 32.36435, 37.68726]"),
+        (300, "[41.62776, 32.36435, 8.523397, 32.36435, 37.68726]"),
+        (400, "[1.14, 1.04, 1, 1.04, 1.09]"),
+        (450, "[1.14, 1.04, 1, 1.04, 1.09]"),
+    ];
+    let scope = key("");
+    let mut failures = Vec::new();
+    for (non_zero, expected) in cases {
+        let mut samples = [0.0; 500];
+        for (j, sample) in samples.iter_mut().enumerate().take(non_zero) {
+            if !TIMES.contains(&j) {
+                *sample += 0.0055;
+            }
+        }
+        for (t, a) in TIMES.iter().zip(ANOMALIES) {
+            samples[*t] += a;
+        }
+        let mut normalizer = Normalizer::new(1800);
+        for sample in samples {
+            normalizer.update(&scope, sample);
+        }
+        let scorer = normalizer.scorer();
+        let scores: Vec<f64> = TIMES
+            .iter()
+            .map(|&t| scorer.normalize(&scope, samples[t]))
+            .collect();
+        let got = pretty_list(&scores);
+        if got != expected {
+            failures.push(format!("n = {non_zero}: {got}, ml-cpp {expected}"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
