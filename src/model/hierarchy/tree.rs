@@ -500,4 +500,86 @@ mod tests {
         let tree = build(&[], &["host.name".into()]);
         assert!(tree.root.is_none() && tree.pivots.is_empty());
     }
+
+    /// Ports ml-cpp `lib/model/unittest/CHierarchicalResultsTest.cc`, `testAggregator`, case
+    /// "by": three values of one by-field with probabilities 0.22, 0.03 and 0.02; the root's raw
+    /// score and probability (after aggregation, before the probability finaliser) equal
+    /// `CAnomalyScore::compute(0.5, 0.5, 1, 5, 0.035, probabilities)` within 1e-12.
+    #[test]
+    fn ml_cpp_aggregator_by() {
+        let keys = [key("p11"), key("p12"), key("p13")];
+        let none = BTreeMap::new();
+        let leaves: Vec<Leaf> = keys
+            .iter()
+            .zip([0.22, 0.03, 0.02])
+            .map(|(key, probability)| Leaf {
+                key,
+                probability,
+                influencers: &none,
+            })
+            .collect();
+        let expected = combine(ATTRIBUTES, &[0.22, 0.03, 0.02]);
+        let root = main_root(&leaves, &mut Memo::default()).combined;
+        assert!(
+            (root.raw_score - expected.raw_score).abs() <= 1e-12,
+            "{root:?} vs {expected:?}"
+        );
+        assert!(
+            (root.probability - expected.probability).abs() <= 1e-12,
+            "{root:?} vs {expected:?}"
+        );
+        let finalized = build(&leaves, &[]).root.expect("a root");
+        assert!((finalized.raw_score - expected.raw_score).abs() <= 1e-12);
+    }
+
+    /// Ports ml-cpp `lib/model/unittest/CHierarchicalResultsTest.cc`, `testInfluence`, case
+    /// "by": values p11 (0.22), p12 (0.003) and p13 (0.01) of one by-field, an influencer field
+    /// I with i1 on all three and i2 on p12. ml-cpp prints each node's probability and raw score
+    /// after aggregation at 7 significant digits; the expected strings are its.
+    ///
+    /// Ported: the leaves' raw scores, the person node (p 0.000885378, raw 0.08893476) and the
+    /// pivot node i2 (raw 0.0251169; p 0.003 before finalisation, and `s⁻¹(raw)` after, which is
+    /// what [`Node`] holds). Not driven: the pivot node i1 and the pivot root I, because ml-cpp's
+    /// case gives i1 influence weights 0.6 (p11) and 0.9 (p12), and a [`Leaf`] lists influencer
+    /// values without weights (a `rare` detector's are always 1).
+    #[test]
+    fn ml_cpp_influence_by() {
+        use crate::model::ml_cpp::pretty;
+        let keys = [key("p11"), key("p12"), key("p13")];
+        let sets = [
+            influencers(&[("I", "i1")]),
+            influencers(&[("I", "i1"), ("I", "i2")]),
+            influencers(&[("I", "i1")]),
+        ];
+        let leaves: Vec<Leaf> = keys
+            .iter()
+            .zip(&sets)
+            .zip([0.22, 0.003, 0.01])
+            .map(|((key, influencers), probability)| Leaf {
+                key,
+                probability,
+                influencers,
+            })
+            .collect();
+        for (p, raw) in [(0.01, "0.008016032"), (0.003, "0.03139613"), (0.22, "0")] {
+            assert_eq!(pretty(anomaly_score(p)), raw, "leaf {p}");
+        }
+        let person = main_root(&leaves, &mut Memo::default()).combined;
+        assert_eq!(
+            (pretty(person.probability), pretty(person.raw_score)),
+            ("0.000885378".to_string(), "0.08893476".to_string()),
+            "{person:?}"
+        );
+        let tree = build(&leaves, &["I".into()]);
+        let pivot = &tree.pivots[0];
+        let (value, i2) = &pivot.values[1];
+        assert_eq!(&**value, "i2");
+        assert_eq!(pretty(i2.raw_score), "0.0251169", "{i2:?}");
+        assert_eq!(
+            pretty(inverse_anomaly_score(i2.raw_score / 0.8)),
+            "0.003",
+            "before finalisation"
+        );
+        assert_eq!(i2.probability, inverse_anomaly_score(i2.raw_score));
+    }
 }
