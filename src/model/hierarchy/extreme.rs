@@ -239,4 +239,185 @@ mod tests {
         let numerical = integral(&smallest, 5);
         assert!((series - numerical).abs() < 0.05, "{series} vs {numerical}");
     }
+
+    /// netrare's uncalibrated `ln P(m most extreme of the samples)`, as ml-cpp's
+    /// `CLogProbabilityOfMFromNExtremeSamples(m)::calculate` after adding `samples`.
+    fn log_p(samples: &[f64], m: usize) -> f64 {
+        let mut sorted = samples.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let smallest: Vec<f64> = sorted
+            .iter()
+            .take(m)
+            .map(|p| p.clamp(f64::MIN_POSITIVE, 1.0))
+            .collect();
+        log_extreme(&smallest, samples.len())
+    }
+
+    /// ml-cpp's reference in `CProbabilityAggregatorsTest.cc`,
+    /// `CExpectedLogProbabilityOfMFromNExtremeSamples`: `ln[N!/(N−M)!]` plus the log of the
+    /// nested integral of `(1 − x)^(N−M)` over the M smallest samples, each level by ten-point
+    /// Gauss–Legendre in logs (`CIntegration::logGaussLegendre<OrderTen>`).
+    fn reference(samples: &[f64], m: usize) -> f64 {
+        let mut p = samples.to_vec();
+        p.sort_by(f64::total_cmp);
+        p.truncate(m);
+        let (n, m) = (samples.len(), p.len());
+        log_gauss_legendre_10(&|x| reference_level(&p, n, m, 1, x), 0.0, p[0])
+            + ln_gamma(n as f64 + 1.0)
+            - ln_gamma((n - m) as f64 + 1.0)
+    }
+
+    fn reference_level(limits: &[f64], n: usize, m: usize, i: usize, x: f64) -> f64 {
+        if i == m {
+            return (n - m) as f64 * (1.0 - x).ln();
+        }
+        log_gauss_legendre_10(&|y| reference_level(limits, n, m, i + 1, y), x, limits[i])
+    }
+
+    /// `CIntegration::logGaussLegendre<OrderTen>`: `ln ∫_a^b exp(f)`.
+    fn log_gauss_legendre_10(f: &dyn Fn(f64) -> f64, a: f64, b: f64) -> f64 {
+        const WEIGHTS: [f64; 10] = [
+            0.2955242247147529,
+            0.2955242247147529,
+            0.2692667193099963,
+            0.2692667193099963,
+            0.219086362515982,
+            0.219086362515982,
+            0.1494513491505806,
+            0.1494513491505806,
+            0.0666713443086881,
+            0.0666713443086881,
+        ];
+        const ABSCISSAS: [f64; 10] = [
+            -0.1488743389816312,
+            0.1488743389816312,
+            -0.4333953941292472,
+            0.4333953941292472,
+            -0.6794095682990244,
+            0.6794095682990244,
+            -0.8650633666889845,
+            0.8650633666889845,
+            -0.9739065285171717,
+            0.9739065285171717,
+        ];
+        let (a, b) = if b <= a { (b, a) } else { (a, b) };
+        let (centre, range) = ((a + b) / 2.0, (b - a) / 2.0);
+        let fx: Vec<f64> = ABSCISSAS.iter().map(|x| f(centre + range * x)).collect();
+        let fmax = fx.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let sum = fx
+            .iter()
+            .zip(WEIGHTS)
+            .map(|(fx, w)| w * (fx - fmax).exp())
+            .sum::<f64>()
+            * range;
+        if sum <= 0.0 {
+            f64::MIN_POSITIVE.ln()
+        } else {
+            fmax + sum.ln()
+        }
+    }
+
+    /// `BOOST_REQUIRE_CLOSE_ABSOLUTE(expected, got, tolerance · |max(expected, got)|)`.
+    fn within(expected: f64, got: f64, tolerance: f64) -> Result<(), String> {
+        let allowed = tolerance * expected.max(got).abs();
+        if (expected - got).abs() <= allowed {
+            Ok(())
+        } else {
+            Err(format!("{got} vs ml-cpp's {expected} (±{allowed:e})"))
+        }
+    }
+
+    /// Ports ml-cpp `lib/maths/common/unittest/CProbabilityAggregatorsTest.cc`,
+    /// `testProbabilityOfMFromNExtremeSamples`, case 1: eleven probabilities, M = 1 to 5, against
+    /// the reference integral within a relative 1e-8.
+    #[test]
+    fn ml_cpp_m_from_n_extreme_against_the_integral() {
+        let ps = [0.5, 0.5, 0.4, 0.02, 0.7, 0.9, 0.4, 0.2, 0.03, 0.5, 0.6];
+        for m in 1..6 {
+            within(reference(&ps, m), log_p(&ps, m), 1e-8).unwrap_or_else(|e| panic!("M {m}: {e}"));
+        }
+    }
+
+    /// Ports `testProbabilityOfMFromNExtremeSamples`, case 3 (numerical robustness): nineteen
+    /// probabilities cycled to N = 19, 190 and 19,000, M = 1 to 5, against the reference within
+    /// a relative 1e-4.
+    #[test]
+    fn ml_cpp_m_from_n_extreme_robustness() {
+        let ps = [
+            1.90005e-6, 2.09343e-5, 2.36102e-5, 2.36102e-4, 3.21197e-4, 0.104481, 0.311476,
+            0.46037, 0.958691, 0.144973, 0.345924, 0.111316, 0.346185, 0.993074, 0.0902145,
+            0.0902145, 0.673371, 0.346075, 0.346025,
+        ];
+        for m in 1..6 {
+            for n in [19, 190, 19_000] {
+                let samples: Vec<f64> = (0..n).map(|k| ps[k % ps.len()]).collect();
+                within(reference(&samples, m), log_p(&samples, m), 1e-4)
+                    .unwrap_or_else(|e| panic!("M {m}, N {n}: {e}"));
+            }
+        }
+    }
+
+    /// Ports `testProbabilityOfMFromNExtremeSamples`, cases 4 (155 × 0.9917012, once a NaN
+    /// from overflow) and 5 (10 × (1 − 1e-10), once the log of a negative number): M = 5,
+    /// log probability 0 within 1e-6.
+    #[test]
+    fn ml_cpp_m_from_n_extreme_near_one_is_certain() {
+        assert!(log_p(&[0.9917012; 155], 5).abs() <= 1e-6);
+        assert!(log_p(&[1.0 - 1e-10; 10], 5).abs() <= 1e-6);
+    }
+
+    /// Ports `testProbabilityOfMFromNExtremeSamples`, cases 6 to 9 (underflow, and overflows of
+    /// one over a coefficient that once gave NaN or infinity), against the reference within a
+    /// relative 1e-8.
+    #[test]
+    fn ml_cpp_m_from_n_extreme_problem_cases() {
+        let ones = |mut head: Vec<f64>, n: usize| {
+            head.resize(n, 1.0);
+            head
+        };
+        let cases: [(Vec<f64>, usize); 4] = [
+            (vec![f64::MIN_POSITIVE; 10], 3),
+            (
+                ones(
+                    vec![0.004703117, 0.05059556, 1.0 - f64::EPSILON, 1.0, 1.0],
+                    22,
+                ),
+                5,
+            ),
+            (ones(vec![0.000234811, 1.0 - 2e-16, 1.0 - 1.5e-16], 22), 3),
+            (
+                ones(
+                    vec![
+                        0.08528782661735056,
+                        0.3246988524001009,
+                        0.5428693993904167,
+                        0.9999999999999999,
+                        0.9999999999999999,
+                    ],
+                    24,
+                ),
+                5,
+            ),
+        ];
+        for (i, (samples, m)) in cases.iter().enumerate() {
+            within(reference(samples, *m), log_p(samples, *m), 1e-8)
+                .unwrap_or_else(|e| panic!("case {}: {e}", i + 6));
+        }
+    }
+
+    /// Ports `testProbabilityOfMFromNExtremeSamples`, case 10 (underflow of the numerical
+    /// integration): 21,402 probabilities of 1 and five small ones, M = 5: −306.072 within 1e-3.
+    #[test]
+    fn ml_cpp_m_from_n_extreme_integral_underflow() {
+        let mut samples = vec![1.0; 21_402];
+        samples.extend([
+            3.622684004911715e-76,
+            3.622684004911715e-76,
+            0.1534837115755979,
+            0.1608058997234747,
+            0.5143979767475618,
+        ]);
+        let got = log_p(&samples, 5);
+        assert!((got - -306.072).abs() <= 1e-3, "{got}");
+    }
 }
