@@ -201,6 +201,7 @@ fn alerts_ndjson_is_appended_at_each_commit_one_create_per_alert() {
     assert_eq!(ids, alert_bits(&sandbox.alerts()).into_keys().collect());
     let (_, _, doc) = &pairs[0];
     assert_eq!(doc["kibana.space_ids"], serde_json::json!(["default"]));
+    assert_eq!(doc["kibana.version"], "9.4.0");
     assert!(doc["kibana.alert.rule.threat"][0]["tactic"]["id"].is_string());
     assert!(doc["host"]["name"].is_array(), "{doc}");
 }
@@ -214,6 +215,7 @@ fn the_kibana_space_and_rule_object_of_the_settings_enter_the_alert_ids() {
         r#"
 [kibana]
 space_id = "soc"
+version = "8.19.3"
 rule_uuids = { "3c7e32e6-6104-46d9-a06e-da0f8b5795a0" = "11111111-2222-3333-4444-555555555555" }
 "#,
     )
@@ -238,6 +240,7 @@ rule_uuids = { "3c7e32e6-6104-46d9-a06e-da0f8b5795a0" = "11111111-2222-3333-4444
     for (index, _, doc) in &pairs {
         assert_eq!(index, ".alerts-security.alerts-soc");
         assert_eq!(doc["kibana.space_ids"], serde_json::json!(["soc"]));
+        assert_eq!(doc["kibana.version"], "8.19.3");
         let expected_rule =
             if doc["kibana.alert.rule.rule_id"] == "3c7e32e6-6104-46d9-a06e-da0f8b5795a0" {
                 "11111111-2222-3333-4444-555555555555"

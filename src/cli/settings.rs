@@ -67,7 +67,7 @@ pub struct KibanaSettings {
     /// The rule's saved-object id in Kibana, by `rule_id`. Default: the `rule_id`.
     #[serde(default)]
     pub rule_uuids: BTreeMap<String, String>,
-    /// `kibana.version` written into alerts. Default: not written.
+    /// `kibana.version` written into alerts. Default `9.4.0`.
     pub version: Option<String>,
     /// Kibana's `server.publicBaseUrl`, for `kibana.alert.url`. Default: no URL written.
     pub public_base_url: Option<String>,
@@ -81,7 +81,7 @@ impl KibanaSettings {
             space_id: self.space_id.clone().unwrap_or(default.space_id),
             results_index: self.results_index.clone().unwrap_or(default.results_index),
             rule_uuids: self.rule_uuids.clone(),
-            kibana_version: self.version.clone(),
+            kibana_version: self.version.clone().unwrap_or(default.kibana_version),
             public_base_url: self.public_base_url.clone(),
         }
     }

@@ -158,7 +158,7 @@ mod tests {
             ..AnomalyRecord::sample("4444", 0, 90.0, &[])
         };
         let target = AlertTarget {
-            kibana_version: Some("9.1.0".into()),
+            kibana_version: "9.1.0".into(),
             public_base_url: Some("https://kibana.example.com".into()),
             ..AlertTarget::default()
         };

@@ -22,6 +22,10 @@ use crate::rule::{
 };
 use crate::time::EpochMs;
 
+/// `kibana.version` by default: Kibana writes its own version into every alert, and 9.4 is the
+/// release whose rules, `_ea` jobs and alert field maps netrare reproduces.
+pub const KIBANA_VERSION: &str = "9.4.0";
+
 /// Where the alerts are loaded: it enters every alert id (see `docs/configuration.md`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertTarget {
@@ -31,8 +35,8 @@ pub struct AlertTarget {
     pub results_index: String,
     /// The saved-object id of each rule, by `rule_id`; a rule not listed uses its `rule_id`.
     pub rule_uuids: BTreeMap<String, String>,
-    /// `kibana.version`; not written when unset.
-    pub kibana_version: Option<String>,
+    /// `kibana.version`, [`KIBANA_VERSION`] by default.
+    pub kibana_version: String,
     /// Kibana's `server.publicBaseUrl`: with it, `kibana.alert.url` is written.
     pub public_base_url: Option<String>,
 }
@@ -43,7 +47,7 @@ impl Default for AlertTarget {
             space_id: "default".into(),
             results_index: ".ml-anomalies-shared".into(),
             rule_uuids: BTreeMap::new(),
-            kibana_version: None,
+            kibana_version: KIBANA_VERSION.into(),
             public_base_url: None,
         }
     }

@@ -502,3 +502,20 @@ fn the_alerts_of_every_shipped_job_pass_the_field_maps() {
     }
     assert_eq!(checked, 7);
 }
+
+#[test]
+fn every_alert_carries_a_kibana_version_that_leaves_its_ids_alone() {
+    let job = ea_port_job();
+    let alert = sample_alert(&job);
+    let default = alert_document(&alert, &job.alert, &AlertTarget::default());
+    assert_eq!(default["kibana.version"], Value::from("9.4.0"));
+    let other = AlertTarget {
+        kibana_version: "8.19.3".into(),
+        ..AlertTarget::default()
+    };
+    let configured = alert_document(&alert, &job.alert, &other);
+    assert_eq!(configured["kibana.version"], Value::from("8.19.3"));
+    for id in ["kibana.alert.uuid", "kibana.alert.rule.execution.uuid"] {
+        assert_eq!(default[id], configured[id], "{id}");
+    }
+}
