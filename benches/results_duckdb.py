@@ -26,7 +26,9 @@ EXPECTED = {
                     "probability": "DOUBLE"},
     "model_size_stats": {"id": "VARCHAR", "log_time": "TIMESTAMP WITH TIME ZONE",
                          "model_bytes": "BIGINT", "total_by_field_count": "BIGINT",
-                         "bucket_allocation_failures_count": "BIGINT", "memory_status": "VARCHAR"},
+                         "bucket_allocation_failures_count": "BIGINT", "memory_status": "VARCHAR",
+                         "assignment_memory_basis": "VARCHAR", "categorized_doc_count": "BIGINT",
+                         "categorization_status": "VARCHAR"},
 }
 
 

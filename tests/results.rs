@@ -193,6 +193,9 @@ fn model_size_stats_are_written_per_execution() {
         let log_time = row.number("log_time") as i64;
         assert_eq!(row.text("id"), format!("{job}_model_size_stats_{log_time}"));
         assert_eq!(row.text("memory_status"), "ok");
+        assert_eq!(row.text("assignment_memory_basis"), "model_memory_limit");
+        assert_eq!(row.text("categorization_status"), "ok");
+        assert_eq!(row.number("total_category_count"), 0.0);
         assert!(row.number("total_by_field_count") > 0.0);
         assert!(row.number("model_bytes") > 0.0);
         assert_eq!(row.number("bucket_allocation_failures_count"), 0.0);
@@ -426,6 +429,10 @@ fn result_files_keep_stable_column_types() {
                 ("total_by_field_count", &long),
                 ("bucket_allocation_failures_count", &long),
                 ("memory_status", &text),
+                ("assignment_memory_basis", &text),
+                ("categorized_doc_count", &long),
+                ("failed_category_count", &long),
+                ("categorization_status", &text),
             ],
         ),
     ];

@@ -30,6 +30,11 @@ pub struct ModelSizeStats {
 }
 
 impl ModelSizeStats {
+    /// `assignment_memory_basis`: what Elasticsearch sizes the job's node assignment by. ml-cpp
+    /// starts a job at `model_memory_limit` and moves to `current_model_bytes` once memory has
+    /// been stable for 20 buckets; netrare always writes the first (see `docs/outputs.md`).
+    pub const ASSIGNMENT_MEMORY_BASIS: &'static str = "model_memory_limit";
+
     /// The statistics of `memory` and `counts` after the execution at `now_ms`.
     pub fn new(
         job_id: &str,
