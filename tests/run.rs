@@ -206,34 +206,35 @@ fn alerts_ndjson_is_appended_at_each_commit_one_create_per_alert() {
     assert!(doc["host"]["name"].is_array(), "{doc}");
 }
 
+/// Runs `run --now now extra...` in the sandbox with `settings` as its `netrare.toml`; bare file
+/// names in `extra` are relative to the sandbox.
+fn run_with_settings(sandbox: &Sandbox, settings: &str, now: &str, extra: &[&str]) -> Output {
+    let config = sandbox.path("netrare.toml");
+    std::fs::write(&config, settings).expect("write settings");
+    let config_flag = config.to_str().expect("utf-8");
+    let mut args = vec!["--config", config_flag, "run", "--now", now];
+    args.extend_from_slice(extra);
+    sandbox.netrare(&args)
+}
+
 #[test]
 fn the_kibana_space_and_rule_object_of_the_settings_enter_the_alert_ids() {
     let sandbox = Sandbox::new();
-    let config = sandbox.path("netrare.toml");
-    std::fs::write(
-        &config,
-        r#"
+    let settings = r#"
 [kibana]
 space_id = "soc"
 version = "8.19.3"
 rule_uuids = { "3c7e32e6-6104-46d9-a06e-da0f8b5795a0" = "11111111-2222-3333-4444-555555555555" }
-"#,
-    )
-    .expect("write settings");
+"#;
     let now = "2026-11-03T03:35:00Z";
-    let config_flag = config.to_str().expect("utf-8");
     // A bare file name: relative to the working directory, the sandbox.
-    sandbox
-        .netrare(&[
-            "--config",
-            config_flag,
-            "run",
-            "--now",
-            now,
-            "--alerts-ndjson",
-            "alerts.ndjson",
-        ])
-        .success();
+    run_with_settings(
+        &sandbox,
+        settings,
+        now,
+        &["--alerts-ndjson", "alerts.ndjson"],
+    )
+    .success();
     let file = sandbox.path("alerts.ndjson");
     let pairs = bulk_pairs(&std::fs::read_to_string(&file).expect("ndjson"));
     assert!(!pairs.is_empty());
@@ -258,6 +259,59 @@ rule_uuids = { "3c7e32e6-6104-46d9-a06e-da0f8b5795a0" = "11111111-2222-3333-4444
         default_ids.is_disjoint(&soc_ids),
         "the space is part of the id"
     );
+}
+
+#[test]
+fn results_go_to_the_configured_alias_and_alert_ids_keep_the_concrete_index() {
+    let sandbox = Sandbox::new();
+    let settings = r#"
+[elasticsearch]
+results_bulk_index = ".ml-anomalies-.write-{job_id}"
+
+[kibana]
+results_index = ".ml-anomalies-shared-000001"
+"#;
+    let ndjson = [
+        "--alerts-ndjson",
+        "alerts.ndjson",
+        "--results-ndjson",
+        "results.ndjson",
+    ];
+    run_with_settings(&sandbox, settings, "2026-11-03T03:35:00Z", &ndjson).success();
+    let results = std::fs::read_to_string(sandbox.path("results.ndjson")).expect("results");
+    let mut lines = 0;
+    for pair in results.lines().collect::<Vec<_>>().chunks(2) {
+        let action: serde_json::Value = serde_json::from_str(pair[0]).expect("action");
+        let doc: serde_json::Value = serde_json::from_str(pair[1]).expect("document");
+        let job = doc["job_id"].as_str().expect("job_id");
+        assert_eq!(
+            action["index"]["_index"],
+            format!(".ml-anomalies-.write-{job}")
+        );
+        lines += 1;
+    }
+    assert!(lines > 0, "no results written");
+    let alerts = std::fs::read_to_string(sandbox.path("alerts.ndjson")).expect("alerts");
+    let pairs = bulk_pairs(&alerts);
+    assert!(!pairs.is_empty());
+    for (_, id, doc) in &pairs {
+        let ancestor = &doc["kibana.alert.ancestors"][0];
+        assert_eq!(ancestor["index"], ".ml-anomalies-shared-000001");
+        let record_id = ancestor["id"].as_str().expect("record id");
+        let rule = doc["kibana.alert.rule.uuid"].as_str().expect("rule uuid");
+        let expected =
+            netrare::rule::alert_uuid(".ml-anomalies-shared-000001", record_id, "default", rule);
+        assert_eq!(id, &expected);
+    }
+}
+
+#[test]
+fn a_results_index_with_an_unknown_placeholder_is_refused() {
+    let sandbox = Sandbox::new();
+    let settings = "[elasticsearch]\nresults_bulk_index = \".ml-anomalies-.write-{jobid}\"\n";
+    let refused = run_with_settings(&sandbox, settings, "2026-11-03T03:35:00Z", &[]).failure(2);
+    assert!(refused.stderr.contains("{jobid}"), "{}", refused.stderr);
+    assert!(sandbox.published().is_empty(), "outputs published");
 }
 
 #[test]

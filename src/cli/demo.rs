@@ -12,7 +12,7 @@ use super::settings::{DEFAULT_HISTORY, Settings, SparkSettings};
 use crate::evaluate::caught;
 use crate::fixtures::{generate_to, read_labels};
 use crate::jobs::JobsSource;
-use crate::output::AlertTarget;
+use crate::output::{AlertTarget, ResultsTarget};
 use crate::pipeline::{self, COMMIT_EVERY, schedule};
 
 /// The history an investigation of the demo reads: the whole fleet.
@@ -57,6 +57,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         history: DEFAULT_HISTORY,
         results_ndjson: None,
         report_html: None,
+        results_target: ResultsTarget::default(),
         alert_target: AlertTarget::default(),
         spark: SparkSettings::default(),
     };

@@ -78,7 +78,8 @@ pub struct Global {
     #[arg(long, global = true, value_name = "DIR")]
     pub out: Option<std::path::PathBuf>,
     /// `run`, `backfill`: also append every result as Elasticsearch `_bulk` NDJSON
-    /// (`.ml-anomalies-shared`) to this file at each commit.
+    /// (for `[elasticsearch] results_bulk_index`, `.ml-anomalies-shared` by default) to this file
+    /// at each commit.
     #[arg(long, global = true, value_name = "FILE")]
     pub results_ndjson: Option<std::path::PathBuf>,
     /// Jobs directory (job files and exceptions/).

@@ -55,6 +55,7 @@ pub fn build_plan(
         resume: false,
         alerts_ndjson,
         results_ndjson: settings.results_ndjson.clone(),
+        results_target: settings.results_target.clone(),
         alert_target: settings.alert_target.clone(),
         commit_every,
         progress,

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::Global;
 use crate::jobs::JobsSource;
-use crate::output::AlertTarget;
+use crate::output::{AlertTarget, ResultsTarget};
 
 /// A settings file that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +44,9 @@ pub struct SettingsFile {
     /// After each `run`, write the HTML report of the last 30 days here, replaced atomically.
     /// Default: none.
     pub report_html: Option<PathBuf>,
+    /// `[elasticsearch]`: where the results will be loaded.
+    #[serde(default)]
+    pub elasticsearch: ElasticsearchSettings,
     /// `[kibana]`: where the alerts will be loaded.
     #[serde(default)]
     pub kibana: KibanaSettings,
@@ -52,6 +55,15 @@ pub struct SettingsFile {
     /// `[spark]`: the Spark Connect server and the events it reads.
     #[serde(default)]
     pub spark: SparkFile,
+}
+
+/// `[elasticsearch]` of `netrare.toml`: the cluster the results' `_bulk` NDJSON is loaded into.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ElasticsearchSettings {
+    /// The index or alias of the results' `_bulk` actions; `{job_id}` stands for each result's
+    /// job. Default `.ml-anomalies-shared`.
+    pub results_bulk_index: Option<String>,
 }
 
 /// `[kibana]` of `netrare.toml`: the Kibana space and rules the alerts are written for. Kibana
@@ -120,6 +132,7 @@ pub struct Settings {
     pub results_ndjson: Option<PathBuf>,
     /// The report `run` rewrites after each execution, if any.
     pub report_html: Option<PathBuf>,
+    pub results_target: ResultsTarget,
     pub alert_target: AlertTarget,
     pub spark: SparkSettings,
 }
@@ -166,6 +179,13 @@ impl Settings {
                 ),
             });
         }
+        let results_target = match &file.elasticsearch.results_bulk_index {
+            Some(index) => ResultsTarget::new(index).map_err(|message| Error::Parse {
+                path: path.clone().unwrap_or_default(),
+                message: format!("elasticsearch.results_bulk_index: {message}"),
+            })?,
+            None => ResultsTarget::default(),
+        };
         let rel = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
         let store = match &file.store {
             Some(s) if !Path::new(s).is_absolute() => base.join(s).to_string_lossy().into_owned(),
@@ -194,6 +214,7 @@ impl Settings {
                 .clone()
                 .or_else(|| file.results_ndjson.clone().map(rel)),
             report_html: file.report_html.clone().map(rel),
+            results_target,
             alert_target: file.kibana.target(),
             spark: SparkSettings {
                 engine: global.engine.or(file.engine).unwrap_or_default(),

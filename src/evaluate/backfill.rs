@@ -175,6 +175,7 @@ mod tests {
             resume: false,
             alerts_ndjson: None,
             results_ndjson: None,
+            results_target: crate::output::ResultsTarget::default(),
             alert_target: crate::output::AlertTarget::default(),
             commit_every: pipeline::COMMIT_EVERY,
             progress: Progress::Log,

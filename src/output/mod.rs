@@ -26,7 +26,7 @@ pub use kibana::{AlertRule, AlertTarget, alert_document};
 pub use model_size_stats::model_size_stats_batch;
 pub use ndjson::alerts_ndjson;
 pub use records::records_batch;
-pub use results_ndjson::{RESULTS_INDEX, results_ndjson};
+pub use results_ndjson::{ResultsTarget, results_ndjson};
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

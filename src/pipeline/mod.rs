@@ -61,6 +61,8 @@ pub struct Plan {
     pub alerts_ndjson: Option<PathBuf>,
     /// Also append every result as `_bulk` NDJSON to this file, at each commit.
     pub results_ndjson: Option<PathBuf>,
+    /// The index or alias the results' `_bulk` actions write to.
+    pub results_target: output::ResultsTarget,
     /// The Kibana space and rules the alert documents are written for.
     pub alert_target: output::AlertTarget,
     /// Commit after this many executions (and after the last).
@@ -379,7 +381,7 @@ fn stage_job(
         files.push((publish(stage_dir, &plan.out_dir, &relative), batch));
     }
     let results_text = match plan.results_ndjson {
-        Some(_) => output::results_ndjson(&out.records, &out.results),
+        Some(_) => output::results_ndjson(&plan.results_target, id, &out.records, &out.results),
         None => String::new(),
     };
     let mut alerts_text = String::new();
