@@ -138,8 +138,10 @@ pub fn records_batch(records: &[AnomalyRecord]) -> Result<RecordBatch, ArrowErro
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
-    use crate::output::document::Role;
+    use crate::output::document::{Role, document};
 
     #[test]
     fn every_document_field_has_its_own_place_in_the_alerts_file() {
@@ -156,5 +158,28 @@ mod tests {
                 .iter()
                 .all(|f| f.role != Role::Row || f.in_alert.is_none())
         );
+    }
+
+    #[test]
+    fn a_rare_explanation_holds_only_the_by_field_keys_ml_cpp_writes() {
+        let first = AnomalyRecord::sample("4444", 900_000, 80.0, &[]);
+        let doc = document(&RECORD, &first);
+        let explanation = &doc["anomaly_score_explanation"];
+        let keys: Vec<&String> = explanation
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        assert_eq!(
+            keys,
+            ["by_field_first_occurrence", "by_field_relative_rarity"]
+        );
+        assert_eq!(explanation["by_field_first_occurrence"], json!(true));
+        let seen_before = AnomalyRecord {
+            by_field_first_occurrence_ms: 0,
+            by_field_relative_rarity: 0.0,
+            ..first
+        };
+        let doc = document(&RECORD, &seen_before);
+        assert_eq!(doc["anomaly_score_explanation"], json!({}));
     }
 }
