@@ -59,7 +59,7 @@ impl AlertTarget {
         self.rule_uuids.get(rule_id).map_or(rule_id, String::as_str)
     }
 
-    /// The alias the `_bulk` actions target.
+    /// The `_bulk` actions' target: Kibana's alias of the space, a data stream on Serverless.
     pub fn alerts_index(&self) -> String {
         format!(".alerts-security.alerts-{}", self.space_id)
     }
