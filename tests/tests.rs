@@ -11,6 +11,7 @@ mod demo;
 mod evaluate;
 mod ingest;
 mod jobs;
+mod layouts;
 mod outputs;
 mod renormalization;
 mod results;

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::exit::Failure;
 use super::parse::{parse_name, parse_time};
-use crate::fixtures::{FleetOptions, Scenarios, generate_to};
+use crate::fixtures::{FleetOptions, Layout, Scenarios, generate_in_layout};
 
 /// Synthetic data.
 #[derive(Debug, clap::Subcommand)]
@@ -58,6 +58,11 @@ pub struct GenerateArgs {
     /// look-alikes; see docs/labels.md).
     #[arg(long, value_parser = parse_name::<Scenarios>, default_value = "basic")]
     pub scenarios: Scenarios,
+    /// Files and columns per day: `mixed` (Defend flat, auditd nested), `flat` (one file of every
+    /// event, dotted columns, row groups of 262,144 rows) or `nested` (the two files of `mixed`,
+    /// both with struct columns). The events are the same in each.
+    #[arg(long, value_parser = parse_name::<Layout>, default_value = "mixed")]
+    pub layout: Layout,
 }
 
 pub fn run(command: &Command) -> Result<(), Failure> {
@@ -70,7 +75,7 @@ pub fn run(command: &Command) -> Result<(), Failure> {
     if let Some(start) = args.start {
         opts.start = start;
     }
-    let summary = generate_to(&args.out, &opts)?;
+    let summary = generate_in_layout(&args.out, &opts, args.layout)?;
     outln!(
         "wrote {} days to {}: {} Defend events, {} auditd events, {} labels",
         summary.days,
