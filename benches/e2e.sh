@@ -18,12 +18,14 @@
 # medians and the ratios. See docs/performance.md.
 #
 # Usage: benches/e2e.sh [--hosts N] [--days D] [--rounds R] [--run-hosts N] [--large]
-#                       [--only STEP,STEP...] [--dir DIR]
+#                       [--only STEP,STEP...] [--layout mixed|flat|nested] [--dir DIR]
 # Environment: NETRARE_BENCH_HOSTS, NETRARE_BENCH_DAYS, NETRARE_BENCH_ROUNDS,
-#   NETRARE_BENCH_RUN_HOSTS, NETRARE_BENCH_ONLY, NETRARE_BENCH_DIR, CARGO_TARGET_DIR;
-#   NETRARE_BENCH_BIN: a netrare binary to measure instead of building one.
+#   NETRARE_BENCH_RUN_HOSTS, NETRARE_BENCH_ONLY, NETRARE_BENCH_LAYOUT, NETRARE_BENCH_DIR,
+#   CARGO_TARGET_DIR; NETRARE_BENCH_BIN: a netrare binary to measure instead of building one.
 # --large: 4,000 hosts × 30 days at ~35 events/host/hour, about 100 million events.
 # --only: measure only these steps (e.g. --only backfill-2t,polars-1job for --large).
+# --layout: the store layout of `netrare fixtures generate --layout` (default mixed); the polars
+#   and DuckDB steps read the mixed layout's files only.
 
 set -euo pipefail
 
@@ -33,6 +35,7 @@ DAYS=${NETRARE_BENCH_DAYS:-21}
 ROUNDS=${NETRARE_BENCH_ROUNDS:-3}
 RUN_HOSTS=${NETRARE_BENCH_RUN_HOSTS:-}
 ONLY=${NETRARE_BENCH_ONLY:-}
+LAYOUT=${NETRARE_BENCH_LAYOUT:-mixed}
 WORK=${NETRARE_BENCH_DIR:-$HOME/.cache/netrare-bench}
 THREADS=2
 START=2026-11-01T00:00:00Z
@@ -47,16 +50,27 @@ while [[ $# -gt 0 ]]; do
         --large) HOSTS=4000; DAYS=30; shift ;;
         --only) ONLY=$2; shift 2 ;;
         --dir) WORK=$2; shift 2 ;;
-        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+        --layout) LAYOUT=$2; shift 2 ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
 RUN_HOSTS=${RUN_HOSTS:-$HOSTS}
+case $LAYOUT in
+    mixed|flat|nested) ;;
+    *) echo "unknown layout $LAYOUT (layouts: mixed flat nested)" >&2; exit 2 ;;
+esac
 STEPS=("${STEPS_ALL[@]}")
 if [[ -n $ONLY ]]; then
     IFS=, read -r -a STEPS <<<"$ONLY"
     for step in "${STEPS[@]}"; do
         [[ " ${STEPS_ALL[*]} " == *" $step "* ]] || { echo "unknown step $step (steps: ${STEPS_ALL[*]})" >&2; exit 2; }
+    done
+fi
+PEERS=(polars-1job polars-2jobs duckdb duckdb-floor)
+if [[ $LAYOUT != mixed ]]; then
+    for step in "${STEPS[@]}"; do
+        [[ " ${PEERS[*]} " != *" $step "* ]] || { echo "$step reads the mixed layout only; choose steps with --only" >&2; exit 2; }
     done
 fi
 
@@ -100,6 +114,11 @@ setup() {
         log "creating the venv $WORK/venv"
         python3 -m venv "$WORK/venv"
     fi
+    local peer needed=""
+    for peer in "${PEERS[@]}"; do
+        if selected "$peer"; then needed=yes; fi
+    done
+    [[ -n $needed ]] || return 0
     local module
     for module in duckdb polars; do
         if ! "$PY" -c "import $module" 2>/dev/null; then
@@ -110,14 +129,15 @@ setup() {
     done
 }
 
-# generate HOSTS DAYS: prints the store directory; generated once per size and seed.
+# generate HOSTS DAYS: prints the store directory; generated once per size, seed and layout.
 generate() {
     local store=$WORK/fleet-$1h-$2d-s$SEED
+    [[ $LAYOUT == mixed ]] || store=$store-$LAYOUT
     if [[ ! -f $store/.events ]]; then
         log "generating $1 hosts × $2 days into $store"
         rm -rf "$store"
         local line started=$SECONDS
-        line=$("$BIN" fixtures generate --out "$store" --hosts "$1" --days "$2" --seed "$SEED" --start "$START")
+        line=$("$BIN" fixtures generate --out "$store" --hosts "$1" --days "$2" --seed "$SEED" --start "$START" --layout "$LAYOUT")
         echo "$line" | sed -E 's/.*: ([0-9]+) Defend events, ([0-9]+) auditd events.*/\1 \2/' | awk '{print $1 + $2}' >"$store/.events"
         log "generated $(cat "$store/.events") events in $((SECONDS - started)) s"
     fi
@@ -152,6 +172,7 @@ backfill() {
 prepare_run() {
     RUN_STORE=$(generate "$RUN_HOSTS" 30)
     RUN_BASE=$WORK/run-base-$RUN_HOSTS
+    [[ $LAYOUT == mixed ]] || RUN_BASE=$RUN_BASE-$LAYOUT
     if [[ ! -d $RUN_BASE/state ]]; then
         log "backfilling the 30-day store to build the run's state"
         rm -rf "$RUN_BASE"
@@ -268,12 +289,12 @@ report() {
     events=$(cat "$FLEET/.events")
     selected run && run_store_line="; run store: $RUN_HOSTS hosts × 30 days, $(cat "$RUN_STORE/.events") events"
     echo
-    echo "Fleet: $HOSTS hosts × $DAYS days, $events events$run_store_line; rounds: $ROUNDS; selected: ${COUNTS:-not checked}."
+    echo "Fleet: $HOSTS hosts × $DAYS days, $events events, layout $LAYOUT$run_store_line; rounds: $ROUNDS; selected: ${COUNTS:-not checked}."
     echo
     echo "$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) RAM, $(date -u +%Y-%m-%d); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
     echo
-    echo "| step | what | wall median (s) | wall range (s) | CPU median (s) | peak RSS (MiB) | events/s |"
-    echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
+    echo "| step | layout | what | wall median (s) | wall range (s) | CPU median (s) | peak RSS (MiB) | events/s |"
+    echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"
     local name wall rss eps
     for name in "${STEPS_ALL[@]}"; do
         selected "$name" || continue
@@ -281,7 +302,7 @@ report() {
         rss=$(stat "$name" 4)
         eps="-"
         [[ $name != run ]] && eps=$(awk -v e="$events" -v w="$wall" 'BEGIN {printf "%.0f", e / w}')
-        echo "| $name | $(describe "$name") | $wall | $(range "$name") | $(stat "$name" 5) | $(awk -v r="$rss" 'BEGIN {printf "%.0f", r / 1024}') | $eps |"
+        echo "| $name | $LAYOUT | $(describe "$name") | $wall | $(range "$name") | $(stat "$name" 5) | $(awk -v r="$rss" 'BEGIN {printf "%.0f", r / 1024}') | $eps |"
     done
     echo
     local wall2 cpu2 peer target
@@ -292,7 +313,7 @@ report() {
     echo
     echo "| peer | target | ratio wall | ratio CPU | query alone (s) | ratio to query alone |"
     echo "| --- | --- | ---: | ---: | ---: | ---: |"
-    for peer in polars-1job polars-2jobs duckdb duckdb-floor; do
+    for peer in "${PEERS[@]}"; do
         selected "$peer" || continue
         case $peer in
             polars-1job) target="≤ 1.0" ;;
