@@ -1,8 +1,10 @@
 """DuckDB's bare per-bucket presence aggregation of the port job over a netrare event store.
 
-The datafeed filter of jobs/v3_linux_anomalous_network_port_activity.toml, over the flat Defend
-files and the nested auditd files unioned. `presence` groups by 15-minute bucket and
-destination.port with the distinct influencer values, the work netrare's fold does for one job;
+The datafeed filter of jobs/v3_linux_anomalous_network_port_activity.toml, over the store's files
+in any layout (`mixed`, `flat` or `nested`: flat dotted or nested struct columns, in
+`defend.parquet`, `auditd.parquet` or `events.parquet`) unioned. `presence` groups by 15-minute
+bucket and destination.port with the distinct influencer values, the work netrare's fold does for
+one job;
 `floor` only counts the selected events: the cost of one scan and filter, the floor for any pass.
 Prints the query's own seconds (no interpreter start or import), the number of rows and the
 events they count.
@@ -13,6 +15,7 @@ complete at its last execution, and a store's last file may hold events stamped 
 Usage: python duckdb_presence.py STORE_DIR [THREADS] [presence|floor] [UNTIL]
 """
 
+import os
 import sys
 import time
 
@@ -20,17 +23,22 @@ import duckdb
 
 BUCKET_MS = 15 * 60 * 1000
 
-EVENTS = """
+COLUMNS = {
+    "ts": "@timestamp",
+    "category": "event.category",
+    "type": "event.type",
+    "os_type": "host.os.type",
+    "os_family": "host.os.family",
+    "host": "host.name",
+    "process": "process.name",
+    "usr": "user.name",
+    "dip": "destination.ip",
+    "dport": "destination.port",
+}
+
+SELECTED = """
 WITH events AS (
-    SELECT "@timestamp" AS ts, "event.category" AS category, "event.type" AS type,
-           "host.os.type" AS os_type, "host.os.family" AS os_family, "host.name" AS host,
-           "process.name" AS process, "user.name" AS usr, "destination.ip" AS dip,
-           "destination.port" AS dport
-    FROM read_parquet('{store}/**/defend.parquet')
-    UNION ALL
-    SELECT "@timestamp", event.category, event.type, host.os.type, host.os.family, host.name,
-           process.name, "user".name, destination.ip, destination.port
-    FROM read_parquet('{store}/**/auditd.parquet')
+{events}
 ), selected AS (
     SELECT * FROM events
     WHERE list_contains(category, 'network') AND list_contains(type, 'start')
@@ -43,9 +51,67 @@ WITH events AS (
 )
 """
 
+
+def quote(name):
+    return '"' + name.replace('"', '""') + '"'
+
+
+def parquet_files(store):
+    """Every Parquet file under the store, as netrare's store finds them: hidden (`.`) and
+    temporary (`_`) files and folders skipped."""
+    found = []
+    for root, dirs, files in os.walk(store):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        found += [
+            os.path.join(root, f)
+            for f in sorted(files)
+            if f.lower().endswith(".parquet") and not f.startswith((".", "_"))
+        ]
+    return found
+
+
+def column(top_level, dotted):
+    """The ECS field `dotted` of a file: its flat dotted column (`destination.port`) if the file
+    has one, else the field inside the nested struct columns (`destination: {port}`)."""
+    if dotted in top_level:
+        return quote(dotted)
+    head, *fields = dotted.split(".")
+    expr = quote(head)
+    for field in fields:
+        expr = f"struct_extract({expr}, '{field}')"
+    return expr
+
+
+def literal(text):
+    return "'" + text.replace("'", "''") + "'"
+
+
+def events(con, store):
+    """A UNION ALL of every event of the store, in any layout, with the columns the jobs read:
+    the files grouped by schema (flat dotted columns, nested struct columns, or the Defend and
+    auditd files' different fields), each group read at once."""
+    files = parquet_files(store)
+    if not files:
+        sys.exit(f"no Parquet files under {store}")
+    groups = {}
+    for path in files:
+        described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({literal(path)})")
+        schema = tuple((row[0], row[1]) for row in described.fetchall())
+        groups.setdefault(schema, []).append(path)
+    selects = []
+    for schema, paths in groups.items():
+        top_level = {name for name, _ in schema}
+        listed = ", ".join(literal(p) for p in paths)
+        columns = ", ".join(
+            f"{column(top_level, dotted)} AS {name}" for name, dotted in COLUMNS.items()
+        )
+        selects.append(f"    SELECT {columns}\n    FROM read_parquet([{listed}])")
+    return "\n    UNION ALL\n".join(selects)
+
+
 QUERIES = {
     "presence": """
-CREATE TEMP TABLE result AS {events}
+CREATE TEMP TABLE result AS {selected}
 SELECT epoch_ms(ts) // {bucket} * {bucket} AS bucket_ms, dport AS port, count(*) AS events,
        list(DISTINCT host) AS hosts, list(DISTINCT process) AS processes,
        list(DISTINCT usr) AS users, list(DISTINCT dip) AS ips
@@ -53,7 +119,7 @@ FROM selected
 GROUP BY ALL
 """,
     "floor": """
-CREATE TEMP TABLE result AS {events}
+CREATE TEMP TABLE result AS {selected}
 SELECT count(*) AS events FROM selected
 """,
 }
@@ -68,8 +134,8 @@ def main() -> None:
         sys.exit(f"unknown mode {mode!r}: presence or floor")
     con = duckdb.connect()
     con.execute(f"SET threads={threads}")
-    events = EVENTS.format(store=store, until=until)
-    query = QUERIES[mode].format(events=events, bucket=BUCKET_MS)
+    selected = SELECTED.format(events=events(con, store), until=until)
+    query = QUERIES[mode].format(selected=selected, bucket=BUCKET_MS)
     started = time.perf_counter()
     con.execute(query)
     elapsed = time.perf_counter() - started

@@ -1,8 +1,10 @@
 """polars' bare per-bucket presence aggregation of the shipped jobs over a netrare event store.
 
-A lazy query: the flat Defend files and the nested auditd files scanned and unioned, each job's
-datafeed filter as its file in jobs/ has it, grouped by 15-minute bucket and the job's by-field
-with the event count and the distinct influencer values: the work netrare's fold does.
+A lazy query: the store's files in any layout (`mixed`, `flat` or `nested`: flat dotted or
+nested struct columns, in `defend.parquet`, `auditd.parquet` or `events.parquet`) scanned and
+unioned, each job's datafeed filter as its file in jobs/ has it, grouped by 15-minute bucket and
+the job's by-field with the event count and the distinct influencer values: the work netrare's
+fold does.
 `port` aggregates the port job alone; `both` aggregates the port and process jobs from one scan
 with `collect_all`. Prints the query's own seconds (no interpreter start or import), the number
 of (bucket, by-value) rows and the events they count, per job.
@@ -28,33 +30,65 @@ AGENTS_AND_BEATS = [
 INFLUENCERS = {"host": "hosts", "process": "processes", "usr": "users", "dip": "ips"}
 
 
+COLUMNS = {
+    "ts": "@timestamp",
+    "category": "event.category",
+    "type": "event.type",
+    "os_type": "host.os.type",
+    "os_family": "host.os.family",
+    "host": "host.name",
+    "process": "process.name",
+    "usr": "user.name",
+    "dip": "destination.ip",
+    "dport": "destination.port",
+}
+
+
+def parquet_files(store):
+    """Every Parquet file under the store, as netrare's store finds them: hidden (`.`) and
+    temporary (`_`) files and folders skipped."""
+    found = []
+    for root, dirs, files in os.walk(store):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        found += [
+            os.path.join(root, f)
+            for f in sorted(files)
+            if f.lower().endswith(".parquet") and not f.startswith((".", "_"))
+        ]
+    return found
+
+
+def column(pl, schema, dotted):
+    """The ECS field `dotted` of a file: its flat dotted column (`destination.port`) if the file
+    has one, else the field inside the nested struct columns (`destination: {port}`)."""
+    if dotted in schema:
+        return pl.col(dotted)
+    head, *fields = dotted.split(".")
+    expr = pl.col(head)
+    for field in fields:
+        expr = expr.struct.field(field)
+    return expr
+
+
 def events(pl, store):
-    """The Defend and auditd events of the store, unioned, with the columns the jobs read."""
-    defend = pl.scan_parquet(f"{store}/**/defend.parquet", hive_partitioning=False).select(
-        pl.col("@timestamp").alias("ts"),
-        pl.col("event.category").alias("category"),
-        pl.col("event.type").alias("type"),
-        pl.col("host.os.type").alias("os_type"),
-        pl.col("host.os.family").alias("os_family"),
-        pl.col("host.name").alias("host"),
-        pl.col("process.name").alias("process"),
-        pl.col("user.name").alias("usr"),
-        pl.col("destination.ip").alias("dip"),
-        pl.col("destination.port").alias("dport"),
+    """Every event of the store, in any layout, with the columns the jobs read: the files are
+    grouped by schema (flat dotted columns, nested struct columns, or the Defend and auditd
+    files' different fields), each group scanned at once, and the groups unioned."""
+    groups = {}
+    for path in parquet_files(store):
+        schema = pl.read_parquet_schema(path)
+        key = tuple((name, str(dtype)) for name, dtype in schema.items())
+        groups.setdefault(key, (schema, []))[1].append(path)
+    if not groups:
+        sys.exit(f"no Parquet files under {store}")
+    return pl.concat(
+        [
+            pl.scan_parquet(paths, hive_partitioning=False).select(
+                column(pl, schema, dotted).alias(name) for name, dotted in COLUMNS.items()
+            )
+            for schema, paths in groups.values()
+        ]
     )
-    auditd = pl.scan_parquet(f"{store}/**/auditd.parquet", hive_partitioning=False).select(
-        pl.col("@timestamp").alias("ts"),
-        pl.col("event").struct.field("category").alias("category"),
-        pl.col("event").struct.field("type").alias("type"),
-        pl.col("host").struct.field("os").struct.field("type").alias("os_type"),
-        pl.col("host").struct.field("os").struct.field("family").alias("os_family"),
-        pl.col("host").struct.field("name").alias("host"),
-        pl.col("process").struct.field("name").alias("process"),
-        pl.col("user").struct.field("name").alias("usr"),
-        pl.col("destination").struct.field("ip").alias("dip"),
-        pl.col("destination").struct.field("port").alias("dport"),
-    )
-    return pl.concat([defend, auditd])
 
 
 def port_filter(pl):
