@@ -21,6 +21,8 @@ import time
 
 import duckdb
 
+from store_files import parquet_files
+
 BUCKET_MS = 15 * 60 * 1000
 
 COLUMNS = {
@@ -54,20 +56,6 @@ WITH events AS (
 
 def quote(name):
     return '"' + name.replace('"', '""') + '"'
-
-
-def parquet_files(store):
-    """Every Parquet file under the store, as netrare's store finds them: hidden (`.`) and
-    temporary (`_`) files and folders skipped."""
-    found = []
-    for root, dirs, files in os.walk(store):
-        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
-        found += [
-            os.path.join(root, f)
-            for f in sorted(files)
-            if f.lower().endswith(".parquet") and not f.startswith((".", "_"))
-        ]
-    return found
 
 
 def column(top_level, dotted):

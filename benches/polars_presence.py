@@ -20,6 +20,8 @@ import sys
 import time
 from datetime import datetime
 
+from store_files import parquet_files
+
 BUCKET_MS = 15 * 60 * 1000
 LINUX_FAMILIES = ["debian", "redhat", "suse", "ubuntu"]
 LOOPBACK_IPS = ["127.0.0.1", "127.0.0.53", "::", "::1"]
@@ -42,20 +44,6 @@ COLUMNS = {
     "dip": "destination.ip",
     "dport": "destination.port",
 }
-
-
-def parquet_files(store):
-    """Every Parquet file under the store, as netrare's store finds them: hidden (`.`) and
-    temporary (`_`) files and folders skipped."""
-    found = []
-    for root, dirs, files in os.walk(store):
-        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
-        found += [
-            os.path.join(root, f)
-            for f in sorted(files)
-            if f.lower().endswith(".parquet") and not f.startswith((".", "_"))
-        ]
-    return found
 
 
 def column(pl, schema, dotted):
