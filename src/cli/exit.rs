@@ -190,7 +190,7 @@ fn library_code(e: &crate::Error) -> u8 {
             evaluate::Error::Scratch(_) => EXIT_IO,
             evaluate::Error::Records { .. }
             | evaluate::Error::NoEvents { .. }
-            | evaluate::Error::TimeOutOfRange => EXIT_DATA,
+            | evaluate::Error::TimeOutOfRange { .. } => EXIT_DATA,
         },
         Error::Triage(e) => triage_code(e),
         Error::Report(e) => match e {
@@ -286,7 +286,10 @@ mod tests {
             events: "fleet/".into(),
         };
         assert_eq!(exit_code(&Failure::from(empty)), EXIT_DATA);
-        let far = evaluate::Error::TimeOutOfRange;
+        let far = evaluate::Error::TimeOutOfRange {
+            events: "fleet/".into(),
+            ms: i64::MAX,
+        };
         assert_eq!(exit_code(&Failure::from(far)), EXIT_DATA);
     }
 

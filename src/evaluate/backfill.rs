@@ -61,8 +61,21 @@ pub fn evaluate<E: From<Error>>(
     let (first, last) = extent.bounds.ok_or_else(|| Error::NoEvents {
         events: events.to_string(),
     })?;
-    let from = from.unwrap_or(midnight(first, 0)?);
-    let to = to.unwrap_or(midnight(last, 1)?);
+    // The store's own bounds only where the range leaves them open.
+    let bound = |ms, days_after| {
+        midnight(ms, days_after).ok_or_else(|| Error::TimeOutOfRange {
+            events: events.to_string(),
+            ms,
+        })
+    };
+    let from = match from {
+        Some(from) => from,
+        None => bound(first, 0)?,
+    };
+    let to = match to {
+        Some(to) => to,
+        None => bound(last, 1)?,
+    };
     let executions = pipeline::schedule(from, to, INTERVAL).map_err(Error::Schedule)?;
     let host_days = HostDays {
         hosts: extent.hosts.len(),
@@ -98,15 +111,11 @@ pub fn evaluate<E: From<Error>>(
     })
 }
 
-/// Midnight UTC `days_after` days after the day of `ms`.
-fn midnight(ms: i64, days_after: u64) -> Result<DateTime<Utc>, Error> {
-    let day = DateTime::from_timestamp_millis(ms)
-        .ok_or(Error::TimeOutOfRange)?
-        .date_naive();
-    let day = day
-        .checked_add_days(Days::new(days_after))
-        .ok_or(Error::TimeOutOfRange)?;
-    Ok(day.and_time(NaiveTime::MIN).and_utc())
+/// Midnight UTC `days_after` days after the day of `ms`; `None` past what a date can hold.
+fn midnight(ms: i64, days_after: u64) -> Option<DateTime<Utc>> {
+    let day = DateTime::from_timestamp_millis(ms)?.date_naive();
+    let day = day.checked_add_days(Days::new(days_after))?;
+    Some(day.and_time(NaiveTime::MIN).and_utc())
 }
 
 fn with_model(jobs: &[Job], kind: ModelKind) -> Vec<Job> {

@@ -39,8 +39,10 @@ pub enum Error {
     #[error("the event store {events} holds no events")]
     NoEvents { events: String },
     /// An event time whose day is beyond what a date can hold, so no midnight bounds it.
-    #[error("event time out of range")]
-    TimeOutOfRange,
+    #[error(
+        "the event store {events} holds an event at {ms} ms since the epoch, a time no date can hold; pass --from and --to"
+    )]
+    TimeOutOfRange { events: String, ms: i64 },
     /// The range and interval make no usable schedule.
     #[error(transparent)]
     Schedule(crate::pipeline::ScheduleError),
