@@ -18,14 +18,17 @@
 # medians and the ratios. See docs/performance.md.
 #
 # Usage: benches/e2e.sh [--hosts N] [--days D] [--rounds R] [--run-hosts N] [--large]
-#                       [--only STEP,STEP...] [--layout mixed|flat|nested] [--dir DIR]
+#                       [--only STEP,STEP...] [--layout mixed|flat|nested] [--traffic N] [--dir DIR]
 # Environment: NETRARE_BENCH_HOSTS, NETRARE_BENCH_DAYS, NETRARE_BENCH_ROUNDS,
-#   NETRARE_BENCH_RUN_HOSTS, NETRARE_BENCH_ONLY, NETRARE_BENCH_LAYOUT, NETRARE_BENCH_DIR,
+#   NETRARE_BENCH_RUN_HOSTS, NETRARE_BENCH_ONLY, NETRARE_BENCH_LAYOUT, NETRARE_BENCH_TRAFFIC,
+#   NETRARE_BENCH_DIR,
 #   CARGO_TARGET_DIR; NETRARE_BENCH_BIN: a netrare binary to measure instead of building one.
 # --large: 4,000 hosts × 30 days at ~35 events/host/hour, about 100 million events.
 # --only: measure only these steps (e.g. --only backfill-2t,polars-1job for --large).
 # --layout: the store layout of `netrare fixtures generate --layout` (default mixed); every step
 #   reads every layout.
+# --traffic: `fixtures generate --traffic`, the hosts' connection rate multiplied (default 1, about
+#   38 events a host-hour; 5 is as dense as the busy servers of a lake-written store).
 
 set -euo pipefail
 
@@ -36,6 +39,7 @@ ROUNDS=${NETRARE_BENCH_ROUNDS:-3}
 RUN_HOSTS=${NETRARE_BENCH_RUN_HOSTS:-}
 ONLY=${NETRARE_BENCH_ONLY:-}
 LAYOUT=${NETRARE_BENCH_LAYOUT:-mixed}
+TRAFFIC=${NETRARE_BENCH_TRAFFIC:-1}
 WORK=${NETRARE_BENCH_DIR:-$HOME/.cache/netrare-bench}
 THREADS=2
 START=2026-11-01T00:00:00Z
@@ -51,7 +55,8 @@ while [[ $# -gt 0 ]]; do
         --only) ONLY=$2; shift 2 ;;
         --dir) WORK=$2; shift 2 ;;
         --layout) LAYOUT=$2; shift 2 ;;
-        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+        --traffic) TRAFFIC=$2; shift 2 ;;
+        -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -124,15 +129,17 @@ setup() {
     done
 }
 
-# generate HOSTS DAYS: prints the store directory; generated once per size, seed and layout.
+# generate HOSTS DAYS: prints the store directory; generated once per size, seed, layout and
+# traffic.
 generate() {
     local store=$WORK/fleet-$1h-$2d-s$SEED
     [[ $LAYOUT == mixed ]] || store=$store-$LAYOUT
+    [[ $TRAFFIC == 1 ]] || store=$store-x$TRAFFIC
     if [[ ! -f $store/.events ]]; then
         log "generating $1 hosts × $2 days into $store"
         rm -rf "$store"
         local line started=$SECONDS
-        line=$("$BIN" fixtures generate --out "$store" --hosts "$1" --days "$2" --seed "$SEED" --start "$START" --layout "$LAYOUT")
+        line=$("$BIN" fixtures generate --out "$store" --hosts "$1" --days "$2" --seed "$SEED" --start "$START" --layout "$LAYOUT" --traffic "$TRAFFIC")
         echo "$line" | sed -E 's/.*: ([0-9]+) Defend events, ([0-9]+) auditd events.*/\1 \2/' | awk '{print $1 + $2}' >"$store/.events"
         log "generated $(cat "$store/.events") events in $((SECONDS - started)) s"
     fi
@@ -168,6 +175,7 @@ prepare_run() {
     RUN_STORE=$(generate "$RUN_HOSTS" 30)
     RUN_BASE=$WORK/run-base-$RUN_HOSTS
     [[ $LAYOUT == mixed ]] || RUN_BASE=$RUN_BASE-$LAYOUT
+    [[ $TRAFFIC == 1 ]] || RUN_BASE=$RUN_BASE-x$TRAFFIC
     if [[ ! -d $RUN_BASE/state ]]; then
         log "backfilling the 30-day store to build the run's state"
         rm -rf "$RUN_BASE"
@@ -284,7 +292,7 @@ report() {
     events=$(cat "$FLEET/.events")
     selected run && run_store_line="; run store: $RUN_HOSTS hosts × 30 days, $(cat "$RUN_STORE/.events") events"
     echo
-    echo "Fleet: $HOSTS hosts × $DAYS days, $events events, layout $LAYOUT$run_store_line; rounds: $ROUNDS; selected: ${COUNTS:-not checked}."
+    echo "Fleet: $HOSTS hosts × $DAYS days, $events events, layout $LAYOUT, traffic ×$TRAFFIC$run_store_line; rounds: $ROUNDS; selected: ${COUNTS:-not checked}."
     echo
     echo "$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) RAM, $(date -u +%Y-%m-%d); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
     echo
