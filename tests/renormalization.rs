@@ -99,7 +99,7 @@ fn a_state_of_the_previous_format_is_refused_not_relearnt() {
     let state_file = sandbox.state().join(format!("{PORT_JOB}.json"));
     let mut state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&state_file).expect("state")).expect("JSON");
-    assert_eq!(state["version"], 2);
+    assert_eq!(state["version"], 3);
     // Version 1 sampled the normaliser per two buckets and kept no renormalisation window.
     state["version"] = 1.into();
     std::fs::write(&state_file, serde_json::to_vec(&state).expect("JSON")).expect("write");

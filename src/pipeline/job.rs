@@ -13,7 +13,9 @@ use crate::model::{MemoryReport, Model};
 use crate::output::Folder;
 use crate::results::{AnomalyRecord, RenormalizationWindow, ResultSet, ScoredBucket, Scorer};
 use crate::rule::{Alert, Execution, RuleState, evaluate};
-use crate::state::{Error as StateError, JobProgress, JobState, SnapshotProblem};
+use crate::state::{
+    Error as StateError, JobProgress, JobState, LogWrite, SavedJob, SnapshotProblem, WindowLog,
+};
 use crate::time::EpochMs;
 
 /// A job of a plan, with its checked exception lists.
@@ -64,6 +66,10 @@ pub(super) struct JobRun<'a> {
     /// data exists does not learn from a run of empty buckets.
     first_bucket_ms: Option<EpochMs>,
     rule: RuleState,
+    /// Where the job's window log ends after the last commit.
+    window_log: WindowLog,
+    /// The window did not come from the log (a version 2 state): the next commit rewrites it.
+    window_inline: bool,
     /// The buckets the feed read ahead of the model.
     pending: PendingBuckets,
     unflushed: Unflushed,
@@ -133,7 +139,11 @@ impl<'a> JobRun<'a> {
             Scorer::new(&job.model, model, levels, failures, window)
         };
         match JobState::load(state_dir, job.id(), &fingerprint(job), job.span().ms())? {
-            Some(state) => {
+            Some(SavedJob {
+                state,
+                window,
+                window_inline,
+            }) => {
                 let JobProgress {
                     checkpoint_ms,
                     first_bucket_ms,
@@ -141,7 +151,7 @@ impl<'a> JobRun<'a> {
                     levels,
                     bucket_allocation_failures,
                     rule,
-                    window,
+                    window_log,
                 } = state.progress;
                 let bad = |problem| StateError::BadSnapshot {
                     path: path.clone(),
@@ -152,13 +162,10 @@ impl<'a> JobRun<'a> {
                 let levels =
                     Levels::restore(span_s, levels).map_err(|e| bad(SnapshotProblem::Levels(e)))?;
                 let scorer = scorer(model, levels, bucket_allocation_failures, window);
-                Ok(JobRun::at(
-                    planned,
-                    scorer,
-                    checkpoint_ms,
-                    first_bucket_ms,
-                    rule,
-                ))
+                let mut run = JobRun::at(planned, scorer, checkpoint_ms, first_bucket_ms, rule);
+                run.window_log = window_log;
+                run.window_inline = window_inline;
+                Ok(run)
             }
             None => {
                 if let Some(outputs) = outputs_of(out_dir, job.id()).filter(|_| !relearn) {
@@ -212,6 +219,8 @@ impl<'a> JobRun<'a> {
             checkpoint_ms,
             first_bucket_ms,
             rule,
+            window_log: WindowLog::default(),
+            window_inline: false,
             pending: PendingBuckets::default(),
             unflushed: Unflushed {
                 from_ms: checkpoint_ms,
@@ -330,8 +339,14 @@ impl<'a> JobRun<'a> {
         std::mem::replace(&mut self.unflushed, next)
     }
 
-    /// The job's state as of now, to commit.
-    pub fn state(&self) -> JobState {
+    /// The job's state as of now, to commit, and what that commit writes to its window log:
+    /// what entered the window since the last commit, or the whole window.
+    pub fn state(&mut self) -> Result<(JobState, Option<LogWrite>), serde_json::Error> {
+        let changes = self.scorer.take_window_changes();
+        let write =
+            self.window_log
+                .next_write(self.scorer.window(), &changes, self.window_inline)?;
+        self.window_inline = false;
         let progress = JobProgress {
             checkpoint_ms: self.checkpoint_ms,
             first_bucket_ms: self.first_bucket_ms,
@@ -339,9 +354,10 @@ impl<'a> JobRun<'a> {
             levels: self.scorer.levels_snapshot(),
             bucket_allocation_failures: self.scorer.bucket_allocation_failures(),
             rule: self.rule.clone(),
-            window: self.scorer.window().clone(),
+            window_log: self.window_log,
         };
-        JobState::new(self.job.id(), fingerprint(self.job), progress)
+        let state = JobState::new(self.job.id(), fingerprint(self.job), progress);
+        Ok((state, write))
     }
 }
 

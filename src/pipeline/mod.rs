@@ -311,6 +311,7 @@ fn commit(
         stage_dir,
         files: Vec::new(),
         states: Vec::new(),
+        window_logs: Vec::new(),
         appends: Vec::new(),
     };
     let mut results_text = String::new();
@@ -323,6 +324,7 @@ fn commit(
     for mut job in staged {
         commit.files.append(&mut job.files);
         commit.states.push(job.state);
+        commit.window_logs.extend(job.window_log);
         results_text.push_str(&job.results_text);
         alerts_text.push_str(&job.alerts_text);
         all_alerts.append(&mut job.alerts);
@@ -350,6 +352,8 @@ fn commit(
 struct StagedJob {
     files: Vec<(Publish, RecordBatch)>,
     state: state::JobState,
+    /// What the commit writes to the job's window log.
+    window_log: Option<(PathBuf, state::LogWrite)>,
     results_text: String,
     alerts_text: String,
     alerts: Vec<Alert>,
@@ -365,7 +369,10 @@ fn stage_job(
 ) -> Result<StagedJob, Error> {
     let job = run.job;
     let id = job.id();
-    let state = run.state();
+    let log = state::WindowLog::path(&plan.state_dir, id);
+    let (state, window_write) = run
+        .state()
+        .map_err(|e| state::Error::io(&log, std::io::Error::other(e)))?;
     let out = run.take_unflushed();
     let span = format!("{}-{}", out.from_ms.ms(), run.checkpoint_ms().ms());
     let mut files = Vec::new();
@@ -411,6 +418,7 @@ fn stage_job(
     Ok(StagedJob {
         files,
         state,
+        window_log: window_write.map(|write| (log, write)),
         results_text,
         alerts_text,
         alerts: out.alerts,

@@ -12,7 +12,7 @@ use arrow::record_batch::RecordBatch;
 
 use super::error::Error;
 use crate::output;
-use crate::state::{self, Append, Commit, JobState, Publish};
+use crate::state::{self, Append, Commit, JobState, LogWrite, Publish};
 
 /// Everything one commit writes, built by the models' thread.
 pub struct StagedCommit {
@@ -21,6 +21,8 @@ pub struct StagedCommit {
     /// Each file: where it is staged and published, and its rows.
     pub files: Vec<(Publish, RecordBatch)>,
     pub states: Vec<JobState>,
+    /// What each job's window log gets, by the log's path.
+    pub window_logs: Vec<(PathBuf, LogWrite)>,
     /// Text to append: the file it goes to and the name it is staged under.
     pub appends: Vec<(PathBuf, &'static str, String)>,
 }
@@ -44,6 +46,36 @@ impl StagedCommit {
                 offset: state::append_offset(&target)?,
                 target,
             });
+        }
+        for (target, write) in self.window_logs {
+            let name = target.file_name().unwrap_or(target.as_os_str());
+            let staged = self.stage_dir.join(name);
+            match write {
+                LogWrite::Rewrite { text } => {
+                    state::write_atomic(&staged, text.as_bytes())?;
+                    commit.files.push(Publish { staged, target });
+                }
+                LogWrite::Append { offset, text } => {
+                    // Opened now so that a log that cannot be written fails before the commit.
+                    let len = state::append_offset(&target)?;
+                    if len < offset {
+                        return Err(state::Error::BadSnapshot {
+                            path: target,
+                            problem: state::SnapshotProblem::ShortLog {
+                                found: len,
+                                expected: offset,
+                            },
+                        }
+                        .into());
+                    }
+                    state::write_atomic(&staged, text.as_bytes())?;
+                    commit.appends.push(Append {
+                        staged,
+                        target,
+                        offset,
+                    });
+                }
+            }
         }
         state::failpoint("before-commit");
         commit.commit(state_dir)?;
@@ -137,6 +169,7 @@ mod tests {
             stage_dir,
             files: Vec::new(),
             states: Vec::new(),
+            window_logs: Vec::new(),
             appends: vec![(target.to_path_buf(), "alerts.ndjson", text.to_string())],
         }
     }

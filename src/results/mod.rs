@@ -26,7 +26,7 @@ pub use record::{ALERT_FIELDS, AnomalyRecord, AnomalyScoreExplanation, Influence
 pub use record_id::record_id;
 pub use scorer::{JobModel, ScoredBucket, Scorer, ValueExceptions};
 pub use values_to_id::values_to_id;
-pub use window::{RenormalizationWindow, Renormalized};
+pub use window::{RenormalizationWindow, Renormalized, WindowEntry};
 
 /// The bucket-level results of a job not yet written.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::renormalize::window_ms;
-use super::window::{RenormalizationWindow, Renormalized};
+use super::window::{RenormalizationWindow, Renormalized, WindowEntry};
 use super::{
     AnomalyRecord, BucketResult, InfluencerResult, ModelSizeStats, RecordContext, bucket_results,
 };
@@ -130,7 +130,7 @@ impl<'a> Scorer<'a> {
             leaves.insert(key, score.probability);
             let record = AnomalyRecord::new(&self.job, bucket.start_ms, &score, value);
             if self.model.leaf_normalizer().is_some() {
-                self.window.records.push(record.clone());
+                self.window.add_record(record.clone());
             }
             records.push(record);
         }
@@ -182,9 +182,9 @@ impl<'a> Scorer<'a> {
             &scores,
         );
         if result.anomaly_score > 0.0 {
-            self.window.buckets.push(result.clone());
+            self.window.add_bucket(result.clone());
         }
-        self.window.influencers.extend(influencers.iter().cloned());
+        self.window.add_influencers(&influencers);
         (result, influencers)
     }
 
@@ -231,6 +231,11 @@ impl<'a> Scorer<'a> {
     /// The results a big change may still re-score.
     pub fn window(&self) -> &RenormalizationWindow {
         &self.window
+    }
+
+    /// What entered the window since the last call, to append to the job's window log.
+    pub fn take_window_changes(&mut self) -> Vec<WindowEntry> {
+        self.window.take_changes()
     }
 
     fn span_ms(&self) -> i64 {

@@ -4,18 +4,22 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Error, SnapshotProblem};
+use super::{Error, SnapshotProblem, WindowLog};
 use crate::datafeed::MAX_QUERY_DELAY;
 use crate::model::ModelSnapshot;
 use crate::model::hierarchy::LevelsSnapshot;
-use crate::results::RenormalizationWindow;
+use crate::results::{AnomalyRecord, RenormalizationWindow};
 use crate::rule::RuleState;
 use crate::time::EpochMs;
 
 /// The `format` value of every state file.
 pub const FORMAT: &str = "netrare-job-state";
-/// The version of the state file layout; a file of another version is refused.
-pub const VERSION: u32 = 2;
+/// The version of the state file layout; a file of another version is refused, except
+/// [`INLINE_WINDOW_VERSION`].
+pub const VERSION: u32 = 3;
+/// The version before window logs, whose files held the renormalisation window inline: read,
+/// and written as the current version by the next commit.
+const INLINE_WINDOW_VERSION: u32 = 2;
 
 /// The times a snapshot may hold, epoch ms: 1970-01-01 to 2100-01-01 UTC.
 const PLAUSIBLE_MS: std::ops::Range<i64> = 0..4_102_444_800_000;
@@ -48,9 +52,19 @@ pub struct JobProgress {
     /// Buckets in which the model refused new values at its memory limit, since the job started.
     pub bucket_allocation_failures: u64,
     pub rule: RuleState,
-    /// Its fields (`recent_records`, ...) are written beside the others.
-    #[serde(flatten)]
+    /// The committed extent of the job's window log (absent from version 2 files).
+    #[serde(default)]
+    pub window_log: WindowLog,
+}
+
+/// A job's committed state with its renormalisation window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedJob {
+    pub state: JobState,
     pub window: RenormalizationWindow,
+    /// The window was read from a version 2 file, not from a log: the next commit writes the
+    /// log whole.
+    pub window_inline: bool,
 }
 
 impl JobState {
@@ -70,24 +84,43 @@ impl JobState {
         dir.join(format!("{job_id}.json"))
     }
 
-    /// Loads the state of `job_id`, or `None` when the job has none yet. A file that is
-    /// unreadable, of another format version, of another job definition, or holding a value no
-    /// execution of a job with buckets of `span_ms` writes is an error.
+    /// Loads the state of `job_id` and its window, or `None` when the job has none yet. A file
+    /// that is unreadable, of another format version, of another job definition, or holding a
+    /// value no execution of a job with buckets of `span_ms` writes is an error, and so is a
+    /// window log that does not hold what the state records of it.
     pub fn load(
         dir: &Path,
         job_id: &str,
         fingerprint: &str,
         span_ms: i64,
-    ) -> Result<Option<JobState>, Error> {
+    ) -> Result<Option<SavedJob>, Error> {
         let path = JobState::path(dir, job_id);
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io(&path, e)),
         };
-        JobState::parse(&bytes, job_id, fingerprint, span_ms)
-            .map(Some)
-            .map_err(|problem| Error::BadSnapshot { path, problem })
+        let bad = |path: &Path, problem| Error::BadSnapshot {
+            path: path.to_path_buf(),
+            problem,
+        };
+        let state = JobState::parse(&bytes, job_id, fingerprint, span_ms)
+            .map_err(|problem| bad(&path, problem))?;
+        let window_inline = state.version == INLINE_WINDOW_VERSION;
+        let (window, source) = if window_inline {
+            let window = serde_json::from_slice::<RenormalizationWindow>(&bytes)
+                .map_err(|e| bad(&path, SnapshotProblem::Parse(e)))?;
+            (window, path)
+        } else {
+            let log = WindowLog::path(dir, job_id);
+            (state.progress.window_log.read(&log)?, log)
+        };
+        check_window(&window, span_ms).map_err(|problem| bad(&source, problem))?;
+        Ok(Some(SavedJob {
+            state,
+            window,
+            window_inline,
+        }))
     }
 
     /// Parses and checks the bytes of a snapshot of `job_id` (see [`JobState::load`]). Any
@@ -104,7 +137,9 @@ impl JobState {
             return Err(SnapshotProblem::NotAStateFile);
         }
         match header.get("version") {
-            Some(v) if v.as_u64() == Some(VERSION.into()) => {}
+            Some(v)
+                if v.as_u64() == Some(VERSION.into())
+                    || v.as_u64() == Some(INLINE_WINDOW_VERSION.into()) => {}
             other => {
                 return Err(SnapshotProblem::Version {
                     found: other.map_or_else(|| "(none)".to_string(), |v| v.to_string()),
@@ -210,27 +245,38 @@ impl JobProgress {
             );
         }
         // Held candidates are alerted later: their bucket times and spans become alert times.
-        for (field, records) in [
-            ("rule.candidates", &self.rule.candidates),
-            ("recent_records", &self.window.records),
-        ] {
-            if let Some(r) = records.iter().find(|r| {
-                !PLAUSIBLE_MS.contains(&r.timestamp_ms.ms())
-                    || !PLAUSIBLE_MS.contains(&r.by_field_first_occurrence_ms)
-                    || r.bucket_span.checked_mul(1000) != Some(span_ms)
-            }) {
-                return bad(
-                    field,
-                    format!(
-                        "record {}: bucket {} ({} s) is not a time between 1970 and 2100 on the job's bucket span",
-                        r.record_id,
-                        r.timestamp_ms.ms(),
-                        r.bucket_span
-                    ),
-                );
-            }
-        }
-        Ok(())
+        check_records("rule.candidates", &self.rule.candidates, span_ms)
+    }
+}
+
+/// Checks the window's records as [`JobProgress::check_times`] checks the rule's: renormalised,
+/// they become new versions with these times.
+fn check_window(window: &RenormalizationWindow, span_ms: i64) -> Result<(), SnapshotProblem> {
+    check_records("recent_records", &window.records, span_ms)
+}
+
+/// Checks that every record's bucket and first occurrence are plausible times on the job's
+/// bucket span.
+fn check_records(
+    field: &'static str,
+    records: &[AnomalyRecord],
+    span_ms: i64,
+) -> Result<(), SnapshotProblem> {
+    match records.iter().find(|r| {
+        !PLAUSIBLE_MS.contains(&r.timestamp_ms.ms())
+            || !PLAUSIBLE_MS.contains(&r.by_field_first_occurrence_ms)
+            || r.bucket_span.checked_mul(1000) != Some(span_ms)
+    }) {
+        Some(r) => Err(SnapshotProblem::Field {
+            field,
+            problem: format!(
+                "record {}: bucket {} ({} s) is not a time between 1970 and 2100 on the job's bucket span",
+                r.record_id,
+                r.timestamp_ms.ms(),
+                r.bucket_span
+            ),
+        }),
+        None => Ok(()),
     }
 }
 

@@ -2,7 +2,8 @@
 //! executions from overlapping, and the commit that makes an execution's outputs and state
 //! advance together.
 //!
-//! Layout: `<state>/.lock`, `<state>/<job_id>.json` (see [`JobState`]) and, only while an
+//! Layout: `<state>/.lock`, `<state>/<job_id>.json` (see [`JobState`]), its renormalisation
+//! window `<state>/<job_id>.window.ndjson` (see [`WindowLog`]) and, only while an
 //! execution is publishing, `<state>/commit.json` (see [`commit`]). The outputs a state
 //! directory writes carry a marker naming it ([`owner`]).
 
@@ -10,12 +11,14 @@ mod commit;
 mod job_state;
 mod lock;
 pub mod owner;
+mod window_log;
 
 pub use commit::{
     Append, Commit, Publish, append_offset, failpoint, recover, stage_dir_name, write_atomic,
 };
-pub use job_state::{FORMAT, JobProgress, JobState, VERSION};
+pub use job_state::{FORMAT, JobProgress, JobState, SavedJob, VERSION};
 pub use lock::StateLock;
+pub use window_log::{LogWrite, WindowLog};
 
 use std::path::PathBuf;
 
@@ -106,6 +109,19 @@ pub enum SnapshotProblem {
     Model(#[source] crate::model::SnapshotError),
     #[error("the bucket and influencer normalizers cannot be restored")]
     Levels(#[source] crate::model::SnapshotError),
+    #[error("is missing; the job state records {expected} bytes of it")]
+    MissingLog { expected: u64 },
+    /// The window log ends before what the job state records of it.
+    #[error("holds {found} bytes; the job state records {expected}")]
+    ShortLog { found: u64, expected: u64 },
+    #[error("line {line}: corrupt window log entry")]
+    LogLine {
+        line: u64,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("holds {found} lines; the job state records {expected}")]
+    LogLines { found: u64, expected: u64 },
 }
 
 impl Error {
