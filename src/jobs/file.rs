@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bucket::{BucketSpan, FoldFields};
 use crate::datafeed::{Datafeed, DatafeedConfig, MAX_QUERY_DELAY};
+use crate::model::new_terms::{JobFields, Terms};
 use crate::model::{ModelConfig, ModelKind, ModelParams};
 use crate::output::AlertRule;
 use crate::results::JobModel;
@@ -165,6 +166,16 @@ impl fmt::Display for MemoryLimit {
     }
 }
 
+/// The fields of `fold` a new term may read.
+fn job_fields(fold: &FoldFields) -> JobFields<'_> {
+    JobFields {
+        by: &fold.by_field,
+        partition: fold.partition_field.as_deref(),
+        influencers: &fold.influencers,
+        bucket_span: fold.span.0,
+    }
+}
+
 /// The longest bucket span, in days: every time a job computes from it stays far from overflow.
 const MAX_SPAN_DAYS: u64 = 7;
 
@@ -264,9 +275,16 @@ impl Job {
             partition_field: job.partition_field_name.clone(),
             influencers: job.influencers.clone(),
         };
+        let terms = file
+            .model
+            .resolve_terms(job_fields(&fold))
+            .map_err(|(key, expected)| invalid(key, expected))?;
         let model = JobModel {
             job_id: job.id.clone(),
-            config: file.model.clone(),
+            config: ModelConfig {
+                terms,
+                ..file.model.clone()
+            },
             params: ModelParams {
                 bucket_span_s: job.bucket_span.secs(),
                 memory_limit_bytes: job.model_memory_limit.0,
@@ -305,8 +323,18 @@ impl Job {
         self.fold.span
     }
 
-    /// The same job with the model `kind`, so that one job's models can be compared.
+    /// The same job with the model `kind`, so that one job's models can be compared. A job
+    /// switched to the new-terms model keeps its own terms, or takes its by-field's; one switched
+    /// away from it drops them.
     pub fn with_model(mut self, kind: ModelKind) -> Job {
+        if kind == ModelKind::NewTerms {
+            let by = &self.fold.by_field;
+            let terms = self.model.config.terms.take();
+            self.model.config.terms = Some(terms.unwrap_or_else(|| Terms::of_by_field(by)));
+        } else {
+            self.model.config = ModelConfig::default();
+            self.file.model = ModelConfig::default();
+        }
         self.model.config.kind = kind;
         self.file.model.kind = kind;
         self

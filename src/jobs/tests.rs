@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use super::*;
 use crate::datafeed::{Clause, TermValue};
 use crate::exceptions::Exceptions;
+use crate::model::new_terms::{Source, Terms};
 use crate::model::{ModelConfig, ModelKind};
 
 fn root() -> PathBuf {
@@ -163,7 +164,8 @@ fn the_population_job_files_load() {
         assert_eq!(
             job.model.config,
             ModelConfig {
-                kind: ModelKind::Population
+                kind: ModelKind::Population,
+                ..ModelConfig::default()
             }
         );
         assert_eq!(
@@ -175,4 +177,113 @@ fn the_population_job_files_load() {
         assert_eq!(job.datafeed.query_delay(), original.datafeed.query_delay());
         assert_eq!(job.fold.by_field, original.fold.by_field);
     }
+}
+
+#[test]
+fn the_new_terms_job_files_pair_each_by_field_with_its_host() {
+    let dir = root().join("jobs");
+    for (name, by) in [
+        (
+            "v3_linux_anomalous_network_port_activity",
+            "destination.port",
+        ),
+        ("v3_linux_anomalous_network_activity", "process.name"),
+    ] {
+        let original = Job::load(&dir.join(format!("{name}.toml"))).unwrap();
+        let job = Job::load(&dir.join("new_terms").join(format!("{name}_new_terms.toml")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(job.id(), format!("{name}_new_terms"));
+        assert_eq!(job.model.config.kind, ModelKind::NewTerms);
+        let terms = job.model.config.terms.as_ref().expect("resolved terms");
+        let fields: Vec<(&str, Source)> = terms
+            .fields
+            .iter()
+            .map(|f| (f.name.as_str(), f.source))
+            .collect();
+        assert_eq!(fields, [("host.name", Source::Host), (by, Source::By)]);
+        assert_eq!(terms.history_window_ms, 7 * 86_400_000);
+        assert_eq!(
+            job.rule.config.name,
+            format!("{} (new terms)", original.rule.config.name)
+        );
+        assert_ne!(job.rule.config.rule_id, original.rule.config.rule_id);
+        assert_eq!(job.datafeed.query(), original.datafeed.query());
+        assert_eq!(job.fold, original.fold);
+        let shown = job.to_toml().expect("shows");
+        let again = Job::parse(Path::new("shown.toml"), &shown).expect("what show prints loads");
+        assert_eq!(again.model.config, job.model.config);
+    }
+}
+
+#[test]
+fn a_job_switched_to_new_terms_takes_its_by_field_and_one_switched_away_drops_its_terms() {
+    let dir = root().join("jobs");
+    let port = Job::load(&dir.join("v3_linux_anomalous_network_port_activity.toml")).unwrap();
+    let switched = port.with_model(ModelKind::NewTerms);
+    assert_eq!(
+        switched.model.config.terms,
+        Some(Terms::of_by_field("destination.port"))
+    );
+    let shown = Job::parse(Path::new("shown.toml"), &switched.to_toml().unwrap()).unwrap();
+    assert_eq!(shown.model.config, switched.model.config);
+
+    let new_terms = dir.join("new_terms/v3_linux_anomalous_network_port_activity_new_terms.toml");
+    let kept = Job::load(&new_terms)
+        .unwrap()
+        .with_model(ModelKind::NewTerms);
+    assert_eq!(
+        kept.model.config.terms.as_ref().map(|t| t.fields.len()),
+        Some(2)
+    );
+    let elastic = Job::load(&new_terms)
+        .unwrap()
+        .with_model(ModelKind::Elastic);
+    assert_eq!(elastic.model.config, ModelConfig::default());
+    let shown = Job::parse(Path::new("shown.toml"), &elastic.to_toml().unwrap()).unwrap();
+    assert_eq!(shown.model.config, ModelConfig::default());
+}
+
+#[test]
+fn new_terms_settings_are_checked_and_the_error_names_the_file_and_key() {
+    let text = std::fs::read_to_string(
+        root().join("jobs/new_terms/v3_linux_anomalous_network_activity_new_terms.toml"),
+    )
+    .unwrap();
+    let fields = "fields = [\"host.name\", \"process.name\"]";
+    assert!(text.contains(fields));
+    for (from, to, message) in [
+        (
+            fields,
+            "fields = [\"host.name\", \"user.id\"]",
+            "jobs/x.toml: model.fields: \"user.id\" is neither the by-field (process.name), host.name, the partition field nor an influencer of the job",
+        ),
+        (
+            fields,
+            "fields = []",
+            "jobs/x.toml: model.fields: expected 1 to 3 fields, found 0",
+        ),
+        (
+            "history_window = \"7d\"",
+            "history_window = \"5m\"",
+            "jobs/x.toml: model.history_window: expected at least the bucket span (15m) and at most 366d, found 5m",
+        ),
+        (
+            "kind = \"new_terms\"",
+            "kind = \"population\"",
+            "jobs/x.toml: model.fields: only for kind = \"new_terms\"",
+        ),
+    ] {
+        let err = Job::parse(Path::new("jobs/x.toml"), &text.replace(from, to))
+            .expect_err(to)
+            .to_string();
+        assert_eq!(err, message);
+    }
+    let defaults = text
+        .replace(&format!("{fields}\n"), "")
+        .replace("history_window = \"7d\"\n", "");
+    let job = Job::parse(Path::new("jobs/x.toml"), &defaults).expect("defaults");
+    assert_eq!(
+        job.model.config.terms,
+        Some(Terms::of_by_field("process.name"))
+    );
 }

@@ -9,6 +9,7 @@ pub mod elastic;
 pub mod hierarchy;
 #[cfg(test)]
 pub(crate) mod ml_cpp;
+pub mod new_terms;
 pub mod population;
 mod snapshot_error;
 
@@ -112,6 +113,7 @@ pub const SOFT_LIMIT_FRACTION: f64 = 0.7;
 pub enum Model {
     Elastic(elastic::ElasticRare),
     Population(population::PopulationRare),
+    NewTerms(new_terms::NewTermsRare),
 }
 
 /// A model's complete state, as stored in the state directory.
@@ -120,6 +122,7 @@ pub enum Model {
 pub enum ModelSnapshot {
     Elastic(elastic::ElasticSnapshot),
     Population(population::PopulationSnapshot),
+    NewTerms(new_terms::NewTermsSnapshot),
 }
 
 impl Model {
@@ -128,6 +131,9 @@ impl Model {
         match config.kind {
             ModelKind::Elastic => Model::Elastic(elastic::ElasticRare::new(params)),
             ModelKind::Population => Model::Population(population::PopulationRare::new(params)),
+            ModelKind::NewTerms => {
+                Model::NewTerms(new_terms::NewTermsRare::new(new_terms_of(config), params))
+            }
         }
     }
 
@@ -137,6 +143,7 @@ impl Model {
         match self {
             Model::Elastic(m) => m.update(bucket),
             Model::Population(m) => m.update(bucket),
+            Model::NewTerms(m) => m.update(bucket),
         }
     }
 
@@ -146,7 +153,7 @@ impl Model {
     pub fn leaf_probabilities(&self, bucket: &BucketSummary) -> Option<Vec<(SeriesKey, f64)>> {
         match self {
             Model::Elastic(m) => Some(m.leaf_probabilities(bucket)),
-            Model::Population(_) => None,
+            Model::Population(_) | Model::NewTerms(_) => None,
         }
     }
 
@@ -155,6 +162,7 @@ impl Model {
         match self {
             Model::Elastic(m) => m.field_counts(),
             Model::Population(m) => m.field_counts(),
+            Model::NewTerms(m) => m.field_counts(),
         }
     }
 
@@ -163,7 +171,7 @@ impl Model {
     pub fn big_change(&self) -> bool {
         match self {
             Model::Elastic(m) => m.big_change(),
-            Model::Population(_) => false,
+            Model::Population(_) | Model::NewTerms(_) => false,
         }
     }
 
@@ -171,7 +179,7 @@ impl Model {
     pub fn leaf_normalizer(&self) -> Option<&elastic::Normalizer> {
         match self {
             Model::Elastic(m) => Some(m.normalizer()),
-            Model::Population(_) => None,
+            Model::Population(_) | Model::NewTerms(_) => None,
         }
     }
 
@@ -180,6 +188,7 @@ impl Model {
         match self {
             Model::Elastic(m) => m.memory(),
             Model::Population(m) => m.memory(),
+            Model::NewTerms(m) => m.memory(),
         }
     }
 
@@ -188,6 +197,7 @@ impl Model {
         match self {
             Model::Elastic(m) => ModelSnapshot::Elastic(m.snapshot()),
             Model::Population(m) => ModelSnapshot::Population(m.snapshot()),
+            Model::NewTerms(m) => ModelSnapshot::NewTerms(m.snapshot()),
         }
     }
 
@@ -204,9 +214,18 @@ impl Model {
             (ModelKind::Population, ModelSnapshot::Population(s)) => Ok(Model::Population(
                 population::PopulationRare::restore(params, s)?,
             )),
+            (ModelKind::NewTerms, ModelSnapshot::NewTerms(s)) => Ok(Model::NewTerms(
+                new_terms::NewTermsRare::restore(new_terms_of(config), params, s)?,
+            )),
             (configured, _) => Err(SnapshotError::OtherKind { configured }),
         }
     }
+}
+
+/// The terms the job loader resolved for a new-terms job; none (so no term) for a table it did
+/// not resolve, which only a hand-built `ModelConfig` can be.
+fn new_terms_of(config: &ModelConfig) -> new_terms::Terms {
+    config.terms.clone().unwrap_or_default()
 }
 
 #[cfg(test)]

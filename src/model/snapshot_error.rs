@@ -47,6 +47,25 @@ pub enum SnapshotError {
     )]
     ProcessPorts { process: String, buckets: u64 },
 
+    #[error("snapshot holds terms of {snapshot:?} but the job names {job:?}")]
+    TermFields {
+        snapshot: Vec<String>,
+        job: Vec<String>,
+    },
+    #[error(
+        "snapshot was learnt with a {snapshot_ms} ms history window but the job says {job_ms} ms"
+    )]
+    HistoryWindow { snapshot_ms: i64, job_ms: i64 },
+    #[error("term {0:?} does not hold one value per field")]
+    TermShape(Vec<String>),
+    #[error("term {0:?} appears twice")]
+    DuplicateTerm(Vec<String>),
+    #[error("term {term:?} was last seen at {last_seen_ms}, before the model's first bucket")]
+    TermLastSeen {
+        term: Vec<String>,
+        last_seen_ms: i64,
+    },
+
     #[error("{count} calls in the sample in progress reach the {per_sample} calls per sample")]
     SampleCount { count: u32, per_sample: u32 },
     #[error("sample maximum {0} is outside [0, {MAX_RAW_SCORE}]")]
