@@ -12,6 +12,7 @@ mod evaluate;
 mod ingest;
 mod jobs;
 mod layouts;
+mod new_terms;
 mod outputs;
 mod renormalization;
 mod results;
