@@ -99,56 +99,52 @@ fn a_term_unseen_in_the_history_is_new_with_the_top_score() {
     );
 }
 
-#[test]
-fn a_term_seen_within_the_history_window_is_not_new() {
+/// Port 8080 on web-01 through day 0, then normal traffic until bucket `back`, where 8080 comes
+/// back: the model and what that bucket scored.
+fn port_8080_back_at(back: i64) -> (NewTermsRare, Vec<Score>) {
     let mut m = model(&["destination.port"], 7);
     let mut events = NORMAL.to_vec();
     events.push(("web-01", "8080", "java"));
     feed(&mut m, 0, DAY + 1, &events);
-    assert!(feed(&mut m, DAY + 1, 7 * DAY, &NORMAL).is_empty());
+    assert!(feed(&mut m, DAY + 1, back, &NORMAL).is_empty());
+    let scores = m.update(&bucket(back, &events));
+    (m, scores)
+}
+
+/// The explanation of the only score of `scores`, which must be 8080's.
+fn only_8080(scores: &[Score]) -> &str {
+    assert_eq!(scores.len(), 1, "{scores:?}");
+    assert_eq!(scores[0].key.by, "8080");
+    scores[0].explanation.as_deref().unwrap_or_default()
+}
+
+#[test]
+fn a_term_seen_within_the_history_window_is_not_new() {
     // Last seen at bucket DAY, exactly 7 days before bucket 8 * DAY: still inside the window.
-    assert!(m.update(&bucket(8 * DAY, &events)).is_empty());
+    let (_, scores) = port_8080_back_at(8 * DAY);
+    assert!(scores.is_empty(), "{scores:?}");
 }
 
 #[test]
 fn a_term_last_seen_before_the_window_is_new_again() {
-    let mut m = model(&["destination.port"], 7);
-    let mut events = NORMAL.to_vec();
-    events.push(("web-01", "8080", "java"));
-    feed(&mut m, 0, DAY + 1, &events);
-    feed(&mut m, DAY + 1, 8 * DAY + 1, &NORMAL);
-    let scores = m.update(&bucket(8 * DAY + 1, &events));
-    assert_eq!(scores.len(), 1, "{scores:?}");
-    assert_eq!(scores[0].key.by, "8080");
+    let (_, scores) = port_8080_back_at(8 * DAY + 1);
+    let explanation = only_8080(&scores);
     assert!(
-        scores[0]
-            .explanation
-            .as_deref()
-            .is_some_and(|e| e.ends_with(": 8080 (last seen 1970-01-02 00:00 UTC)")),
-        "{:?}",
-        scores[0].explanation
+        explanation.ends_with(": 8080 (last seen 1970-01-02 00:00 UTC)"),
+        "{explanation}"
     );
 }
 
 #[test]
 fn a_forgotten_term_is_named_as_not_seen_since_the_cutoff() {
-    let mut m = model(&["destination.port"], 7);
-    let mut events = NORMAL.to_vec();
-    events.push(("web-01", "8080", "java"));
-    feed(&mut m, 0, DAY + 1, &events);
-    // The midnight bucket of day 9 forgets terms last seen before day 2.
-    feed(&mut m, DAY + 1, 9 * DAY + 1, &NORMAL);
-    assert_eq!(m.field_counts().by_values, 2, "8080 forgotten");
-    let scores = m.update(&bucket(9 * DAY + 1, &events));
-    assert_eq!(scores.len(), 1, "{scores:?}");
+    // The midnight bucket of day 9 forgets the terms last seen before day 2.
+    let (m, scores) = port_8080_back_at(9 * DAY + 1);
+    let explanation = only_8080(&scores);
     assert!(
-        scores[0]
-            .explanation
-            .as_deref()
-            .is_some_and(|e| e.ends_with("8080 (not seen since before 1970-01-03 00:00 UTC)")),
-        "{:?}",
-        scores[0].explanation
+        explanation.ends_with(": 8080 (not seen since before 1970-01-03 00:00 UTC)"),
+        "{explanation}"
     );
+    assert_eq!(m.field_counts().by_values, 3, "443, 22 and 8080 again");
 }
 
 #[test]
