@@ -40,6 +40,8 @@ pub enum SnapshotError {
     ValueHosts(String),
     #[error("value {0:?}: episode starts missing, unsorted or too many")]
     ValueEpisodes(String),
+    #[error("value {0:?}: first hosts unknown, twice, out of time order or too many")]
+    ValueArrivals(String),
     #[error("process {0:?} appears twice")]
     DuplicateProcess(String),
     #[error(

@@ -4,12 +4,19 @@
 //! when the entry is accepted, for the most it can ever hold (its host, episode and port lists are
 //! bounded), so the estimate cannot grow behind the limit's back. Entries are never pruned.
 
-use super::state::{MAX_EPISODES, MAX_HOSTS, MAX_PORTS};
+use super::state::{FIRST_HOSTS, MAX_EPISODES, MAX_HOSTS, MAX_PORTS};
 
-/// Value entry: `SeriesKey` (48) + fixed fields (48) + three list headers (72) + map slack (32),
-/// plus its full host list (4 bytes an id), its episode list (8 bytes a start) and its histogram
-/// share (16).
-const VALUE_ENTRY: u64 = 48 + 48 + 72 + 32 + 16 + 4 * MAX_HOSTS as u64 + 8 * MAX_EPISODES as u64;
+/// Value entry: `SeriesKey` (48) + fixed fields (48) + four list headers (96) + map slack (32),
+/// plus its full host list (4 bytes an id), its episode list (8 bytes a start), its arrivals (16
+/// bytes a host and time) and its histogram share (16).
+const VALUE_ENTRY: u64 = 48
+    + 48
+    + 96
+    + 32
+    + 16
+    + 4 * MAX_HOSTS as u64
+    + 8 * MAX_EPISODES as u64
+    + 16 * FIRST_HOSTS as u64;
 /// Process entry: `SeriesKey` (48) + count and map (32) + slack (32), plus its full port map:
 /// per port a `String` (24) + count (8) + slack (24) + up to 5 digits, rounded to 64.
 const PROCESS_ENTRY: u64 = 48 + 32 + 32 + 64 * MAX_PORTS as u64;
@@ -46,9 +53,9 @@ mod tests {
 
     #[test]
     fn costs() {
-        // 216 + 128 + 48 = 392, plus "4444".
-        assert_eq!(value_cost("4444", None), 396);
-        assert_eq!(value_cost("4444", Some("web")), 399);
+        // 240 + 128 + 48 + 64 = 480, plus "4444".
+        assert_eq!(value_cost("4444", None), 484);
+        assert_eq!(value_cost("4444", Some("web")), 487);
         // 112 + 1024 = 1136, plus "curl".
         assert_eq!(process_cost("curl", None), 1140);
         assert_eq!(host_cost("web-01"), 62);

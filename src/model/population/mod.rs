@@ -5,7 +5,8 @@
 //! scale. A value's fleet-wide rarity ([`rarity`]) is raised by how many hosts produce it (a rollout
 //! is not an intrusion), by whether its host produced it before, by its process's usual ports and by
 //! a recurring schedule ([`state`]), and lowered when a process that never used the network starts
-//! to; [`score`] turns that into a probability, a score and words. Ephemeral ports form one class.
+//! to, or when a value new to the fleet spreads to one more host within days; [`score`] turns that
+//! into a probability, a score and words. Ephemeral ports form one class.
 //! See "The population model" in `docs/model.md`.
 
 mod memory;
@@ -18,8 +19,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{FieldCounts, MemoryReport, ModelParams, Score};
 use crate::bucket::{BucketSummary, SeriesKey, ValueSummary};
+use crate::time::EpochMs;
 use rarity::Rarity;
-use score::{Evidence, MAX_RECORD_PROBABILITY, ProcessFact};
+use score::{Evidence, MAX_RECORD_PROBABILITY, ProcessFact, Spreading};
 pub use snapshot::{PopulationSnapshot, ProcessEntry, ValueEntry};
 pub(in crate::model) use state::MAX_PORTS;
 use state::{MAX_HOSTS, ProcessState, ValueState, class_key};
@@ -180,7 +182,12 @@ impl PopulationRare {
             .filter(|n| self.hosts.get(**n).is_some_and(|id| !state.knows_host(*id)))
             .map(|n| n.to_string())
             .collect();
-        state.observe(bucket.start_ms.ms(), self.bucket_span_s * 1000, &ids);
+        state.observe(
+            bucket.start_ms.ms(),
+            self.bucket_span_s * 1000,
+            &ids,
+            self.buckets_learned > COLD_START_BUCKETS,
+        );
         self.rarity
             .entry(class.partition.clone())
             .or_default()
@@ -192,6 +199,15 @@ impl PopulationRare {
             new_hosts,
             processes,
         })
+    }
+
+    /// The name of host `id` (a scan of the fleet: only spreading values ask).
+    fn host_name(&self, id: u32) -> String {
+        self.hosts
+            .iter()
+            .find(|&(_, &known)| known == id)
+            .map(|(name, _)| name.clone())
+            .unwrap_or_default()
     }
 
     /// True if `class` is known or fits in the memory limit (and is then charged).
@@ -302,6 +318,15 @@ impl PopulationRare {
             processes: l.processes.clone(),
             periodic: (state.periodic_matches, state.period_ms),
             burst,
+            spreading: state
+                .spreading_from(state.last_seen_ms)
+                .map(|earlier| Spreading {
+                    earlier: earlier
+                        .iter()
+                        .map(|a| (self.host_name(a.host), EpochMs(a.at_ms)))
+                        .collect(),
+                    rarity: rarity.at_least_as_rare(1) + 1.0 / total,
+                }),
         };
         let mut scores = Vec::new();
         for key in &l.members {

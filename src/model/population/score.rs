@@ -2,7 +2,10 @@
 //!
 //! Input: an [`Evidence`] per value and bucket. Output: the probability of the value being this
 //! unremarkable by chance, the score on Elastic's scale (50 = alert-worthy) and the reasons in
-//! words. Rarity sets the base; host spread, host history, process history and schedules move it.
+//! words. Rarity sets the base (for a value spreading to one more host, the rarity of a value new
+//! in this bucket); host spread, host history, process history and schedules move it.
+
+use crate::time::EpochMs;
 
 /// Records are written only below this probability (score above about 10.5), as Elastic does.
 pub const MAX_RECORD_PROBABILITY: f64 = 0.035;
@@ -58,6 +61,18 @@ pub struct Evidence {
     pub periodic: (u8, i64),
     /// Values new on the same host in this bucket, this one included (1 when alone).
     pub burst: usize,
+    /// Set when the value, new to the fleet, reached this bucket's new host one host at a time.
+    pub spreading: Option<Spreading>,
+}
+
+/// A value new to the fleet reaching one more host, within days of its first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spreading {
+    /// The hosts that produced it earlier, with the bucket each first did, oldest first.
+    pub earlier: Vec<(String, EpochMs)>,
+    /// The rarity of a value new in this bucket (its own presence plus the values seen in one
+    /// bucket): on its new host it was never seen.
+    pub rarity: f64,
 }
 
 /// The judgement of one value.
@@ -75,11 +90,18 @@ pub fn widespread_hosts(fleet: usize, cap: usize) -> usize {
 
 /// Judges `e`; `cap` is the number of hosts the model keeps per value.
 pub fn judge(e: &Evidence, cap: usize) -> Judgement {
-    let widespread = e.spread_capped || e.spread >= widespread_hosts(e.fleet, cap);
-    let mut p = e.rarity;
-    if !widespread {
-        p *= (e.spread * e.spread) as f64;
-    }
+    // A value reaching one host at a time is not a rollout, even where a few hosts are a tenth of
+    // the fleet.
+    let spreading = e.spreading.as_ref();
+    let widespread =
+        spreading.is_none() && (e.spread_capped || e.spread >= widespread_hosts(e.fleet, cap));
+    // A spreading value is scored as new on its new host: more hosts reached one at a time make it
+    // no less surprising.
+    let mut p = match spreading {
+        Some(s) => s.rarity.min(e.rarity),
+        None if widespread => e.rarity,
+        None => e.rarity * (e.spread * e.spread) as f64,
+    };
     if e.seen_before > 0 && e.new_hosts.is_empty() {
         p *= KNOWN_HOST_FACTOR;
     }
@@ -92,7 +114,9 @@ pub fn judge(e: &Evidence, cap: usize) -> Judgement {
     if e.burst >= BURST_VALUES {
         p *= e.burst as f64;
     }
-    let usual = !e.processes.is_empty()
+    // A spreading value's processes learnt its port on its earlier hosts only.
+    let usual = spreading.is_none()
+        && !e.processes.is_empty()
         && e.processes
             .iter()
             .all(|f| matches!(f, ProcessFact::Usual(_)));
@@ -105,7 +129,7 @@ pub fn judge(e: &Evidence, cap: usize) -> Judgement {
     Judgement {
         probability,
         score: score_of(probability),
-        explanation: explain(e, widespread, probability),
+        explanation: explain(e, widespread, spreading, probability),
     }
 }
 
@@ -118,7 +142,12 @@ pub fn score_of(probability: f64) -> f64 {
     (100.0 * (0.05 + 0.95 * (EXPLAINED / probability).ln() / 500f64.ln())).min(100.0)
 }
 
-fn explain(e: &Evidence, widespread: bool, probability: f64) -> String {
+fn explain(
+    e: &Evidence,
+    widespread: bool,
+    spreading: Option<&Spreading>,
+    probability: f64,
+) -> String {
     let mut parts = Vec::new();
     let name = match &e.class {
         Some(class) => format!("{} {} (ephemeral class {class})", e.noun, e.by),
@@ -136,11 +165,15 @@ fn explain(e: &Evidence, widespread: bool, probability: f64) -> String {
     } else {
         hosts
     });
-    parts.push(match e.new_hosts.as_slice() {
+    let now_on = match e.new_hosts.as_slice() {
         [] if e.seen_before > 0 => "known on its host(s)".to_string(),
         [] => "no host named".to_string(),
         [one] => format!("new on {one}"),
         many => format!("new on {} hosts ({}, ...)", many.len(), many[0]),
+    };
+    parts.push(match spreading {
+        Some(s) => spread_path(s, &now_on),
+        None => now_on,
     });
     for fact in &e.processes {
         parts.push(match fact {
@@ -167,6 +200,17 @@ fn explain(e: &Evidence, widespread: bool, probability: f64) -> String {
     format!("{name}: {}", parts.join("; "))
 }
 
+/// `first seen on web-09 2026-01-05 18:00 UTC, then on db-02 2026-01-05 21:15 UTC, now new on
+/// app-15`: the path of a spreading value, from its first host to `now_on`.
+fn spread_path(s: &Spreading, now_on: &str) -> String {
+    let hops: Vec<String> = s
+        .earlier
+        .iter()
+        .map(|(host, at)| format!("{host} {}", at.minute_utc()))
+        .collect();
+    format!("first seen on {}, now {now_on}", hops.join(", then on "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +229,7 @@ mod tests {
             processes: vec![ProcessFact::NeverNetworked("kworker_upd".into())],
             periodic: (0, 0),
             burst: 1,
+            spreading: None,
         }
     }
 
@@ -244,6 +289,39 @@ mod tests {
             judge(&e, 32).probability,
             alone.probability,
             "small bursts are not scans"
+        );
+    }
+
+    #[test]
+    fn a_spreading_value_scores_as_new_on_its_host_and_names_where_it_came_from() {
+        let mut e = evidence();
+        e.processes = vec![ProcessFact::Known("xmrig".into())];
+        e.seen_before = 12;
+        e.rarity = 0.03;
+        e.spread = 2;
+        e.new_hosts = vec!["app-15".into()];
+        assert_eq!(judge(&e, 32).score, 0.0, "learnt on its first host");
+        e.spreading = Some(Spreading {
+            earlier: vec![("web-09".into(), EpochMs(1_767_636_000_000))],
+            rarity: 1e-4,
+        });
+        let j = judge(&e, 32);
+        assert!((j.probability - 1e-4).abs() < 1e-12, "{j:?}");
+        assert!(
+            j.explanation.contains(
+                "2 of 312 hosts; first seen on web-09 2026-01-05 18:00 UTC, now new on app-15; "
+            ),
+            "{}",
+            j.explanation
+        );
+        e.fleet = 20;
+        e.spread = 3;
+        let third = judge(&e, 32);
+        assert_eq!(third.probability, j.probability, "{third:?}");
+        assert!(
+            third.explanation.contains("; 3 of 20 hosts; first seen on"),
+            "three hosts of twenty, one at a time, are not widespread: {}",
+            third.explanation
         );
     }
 

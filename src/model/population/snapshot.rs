@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::state::{MAX_EPISODES, MAX_HOSTS, MAX_PORTS, ProcessState, ValueState};
+use super::state::{FIRST_HOSTS, MAX_EPISODES, MAX_HOSTS, MAX_PORTS, ProcessState, ValueState};
 use super::{PopulationRare, memory};
 use crate::bucket::SeriesKey;
 use crate::model::{ModelParams, SnapshotError};
@@ -138,6 +138,21 @@ fn check_value(key: &SeriesKey, state: &ValueState, hosts: usize) -> Result<(), 
         || !state.episodes.windows(2).all(|w| w[0] < w[1])
     {
         return Err(SnapshotError::ValueEpisodes(value()));
+    }
+    let arrivals = &state.arrivals;
+    if arrivals.len() > FIRST_HOSTS.min(state.hosts.len())
+        || arrivals.iter().any(|a| {
+            state.hosts.binary_search(&a.host).is_err()
+                || a.at_ms < state.first_seen_ms
+                || a.at_ms > state.last_seen_ms
+        })
+        || !arrivals.windows(2).all(|w| w[0].at_ms <= w[1].at_ms)
+        || arrivals
+            .iter()
+            .enumerate()
+            .any(|(i, a)| arrivals[..i].iter().any(|b| b.host == a.host))
+    {
+        return Err(SnapshotError::ValueArrivals(value()));
     }
     Ok(())
 }

@@ -402,3 +402,147 @@ fn restore_refuses_bad_snapshots() {
         Err(SnapshotError::DuplicateHost(_))
     ));
 }
+
+const FLEET: usize = 60;
+
+/// Normal traffic plus a long tail: each bucket one of 40 more hosts uses one of 40 ports, so the
+/// fleet has 60 hosts and a value seen in a few dozen buckets is no longer rare.
+fn tail(index: i64) -> Vec<(String, String, &'static str)> {
+    let mut events = normal(index, 10);
+    let k = index.rem_euclid(40);
+    events.push((host(HOSTS + k as usize), (5000 + k).to_string(), "tail"));
+    events
+}
+
+/// A model after `n` buckets of [`tail`] traffic.
+fn learnt_with_tail(n: i64) -> PopulationRare {
+    let mut model = PopulationRare::new(&params(32 << 20));
+    for i in 0..n {
+        model.update(&bucket(i, &tail(i)));
+    }
+    assert_eq!(model.hosts.len(), FLEET);
+    model
+}
+
+/// Feeds `model` buckets `from..to`, `value` from `process` on `hosts` in each; returns the
+/// scores of `value`.
+fn run_value(
+    model: &mut PopulationRare,
+    (from, to): (i64, i64),
+    (value, process): (&str, &'static str),
+    hosts: &[usize],
+) -> Vec<Score> {
+    (from..to)
+        .filter_map(|i| {
+            let extra: Vec<(usize, &str, &str)> =
+                hosts.iter().map(|&h| (h, value, process)).collect();
+            let scores = model.update(&bucket(i, &with(tail(i), &extra)));
+            score_of(&scores, value).cloned()
+        })
+        .collect()
+}
+
+#[test]
+fn a_new_value_reaching_a_second_host_hours_later_scores_high_and_names_the_first() {
+    let mut model = learnt_with_tail(200);
+    let first = run_value(&mut model, (200, 240), ("4444", "kworker_upd"), &[3]);
+    assert!(first[0].record_score >= 50.0, "{first:?}");
+    let second = run_value(&mut model, (260, 261), ("4444", "kworker_upd"), &[7]);
+    let s = second.first().expect("a record on the second host");
+    assert!(s.record_score >= 50.0, "{s:?}");
+    let text = s.explanation.as_deref().unwrap_or_default();
+    assert!(
+        text.contains("2 of 60 hosts; first seen on h03 1970-01-03 02:00 UTC, now new on h07;"),
+        "{text}"
+    );
+    // Known on both hosts now: learnt, as before.
+    let again = run_value(&mut model, (261, 262), ("4444", "kworker_upd"), &[3, 7]);
+    assert!(again.is_empty(), "{again:?}");
+}
+
+#[test]
+fn a_new_value_reaching_a_second_host_after_the_window_is_learnt_as_before() {
+    let mut model = learnt_with_tail(200);
+    run_value(&mut model, (200, 240), ("4444", "kworker_upd"), &[3]);
+    let late = 200 + 4 * 96;
+    let second = run_value(&mut model, (late, late + 1), ("4444", "kworker_upd"), &[7]);
+    assert!(second.is_empty(), "{second:?}");
+}
+
+#[test]
+fn a_staged_rollout_is_not_spreading_but_one_host_then_another_is() {
+    let stage_2 = 200 + 2 * 96;
+    // The canary stage reaches three hosts at once; the agent then checks in every bucket.
+    let mut staged = learnt_with_tail(200);
+    run_value(
+        &mut staged,
+        (200, stage_2),
+        ("8889", "fluent-bit"),
+        &[30, 31, 32],
+    );
+    let first = run_value(
+        &mut staged,
+        (stage_2, stage_2 + 1),
+        ("8889", "fluent-bit"),
+        &[30, 31, 32, 33],
+    );
+    let rest: Vec<usize> = (30..46).collect();
+    let next = run_value(
+        &mut staged,
+        (stage_2 + 1, stage_2 + 3),
+        ("8889", "fluent-bit"),
+        &rest,
+    );
+    assert!(first.is_empty() && next.is_empty(), "{first:?} {next:?}");
+    // The same second stage after a single canary host is one host then another: recorded.
+    let mut single = learnt_with_tail(200);
+    run_value(&mut single, (200, stage_2), ("8889", "fluent-bit"), &[30]);
+    let first = run_value(
+        &mut single,
+        (stage_2, stage_2 + 1),
+        ("8889", "fluent-bit"),
+        &[30, 33],
+    );
+    assert!(
+        first.first().is_some_and(|s| s
+            .explanation
+            .as_deref()
+            .unwrap_or_default()
+            .contains("first seen on h30")),
+        "{first:?}"
+    );
+}
+
+#[test]
+fn snapshots_without_arrivals_load_and_bad_arrivals_are_refused() {
+    let mut model = PopulationRare::new(&params(32 << 20));
+    for b in stream(200) {
+        model.update(&b);
+    }
+    let snapshot = model.snapshot();
+    let kept = snapshot
+        .values
+        .iter()
+        .position(|v| !v.state.arrivals.is_empty())
+        .expect("a value new after the cold start keeps its arrivals");
+    // Snapshots written before arrivals were kept have no such key: their values never spread.
+    let mut older = serde_json::to_value(&snapshot).unwrap();
+    for value in older["values"].as_array_mut().unwrap() {
+        value["state"].as_object_mut().unwrap().remove("arrivals");
+    }
+    let restored =
+        PopulationRare::restore(&params(32 << 20), serde_json::from_value(older).unwrap()).unwrap();
+    assert!(restored.values.values().all(|v| v.arrivals.is_empty()));
+    let mut bad = snapshot.clone();
+    bad.values[kept].state.arrivals[0].host = 999;
+    assert!(matches!(
+        PopulationRare::restore(&params(32 << 20), bad),
+        Err(SnapshotError::ValueArrivals(_))
+    ));
+    let mut bad = snapshot;
+    bad.values[kept].state.arrivals[0].at_ms = -1;
+    assert!(matches!(
+        PopulationRare::restore(&params(32 << 20), bad),
+        Err(SnapshotError::ValueArrivals(_))
+    ));
+}
