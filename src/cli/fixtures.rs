@@ -54,8 +54,8 @@ pub struct GenerateArgs {
     /// Leave out the injected attacks.
     #[arg(long)]
     pub no_attacks: bool,
-    /// Labelled scenarios: `basic` (three attacks) or `full` (six attacks and four benign
-    /// look-alikes; see docs/labels.md).
+    /// Labelled scenarios: `basic` (three attacks) or `full` (six attacks, two spreading
+    /// attacks and five benign look-alikes; see docs/labels.md).
     #[arg(long, value_parser = parse_name::<Scenarios>, default_value = "basic")]
     pub scenarios: Scenarios,
     /// Files and columns per day: `mixed` (Defend flat, auditd nested), `flat` (one file of every

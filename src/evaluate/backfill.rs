@@ -225,7 +225,13 @@ mod tests {
         let evals = &evaluation.models[0].1;
         assert_eq!(evals.len(), 2);
         for eval in evals {
-            assert_eq!(eval.applicable(), 5, "{}", eval.job.job_id);
+            // Five single-host attacks of each field, and a label per host a spreading tool reached.
+            let spread = labels
+                .iter()
+                .filter(|l| l.field.as_str() == eval.job.by_field_name)
+                .filter(|l| matches!(l.scenario(), "worm" | "relay"))
+                .count();
+            assert_eq!(eval.applicable(), 5 + spread, "{}", eval.job.job_id);
             assert!(
                 eval.scenarios.iter().any(|s| s.kind == LabelKind::Benign),
                 "{}",
@@ -236,9 +242,14 @@ mod tests {
                 .iter()
                 .filter(|s| s.kind == LabelKind::Attack && s.alerts > 0)
                 .count();
+            let caught: std::collections::BTreeSet<&str> = labels
+                .iter()
+                .filter(|l| eval.detected.contains(&l.id))
+                .map(Label::scenario)
+                .collect();
             assert_eq!(
                 alerted,
-                eval.detected.len(),
+                caught.len(),
                 "an attack counted as caught needs an alert"
             );
             assert!(
