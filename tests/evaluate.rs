@@ -1,5 +1,6 @@
 //! `netrare evaluate`: on a generated fleet with look-alikes, the population model catches every
-//! attack the Elastic model catches, with at most half its false alerts.
+//! attack the Elastic model catches, with at most half its false alerts; a tool spreading from host
+//! to host is recorded on its second host, naming its first.
 
 use crate::util::*;
 
@@ -79,4 +80,62 @@ fn population_model_catches_what_elastic_catches_with_half_the_false_alerts() {
         "{population_false} false alerts against {elastic_false}:\n{}",
         out.stdout
     );
+}
+
+/// The host of label `id` in a generated fleet's labels.
+fn label_host(labels: &serde_json::Value, id: &str) -> String {
+    labels
+        .as_array()
+        .and_then(|all| all.iter().find(|l| l["id"] == id))
+        .and_then(|l| l["host"].as_str())
+        .unwrap_or_else(|| panic!("no label {id}:\n{labels}"))
+        .to_string()
+}
+
+#[test]
+fn a_tool_reaching_a_second_host_is_recorded_there_naming_the_first() {
+    let mut sandbox = Sandbox::new();
+    let fleet = sandbox.path("fleet");
+    sandbox
+        .netrare(&[
+            "fixtures",
+            "generate",
+            "--out",
+            fleet.to_str().expect("utf-8"),
+            "--hosts",
+            "24",
+            "--days",
+            "4",
+            "--seed",
+            "1",
+            "--scenarios",
+            "full",
+        ])
+        .success();
+    let labels: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fleet.join("labels.json")).expect("labels.json"),
+    )
+    .expect("labels JSON");
+    sandbox.store = fleet;
+    sandbox.jobs =
+        std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/jobs/population"));
+    sandbox.backfill("2026-11-01T00:00:00Z", "2026-11-05T00:00:00Z", &[]);
+    let records = sandbox.records();
+    for (value, tool) in [("kswapd0", "worm"), ("gs-netcat", "relay")] {
+        let (first, second) = (
+            label_host(&labels, &format!("{tool}-1-process")),
+            label_host(&labels, &format!("{tool}-2-process")),
+        );
+        let spread = format!("first seen on {first} ");
+        let now = format!("now new on {second};");
+        let record = records
+            .iter()
+            .find(|r| {
+                r.text("by_field_value") == value
+                    && r.text("explanation").contains(&spread)
+                    && r.text("explanation").contains(&now)
+            })
+            .unwrap_or_else(|| panic!("no record of {value} on {second} naming {first}"));
+        assert!(record.number("record_score") >= 50.0, "{record:?}");
+    }
 }
