@@ -27,24 +27,8 @@ fn totals(comparison: &serde_json::Value, model: &str) -> (u64, u64, u64) {
 #[test]
 fn population_model_catches_what_elastic_catches_with_half_the_false_alerts() {
     let sandbox = Sandbox::new();
-    let fleet = sandbox.path("fleet");
+    let fleet = sandbox.generate_full_fleet(24, 7, 1);
     let fleet_arg = fleet.to_str().expect("utf-8");
-    sandbox
-        .netrare(&[
-            "fixtures",
-            "generate",
-            "--out",
-            fleet_arg,
-            "--hosts",
-            "24",
-            "--days",
-            "7",
-            "--seed",
-            "1",
-            "--scenarios",
-            "full",
-        ])
-        .success();
     let labels = fleet.join("labels.json");
     let out = sandbox
         .netrare(&[
@@ -95,23 +79,7 @@ fn label_host(labels: &serde_json::Value, id: &str) -> String {
 #[test]
 fn a_tool_reaching_a_second_host_is_recorded_there_naming_the_first() {
     let mut sandbox = Sandbox::new();
-    let fleet = sandbox.path("fleet");
-    sandbox
-        .netrare(&[
-            "fixtures",
-            "generate",
-            "--out",
-            fleet.to_str().expect("utf-8"),
-            "--hosts",
-            "24",
-            "--days",
-            "4",
-            "--seed",
-            "1",
-            "--scenarios",
-            "full",
-        ])
-        .success();
+    let fleet = sandbox.generate_full_fleet(24, 4, 1);
     let labels: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(fleet.join("labels.json")).expect("labels.json"),
     )

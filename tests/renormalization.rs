@@ -149,24 +149,7 @@ const RESULT_FOLDERS: [(&str, &str, &str, &str); 4] = [
 /// bucket influencer scores are renormalised too.
 fn generated_fleet() -> Sandbox {
     let mut sandbox = Sandbox::new();
-    let fleet = sandbox.path("fleet");
-    sandbox
-        .netrare(&[
-            "fixtures",
-            "generate",
-            "--out",
-            fleet.to_str().expect("utf-8"),
-            "--hosts",
-            "12",
-            "--days",
-            "3",
-            "--seed",
-            "7",
-            "--scenarios",
-            "full",
-        ])
-        .success();
-    sandbox.store = fleet;
+    sandbox.store = sandbox.generate_full_fleet(12, 3, 7);
     sandbox
 }
 

@@ -164,6 +164,28 @@ impl Sandbox {
         self.netrare(&args).success()
     }
 
+    /// Generates a `--scenarios full` fleet into the sandbox's `fleet` folder and returns its path.
+    pub fn generate_full_fleet(&self, hosts: u32, days: u32, seed: u64) -> PathBuf {
+        let fleet = self.path("fleet");
+        let (hosts, days, seed) = (hosts.to_string(), days.to_string(), seed.to_string());
+        self.netrare(&[
+            "fixtures",
+            "generate",
+            "--out",
+            fleet.to_str().expect("utf-8"),
+            "--hosts",
+            &hosts,
+            "--days",
+            &days,
+            "--seed",
+            &seed,
+            "--scenarios",
+            "full",
+        ])
+        .success();
+        fleet
+    }
+
     /// Copies the checked-in jobs into the sandbox and uses the copy.
     pub fn copy_jobs(&mut self) -> PathBuf {
         self.jobs = copy_dir(Path::new(JOBS), &self.path("jobs"));
