@@ -5,7 +5,7 @@ use arrow::array::{Array, Int64Array};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::config::BucketSpan;
-use super::partial::PartialFold;
+use super::partial::{PartialFold, Tally};
 use crate::store::{Column, EventFrame, KeywordLists, Keywords, TimeRange, ValueRef};
 use crate::time::EpochMs;
 
@@ -85,6 +85,7 @@ pub fn fold_frame(
             fields.span.bucket_start(EpochMs(t)),
             partition_code,
             by_code,
+            EpochMs(t),
         );
         grouped.push((row, group));
     }
@@ -136,8 +137,8 @@ type GroupKey = (EpochMs, Option<u64>, u64);
 /// shared across frames; [`Groups::add_to`] translates each distinct frame code into those once.
 struct Groups {
     index: HashMap<GroupKey, u32>,
-    /// Per group: its key and event count.
-    keys: Vec<(GroupKey, u64)>,
+    /// Per group: its key and events.
+    keys: Vec<(GroupKey, Tally)>,
     /// (group, host code) pairs seen.
     hosts: PairSet,
     /// Per influencer field, (group, value code) pairs seen.
@@ -174,14 +175,14 @@ impl Groups {
         }
     }
 
-    /// Counts one event of the group `(bucket, partition, by)` and returns the group.
-    fn event(&mut self, bucket: EpochMs, partition: Option<u64>, by: u64) -> u32 {
+    /// Counts one event at `t` of the group `(bucket, partition, by)` and returns the group.
+    fn event(&mut self, bucket: EpochMs, partition: Option<u64>, by: u64, t: EpochMs) -> u32 {
         let key = (bucket, partition, by);
         let group = *self.index.entry(key).or_insert_with(|| {
-            self.keys.push((key, 0));
+            self.keys.push((key, Tally::none()));
             self.keys.len() as u32 - 1
         });
-        self.keys[group as usize].1 += 1;
+        self.keys[group as usize].1.event(t);
         group
     }
 

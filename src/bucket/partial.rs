@@ -135,6 +135,35 @@ impl SortedTexts {
 /// Bucket start, partition code ([`NO_PARTITION`] without one) and by-value code.
 type GroupKey = (EpochMs, u32, u32);
 
+/// A group's events: how many, and the time of the first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Tally {
+    pub events: u64,
+    pub first_ms: EpochMs,
+}
+
+impl Tally {
+    /// No event yet; the first [`Tally::event`] sets the time.
+    pub fn none() -> Tally {
+        Tally {
+            events: 0,
+            first_ms: EpochMs(i64::MAX),
+        }
+    }
+
+    /// Counts one event at `t`.
+    pub fn event(&mut self, t: EpochMs) {
+        self.events += 1;
+        self.first_ms = self.first_ms.min(t);
+    }
+
+    /// Adds the events of `other`.
+    fn add(&mut self, other: Tally) {
+        self.events += other.events;
+        self.first_ms = self.first_ms.min(other.first_ms);
+    }
+}
+
 /// The partition code of jobs without a partition field.
 const NO_PARTITION: u32 = u32::MAX;
 
@@ -149,8 +178,8 @@ pub struct PartialFold {
     /// The influencer field names, in the order of `influencers`.
     names: Vec<String>,
     index: HashMap<GroupKey, u32>,
-    /// Per group: its key and event count.
-    groups: Vec<(GroupKey, u64)>,
+    /// Per group: its key and events.
+    groups: Vec<(GroupKey, Tally)>,
     /// Events per bucket start.
     buckets: HashMap<EpochMs, u64>,
     /// (group, host) pairs seen. Each frame hands over its distinct pairs, so pairs are listed,
@@ -197,25 +226,25 @@ impl PartialFold {
         self.influencers[field].code(value.into())
     }
 
-    /// Adds `events` events of the group (bucket, partition, by) and returns the group.
+    /// Adds the `events` of the group (bucket, partition, by) and returns the group.
     pub(super) fn add(
         &mut self,
         bucket: EpochMs,
         partition: Option<u32>,
         by: u32,
-        events: u64,
+        events: Tally,
     ) -> u32 {
-        *self.buckets.entry(bucket).or_default() += events;
+        *self.buckets.entry(bucket).or_default() += events.events;
         self.add_to_group((bucket, partition.unwrap_or(NO_PARTITION), by), events)
     }
 
-    /// Adds `events` events to the group of `key`, new or not, and returns the group.
-    fn add_to_group(&mut self, key: GroupKey, events: u64) -> u32 {
+    /// Adds `events` to the group of `key`, new or not, and returns the group.
+    fn add_to_group(&mut self, key: GroupKey, events: Tally) -> u32 {
         let group = *self.index.entry(key).or_insert_with(|| {
-            self.groups.push((key, 0));
+            self.groups.push((key, Tally::none()));
             self.groups.len() as u32 - 1
         });
-        self.groups[group as usize].1 += events;
+        self.groups[group as usize].1.add(events);
         group
     }
 
@@ -311,7 +340,8 @@ impl PartialFold {
             .collect();
         for (group, ((bucket, partition, by), events)) in self.groups.into_iter().enumerate() {
             let mut value = ValueSummary {
-                event_count: events,
+                event_count: events.events,
+                first_event_ms: events.first_ms,
                 hosts: TextSet::from_sorted(std::mem::take(&mut hosts[group])),
                 ..ValueSummary::default()
             };

@@ -26,6 +26,9 @@ pub struct SeriesKey {
 pub struct ValueSummary {
     /// Events with this value.
     pub event_count: u64,
+    /// Time of the value's first event in the bucket: the model gives a new value its id in
+    /// the order events arrive, as ml-cpp gives a new by-value its person id.
+    pub first_event_ms: EpochMs,
     /// Distinct `host.name`s that produced them (not capped: hosts are few).
     pub hosts: TextSet,
     /// Co-occurring influencer values, by influencer field, capped at [`MAX_INFLUENCER_VALUES`].
@@ -65,6 +68,7 @@ impl ValueSummary {
     /// Merges another summary of the same value and bucket into this one.
     pub fn merge(&mut self, other: ValueSummary) {
         self.event_count += other.event_count;
+        self.first_event_ms = self.first_event_ms.min(other.first_event_ms);
         self.hosts.union(other.hosts);
         self.influencers_capped |= other.influencers_capped;
         for (field, values) in other.influencers {

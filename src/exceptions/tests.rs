@@ -448,6 +448,7 @@ fn bucket_value_and_record(
             .map(|(f, v)| (f.to_string(), v.iter().map(|&s| s.into()).collect()))
             .collect(),
         influencers_capped: false,
+        ..ValueSummary::default()
     };
     let score = Score {
         key: key.clone(),

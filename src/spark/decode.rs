@@ -44,6 +44,7 @@ pub fn decode(
     let partitions = strings(batch, "partition")?;
     let bys = strings(batch, "by")?;
     let counts = integers(batch, "event_count")?;
+    let first_events = integers(batch, "first_event_ms")?;
     let bucket_counts = integers(batch, "bucket_event_count")?;
     let hosts = lists(batch, "hosts")?;
     let capped = booleans(batch, "influencers_capped")?;
@@ -70,6 +71,7 @@ pub fn decode(
         };
         let mut value = ValueSummary {
             event_count: count(&counts, "event_count", row)?,
+            first_event_ms: EpochMs(required(&first_events, "first_event_ms", row)?),
             hosts: list_values(&hosts, row)
                 .into_iter()
                 .map(Into::into)
@@ -220,7 +222,7 @@ mod tests {
 
     fn batch(leave_out: &str, replace: Option<(&str, ArrayRef)>) -> RecordBatch {
         let columns: Vec<(&str, ArrayRef)> = vec![
-            ("summary_version", Arc::new(Int32Array::from(vec![1, 1, 1]))),
+            ("summary_version", Arc::new(Int32Array::from(vec![2, 2, 2]))),
             (
                 "bucket_start_ms",
                 Arc::new(Int64Array::from(vec![0, 0, 900_000])),
@@ -231,6 +233,10 @@ mod tests {
             ),
             ("by", Arc::new(StringArray::from(vec!["22", "4444", "22"]))),
             ("event_count", Arc::new(Int64Array::from(vec![2, 1, 1]))),
+            (
+                "first_event_ms",
+                Arc::new(Int64Array::from(vec![12, 7, 900_003])),
+            ),
             (
                 "bucket_event_count",
                 Arc::new(Int64Array::from(vec![3, 3, 1])),
@@ -277,6 +283,7 @@ mod tests {
         let buckets = decode_one(&batch("", None)).expect("decodes");
         let mut expected = ValueSummary {
             event_count: 2,
+            first_event_ms: EpochMs(12),
             hosts: ["a", "b"].map(Into::into).into_iter().collect(),
             ..ValueSummary::default()
         };
@@ -317,10 +324,10 @@ mod tests {
 
     #[test]
     fn another_version_and_inconsistent_bucket_counts_are_refused() {
-        let v2: ArrayRef = Arc::new(Int32Array::from(vec![2, 2, 2]));
+        let v1: ArrayRef = Arc::new(Int32Array::from(vec![1, 1, 1]));
         assert_eq!(
-            decode_one(&batch("", Some(("summary_version", v2)))),
-            Err(Error::Version { found: 2 })
+            decode_one(&batch("", Some(("summary_version", v1)))),
+            Err(Error::Version { found: 1 })
         );
         let counts: ArrayRef = Arc::new(Int64Array::from(vec![3, 4, 1]));
         assert!(matches!(

@@ -9,7 +9,7 @@ use crate::datafeed::BoolQuery;
 use crate::store::{FieldKind, TimeRange};
 
 /// The version of the summary contract the query produces and the decoder reads.
-pub const SUMMARY_VERSION: i32 = 1;
+pub const SUMMARY_VERSION: i32 = 2;
 
 /// The contract's column holding an influencer field's values.
 pub fn influencer_column(field: &str) -> String {
@@ -102,6 +102,7 @@ pub fn summary_query(
         "partition_value".to_string(),
         "by_value".to_string(),
         "COUNT(*) AS event_count".to_string(),
+        "MIN(ts_ms) AS first_event_ms".to_string(),
         "array_sort(collect_set(host_name)) AS hosts".to_string(),
     ];
     grouped.extend(
@@ -121,6 +122,7 @@ pub fn summary_query(
         "partition_value AS `partition`".to_string(),
         "by_value AS `by`".to_string(),
         "event_count".to_string(),
+        "first_event_ms".to_string(),
         "CAST(SUM(event_count) OVER (PARTITION BY bucket_start_ms) AS BIGINT) AS bucket_event_count"
             .to_string(),
         "hosts".to_string(),
