@@ -29,6 +29,15 @@ pub enum SnapshotError {
     Concentration { value: String, concentration: f64 },
     #[error("concentrations add up to {sum} but the total is {total}")]
     Total { sum: f64, total: f64 },
+    #[error(
+        "the person ids of the {values} values must be 0 to {values} - 1, each once; \
+         id {expected} is missing or repeated (found {found})"
+    )]
+    PersonIds {
+        values: usize,
+        expected: u64,
+        found: u64,
+    },
 
     #[error("host {0:?} appears twice")]
     DuplicateHost(String),

@@ -111,13 +111,15 @@ impl<'a> Scorer<'a> {
         if self.model.memory().refused_values > refused {
             self.bucket_allocation_failures += 1;
         }
-        let mut leaves: BTreeMap<&SeriesKey, f64> = match self.model.leaf_probabilities(&bucket) {
+        // The leaves in the model's order (ml-cpp's, for Elastic's model), with their probability.
+        let order: Vec<(&SeriesKey, f64)> = match self.model.leaf_probabilities(&bucket) {
             Some(all) => all
                 .into_iter()
                 .filter_map(|(key, p)| Some((bucket.values.get_key_value(&key)?.0, p)))
                 .collect(),
             None => bucket.values.keys().map(|key| (key, 1.0)).collect(),
         };
+        let mut leaves: BTreeMap<&SeriesKey, f64> = order.iter().copied().collect();
         let mut records = Vec::new();
         for score in scores {
             let Some((key, value)) = bucket.values.get_key_value(&score.key) else {
@@ -134,7 +136,11 @@ impl<'a> Scorer<'a> {
             }
             records.push(record);
         }
-        let (result, influencers) = self.score_tree(&bucket, &leaves, records.len());
+        let ordered: Vec<(&SeriesKey, f64)> = order
+            .iter()
+            .filter_map(|(key, _)| Some((*key, *leaves.get(key)?)))
+            .collect();
+        let (result, influencers) = self.score_tree(&bucket, &ordered, records.len());
         let renormalized = if self.model.big_change() || self.levels.big_change() {
             let from = bucket.start_ms - window_ms(self.span_ms());
             self.window.renormalize(
@@ -154,17 +160,17 @@ impl<'a> Scorer<'a> {
         }
     }
 
-    /// Aggregates and normalises the bucket's tree of `leaves` into its bucket and influencer
-    /// results, and keeps those renormalisation may re-score.
+    /// Aggregates and normalises the bucket's tree of `leaves` (in the model's order) into its
+    /// bucket and influencer results, and keeps those renormalisation may re-score.
     fn score_tree(
         &mut self,
         bucket: &BucketSummary,
-        leaves: &BTreeMap<&SeriesKey, f64>,
+        leaves: &[(&SeriesKey, f64)],
         records: usize,
     ) -> (BucketResult, Vec<InfluencerResult>) {
         let leaves: Vec<Leaf> = leaves
             .iter()
-            .filter_map(|(&key, &probability)| {
+            .filter_map(|&(key, probability)| {
                 Some(Leaf {
                     key,
                     probability,

@@ -27,6 +27,17 @@ pub struct ValueState {
     pub concentration: f64,
     /// Start of the first bucket in which it was present, epoch ms.
     pub first_seen_ms: i64,
+    /// ml-cpp's person id: 0, 1, 2, … in the order the partition's values were first seen. A
+    /// snapshot written before ids were kept has none; restore numbers its values in name order.
+    #[serde(default = "unassigned")]
+    pub person_id: u64,
+}
+
+/// The person id of a value restored from a snapshot that kept none.
+const UNASSIGNED: u64 = u64::MAX;
+
+fn unassigned() -> u64 {
+    UNASSIGNED
 }
 
 /// The categories of one partition.
@@ -57,13 +68,16 @@ pub fn sample_count(total: f64) -> usize {
 }
 
 impl Categories {
-    /// Counts one more bucket for `value` (a new value starts at 0).
+    /// Counts one more bucket for `value`. A new value starts at 0 and takes the next person id:
+    /// values are never pruned, so ids are never recycled and the next is the count of values.
     pub fn observe(&mut self, value: &str, bucket_start_ms: i64) {
+        let next_id = self.values.len() as u64;
         let state = match self.values.get_mut(value) {
             Some(state) => state,
             None => self.values.entry(value.to_string()).or_insert(ValueState {
                 concentration: 0.0,
                 first_seen_ms: bucket_start_ms,
+                person_id: next_id,
             }),
         };
         state.concentration += 1.0;
@@ -78,8 +92,30 @@ impl Categories {
         self.total *= factor;
     }
 
-    /// Checks the stored state: finite non-negative concentrations that add up to the total.
+    /// Numbers the values in name order when the snapshot kept no person ids (written before
+    /// they were kept); leaves them as stored otherwise.
+    pub fn assign_missing_person_ids(&mut self) {
+        if self.values.values().all(|s| s.person_id == UNASSIGNED) {
+            for (id, state) in (0..).zip(self.values.values_mut()) {
+                state.person_id = id;
+            }
+        }
+    }
+
+    /// Checks the stored state: finite non-negative concentrations that add up to the total, and
+    /// person ids that number the values 0, 1, 2, … each once.
     pub fn validate(&self) -> Result<(), SnapshotError> {
+        let mut ids: Vec<u64> = self.values.values().map(|s| s.person_id).collect();
+        ids.sort_unstable();
+        for (expected, &found) in (0..).zip(&ids) {
+            if found != expected {
+                return Err(SnapshotError::PersonIds {
+                    values: ids.len(),
+                    expected,
+                    found,
+                });
+            }
+        }
         let mut sum = 0.0;
         for (value, state) in &self.values {
             if !(state.concentration.is_finite() && state.concentration >= 0.0) {

@@ -9,6 +9,7 @@
 mod categories;
 mod memory;
 pub mod normalizer;
+mod people;
 mod qdigest;
 pub(crate) mod score;
 
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{FieldCounts, MemoryReport, ModelParams, Score, SnapshotError};
 use crate::bucket::{BucketSummary, SeriesKey};
+use crate::time::EpochMs;
 use categories::{Categories, decay_factor};
 pub use normalizer::{MAX_ANOMALOUS_PROBABILITY, Normalizer, NormalizerSnapshot, raw_score};
 
@@ -59,6 +61,7 @@ struct Scored {
     probability: f64,
     relative_rarity: f64,
     first_seen_ms: i64,
+    person_id: u64,
 }
 
 impl ElasticRare {
@@ -77,13 +80,15 @@ impl ElasticRare {
 
     /// Learns from one bucket, then scores its present values; returns those with p < 0.035.
     /// As ml-cpp does for a final bucket: the normaliser ages by one bucket, learns the raw score
-    /// of every present value (0 included), and only then normalises.
+    /// of every present value (0 included) in ml-cpp's order of its people, and only then
+    /// normalises.
     pub fn update(&mut self, bucket: &BucketSummary) -> Vec<Score> {
         let accepted = self.learn(bucket);
         let scored = self.probabilities(&accepted);
         self.normalizer.age();
         self.big_change = false;
-        for s in &scored {
+        for at in self.visiting_order(&scored) {
+            let s = &scored[at];
             self.big_change |= self.normalizer.update(&s.key, raw_score(s.probability));
         }
         let scorer = self.normalizer.scorer();
@@ -107,7 +112,8 @@ impl ElasticRare {
     }
 
     /// Probabilities of the values of `bucket` the model holds, after `update` learnt the bucket:
-    /// the same as `update` computed, recomputed from the unchanged categories.
+    /// the same as `update` computed, recomputed from the unchanged categories, in the order
+    /// ml-cpp's result tree lists its leaves (see [`ElasticRare::visiting_order`]).
     pub fn leaf_probabilities(&self, bucket: &BucketSummary) -> Vec<(SeriesKey, f64)> {
         let known: Vec<SeriesKey> = bucket
             .values
@@ -119,10 +125,35 @@ impl ElasticRare {
             })
             .cloned()
             .collect();
-        self.probabilities(&known)
+        let scored = self.probabilities(&known);
+        self.visiting_order(&scored)
             .into_iter()
-            .map(|s| (s.key, s.probability))
+            .map(|at| (scored[at].key.clone(), scored[at].probability))
             .collect()
+    }
+
+    /// The order in which ml-cpp visits the bucket's `scored` values (in key order): partition by
+    /// partition in value order (its detectors sort by partition value), and within a partition
+    /// in the iteration order of its people's ids ([`people`]). Positions into `scored`.
+    fn visiting_order(&self, scored: &[Scored]) -> Vec<usize> {
+        let mut order = Vec::with_capacity(scored.len());
+        let mut start = 0;
+        while start < scored.len() {
+            let partition = &scored[start].key.partition;
+            let end = start
+                + scored[start..]
+                    .iter()
+                    .take_while(|s| &s.key.partition == partition)
+                    .count();
+            let ids: Vec<u64> = scored[start..end].iter().map(|s| s.person_id).collect();
+            order.extend(
+                people::visiting_order(&ids)
+                    .into_iter()
+                    .map(|at| start + at),
+            );
+            start = end;
+        }
+        order
     }
 
     /// By-values and partitions held.
@@ -181,7 +212,8 @@ impl ElasticRare {
             });
         }
         let mut model = ElasticRare::new(params);
-        for p in s.partitions {
+        for mut p in s.partitions {
+            p.categories.assign_missing_person_ids();
             p.categories
                 .validate()
                 .map_err(|problem| SnapshotError::Partition {
@@ -206,16 +238,27 @@ impl ElasticRare {
     }
 
     /// Counts the bucket's values into their partitions (refusing new ones at the memory limit),
-    /// then decays the partitions that had data. Returns the accepted keys.
+    /// then decays the partitions that had data. Returns the accepted keys, in key order.
+    ///
+    /// Values are admitted in the order they arrived, as ml-cpp's data gatherer meets them: by
+    /// the time of their first event in the bucket, and values whose first events share a
+    /// millisecond in key order. So a new value's person id follows its first event.
     fn learn(&mut self, bucket: &BucketSummary) -> Vec<SeriesKey> {
+        let mut arrivals: Vec<(&SeriesKey, EpochMs)> = bucket
+            .values
+            .iter()
+            .map(|(key, value)| (key, value.first_event_ms))
+            .collect();
+        arrivals.sort_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0)));
         let mut accepted = Vec::with_capacity(bucket.values.len());
-        for key in bucket.values.keys() {
+        for (key, _) in arrivals {
             if self.admit(key) {
                 let categories = self.partitions.entry(key.partition.clone()).or_default();
                 categories.observe(&key.by, bucket.start_ms.ms());
                 accepted.push(key.clone());
             }
         }
+        accepted.sort_unstable();
         let factor = decay_factor(self.bucket_span_s);
         let mut decayed: Option<&Option<String>> = None;
         for key in &accepted {
@@ -282,11 +325,14 @@ impl ElasticRare {
                 probability,
                 relative_rarity,
                 first_seen_ms: state.first_seen_ms,
+                person_id: state.person_id,
             });
         }
         scored
     }
 }
 
+#[cfg(test)]
+mod order_tests;
 #[cfg(test)]
 mod tests;
