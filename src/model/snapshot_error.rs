@@ -6,7 +6,7 @@ use super::population::MAX_PORTS;
 use crate::bucket::SeriesKey;
 
 /// A snapshot holding state no model writes. The variants that say where the problem is
-/// (`Partition`, `Digest`, `BucketNormalizer`, `FieldNormalizer`) carry it as their source, so
+/// (`Partition`, `Digest`, `BucketNormalizer`, `PersonNormalizer`, `FieldNormalizer`) carry it as their source, so
 /// the chain reads from the snapshot's outside in.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -119,6 +119,8 @@ pub enum SnapshotError {
 
     #[error("bucket normalizer")]
     BucketNormalizer(#[source] Box<SnapshotError>),
+    #[error("person normalizer")]
+    PersonNormalizer(#[source] Box<SnapshotError>),
     /// A problem in the normaliser of one influencer field at `level`, `"influencer bucket"` or
     /// `"influencer"`.
     #[error("{level} normalizer of {field:?}")]

@@ -1,6 +1,8 @@
-//! The normalisers above the records: one for the bucket (`root`), and per influencer field one
-//! for its bucket influencer (`inflb`) and one for its influencer values (`infl`), as ml-cpp keeps
-//! them. Each is the job's record normaliser type, used as it is.
+//! The normalisers above the records: one for the person level (`per`), one for the bucket
+//! (`root`), and per influencer field one for its bucket influencer (`inflb`) and one for its
+//! influencer values (`infl`), as ml-cpp keeps them. Each is the job's record normaliser type,
+//! used as it is. The person level scores nothing a `rare by X` job writes; its big changes
+//! renormalise as the others' do.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -41,6 +43,8 @@ pub struct BucketScores {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Levels {
     bucket_span_s: i64,
+    /// `per`: created with the first bucket that has values, as ml-cpp creates it.
+    people: Option<Normalizer>,
     bucket: Normalizer,
     influencer_buckets: BTreeMap<String, Normalizer>,
     influencers: BTreeMap<String, Normalizer>,
@@ -67,6 +71,10 @@ pub struct FieldNormalizer {
 /// The normalisers' complete state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LevelsSnapshot {
+    /// `per`: the person level; none before the first bucket with values, and in a state
+    /// written before it was kept (it then starts empty).
+    #[serde(default)]
+    pub people: Option<NormalizerSnapshot>,
     /// `root`: the `bucket_time` scores.
     pub bucket: NormalizerSnapshot,
     /// `inflb`: bucket influencer scores, per influencer field.
@@ -100,6 +108,7 @@ impl Levels {
     pub fn new(bucket_span_s: i64) -> Levels {
         Levels {
             bucket_span_s,
+            people: None,
             bucket: Normalizer::new(bucket_span_s),
             influencer_buckets: BTreeMap::new(),
             influencers: BTreeMap::new(),
@@ -112,8 +121,9 @@ impl Levels {
     pub fn score(&mut self, tree: Tree) -> BucketScores {
         self.big_change = false;
         self.bucket.age();
-        self.influencer_buckets
-            .values_mut()
+        self.people
+            .iter_mut()
+            .chain(self.influencer_buckets.values_mut())
             .chain(self.influencers.values_mut())
             .for_each(Normalizer::age);
         let Some(root) = tree.root else {
@@ -122,16 +132,21 @@ impl Levels {
                 pivots: Vec::new(),
             };
         };
+        let span = self.bucket_span_s;
+        // A normaliser created by a bucket's visit has aged with the others before it learns.
+        let fresh = || {
+            let mut n = Normalizer::new(span);
+            n.age();
+            n
+        };
+        let people = self.people.get_or_insert_with(fresh);
+        for person in &tree.people {
+            self.big_change |= people.update(&person.scope, raw_score(person.probability));
+        }
         self.big_change |= self.bucket.update(&blank(), raw_input(&root));
         // One key, refilled per value: a bucket has hundreds of influencer values.
         let mut scope = blank();
         for pivot in &tree.pivots {
-            let span = self.bucket_span_s;
-            let fresh = || {
-                let mut n = Normalizer::new(span);
-                n.age();
-                n
-            };
             self.big_change |= self
                 .influencer_buckets
                 .entry(pivot.field.clone())
@@ -164,7 +179,7 @@ impl Levels {
     }
 
     /// True when the last [`Levels::score`] raised some scope's maximum score by more than 10% at
-    /// the bucket or an influencer level: earlier results are then renormalised.
+    /// the person, bucket or an influencer level: earlier results are then renormalised.
     pub fn big_change(&self) -> bool {
         self.big_change
     }
@@ -194,6 +209,7 @@ impl Levels {
                 .collect()
         };
         LevelsSnapshot {
+            people: self.people.as_ref().map(Normalizer::snapshot),
             bucket: self.bucket.snapshot(),
             influencer_buckets: fields(&self.influencer_buckets),
             influencers: fields(&self.influencers),
@@ -222,8 +238,14 @@ impl Levels {
             }
             Ok(map)
         };
+        let people = s
+            .people
+            .map(|n| Normalizer::restore(bucket_span_s, n))
+            .transpose()
+            .map_err(|problem| SnapshotError::PersonNormalizer(Box::new(problem)))?;
         Ok(Levels {
             bucket_span_s,
+            people,
             bucket: Normalizer::restore(bucket_span_s, s.bucket)
                 .map_err(|problem| SnapshotError::BucketNormalizer(Box::new(problem)))?,
             influencer_buckets: fields(s.influencer_buckets, "influencer bucket")?,
@@ -395,6 +417,56 @@ mod tests {
         // A restored state reports no change until it scores.
         let restored = Levels::restore(900, levels.snapshot()).expect("restore");
         assert!(!restored.big_change());
+    }
+
+    /// A bucket whose root is not anomalous and whose person level has `people`.
+    fn person_level_only(people: &[(&str, f64)]) -> Tree {
+        Tree {
+            root: Some(Node {
+                probability: 0.5,
+                raw_score: 0.0,
+                smallest_descendant: 0.5,
+            }),
+            pivots: Vec::new(),
+            people: people
+                .iter()
+                .map(|&(by, probability)| super::super::tree::PersonNode {
+                    scope: value_key(by),
+                    probability,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_big_change_at_the_person_level_alone_renormalises() {
+        let mut levels = Levels::new(900);
+        levels.score(person_level_only(&[("", 0.5)]));
+        assert!(!levels.big_change());
+        levels.score(person_level_only(&[("", 1e-4)]));
+        assert!(
+            levels.big_change(),
+            "the person node scores for the first time"
+        );
+        levels.score(person_level_only(&[("", 1e-4)]));
+        assert!(!levels.big_change());
+        levels.score(person_level_only(&[("nc", 1e-4)]));
+        assert!(levels.big_change(), "a lone leaf is a scope of its own");
+        let stored = levels.snapshot().people.expect("the person level is kept");
+        assert_eq!(stored.max_scores.len(), 2);
+    }
+
+    #[test]
+    fn a_state_without_a_person_level_starts_one_at_its_next_bucket() {
+        let mut levels = Levels::new(900);
+        levels.score_values(&history(3));
+        let mut json = serde_json::to_value(levels.snapshot()).expect("json");
+        json.as_object_mut().expect("object").remove("people");
+        let older: LevelsSnapshot = serde_json::from_value(json).expect("an older state parses");
+        let mut restored = Levels::restore(900, older).expect("restore");
+        assert!(restored.snapshot().people.is_none());
+        restored.score_values(&history(4));
+        assert!(restored.snapshot().people.is_some());
     }
 
     #[test]

@@ -42,11 +42,25 @@ pub struct Pivot {
     pub values: Vec<(Arc<str>, Node)>,
 }
 
+/// A node ml-cpp's person normaliser learns: per partition, the person node over its leaves, or
+/// its only leaf. With a partition field the partition normaliser learns the same nodes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonNode {
+    /// The node's maximum-score scope: the partition, and the by-value of a lone leaf (an empty
+    /// by-value for a person node, which ml-cpp's scope leaves without a person value).
+    pub scope: SeriesKey,
+    /// The finalised probability of a person node, the model's of a lone leaf.
+    pub probability: f64,
+}
+
 /// The aggregated tree of one bucket; `None` root when no value was present.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tree {
     pub root: Option<Node>,
     pub pivots: Vec<Pivot>,
+    /// The person level, in the order ml-cpp's node list has it: lone leaves (as leaves, in
+    /// leaf order), then person nodes (created after the leaves, by partition value).
+    pub people: Vec<PersonNode>,
 }
 
 /// A node before finalisation: the probability its parent aggregates.
@@ -85,10 +99,12 @@ pub fn build(leaves: &[Leaf], influencer_fields: &[String]) -> Tree {
         return Tree {
             root: None,
             pivots: Vec::new(),
+            people: Vec::new(),
         };
     }
     let mut memo = Memo::default();
     let root = main_root(leaves, &mut memo).finalize();
+    let people = person_level(leaves, &mut memo);
     let partitioned = leaves.iter().any(|leaf| leaf.key.partition.is_some());
     let pivots = influencer_fields
         .iter()
@@ -97,7 +113,44 @@ pub fn build(leaves: &[Leaf], influencer_fields: &[String]) -> Tree {
     Tree {
         root: Some(root),
         pivots,
+        people,
     }
+}
+
+/// The person level of the tree (see [`Tree::people`]).
+fn person_level(leaves: &[Leaf], memo: &mut Memo) -> Vec<PersonNode> {
+    let mut partitions: BTreeMap<Option<&str>, Vec<&Leaf>> = BTreeMap::new();
+    for leaf in leaves {
+        partitions
+            .entry(leaf.key.partition.as_deref())
+            .or_default()
+            .push(leaf);
+    }
+    let mut lone = Vec::new();
+    let mut people = Vec::new();
+    for (partition, members) in partitions {
+        match members.as_slice() {
+            [only] => lone.push(PersonNode {
+                scope: only.key.clone(),
+                probability: clamp(only.probability),
+            }),
+            _ => {
+                let ps: Vec<f64> = members.iter().map(|l| clamp(l.probability)).collect();
+                let p = subset(ATTRIBUTES, &ps, memo);
+                people.push(PersonNode {
+                    scope: SeriesKey {
+                        partition: partition.map(str::to_string),
+                        by: String::new(),
+                    },
+                    probability: detectors(p, smallest(ps.into_iter()), memo)
+                        .finalize()
+                        .probability,
+                });
+            }
+        }
+    }
+    lone.extend(people);
+    lone
 }
 
 /// Leaves by partition value (in partition order), each group's probabilities in leaf order.
@@ -447,6 +500,45 @@ mod tests {
         let expected = inverse_anomaly_score(0.8 * anomaly_score(1.0 - 0.99f64.powi(2)));
         assert!((root.probability - expected).abs() < 1e-9, "{root:?}");
         assert_eq!(root.smallest_descendant, 0.01);
+    }
+
+    #[test]
+    fn the_person_level_is_a_lone_leaf_or_the_person_node_lone_leaves_first() {
+        let in_partition = |partition: &str, by: &str| SeriesKey {
+            partition: Some(partition.into()),
+            by: by.into(),
+        };
+        let keys = [
+            in_partition("a", "22"),
+            in_partition("a", "443"),
+            in_partition("b", "22"),
+        ];
+        let none = BTreeMap::new();
+        let leaves: Vec<Leaf> = keys
+            .iter()
+            .zip([0.01, 0.02, 0.03])
+            .map(|(key, probability)| Leaf {
+                key,
+                probability,
+                influencers: &none,
+            })
+            .collect();
+        let people = build(&leaves, &[]).people;
+        let attributes = combine(ATTRIBUTES, &[0.01, 0.02]).probability;
+        let person = inverse_anomaly_score(combine(DETECTORS, &[attributes]).raw_score);
+        assert_eq!(
+            people,
+            [
+                PersonNode {
+                    scope: in_partition("b", "22"),
+                    probability: 0.03,
+                },
+                PersonNode {
+                    scope: in_partition("a", ""),
+                    probability: person,
+                },
+            ]
+        );
     }
 
     #[test]
