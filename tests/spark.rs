@@ -23,7 +23,8 @@ fn jobs_sql_prints_the_summary_query_of_a_job() {
         ])
         .success();
     for expected in [
-        "-- netrare bucket summary v1: buckets of 900000 ms in [1793491200000, 1793577600000)",
+        "-- netrare bucket summary v2: buckets of 900000 ms in [1793491200000, 1793577600000)",
+        "MIN(ts_ms) AS first_event_ms",
         "FROM lake.ecs_network",
         "AS `influencer:destination.ip`",
         "NOT coalesce(",
