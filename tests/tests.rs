@@ -12,6 +12,7 @@ mod evaluate;
 mod ingest;
 mod jobs;
 mod layouts;
+mod leaf_order;
 mod new_terms;
 mod outputs;
 mod renormalization;
