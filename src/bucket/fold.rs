@@ -499,6 +499,27 @@ mod tests {
     }
 
     #[test]
+    fn a_values_first_event_is_its_earliest_whatever_the_order_of_rows_and_parts() {
+        let rows = [
+            (899_999, 22, "b", "ssh"),
+            (12, 22, "a", "ssh"),
+            (400, 4444, "a", "nc"),
+            (30, 22, "c", "ssh"),
+        ];
+        let key = |by: &str| SeriesKey {
+            partition: None,
+            by: by.into(),
+        };
+        let frame = frame(&rows);
+        let mut late = fold(&frame, &[0, 2]);
+        late.merge(fold(&frame, &[3, 1]));
+        let buckets = late.summaries();
+        let first = &buckets[&EpochMs(0)];
+        assert_eq!(first.values[&key("22")].first_event_ms, EpochMs(12));
+        assert_eq!(first.values[&key("4444")].first_event_ms, EpochMs(400));
+    }
+
+    #[test]
     fn merging_parts_equals_folding_the_whole_in_any_split() {
         let rows: Vec<(i64, i64, String, String)> = (0..300)
             .map(|i| {
