@@ -30,6 +30,18 @@ fn demo_catches_the_beacon_and_the_reverse_shell() {
         !parquet_files(&sandbox.path("demo/out")).is_empty(),
         "the demo wrote no outputs"
     );
+    // One line per model kind, each catching the fleet's five attack labels.
+    for model in ["elastic", "population", "new_terms"] {
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{model} ")))
+            .unwrap_or_else(|| panic!("no line for the {model} model:\n{}", out.stdout));
+        assert!(
+            line.contains("5/5 attacks caught, false alerts: "),
+            "{line}"
+        );
+    }
     // "Which processes were most anomalous": the attack processes lead the influencers.
     let mut best: std::collections::BTreeMap<String, f64> = std::collections::BTreeMap::new();
     for row in read_rows(&sandbox.path("demo/out/influencers")) {

@@ -9,17 +9,25 @@ use super::fixtures::FleetArgs;
 use super::plan::build_plan;
 use super::print;
 use super::settings::{DEFAULT_HISTORY, Settings, SparkSettings};
-use crate::evaluate::caught;
+use crate::evaluate::{JobEval, caught, evaluate};
 use crate::fixtures::{generate_to, read_labels};
 use crate::jobs::JobsSource;
+use crate::model::ModelKind;
 use crate::output::{AlertTarget, ResultsTarget};
 use crate::pipeline::{self, COMMIT_EVERY, schedule};
 
 /// The history an investigation of the demo reads: the whole fleet.
 const DEMO_HISTORY: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
 
+/// The models the demo compares on its fleet, as `netrare evaluate --models` would.
+const MODELS: [ModelKind; 3] = [
+    ModelKind::Elastic,
+    ModelKind::Population,
+    ModelKind::NewTerms,
+];
+
 /// Generate a small fleet with injected attacks, backfill both Elastic jobs over it and print
-/// the alerts and which attacks they caught.
+/// the alerts, which attacks they caught, and what each model kind catches on the same fleet.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Working directory (default: a new one under the system temporary folder, kept so the
@@ -90,6 +98,26 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             label.field.as_str(),
             label.value,
             label.host
+        );
+    }
+
+    outln!("\nevery model on this fleet (as `netrare evaluate`, in scratch state):");
+    let store = settings.store.as_str();
+    let evaluation = evaluate(
+        store,
+        &labels,
+        &settings.jobs.load(&[])?,
+        &MODELS,
+        (None, None),
+        |backfill| super::evaluate::execute(store, backfill, &settings),
+    )?;
+    for (kind, evals) in &evaluation.models {
+        let detected: usize = evals.iter().map(|e| e.detected.len()).sum();
+        let applicable: usize = evals.iter().map(JobEval::applicable).sum();
+        let false_alerts: usize = evals.iter().map(|e| e.false_alerts).sum();
+        outln!(
+            "  {:<12} {detected}/{applicable} attacks caught, false alerts: {false_alerts}",
+            super::evaluate::model_name(*kind)
         );
     }
 

@@ -47,7 +47,7 @@ pub struct Args {
 }
 
 /// The serde name of a model kind.
-fn model_name(kind: ModelKind) -> String {
+pub(super) fn model_name(kind: ModelKind) -> String {
     serde_json::to_value(kind)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
@@ -77,7 +77,7 @@ pub fn run(args: &Args, settings: &Settings) -> Result<(), Failure> {
 }
 
 /// Plans and executes one of the evaluation's scratch backfills.
-fn execute(
+pub(super) fn execute(
     events: &str,
     backfill: Backfill,
     settings: &Settings,
@@ -243,13 +243,32 @@ fn print(evaluation: &Evaluation, jobs: &[Job]) {
 }
 
 fn row(label: &str, cells: impl Iterator<Item = String>) {
-    let cells: String = cells.map(|c| format!("{c:<COLUMN_WIDTH$}")).collect();
-    outln!("{label:<LABEL_WIDTH$}{}", cells.trim_end());
+    outln!("{}", row_text(label, cells));
+}
+
+/// A label and its cells in columns; a cell wider than its column (a long list of missed
+/// attacks) still ends two spaces before the next one.
+fn row_text(label: &str, cells: impl Iterator<Item = String>) -> String {
+    const CELL: usize = COLUMN_WIDTH - 2;
+    let cells: String = cells.map(|c| format!("{c:<CELL$}  ")).collect();
+    format!("{label:<LABEL_WIDTH$}{}", cells.trim_end())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cell_wider_than_its_column_is_kept_apart_from_the_next() {
+        let cells = ["a,b,c,d,e,f,g,h,i,j,k,l,m,n".to_string(), "-".to_string()];
+        let text = row_text("  missed", cells.into_iter());
+        assert!(text.ends_with("a,b,c,d,e,f,g,h,i,j,k,l,m,n  -"), "{text}");
+        let short = row_text("x", ["1/2".to_string(), "3/4".to_string()].into_iter());
+        assert_eq!(
+            short,
+            format!("{:<LABEL_WIDTH$}{:<COLUMN_WIDTH$}3/4", "x", "1/2")
+        );
+    }
 
     #[test]
     fn model_names_are_their_serde_names() {
