@@ -18,7 +18,8 @@
 # medians and the ratios. See docs/performance.md.
 #
 # Usage: benches/e2e.sh [--hosts N] [--days D] [--rounds R] [--run-hosts N] [--large]
-#                       [--only STEP,STEP...] [--layout mixed|flat|nested] [--traffic N] [--dir DIR]
+#                       [--only STEP,STEP...] [--layout mixed|flat|nested] [--traffic N]
+#                       [--shapes LAYOUT:TRAFFIC,...] [--dir DIR]
 # Environment: NETRARE_BENCH_HOSTS, NETRARE_BENCH_DAYS, NETRARE_BENCH_ROUNDS,
 #   NETRARE_BENCH_RUN_HOSTS, NETRARE_BENCH_ONLY, NETRARE_BENCH_LAYOUT, NETRARE_BENCH_TRAFFIC,
 #   NETRARE_BENCH_DIR,
@@ -29,6 +30,8 @@
 #   reads every layout.
 # --traffic: `fixtures generate --traffic`, the hosts' connection rate multiplied (default 1, about
 #   38 events a host-hour; 5 is as dense as the busy servers of a lake-written store).
+# --shapes: measure each store shape in turn (e.g. mixed:1,flat:5: the generator's default and a
+#   lake-written store), print each report, then the ratios of every shape side by side.
 
 set -euo pipefail
 
@@ -40,6 +43,8 @@ RUN_HOSTS=${NETRARE_BENCH_RUN_HOSTS:-}
 ONLY=${NETRARE_BENCH_ONLY:-}
 LAYOUT=${NETRARE_BENCH_LAYOUT:-mixed}
 TRAFFIC=${NETRARE_BENCH_TRAFFIC:-1}
+SHAPES=""
+ARGS=("$@")
 WORK=${NETRARE_BENCH_DIR:-$HOME/.cache/netrare-bench}
 THREADS=2
 START=2026-11-01T00:00:00Z
@@ -56,7 +61,8 @@ while [[ $# -gt 0 ]]; do
         --dir) WORK=$2; shift 2 ;;
         --layout) LAYOUT=$2; shift 2 ;;
         --traffic) TRAFFIC=$2; shift 2 ;;
-        -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+        --shapes) SHAPES=$2; shift 2 ;;
+        -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -338,7 +344,36 @@ report() {
     echo "Speed-up 1 -> 2 threads (backfill-1t / backfill-2t wall; target ≥ 1.8): $speedup"
 }
 
+# shapes: runs this script once per shape of SHAPES (the other arguments kept), then prints
+# the ratios of every shape side by side.
+shapes() {
+    local args=() skip=0 arg shape
+    for arg in "${ARGS[@]}"; do
+        if ((skip)); then skip=0; continue; fi
+        case $arg in --shapes|--layout|--traffic) skip=1; continue ;; esac
+        args+=("$arg")
+    done
+    local summary="| shape | backfill-2t / polars-1job (≤ 1.0) | backfill-2t / duckdb-floor (≤ 3) | 1 → 2 threads (≥ 1.8) |"
+    summary+=$'\n| --- | ---: | ---: | ---: |'
+    for shape in ${SHAPES//,/ }; do
+        [[ $shape == *:* ]] || { echo "a shape is LAYOUT:TRAFFIC, not $shape" >&2; exit 2; }
+        "$0" "${args[@]}" --layout "${shape%%:*}" --traffic "${shape##*:}" --dir "$WORK" || exit 1
+        cp "$WORK/report.md" "$WORK/report-${shape/:/-x}.md"
+        local polars duckdb speedup
+        polars=$(awk -F'|' '$2 ~ /polars-1job/ && $3 ~ /≤ 1.0/ {gsub(/ /, "", $4); print $4}' "$WORK/report.md")
+        duckdb=$(awk -F'|' '$2 ~ /duckdb-floor/ && $3 ~ /≤ 3/ {gsub(/ /, "", $4); print $4}' "$WORK/report.md")
+        speedup=$(sed -n 's/^Speed-up 1 -> 2 threads.*: //p' "$WORK/report.md")
+        summary+=$'\n'"| ${shape%%:*}, traffic ×${shape##*:} | ${polars:--} | ${duckdb:--} | ${speedup:--} |"
+    done
+    echo
+    echo "$summary" | tee "$WORK/shapes.md"
+}
+
 main() {
+    if [[ -n $SHAPES ]]; then
+        shapes
+        return
+    fi
     setup
     FLEET=$(generate "$HOSTS" "$DAYS")
     selected run && prepare_run
