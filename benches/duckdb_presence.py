@@ -21,22 +21,10 @@ import time
 
 import duckdb
 
-from store_files import parquet_files
+from store_files import COLUMNS, parquet_files
 
 BUCKET_MS = 15 * 60 * 1000
 
-COLUMNS = {
-    "ts": "@timestamp",
-    "category": "event.category",
-    "type": "event.type",
-    "os_type": "host.os.type",
-    "os_family": "host.os.family",
-    "host": "host.name",
-    "process": "process.name",
-    "usr": "user.name",
-    "dip": "destination.ip",
-    "dport": "destination.port",
-}
 
 SELECTED = """
 WITH events AS (

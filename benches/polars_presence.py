@@ -20,7 +20,7 @@ import sys
 import time
 from datetime import datetime
 
-from store_files import parquet_files
+from store_files import COLUMNS, parquet_files
 
 BUCKET_MS = 15 * 60 * 1000
 LINUX_FAMILIES = ["debian", "redhat", "suse", "ubuntu"]
@@ -30,20 +30,6 @@ AGENTS_AND_BEATS = [
     "filebeat", "filebeat.exe", "packetbeat", "packetbeat.exe", "winlogbeat", "winlogbeat.exe",
 ]
 INFLUENCERS = {"host": "hosts", "process": "processes", "usr": "users", "dip": "ips"}
-
-
-COLUMNS = {
-    "ts": "@timestamp",
-    "category": "event.category",
-    "type": "event.type",
-    "os_type": "host.os.type",
-    "os_family": "host.os.family",
-    "host": "host.name",
-    "process": "process.name",
-    "usr": "user.name",
-    "dip": "destination.ip",
-    "dport": "destination.port",
-}
 
 
 def column(pl, schema, dotted):

@@ -3,6 +3,21 @@ scripts of benches/e2e.sh (polars_presence.py, duckdb_presence.py)."""
 
 import os
 
+# The ECS fields the two jobs' datafeeds and influencers read, by the short name the peers' queries
+# give them.
+COLUMNS = {
+    "ts": "@timestamp",
+    "category": "event.category",
+    "type": "event.type",
+    "os_type": "host.os.type",
+    "os_family": "host.os.family",
+    "host": "host.name",
+    "process": "process.name",
+    "usr": "user.name",
+    "dip": "destination.ip",
+    "dport": "destination.port",
+}
+
 
 def parquet_files(store):
     """Every Parquet file under the store: hidden (`.`) and temporary (`_`) files and folders
