@@ -16,6 +16,7 @@ pub mod fixtures;
 pub mod ingest;
 pub mod jobs;
 pub mod model;
+pub mod objects;
 pub mod output;
 pub mod pipeline;
 pub mod report;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 /// modules listed before it.
 const LAYERS: &[&str] = &[
     "time",
+    "objects",
     "store",
     "datafeed",
     "bucket",

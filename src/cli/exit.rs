@@ -10,7 +10,9 @@
 
 use std::fmt;
 
-use crate::{evaluate, fixtures, ingest, output, pipeline, report, spark, state, store, triage};
+use crate::{
+    evaluate, fixtures, ingest, objects, output, pipeline, report, spark, state, store, triage,
+};
 
 /// Exit status when the run succeeded.
 pub const EXIT_OK: u8 = 0;
@@ -32,13 +34,19 @@ pub const EXIT_UNAVAILABLE: u8 = 69;
 pub const EXIT_IO: u8 = 74;
 /// Exit status when another execution holds the state lock: try again later.
 pub const EXIT_LOCKED: u8 = 75;
+/// Exit status when an object storage bucket does not exist (sysexits' `EX_NOINPUT`).
+pub const EXIT_NO_BUCKET: u8 = 66;
+/// Exit status when object storage refused the credentials (sysexits' `EX_NOPERM`).
+pub const EXIT_DENIED: u8 = 77;
 
 pub(super) const EXIT_CODES_HELP: &str = "Exit codes: 0 success; 1 internal error; 2 bad flags, settings, job file or exception list; \
 3 execution time before a job's last execution or ahead of the clock; \
 65 bad input data (corrupt or truncated event file, missing column, corrupt or incompatible state); \
-69 the Spark Connect server is unreachable (try again later); \
-74 the file system refused an operation (disk full, read-only, wrong type of path); \
-75 another execution holds the state lock (try again later).";
+66 no such object storage bucket; \
+69 the Spark Connect server or the object store is unreachable (try again later); \
+74 the file system or the object store refused an operation (disk full, read-only, wrong type of path); \
+75 another execution holds the state lock (try again later); \
+77 the object store denied access (credentials).";
 
 /// A flag whose value cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -216,6 +224,17 @@ fn state_code(e: &state::Error) -> u8 {
     }
 }
 
+fn objects_code(e: &objects::Error) -> u8 {
+    match e {
+        objects::Error::BadUrl { .. } => EXIT_CONFIG,
+        objects::Error::Unreachable { .. } => EXIT_UNAVAILABLE,
+        objects::Error::NoBucket { .. } => EXIT_NO_BUCKET,
+        objects::Error::Denied { .. } => EXIT_DENIED,
+        objects::Error::Missing { .. } => EXIT_DATA,
+        objects::Error::Failed { .. } => EXIT_IO,
+    }
+}
+
 fn store_code(e: &store::Error) -> u8 {
     match e {
         store::Error::Io { .. } | store::Error::Write { .. } => EXIT_IO,
@@ -225,6 +244,7 @@ fn store_code(e: &store::Error) -> u8 {
         | store::Error::MissingColumn { .. }
         | store::Error::TwoForms { .. }
         | store::Error::WrongType { .. } => EXIT_DATA,
+        store::Error::Objects(e) => objects_code(e),
     }
 }
 

@@ -249,7 +249,7 @@ impl ChunkRead<'_> {
                     fold_frame(&frame, &rows, &of.job.fold, of.window, fold);
                 }
                 stats += frame.stats;
-                Ok((folds, stats))
+                Ok::<_, crate::store::Error>((folds, stats))
             })
             .try_reduce(empty, |(mut a, mut sa), (b, sb)| {
                 // Both are made by `empty`: the same jobs in the same order.
@@ -331,11 +331,7 @@ fn split(unit: &ScanUnit) -> Vec<ScanUnit> {
     let size = unit.row_groups.len().div_ceil(PIECES_PER_FILE).max(1);
     unit.row_groups
         .chunks(size)
-        .map(|groups| ScanUnit {
-            path: unit.path.clone(),
-            row_groups: groups.to_vec(),
-            window: unit.window,
-        })
+        .map(|groups| unit.with_row_groups(groups.to_vec()))
         .collect()
 }
 

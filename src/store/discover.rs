@@ -36,12 +36,12 @@ pub fn discover(location: &str) -> Result<Vec<PathBuf>, Error> {
 }
 
 /// Hidden or bookkeeping names: `.tmpXYZ`, `.git`, `_SUCCESS`, `_temporary`.
-fn is_ignored(name: &OsStr) -> bool {
+pub(super) fn is_ignored(name: &OsStr) -> bool {
     name.to_str()
         .is_none_or(|n| n.starts_with('.') || n.starts_with('_'))
 }
 
-fn is_parquet(name: &OsStr) -> bool {
+pub(super) fn is_parquet(name: &OsStr) -> bool {
     !is_ignored(name)
         && Path::new(name)
             .extension()

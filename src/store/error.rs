@@ -38,6 +38,9 @@ pub enum Error {
         found: String,
         expected: String,
     },
+    /// The object store holding the files failed.
+    #[error(transparent)]
+    Objects(#[from] crate::objects::Error),
     /// Writing the store failed.
     #[error("{}: cannot write: {reason}", path.display())]
     Write { path: PathBuf, reason: String },

@@ -6,6 +6,7 @@
 //! parallel and row groups whose `@timestamp` statistics miss the window are skipped.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow::array::{Array, Int64Array};
 use arrow::datatypes::DataType;
@@ -18,26 +19,47 @@ use super::discover::discover;
 use super::footer::open_footer;
 use super::frame::{ScanStats, ScanUnit, TIMESTAMP, TimeRange};
 use super::normalize::timestamps_ms;
+use super::objects::{ObjectFile, ObjectFiles};
 use super::partition::may_overlap;
+use crate::objects;
 
 /// A set of Parquet files of ECS events.
 #[derive(Debug, Clone)]
 pub struct EventStore {
-    files: Vec<PathBuf>,
+    files: Files,
+}
+
+/// Where the files are.
+#[derive(Debug, Clone)]
+enum Files {
+    /// On a local file system, listed when the store is opened.
+    Local(Vec<PathBuf>),
+    /// On object storage, listed for each window.
+    Objects(Arc<ObjectFiles>),
 }
 
 impl EventStore {
-    /// Lists the files at `location` (file, directory searched recursively, or glob), sorted.
-    /// Files are not opened yet; [`Error::NoFiles`] when there are none.
+    /// Lists the files at `location` (file, directory searched recursively, or glob; a
+    /// `file://` URL is its path), sorted; or, for an object storage URL (`s3://bucket/prefix`,
+    /// `gs://`, `az://`), checks that it answers and holds something. Files are not opened yet;
+    /// [`Error::NoFiles`] when there are none.
     pub fn open(location: &str) -> Result<EventStore, Error> {
-        Ok(EventStore {
-            files: discover(location)?,
-        })
+        let files = if objects::is_url(location) {
+            Files::Objects(ObjectFiles::open(location)?)
+        } else {
+            Files::Local(discover(
+                objects::file_url_path(location).unwrap_or(location),
+            )?)
+        };
+        Ok(EventStore { files })
     }
 
-    /// The files of the store.
+    /// The local files of the store; none for a store on object storage.
     pub fn files(&self) -> &[PathBuf] {
-        &self.files
+        match &self.files {
+            Files::Local(files) => files,
+            Files::Objects(_) => &[],
+        }
     }
 
     /// The units to read for `window`: hive partitions outside it are skipped, and row groups
@@ -45,17 +67,25 @@ impl EventStore {
     /// the number of footers opened and `row_groups_skipped` the row groups pruned; the frames
     /// read from the units count the rest. [`Error::Corrupt`] names a file that is not Parquet.
     pub fn plan(&self, window: TimeRange) -> Result<(Vec<ScanUnit>, ScanStats), Error> {
-        let planned = self
-            .files
-            .par_iter()
-            .filter(|path| may_overlap(path, window))
-            .map(|path| plan_file(path, window))
-            .collect::<Result<Vec<_>, Error>>()?;
-        tracing::debug!(
-            files = self.files.len(),
-            opened = planned.len(),
-            "planned scan"
-        );
+        let planned = match &self.files {
+            Files::Local(files) => files
+                .par_iter()
+                .filter(|path| may_overlap(path, window))
+                .map(|path| {
+                    let (_, metadata) = open_footer(path)?;
+                    Ok(plan_file(path, &metadata, None, window))
+                })
+                .collect::<Result<Vec<_>, Error>>()?,
+            Files::Objects(files) => files
+                .list(|path| may_overlap(path, window))?
+                .into_par_iter()
+                .map(|(path, object)| {
+                    let metadata = object.footer(&path)?;
+                    Ok(plan_file(&path, &metadata, Some(object), window))
+                })
+                .collect::<Result<Vec<_>, Error>>()?,
+        };
+        tracing::debug!(opened = planned.len(), "planned scan");
         let mut stats = ScanStats::default();
         let mut units = Vec::with_capacity(planned.len());
         for (unit, file_stats) in planned {
@@ -66,10 +96,15 @@ impl EventStore {
     }
 }
 
-fn plan_file(path: &Path, window: TimeRange) -> Result<(Option<ScanUnit>, ScanStats), Error> {
-    let (_, metadata) = open_footer(path)?;
+/// The unit of a file whose footer is `metadata`, if any of its row groups may meet `window`.
+fn plan_file(
+    path: &Path,
+    metadata: &ArrowReaderMetadata,
+    object: Option<ObjectFile>,
+    window: TimeRange,
+) -> (Option<ScanUnit>, ScanStats) {
     let total = metadata.metadata().num_row_groups();
-    let row_groups: Vec<usize> = match timestamp_bounds(&metadata) {
+    let row_groups: Vec<usize> = match timestamp_bounds(metadata) {
         Some((mins, maxes)) => (0..total)
             .filter(|&i| {
                 mins.is_null(i)
@@ -88,8 +123,9 @@ fn plan_file(path: &Path, window: TimeRange) -> Result<(Option<ScanUnit>, ScanSt
         path: path.to_path_buf(),
         row_groups,
         window,
+        object,
     });
-    Ok((unit, stats))
+    (unit, stats)
 }
 
 /// Per row group, the least and greatest `@timestamp` in epoch milliseconds (null when unknown),

@@ -6,6 +6,7 @@ use std::ops::AddAssign;
 use std::path::PathBuf;
 
 use super::column::Column;
+use super::objects::ObjectFile;
 
 /// The column every event has and every window is applied to.
 pub const TIMESTAMP: &str = "@timestamp";
@@ -13,9 +14,22 @@ pub const TIMESTAMP: &str = "@timestamp";
 /// One file and the row groups of it that may hold events of the window.
 #[derive(Debug, Clone)]
 pub struct ScanUnit {
+    /// The file, or the URL of an object.
     pub path: PathBuf,
     pub row_groups: Vec<usize>,
     pub window: TimeRange,
+    /// The object behind `path` when the store is on object storage.
+    pub(crate) object: Option<ObjectFile>,
+}
+
+impl ScanUnit {
+    /// The same file and window with other row groups: a piece of the unit.
+    pub fn with_row_groups(&self, row_groups: Vec<usize>) -> ScanUnit {
+        ScanUnit {
+            row_groups,
+            ..self.clone()
+        }
+    }
 }
 
 /// A half-open time window `[start_ms, end_ms)` in epoch milliseconds UTC.

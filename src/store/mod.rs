@@ -1,6 +1,7 @@
 //! The event store: Parquet datasets of ECS network events, read as [`EventFrame`]s.
 //!
-//! Input: a file, a directory (searched recursively) or a glob. Output: frames holding only the
+//! Input: a file, a directory (searched recursively) or a glob, or a prefix on object storage
+//! (`s3://bucket/events`, read through [`crate::objects`]). Output: frames holding only the
 //! columns a job asked for, normalised to one internal form whatever the file's layout (flat
 //! dotted columns or nested structs; timestamps of any unit, RFC 3339 strings or epoch
 //! milliseconds; keyword lists or single strings; integer or numeric-string ports). Neighbours:
@@ -14,6 +15,7 @@ mod files;
 mod footer;
 mod frame;
 mod normalize;
+mod objects;
 mod partition;
 mod resolve;
 mod scan;

@@ -10,12 +10,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{Array, BooleanArray, Int64Array};
-use arrow::datatypes::{DataType, FieldRef, Fields, Schema};
+use arrow::datatypes::{DataType, FieldRef, Fields, Schema, SchemaRef};
 use arrow::record_batch::{RecordBatch, RecordBatchReader};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
-    ParquetRecordBatchReaderBuilder,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
 
 use super::Error;
@@ -23,11 +22,21 @@ use super::column::FieldKind;
 use super::footer::{corrupt, open_footer};
 use super::frame::{EventFrame, FieldRequest, ScanStats, ScanUnit, TIMESTAMP, TimeRange};
 use super::normalize::{ColumnBuilder, Mismatch, timestamps_ms};
+use super::objects::ObjectFile;
 use super::resolve::{FieldPath, extract, leaves, nested, resolve};
 
 /// Rows per decoded batch: large enough to amortise per-batch work, small enough that a batch
 /// of a wide file stays a few megabytes.
 const BATCH_ROWS: usize = 65_536;
+
+/// What a unit is read from.
+enum Input<'a> {
+    File(std::fs::File),
+    Object(&'a ObjectFile),
+}
+
+/// A unit's decoded batches, from a file or from an object.
+type Batches = Box<dyn Iterator<Item = Result<RecordBatch, Error>>>;
 
 impl ScanUnit {
     /// Reads the unit's rows inside its window, with only `fields` (plus `@timestamp`) decoded.
@@ -39,7 +48,13 @@ impl ScanUnit {
 
 fn read_unit(unit: &ScanUnit, fields: &[FieldRequest]) -> Result<EventFrame, Error> {
     let path = unit.path.as_path();
-    let (file, metadata) = open_footer(path)?;
+    let (input, metadata) = match &unit.object {
+        None => {
+            let (file, metadata) = open_footer(path)?;
+            (Input::File(file), metadata)
+        }
+        Some(object) => (Input::Object(object), object.footer(path)?),
+    };
     let timestamp = locate(path, &metadata, TIMESTAMP)?.ok_or_else(|| missing(path, TIMESTAMP))?;
     let targets = locate_fields(path, &metadata, fields)?;
     let groups = metadata.metadata().num_row_groups();
@@ -68,12 +83,26 @@ fn read_unit(unit: &ScanUnit, fields: &[FieldRequest]) -> Result<EventFrame, Err
             .flat_map(|p| leaves(descriptor, p))
             .collect::<Vec<_>>(),
     );
-    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata)
-        .with_projection(mask)
-        .with_row_groups(unit.row_groups.clone())
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(|e| corrupt(path, e))?;
+    let row_groups = unit.row_groups.clone();
+    let (schema, batches): (SchemaRef, Batches) = match input {
+        Input::File(file) => {
+            let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata)
+                .with_projection(mask)
+                .with_row_groups(row_groups)
+                .with_batch_size(BATCH_ROWS)
+                .build()
+                .map_err(|e| corrupt(path, e))?;
+            let owned = path.to_path_buf();
+            (
+                reader.schema(),
+                Box::new(reader.map(move |batch| batch.map_err(|e| corrupt(&owned, e)))),
+            )
+        }
+        Input::Object(object) => {
+            let (schema, batches) = object.batches(path, metadata, mask, row_groups, BATCH_ROWS)?;
+            (schema, Box::new(batches))
+        }
+    };
     let mut stats = ScanStats {
         row_groups_read: unit.row_groups.len() as u64,
         ..ScanStats::default()
@@ -82,7 +111,7 @@ fn read_unit(unit: &ScanUnit, fields: &[FieldRequest]) -> Result<EventFrame, Err
         .iter()
         .map(|(name, found)| (*name, found, ColumnBuilder::new(FieldKind::of(name))))
         .collect();
-    let timestamps = decode_window(unit, reader, &timestamp, &mut columns, &mut stats)?;
+    let timestamps = decode_window(unit, &schema, batches, &timestamp, &mut columns, &mut stats)?;
     let mut frame_columns = HashMap::with_capacity(columns.len());
     for (name, _, builder) in columns {
         let (column, invalid) = builder.finish().map_err(|e| corrupt(path, e))?;
@@ -175,20 +204,21 @@ fn locate_fields<'a>(
 /// and invalid timestamps into `stats`.
 fn decode_window(
     unit: &ScanUnit,
-    reader: ParquetRecordBatchReader,
+    schema: &SchemaRef,
+    batches: Batches,
     timestamp: &[String],
     columns: &mut [(&str, &FieldPath, ColumnBuilder)],
     stats: &mut ScanStats,
 ) -> Result<Vec<i64>, Error> {
     let path = unit.path.as_path();
     // Checks every column's type even when no row is decoded.
-    let empty = RecordBatch::new_empty(reader.schema());
+    let empty = RecordBatch::new_empty(schema.clone());
     window_rows(path, &empty, timestamp, unit.window)?;
     append_rows(path, &empty, None, columns)?;
     let mut timestamps = Vec::new();
     let mut invalid = 0;
-    for batch in reader {
-        let batch = batch.map_err(|e| corrupt(path, e))?;
+    for batch in batches {
+        let batch = batch?;
         stats.rows_read += batch.num_rows() as u64;
         let (ms, in_window) = window_rows(path, &batch, timestamp, unit.window)?;
         invalid += ms.null_count() as u64;

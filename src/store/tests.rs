@@ -658,6 +658,7 @@ fn a_stale_unit_naming_absent_row_groups_is_an_error() {
         path: path.clone(),
         row_groups: vec![0, 3],
         window: window(D22, D22 + 1),
+        object: None,
     };
     assert!(matches!(unit.read(&[]), Err(Error::Corrupt { path: p, .. }) if p == path));
 }

@@ -120,11 +120,7 @@ fn scan<T: Send + Default>(
         .flat_map(|unit| {
             unit.row_groups
                 .chunks(ROW_GROUPS_PER_PIECE)
-                .map(|groups| ScanUnit {
-                    path: unit.path.clone(),
-                    row_groups: groups.to_vec(),
-                    window: unit.window,
-                })
+                .map(|groups| unit.with_row_groups(groups.to_vec()))
         })
         .collect();
     let (result, stats) = pieces
