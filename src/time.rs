@@ -62,6 +62,12 @@ impl EpochMs {
         self.format("%m-%d %H:%M").unwrap_or_else(|| self.raw())
     }
 
+    /// `YYYYMMDDTHHMMSSmmmZ`: sorts as the times do, and fits in a file or object name.
+    pub fn sortable(self) -> String {
+        self.format("%Y%m%dT%H%M%S%3fZ")
+            .unwrap_or_else(|| format!("{:020}", self.0))
+    }
+
     /// `YYYY-MM-DD`.
     pub fn day(self) -> String {
         self.format("%Y-%m-%d").unwrap_or_else(|| self.raw())

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::exit::Failure;
 use super::parse::{Overrides, parse_time};
-use super::plan::build_plan;
+use super::plan::{Storage, build_plan};
 use super::print;
 use super::settings::Settings;
 use crate::pipeline::{self, COMMIT_EVERY, schedule};
@@ -69,16 +69,23 @@ pub fn run(args: &Args, settings: &Settings) -> Result<(), Failure> {
             settings.out_dir.display()
         );
     }
+    let jobs = settings.jobs.load(&args.jobs)?;
+    let relearn = args.overrides.relearn;
+    let storage = Storage::open(&settings, alerts_ndjson.as_deref(), &jobs, relearn)?;
+    let last = executions.last().copied();
     let mut plan = build_plan(
-        &settings,
-        settings.jobs.load(&args.jobs)?,
+        &storage.settings,
+        jobs,
         executions,
-        alerts_ndjson,
+        storage.alerts_ndjson.clone(),
         COMMIT_EVERY,
     )?;
-    plan.relearn = args.overrides.relearn;
+    plan.relearn = relearn;
     plan.resume = true;
     let report = pipeline::execute(plan)?;
+    if let Some(last) = last {
+        storage.publish(last)?;
+    }
     print::report(&report, args.format);
     Ok(())
 }

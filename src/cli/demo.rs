@@ -15,6 +15,7 @@ use crate::jobs::JobsSource;
 use crate::model::ModelKind;
 use crate::output::{AlertTarget, ResultsTarget};
 use crate::pipeline::{self, COMMIT_EVERY, schedule};
+use crate::state::remote::DEFAULT_LOCK_EXPIRY;
 
 /// The history an investigation of the demo reads: the whole fleet.
 const DEMO_HISTORY: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
@@ -68,6 +69,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         results_target: ResultsTarget::default(),
         alert_target: AlertTarget::default(),
         spark: SparkSettings::default(),
+        lock_expiry: DEFAULT_LOCK_EXPIRY,
     };
     let start = opts.start;
     let end = start + Duration::days(i64::from(opts.days));

@@ -221,6 +221,9 @@ fn state_code(e: &state::Error) -> u8 {
         | state::Error::BadJournal { .. }
         | state::Error::MissingSnapshot { .. } => EXIT_DATA,
         state::Error::BeforeLastExecution { .. } => EXIT_CLOCK,
+        state::Error::LeaseHeld { .. } | state::Error::LeaseLost { .. } => EXIT_LOCKED,
+        state::Error::BadRemoteJournal { .. } => EXIT_DATA,
+        state::Error::Objects(e) => objects_code(e),
     }
 }
 

@@ -2,14 +2,16 @@
 //! event or state is touched.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use super::exit::{Context, Failure};
+use super::exit::{BadFlag, Context, Failure};
 use super::settings::{Engine, Settings};
 use crate::exceptions::Exceptions;
 use crate::jobs::{Job, JobsSource};
+use crate::objects;
 use crate::pipeline::{Plan, PlannedJob, Progress, Source};
 use crate::spark;
+use crate::state::remote::{RemoteTargets, Workspace};
 use crate::store::EventStore;
 use crate::time::EpochMs;
 use crate::triage;
@@ -62,10 +64,101 @@ pub fn build_plan(
     })
 }
 
+/// Where an execution keeps its state and writes its outputs: the settings' folders on a local
+/// disk, or, when they are on object storage, the local folders of a [`Workspace`] published to it
+/// after the execution.
+pub struct Storage {
+    /// The settings with local folders and files.
+    pub settings: Settings,
+    /// The `--alerts-ndjson` file, local.
+    pub alerts_ndjson: Option<PathBuf>,
+    workspace: Option<Workspace>,
+}
+
+impl Storage {
+    /// Opens the storage of an execution of `jobs`. On object storage this takes the lease,
+    /// finishes an interrupted commit and downloads the job states (docs/scheduling.md).
+    pub fn open(
+        settings: &Settings,
+        alerts_ndjson: Option<&Path>,
+        jobs: &[Job],
+        relearn: bool,
+    ) -> Result<Storage, Failure> {
+        let url = |path: &Path| objects::is_url(&path.to_string_lossy());
+        let ndjson: Vec<&Path> = settings
+            .results_ndjson
+            .as_deref()
+            .into_iter()
+            .chain(alerts_ndjson)
+            .collect();
+        let remote = [&settings.state_dir, &settings.out_dir]
+            .into_iter()
+            .map(|p| url(p))
+            .chain(ndjson.iter().map(|p| url(p)))
+            .collect::<Vec<_>>();
+        if !remote.iter().any(|&r| r) {
+            return Ok(Storage {
+                settings: settings.clone(),
+                alerts_ndjson: alerts_ndjson.map(Path::to_path_buf),
+                workspace: None,
+            });
+        }
+        if !remote.iter().all(|&r| r) {
+            return Err(BadFlag {
+                flag: "state_dir, out_dir, results_ndjson, --alerts-ndjson",
+                problem: "either all of them are on object storage or none: the state's commit publishes the outputs".into(),
+            }
+            .into());
+        }
+        if settings.report_html.is_some() {
+            return Err(BadFlag {
+                flag: "report_html",
+                problem: "the report reads the outputs from a local disk; with outputs on object storage, run `netrare report` on a copy of them".into(),
+            }
+            .into());
+        }
+        let text = |p: &Path| p.to_string_lossy().into_owned();
+        let targets = RemoteTargets {
+            state: text(&settings.state_dir),
+            out: text(&settings.out_dir),
+            ndjson: ndjson.iter().map(|p| text(p)).collect(),
+        };
+        let ids: Vec<&str> = jobs.iter().map(Job::id).collect();
+        let workspace = Workspace::open(&targets, &ids, relearn, settings.lock_expiry)?;
+        let local = |p: &Path| workspace.ndjson_file(&text(p));
+        let mut local_settings = settings.clone();
+        local_settings.state_dir = workspace.state_dir();
+        local_settings.out_dir = workspace.out_dir();
+        local_settings.results_ndjson = settings.results_ndjson.as_deref().and_then(local);
+        Ok(Storage {
+            alerts_ndjson: alerts_ndjson.and_then(local),
+            settings: local_settings,
+            workspace: Some(workspace),
+        })
+    }
+
+    /// Publishes the execution on object storage, named after its last execution time; nothing
+    /// to do on a local disk, where the execution committed itself.
+    pub fn publish(self, last_execution: EpochMs) -> Result<(), Failure> {
+        if let Some(workspace) = self.workspace {
+            let published = workspace.commit(last_execution)?;
+            tracing::info!(objects = published, "published to object storage");
+        }
+        Ok(())
+    }
+}
+
 /// What `investigate` and `report` read: the jobs `ids` (all when empty) with their exception
 /// lists, the output folder and the event store, checked as a plan's are. Without a jobs
 /// directory they are the built-in jobs, as `demo` ran them.
 pub fn triage_sources(settings: &Settings, ids: &[String]) -> Result<triage::Sources, Failure> {
+    if objects::is_url(&settings.out_dir.to_string_lossy()) {
+        return Err(BadFlag {
+            flag: "--out",
+            problem: "investigate and report read the outputs from a local disk; copy them first (aws s3 sync, gsutil rsync, azcopy sync)".into(),
+        }
+        .into());
+    }
     let source = settings.jobs.or_built_in();
     let (jobs, exceptions) = planned_jobs(&source, source.load(ids)?)?
         .into_iter()

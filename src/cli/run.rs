@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::exit::{Context, Failure};
 use super::parse::{Overrides, parse_time};
-use super::plan::build_plan;
+use super::plan::{Storage, build_plan};
 use super::print;
 use super::settings::Settings;
 use crate::pipeline;
@@ -45,15 +45,19 @@ pub fn run(args: &Args, settings: &Settings) -> Result<(), Failure> {
     if let Some(html) = &settings.report_html {
         super::report::check_target(html)?;
     }
+    let jobs = settings.jobs.load(&args.jobs)?;
+    let relearn = args.overrides.relearn;
+    let storage = Storage::open(settings, args.alerts_ndjson.as_deref(), &jobs, relearn)?;
     let mut plan = build_plan(
-        settings,
-        settings.jobs.load(&args.jobs)?,
+        &storage.settings,
+        jobs,
         vec![EpochMs(now)],
-        args.alerts_ndjson.clone(),
+        storage.alerts_ndjson.clone(),
         1,
     )?;
-    plan.relearn = args.overrides.relearn;
+    plan.relearn = relearn;
     let report = pipeline::execute(plan)?;
+    storage.publish(EpochMs(now))?;
     print::report(&report, args.format);
     if let Some(html) = &settings.report_html {
         let from_ms = now - REPORT_DAYS * DAY_MS;

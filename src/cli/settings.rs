@@ -9,7 +9,9 @@ use serde::Deserialize;
 
 use super::Global;
 use crate::jobs::JobsSource;
+use crate::objects;
 use crate::output::{AlertTarget, ResultsTarget};
+use crate::state::remote::DEFAULT_LOCK_EXPIRY;
 
 /// A settings file that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +57,19 @@ pub struct SettingsFile {
     /// `[spark]`: the Spark Connect server and the events it reads.
     #[serde(default)]
     pub spark: SparkFile,
+    /// `[object_storage]`: state and outputs on object storage.
+    #[serde(default)]
+    pub object_storage: ObjectStorageFile,
+}
+
+/// The `[object_storage]` table. Credentials are never read from here: see docs/scheduling.md.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectStorageFile {
+    /// How long a crashed execution's lock on a state location holds before another execution
+    /// may take it over. Default `5m`.
+    #[serde(default, with = "humantime_serde")]
+    pub lock_expiry: Option<Duration>,
 }
 
 /// `[elasticsearch]` of `netrare.toml`: the cluster the results' `_bulk` NDJSON is loaded into.
@@ -135,6 +150,8 @@ pub struct Settings {
     pub results_target: ResultsTarget,
     pub alert_target: AlertTarget,
     pub spark: SparkSettings,
+    /// How long the lock of a state location on object storage outlives a crashed execution.
+    pub lock_expiry: Duration,
 }
 
 /// Which engine folds the buckets, and where the Spark one is.
@@ -186,21 +203,39 @@ impl Settings {
             })?,
             None => ResultsTarget::default(),
         };
-        let rel = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+        let rel = |p: PathBuf| {
+            let p = local_or_url(p);
+            if p.is_absolute() || objects::is_url(&p.to_string_lossy()) {
+                p
+            } else {
+                base.join(p)
+            }
+        };
         let store = match &file.store {
-            Some(s) if !Path::new(s).is_absolute() => base.join(s).to_string_lossy().into_owned(),
-            Some(s) => s.clone(),
+            Some(s) if objects::is_url(s) => s.clone(),
+            Some(s) => rel(PathBuf::from(s)).to_string_lossy().into_owned(),
             None => "events".to_string(),
         };
+        if let Some(expiry) = file.object_storage.lock_expiry.filter(|e| e.is_zero()) {
+            return Err(Error::Parse {
+                path: path.unwrap_or_default(),
+                message: format!(
+                    "object_storage.lock_expiry = {:?}: expected a positive duration",
+                    humantime::format_duration(expiry).to_string()
+                ),
+            });
+        }
         Ok(Settings {
             store: global.store.clone().unwrap_or(store),
             state_dir: global
                 .state_dir
                 .clone()
+                .map(local_or_url)
                 .unwrap_or_else(|| rel(file.state_dir.clone().unwrap_or_else(|| "state".into()))),
             out_dir: global
                 .out
                 .clone()
+                .map(local_or_url)
                 .unwrap_or_else(|| rel(file.out_dir.clone().unwrap_or_else(|| "out".into()))),
             jobs: JobsSource::Dir(
                 global
@@ -212,6 +247,7 @@ impl Settings {
             results_ndjson: global
                 .results_ndjson
                 .clone()
+                .map(local_or_url)
                 .or_else(|| file.results_ndjson.clone().map(rel)),
             report_html: file.report_html.clone().map(rel),
             results_target,
@@ -221,7 +257,19 @@ impl Settings {
                 remote: global.spark_remote.clone().or(file.spark.remote),
                 source: global.spark_source.clone().or(file.spark.source),
             },
+            lock_expiry: file
+                .object_storage
+                .lock_expiry
+                .unwrap_or(DEFAULT_LOCK_EXPIRY),
         })
+    }
+}
+
+/// A `file://` URL as its path; anything else as given.
+fn local_or_url(path: PathBuf) -> PathBuf {
+    match objects::file_url_path(&path.to_string_lossy()) {
+        Some(local) => PathBuf::from(local),
+        None => path,
     }
 }
 

@@ -264,10 +264,17 @@ fn sync_dir(dir: &Path) -> Result<(), Error> {
 }
 
 /// Crash injection for the recovery tests: `NETRARE_FAILPOINT=<name>` kills the process at that
-/// point, as a power cut would.
+/// point, as a power cut would; with `NETRARE_FAILPOINT_PAUSE=<seconds>` it waits there instead,
+/// as a stalled disk or network would.
 pub fn failpoint(name: &str) {
     if std::env::var_os("NETRARE_FAILPOINT").is_some_and(|v| v == name) {
-        std::process::abort();
+        match std::env::var("NETRARE_FAILPOINT_PAUSE")
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok())
+        {
+            Some(seconds) => std::thread::sleep(std::time::Duration::from_secs_f64(seconds)),
+            None => std::process::abort(),
+        }
     }
 }
 

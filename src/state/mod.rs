@@ -11,6 +11,7 @@ mod commit;
 mod job_state;
 mod lock;
 pub mod owner;
+pub mod remote;
 mod window_log;
 
 pub use commit::{
@@ -52,6 +53,25 @@ pub enum Error {
         #[source]
         problem: SnapshotProblem,
     },
+    /// Another execution holds the lease of a state location on object storage.
+    #[error(
+        "{url}: another netrare execution ({holder}) holds the lock until {}; try again later",
+        crate::time::EpochMs(*expires_ms).document()
+    )]
+    LeaseHeld {
+        url: String,
+        holder: String,
+        expires_ms: i64,
+    },
+    /// The lease expired and another execution took it over before this one's commit point.
+    #[error("{url}: another execution took over the lock; nothing of this execution was published")]
+    LeaseLost { url: String },
+    /// A journal on object storage that names something it cannot.
+    #[error("{url}: corrupt commit journal: {problem}")]
+    BadRemoteJournal { url: String, problem: String },
+    /// Object storage failed.
+    #[error(transparent)]
+    Objects(#[from] crate::objects::Error),
     /// A commit journal that does not parse.
     #[error("{}: corrupt commit journal", path.display())]
     BadJournal {
