@@ -14,6 +14,7 @@ mod jobs;
 mod layouts;
 mod leaf_order;
 mod new_terms;
+mod objects;
 mod outputs;
 mod renormalization;
 mod results;

@@ -125,13 +125,16 @@ impl Sandbox {
 
     /// Runs `netrare <globals> args` with extra environment variables.
     pub fn netrare_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let paths = [
-            self.store.clone(),
-            self.state(),
-            self.out(),
-            self.jobs.clone(),
-        ];
-        let [store, state, out, jobs] = paths.each_ref().map(|p| p.to_str().expect("utf-8 path"));
+        let paths = [self.store.clone(), self.state(), self.out()];
+        let [store, state, out] = paths.each_ref().map(|p| p.to_str().expect("utf-8 path"));
+        self.netrare_at([store, state, out], args, env)
+    }
+
+    /// Runs `netrare args` in the sandbox with this store, state and output location (paths or
+    /// URLs) and the sandbox's jobs.
+    pub fn netrare_at(&self, locations: [&str; 3], args: &[&str], env: &[(&str, &str)]) -> Output {
+        let [store, state, out] = locations;
+        let jobs = self.jobs.to_str().expect("utf-8 path");
         let mut all = vec![
             "--store",
             store,
