@@ -68,6 +68,10 @@ pub struct Location {
     prefix: ObjectPath,
 }
 
+/// What a listing of one level finds: the objects directly under a prefix and the prefixes one
+/// level down.
+pub type Listing = (Vec<ObjectMeta>, Vec<ObjectPath>);
+
 /// An object read whole, with the version a conditional write replaces.
 #[derive(Debug, Clone)]
 pub struct Object {
@@ -322,6 +326,22 @@ impl Location {
     /// Every object under `key`, at any depth.
     pub fn list(&self, key: &ObjectPath) -> Result<Vec<ObjectMeta>, Error> {
         block_on(self.store.list(Some(key)).try_collect::<Vec<_>>()).map_err(|e| self.fail(key, e))
+    }
+
+    /// For each of `keys`, the objects directly under it and the prefixes one level down, all
+    /// requested at once.
+    pub fn list_levels(&self, keys: &[ObjectPath]) -> Result<Vec<Listing>, Error> {
+        block_on(
+            futures::stream::iter(keys.iter().map(|key| async move {
+                self.store
+                    .list_with_delimiter(Some(key))
+                    .await
+                    .map(|listed| (listed.objects, listed.common_prefixes))
+                    .map_err(|e| self.fail(key, e))
+            }))
+            .buffered(CONCURRENT_REQUESTS)
+            .try_collect(),
+        )
     }
 
     /// The objects directly under `key` and the prefixes one level down.

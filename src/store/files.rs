@@ -76,14 +76,17 @@ impl EventStore {
                     Ok(plan_file(path, &metadata, None, window))
                 })
                 .collect::<Result<Vec<_>, Error>>()?,
-            Files::Objects(files) => files
-                .list(|path| may_overlap(path, window))?
-                .into_par_iter()
-                .map(|(path, object)| {
-                    let metadata = object.footer(&path)?;
-                    Ok(plan_file(&path, &metadata, Some(object), window))
-                })
-                .collect::<Result<Vec<_>, Error>>()?,
+            Files::Objects(files) => {
+                let mut listed = files.list(|path| may_overlap(path, window))?;
+                let footers = ObjectFile::footers(&mut listed)?;
+                listed
+                    .into_iter()
+                    .zip(footers)
+                    .map(|((path, object), metadata)| {
+                        plan_file(&path, &metadata, Some(object), window)
+                    })
+                    .collect()
+            }
         };
         tracing::debug!(opened = planned.len(), "planned scan");
         let mut stats = ScanStats::default();
