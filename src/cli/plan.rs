@@ -142,7 +142,14 @@ impl Storage {
     pub fn publish(self, last_execution: EpochMs) -> Result<(), Failure> {
         if let Some(workspace) = self.workspace {
             let published = workspace.commit(last_execution)?;
-            tracing::info!(objects = published, "published to object storage");
+            if published.objects > 0 {
+                errln!(
+                    "published {} object(s) in commit {} of {}",
+                    published.objects,
+                    published.commit,
+                    published.state
+                );
+            }
         }
         Ok(())
     }

@@ -166,8 +166,8 @@ impl Workspace {
     }
 
     /// Publishes what the execution changed as one commit, named after the last execution
-    /// time `at`, then releases the lease. Returns the number of objects published.
-    pub fn commit(self, at: EpochMs) -> Result<usize, Error> {
+    /// time `at`, then releases the lease.
+    pub fn commit(self, at: EpochMs) -> Result<Published, Error> {
         let id = format!("{}-{:016x}", at.sortable(), random());
         let mut objects = Vec::new();
         let local_state = self.state_dir();
@@ -209,12 +209,26 @@ impl Workspace {
                 });
             }
         }
-        let published = objects.len();
-        if published > 0 {
+        let published = Published {
+            objects: objects.len(),
+            commit: id.clone(),
+            state: self.state.url().to_string(),
+        };
+        if published.objects > 0 {
             journal::commit(&self.state, &id, objects, || self.lease.renew())?;
         }
         Ok(published)
     }
+}
+
+/// What a commit on object storage published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub objects: usize,
+    /// The commit's name, which its NDJSON objects carry.
+    pub commit: String,
+    /// The state location it was journaled in.
+    pub state: String,
 }
 
 /// Who takes the lease: host, process and a random part, so two executions never share a name.
