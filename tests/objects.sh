@@ -197,7 +197,8 @@ same "$WORK/disk" all
 [ "$(s3 concat "$S3/all/alerts" /dev/null)" = 2 ] || die "expected one alerts object per commit"
 
 step "a crash at every commit failpoint, then the next execution"
-for point in before-commit after-journal remote-before-journal remote-after-journal remote-mid-publish remote-after-publish; do
+for point in before-commit after-journal remote-before-journal remote-after-journal remote-mid-publish \
+    remote-after-publish remote-before-journal-removal; do
     name="crash-$point"
     s3 copy "$S3/base" "$S3/$name"
     set +e

@@ -158,6 +158,7 @@ fn apply(state: &Location, journal: &Journal) -> Result<(), Error> {
         .map(|o| state.key(&o.staged))
         .collect();
     state.delete_all(uploads)?;
+    failpoint("remote-before-journal-removal");
     state.delete_all(vec![state.key(JOURNAL)])?;
     Ok(())
 }
