@@ -5,8 +5,6 @@
 //! execution removes; a crash after it is finished by the next execution from the journal alone
 //! ([`recover`]): copying again writes the same bytes, so no record or alert is lost or doubled.
 
-use std::collections::BTreeMap;
-
 use bytes::Bytes;
 use object_store::path::Path as ObjectPath;
 use serde::{Deserialize, Serialize};
@@ -54,32 +52,32 @@ pub fn commit(
     objects: Vec<Object>,
     before_commit_point: impl Fn() -> Result<(), Error>,
 ) -> Result<(), Error> {
-    let mut locations: BTreeMap<String, (usize, Location)> = BTreeMap::new();
     let mut journal = Journal {
         commit: id.to_string(),
         locations: Vec::new(),
         objects: Vec::with_capacity(objects.len()),
     };
+    // The locations in the order the journal numbers them.
+    let mut known: Vec<Location> = Vec::new();
     let mut uploads = Vec::with_capacity(objects.len());
     for (n, object) in objects.into_iter().enumerate() {
-        let next = locations.len();
-        let (index, _) = locations
-            .entry(object.location.url().to_string())
-            .or_insert_with(|| (next, object.location.clone()));
+        let url = object.location.url();
+        let index = match known.iter().position(|l| l.url() == url) {
+            Some(index) => index,
+            None => {
+                known.push(object.location.clone());
+                known.len() - 1
+            }
+        };
         let staged = format!("{UPLOADS}/{id}/{n}");
         uploads.push((state.key(&staged), object.bytes));
         journal.objects.push(Publish {
             staged,
-            location: *index,
+            location: index,
             target: object.relative,
         });
     }
-    let mut named: Vec<(usize, String)> = locations
-        .into_iter()
-        .map(|(url, (i, _))| (i, url))
-        .collect();
-    named.sort();
-    journal.locations = named.into_iter().map(|(_, url)| url).collect();
+    journal.locations = known.iter().map(|l| l.url().to_string()).collect();
     // Still the holder: uploading for nothing is avoided, the check before the journal is what
     // counts.
     before_commit_point()?;
@@ -95,7 +93,7 @@ pub fn commit(
         });
     }
     failpoint("remote-after-journal");
-    apply(state, &journal)
+    apply(state, &journal, &known)
 }
 
 /// Finishes a commit a crash interrupted, then removes the uploads of commits that never reached
@@ -109,7 +107,7 @@ pub fn recover(state: &Location) -> Result<bool, Error> {
                     path: state.url_of(&key).into(),
                     source,
                 })?;
-            apply(state, &journal)?;
+            apply(state, &journal, &[])?;
             true
         }
         None => false,
@@ -125,11 +123,17 @@ pub fn recover(state: &Location) -> Result<bool, Error> {
 
 /// Copies every uploaded object to its name, then removes the uploads and the journal. Each
 /// step can be repeated: an upload already removed was copied before.
-fn apply(state: &Location, journal: &Journal) -> Result<(), Error> {
+fn apply(state: &Location, journal: &Journal, known: &[Location]) -> Result<(), Error> {
+    // The clients at hand are reused; a location only the journal names gets one from its URL.
     let locations = journal
         .locations
         .iter()
-        .map(|url| Location::parse(url))
+        .map(
+            |url| match std::iter::once(state).chain(known).find(|l| l.url() == url) {
+                Some(location) => Ok(location.clone()),
+                None => Location::parse(url),
+            },
+        )
         .collect::<Result<Vec<_>, _>>()?;
     for (i, object) in journal.objects.iter().enumerate() {
         if i == 1 {
@@ -161,4 +165,103 @@ fn apply(state: &Location, journal: &Journal) -> Result<(), Error> {
     failpoint("remote-before-journal-removal");
     state.delete_all(vec![state.key(JOURNAL)])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(state: &Location, relative: &str, text: &str) -> Object {
+        Object {
+            bytes: Bytes::from(text.to_string()),
+            location: state.clone(),
+            relative: relative.to_string(),
+        }
+    }
+
+    fn text(state: &Location, relative: &str) -> Option<String> {
+        let found = state.get(&state.key(relative)).expect("get");
+        found.map(|o| String::from_utf8(o.bytes.to_vec()).expect("utf-8"))
+    }
+
+    fn names(state: &Location) -> Vec<String> {
+        let mut names: Vec<String> = state
+            .list(state.prefix())
+            .expect("list")
+            .into_iter()
+            .map(|meta| meta.location.to_string())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_commit_publishes_every_object_and_leaves_no_upload_or_journal() {
+        let state = Location::in_memory("s3://bucket/state");
+        let objects = vec![
+            object(&state, "job.json", "{}"),
+            object(&state, "out/alerts/job/a.parquet", "PAR1"),
+        ];
+        commit(&state, "c1", objects, || Ok(())).expect("commit");
+        assert_eq!(text(&state, "job.json").as_deref(), Some("{}"));
+        assert_eq!(
+            text(&state, "out/alerts/job/a.parquet").as_deref(),
+            Some("PAR1")
+        );
+        assert_eq!(
+            names(&state),
+            ["state/job.json", "state/out/alerts/job/a.parquet"]
+        );
+    }
+
+    #[test]
+    fn a_refused_commit_point_publishes_nothing() {
+        let state = Location::in_memory("s3://bucket/state");
+        let lost = || {
+            Err(Error::LeaseLost {
+                url: "s3://bucket/state/.lock".into(),
+            })
+        };
+        let refused = commit(&state, "c1", vec![object(&state, "job.json", "{}")], lost);
+        assert!(matches!(refused, Err(Error::LeaseLost { .. })));
+        assert!(names(&state).is_empty());
+    }
+
+    #[test]
+    fn recovery_finishes_a_journal_alone_once_and_removes_uploads_no_journal_names() {
+        let state = Location::in_memory("s3://bucket/state");
+        state
+            .put(&state.key("job.json"), Bytes::from("old"))
+            .expect("the state before");
+        // A crash after the commit point: the uploads and the journal, nothing copied yet.
+        let journal = Journal {
+            commit: "c1".into(),
+            locations: vec![state.url().to_string()],
+            objects: vec![Publish {
+                staged: format!("{UPLOADS}/c1/0"),
+                location: 0,
+                target: "job.json".into(),
+            }],
+        };
+        state
+            .put(&state.key(&format!("{UPLOADS}/c1/0")), Bytes::from("new"))
+            .expect("upload");
+        let bytes = serde_json::to_vec(&journal).expect("journal");
+        state
+            .put(&state.key(JOURNAL), Bytes::from(bytes))
+            .expect("journal");
+        // And the uploads of a commit that never reached its commit point.
+        state
+            .put(&state.key(&format!("{UPLOADS}/c2/0")), Bytes::from("never"))
+            .expect("upload");
+
+        assert!(recover(&state).expect("recover"));
+        assert_eq!(text(&state, "job.json").as_deref(), Some("new"));
+        assert_eq!(names(&state), ["state/job.json"]);
+        assert!(
+            !recover(&state).expect("recover again"),
+            "nothing left to finish"
+        );
+        assert_eq!(text(&state, "job.json").as_deref(), Some("new"));
+    }
 }
