@@ -32,7 +32,8 @@ pub struct Args {
     /// production state and outputs are never touched; the same command resumes a killed run.
     #[arg(long)]
     pub fresh: bool,
-    /// Also append the alerts to this file as `_bulk` NDJSON for Kibana's alerts index.
+    /// Also append the alerts to this file as `_bulk` NDJSON for Kibana's alerts index; on
+    /// object storage, a folder of one object per commit.
     #[arg(long, value_name = "FILE")]
     pub alerts_ndjson: Option<PathBuf>,
     /// Summary on stdout: a table, or one JSON object for scripts.

@@ -68,18 +68,19 @@ pub struct Global {
     /// Settings file (default: ./netrare.toml when it exists).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
-    /// Event store: a Parquet file, a directory or a glob.
+    /// Event store: a Parquet file, a directory or a glob; or s3://, gs://, az:// BUCKET/PREFIX.
     #[arg(long, global = true, value_name = "PATH")]
     pub store: Option<String>,
-    /// State directory (model snapshots, checkpoints, lock).
+    /// State directory (model snapshots, checkpoints, lock), or a prefix on object storage
+    /// (docs/scheduling.md).
     #[arg(long, global = true, value_name = "DIR")]
     pub state_dir: Option<std::path::PathBuf>,
-    /// Output directory (anomalies/ and alerts/).
+    /// Output directory (anomalies/ and alerts/), or a prefix on object storage.
     #[arg(long, global = true, value_name = "DIR")]
     pub out: Option<std::path::PathBuf>,
     /// `run`, `backfill`: also append every result as Elasticsearch `_bulk` NDJSON
     /// (for `[elasticsearch] results_bulk_index`, `.ml-anomalies-shared` by default) to this file
-    /// at each commit.
+    /// at each commit; on object storage, a folder of one object per commit.
     #[arg(long, global = true, value_name = "FILE")]
     pub results_ndjson: Option<std::path::PathBuf>,
     /// Jobs directory (job files and exceptions/).

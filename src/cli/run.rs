@@ -27,7 +27,8 @@ pub struct Args {
     /// Only these jobs (comma-separated ids; default all).
     #[arg(long, value_delimiter = ',')]
     pub jobs: Vec<String>,
-    /// Also append the alerts to this file as `_bulk` NDJSON for Kibana's alerts index.
+    /// Also append the alerts to this file as `_bulk` NDJSON for Kibana's alerts index; on
+    /// object storage, a folder of one object per commit.
     #[arg(long, value_name = "FILE")]
     pub alerts_ndjson: Option<PathBuf>,
     /// Summary on stdout: a table, or one JSON object for scripts.
