@@ -79,6 +79,7 @@ impl Workspace {
             .iter()
             .map(|url| Location::parse(url))
             .collect::<Result<Vec<_>, _>>()?;
+        check_apart(&state, &out, &ndjson_locations)?;
         // Every location answers before anything is written to any of them.
         for location in [&state, &out].into_iter().chain(&ndjson_locations) {
             location.probe()?;
@@ -255,6 +256,27 @@ fn is_state_file(name: &str) -> bool {
         && (name.ends_with(".json") || name.ends_with(".ndjson"))
 }
 
+/// As on a disk, the state location cannot be the output location, and an NDJSON folder cannot
+/// be the state location or inside it: the state location's files would take its objects for
+/// job states.
+fn check_apart(state: &Location, out: &Location, ndjson: &[Location]) -> Result<(), Error> {
+    if state.url() == out.url() {
+        return Err(Error::BadTarget {
+            path: state.url().into(),
+            problem: "the state location cannot be the output location".into(),
+        });
+    }
+    let inside_state =
+        |l: &Location| l.url() == state.url() || l.url().starts_with(&format!("{}/", state.url()));
+    match ndjson.iter().find(|l| inside_state(l)) {
+        Some(location) => Err(Error::BadTarget {
+            path: location.url().into(),
+            problem: "an NDJSON location cannot be the state location or inside it".into(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Claims `location` for `state`: its marker is written if absent, and must name `state`.
 fn claim(location: &Location, state: &Location) -> Result<(), Error> {
     let key = location.key(OWNER_MARKER);
@@ -316,4 +338,35 @@ fn local_files(root: &Path) -> Result<Vec<String>, Error> {
         }
     }
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_is_neither_the_outputs_nor_holds_an_ndjson_folder() {
+        let at = |url: &str| Location::in_memory(url);
+        let (state, out) = (at("s3://b/netrare/state"), at("s3://b/netrare/out"));
+        assert!(check_apart(&state, &out, &[at("s3://b/netrare/alerts")]).is_ok());
+        assert!(
+            check_apart(
+                &state,
+                &out,
+                &[at("s3://b/netrare/alerts"), at("s3://b/netrare/state-2")]
+            )
+            .is_ok()
+        );
+        for (state, out, ndjson) in [
+            ("s3://b/x", "s3://b/x", "s3://b/alerts"),
+            ("s3://b/state", "s3://b/out", "s3://b/state"),
+            ("s3://b/state", "s3://b/out", "s3://b/state/alerts"),
+        ] {
+            let refused = check_apart(&at(state), &at(out), &[at(ndjson)]);
+            assert!(
+                matches!(refused, Err(Error::BadTarget { .. })),
+                "{state} {out} {ndjson}"
+            );
+        }
+    }
 }
