@@ -3,8 +3,10 @@
 # server mode on 127.0.0.1): a backfill and a scheduled run reading the store from S3 and keeping
 # state, outputs and NDJSON there give the same bytes as on a local disk; a crash at every commit
 # failpoint recovers to the same bytes; a second execution while the lock is held exits 75 and
-# takes the lock over once it expired; an unreachable endpoint (69), a missing bucket (66) and
-# denied credentials (77) are refused with their own exit codes and change nothing.
+# takes the lock over once it expired; of two executions started at once one works and the other
+# exits 75; one frozen past its lease's expiry publishes nothing; an unreachable endpoint (69), a
+# missing bucket (66) and denied credentials (77) are refused with their own exit codes and
+# change nothing.
 #
 # Needs only Python 3.11: moto[server] and boto3 go into a venv at $NETRARE_MOTO_VENV (default
 # ~/.cache/netrare-moto-venv). Fails loudly when anything cannot be installed or started.
@@ -278,6 +280,23 @@ set -e
 [ "$got" = 75 ] || { cat "$WORK/paused.log" >&2; die "the execution that lost its lease exited $got, not 75"; }
 grep -q "took over the lock" "$WORK/paused.log" || { cat "$WORK/paused.log" >&2; die "no lost-lock message"; }
 same "$WORK/base-local" paused
+
+step "two executions at once: one works, the other exits 75"
+# shellcheck disable=SC2046
+backfill "$S3/events" $(s3_at twins) >/dev/null 2>"$WORK/twin-a.log" &
+first=$!
+# shellcheck disable=SC2046
+backfill "$S3/events" $(s3_at twins) >/dev/null 2>"$WORK/twin-b.log" &
+second=$!
+set +e
+wait "$first"
+a=$?
+wait "$second"
+b=$?
+set -e
+[ "$(printf '%s\n' "$a" "$b" | sort -n | tr '\n' ' ')" = "0 75 " ] ||
+    { cat "$WORK/twin-a.log" "$WORK/twin-b.log" >&2; die "two executions at once exited $a and $b, not 0 and 75"; }
+same "$WORK/base-local" twins
 
 step "errors: unreachable, missing bucket, denied; nothing changes"
 before="$(s3 fingerprint "$S3/all")"
