@@ -70,19 +70,17 @@ pub fn run(args: &Args, settings: &Settings) -> Result<(), Failure> {
             settings.out_dir.display()
         );
     }
-    let jobs = settings.jobs.load(&args.jobs)?;
-    let relearn = args.overrides.relearn;
-    let storage = Storage::open(&settings, alerts_ndjson.as_deref(), &jobs, relearn)?;
     let last = executions.last().copied();
     let mut plan = build_plan(
-        &storage.settings,
-        jobs,
+        &settings,
+        settings.jobs.load(&args.jobs)?,
         executions,
-        storage.alerts_ndjson.clone(),
+        alerts_ndjson,
         COMMIT_EVERY,
     )?;
-    plan.relearn = relearn;
+    plan.relearn = args.overrides.relearn;
     plan.resume = true;
+    let storage = Storage::open(&settings, &mut plan)?;
     let report = pipeline::execute(plan)?;
     if let Some(last) = last {
         storage.publish(last)?;

@@ -64,46 +64,35 @@ pub fn build_plan(
     })
 }
 
-/// Where an execution keeps its state and writes its outputs: the settings' folders on a local
-/// disk, or, when they are on object storage, the local folders of a [`Workspace`] published to it
-/// after the execution.
+/// Where an execution keeps its state and writes its outputs: the plan's folders on a local disk,
+/// or, when they are on object storage, the local folders of a [`Workspace`] published to it after
+/// the execution.
 pub struct Storage {
-    /// The settings with local folders and files.
-    pub settings: Settings,
-    /// The `--alerts-ndjson` file, local.
-    pub alerts_ndjson: Option<PathBuf>,
     workspace: Option<Workspace>,
 }
 
 impl Storage {
-    /// Opens the storage of an execution of `jobs`. On object storage this takes the lease,
-    /// finishes an interrupted commit and downloads the job states (docs/scheduling.md).
-    pub fn open(
-        settings: &Settings,
-        alerts_ndjson: Option<&Path>,
-        jobs: &[Job],
-        relearn: bool,
-    ) -> Result<Storage, Failure> {
-        let url = |path: &Path| objects::is_url(&path.to_string_lossy());
-        let ndjson: Vec<&Path> = settings
-            .results_ndjson
-            .as_deref()
+    /// Opens the storage of `plan`, built first so that a store or job that cannot be read is
+    /// refused before any lease is taken. On object storage this takes the lease, finishes an
+    /// interrupted commit, downloads the job states and points the plan at the workspace's
+    /// folders (docs/scheduling.md).
+    pub fn open(settings: &Settings, plan: &mut Plan) -> Result<Storage, Failure> {
+        let ndjson: Vec<PathBuf> = [&plan.results_ndjson, &plan.alerts_ndjson]
             .into_iter()
-            .chain(alerts_ndjson)
+            .flatten()
+            .cloned()
             .collect();
-        let remote = [&settings.state_dir, &settings.out_dir]
+        let text = |p: &Path| p.to_string_lossy().into_owned();
+        let all: Vec<String> = [&plan.state_dir, &plan.out_dir]
             .into_iter()
-            .map(|p| url(p))
-            .chain(ndjson.iter().map(|p| url(p)))
-            .collect::<Vec<_>>();
-        if !remote.iter().any(|&r| r) {
-            return Ok(Storage {
-                settings: settings.clone(),
-                alerts_ndjson: alerts_ndjson.map(Path::to_path_buf),
-                workspace: None,
-            });
+            .chain(&ndjson)
+            .map(|p| text(p))
+            .collect();
+        let remote = all.iter().filter(|p| objects::is_url(p)).count();
+        if remote == 0 {
+            return Ok(Storage { workspace: None });
         }
-        if !remote.iter().all(|&r| r) {
+        if remote < all.len() {
             return Err(BadFlag {
                 flag: "state_dir, out_dir, results_ndjson, --alerts-ndjson",
                 problem: "either all of them are on object storage or none: the state's commit publishes the outputs".into(),
@@ -117,22 +106,19 @@ impl Storage {
             }
             .into());
         }
-        let text = |p: &Path| p.to_string_lossy().into_owned();
         let targets = RemoteTargets {
-            state: text(&settings.state_dir),
-            out: text(&settings.out_dir),
+            state: text(&plan.state_dir),
+            out: text(&plan.out_dir),
             ndjson: ndjson.iter().map(|p| text(p)).collect(),
         };
-        let ids: Vec<&str> = jobs.iter().map(Job::id).collect();
-        let workspace = Workspace::open(&targets, &ids, relearn, settings.lock_expiry)?;
-        let local = |p: &Path| workspace.ndjson_file(&text(p));
-        let mut local_settings = settings.clone();
-        local_settings.state_dir = workspace.state_dir();
-        local_settings.out_dir = workspace.out_dir();
-        local_settings.results_ndjson = settings.results_ndjson.as_deref().and_then(local);
+        let ids: Vec<&str> = plan.jobs.iter().map(|p| p.job.id()).collect();
+        let workspace = Workspace::open(&targets, &ids, plan.relearn, settings.lock_expiry)?;
+        let local = |p: &PathBuf| workspace.ndjson_file(&text(p));
+        plan.state_dir = workspace.state_dir();
+        plan.out_dir = workspace.out_dir();
+        plan.results_ndjson = plan.results_ndjson.as_ref().and_then(local);
+        plan.alerts_ndjson = plan.alerts_ndjson.as_ref().and_then(local);
         Ok(Storage {
-            alerts_ndjson: alerts_ndjson.and_then(local),
-            settings: local_settings,
             workspace: Some(workspace),
         })
     }

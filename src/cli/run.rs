@@ -46,17 +46,15 @@ pub fn run(args: &Args, settings: &Settings) -> Result<(), Failure> {
     if let Some(html) = &settings.report_html {
         super::report::check_target(html)?;
     }
-    let jobs = settings.jobs.load(&args.jobs)?;
-    let relearn = args.overrides.relearn;
-    let storage = Storage::open(settings, args.alerts_ndjson.as_deref(), &jobs, relearn)?;
     let mut plan = build_plan(
-        &storage.settings,
-        jobs,
+        settings,
+        settings.jobs.load(&args.jobs)?,
         vec![EpochMs(now)],
-        storage.alerts_ndjson.clone(),
+        args.alerts_ndjson.clone(),
         1,
     )?;
-    plan.relearn = relearn;
+    plan.relearn = args.overrides.relearn;
+    let storage = Storage::open(settings, &mut plan)?;
     let report = pipeline::execute(plan)?;
     storage.publish(EpochMs(now))?;
     print::report(&report, args.format);

@@ -191,11 +191,11 @@ impl Location {
         Error::classify(self.url_of(key), error)
     }
 
-    /// Checks that the bucket exists and the credentials may list it, with one request.
-    pub fn probe(&self) -> Result<(), Error> {
-        let prefix = self.prefix.clone();
-        block_on(self.store.list_with_delimiter(Some(&prefix)))
-            .map(|_| ())
+    /// Checks that the bucket exists and the credentials may list it, with one request: the
+    /// listing of the location's own prefix, which a caller that lists may keep.
+    pub fn probe(&self) -> Result<Listing, Error> {
+        block_on(self.store.list_with_delimiter(Some(&self.prefix)))
+            .map(|listed| (listed.objects, listed.common_prefixes))
             .map_err(|e| match Error::classify(self.url.clone(), e) {
                 Error::Missing { url } => Error::NoBucket {
                     url,

@@ -26,11 +26,11 @@ pub const OWNER_MARKER: &str = ".netrare-owner";
 /// The staging folder of an output folder; each owner stages under a folder of its own in it.
 pub const STAGING: &str = ".staging";
 
-/// What a marker holds.
+/// What a marker holds, on a disk and on object storage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Marker {
-    /// The owning state directory, absolute.
-    state_dir: PathBuf,
+pub(super) struct Marker {
+    /// The owning state directory, absolute, or its URL.
+    pub(super) state_dir: PathBuf,
 }
 
 /// The outputs of one execution, claimed and locked: the output folder and the NDJSON files.

@@ -73,24 +73,19 @@ impl ObjectFiles {
     /// [`Error::NoFiles`] when nothing is under the prefix.
     pub fn open(url: &str) -> Result<Arc<ObjectFiles>, Error> {
         let location = Location::parse(url)?;
-        location.probe()?;
-        let files = Arc::new(ObjectFiles {
-            location,
-            listings: Mutex::new(HashMap::new()),
-            footers: Mutex::new(HashMap::new()),
-            bodies: Mutex::new(Bodies::default()),
-        });
-        let root = files.location.prefix().clone();
-        let listed = files.levels(std::slice::from_ref(&root))?;
-        if listed
-            .iter()
-            .all(|(objects, prefixes)| objects.is_empty() && prefixes.is_empty())
-        {
+        let root = location.probe()?;
+        if root.0.is_empty() && root.1.is_empty() {
             return Err(Error::NoFiles {
                 location: url.to_string(),
             });
         }
-        Ok(files)
+        let listings = HashMap::from([(location.prefix().clone(), root)]);
+        Ok(Arc::new(ObjectFiles {
+            location,
+            listings: Mutex::new(listings),
+            footers: Mutex::new(HashMap::new()),
+            bodies: Mutex::new(Bodies::default()),
+        }))
     }
 
     /// The Parquet objects whose URL `wanted` keeps (as a path; the caller judges partitions by

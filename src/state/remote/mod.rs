@@ -22,13 +22,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
 use walkdir::WalkDir;
 
 use self::journal::Object;
 use self::lease::Lease;
-use super::Error;
-use super::owner::{OWNER_MARKER, STAGING};
+use super::owner::{Marker, OWNER_MARKER};
+use super::{Error, JobState, WindowLog};
 use crate::objects::Location;
 use crate::output::Folder;
 use crate::time::EpochMs;
@@ -43,12 +42,6 @@ pub struct RemoteTargets {
     pub out: String,
     /// Each NDJSON location (a folder of one object per commit).
     pub ndjson: Vec<String>,
-}
-
-/// What a marker holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Marker {
-    state: String,
 }
 
 /// An execution's local copy of its state and outputs on object storage, held under the lease.
@@ -101,25 +94,23 @@ impl Workspace {
             .map_err(|e| Error::io(&std::env::temp_dir(), e))?;
         let local_state = folder.path().join("state");
         std::fs::create_dir_all(&local_state).map_err(|e| Error::io(&local_state, e))?;
+        // Each job's snapshot and window log, named as the state folder names them.
         let mut downloaded = BTreeMap::new();
-        let (objects, _) = state.list_level(state.prefix())?;
-        for meta in objects {
-            let Some(name) = meta.location.filename().map(str::to_string) else {
-                continue;
-            };
-            if !is_state_file(&name) {
-                continue;
+        for job in jobs {
+            for path in [
+                JobState::path(&local_state, job),
+                WindowLog::path(&local_state, job),
+            ] {
+                let name = file_name(&path);
+                if let Some(object) = state.get(&state.key(&name))? {
+                    std::fs::write(&path, &object.bytes).map_err(|e| Error::io(&path, e))?;
+                    downloaded.insert(name, object.bytes.to_vec());
+                }
             }
-            let Some(object) = state.get(&meta.location)? else {
-                continue;
-            };
-            let path = local_state.join(&name);
-            std::fs::write(&path, &object.bytes).map_err(|e| Error::io(&path, e))?;
-            downloaded.insert(name, object.bytes.to_vec());
         }
         if !relearn {
             for job in jobs {
-                let snapshot = format!("{job}.json");
+                let snapshot = file_name(&JobState::path(&local_state, job));
                 if downloaded.contains_key(&snapshot) {
                     continue;
                 }
@@ -174,9 +165,6 @@ impl Workspace {
         let local_state = self.state_dir();
         for name in local_files(&local_state)? {
             let path = local_state.join(&name);
-            if !is_state_file(&name) {
-                continue;
-            }
             let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
             if self.downloaded.get(&name) != Some(&bytes) {
                 objects.push(Object {
@@ -249,11 +237,11 @@ fn random() -> u64 {
     hasher.finish()
 }
 
-/// The files an execution keeps in a state folder: job states and window logs.
-fn is_state_file(name: &str) -> bool {
-    !name.starts_with('.')
-        && name != "commit.json"
-        && (name.ends_with(".json") || name.ends_with(".ndjson"))
+/// The file name of a path the state folder's own helpers made.
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// As on a disk, the state location cannot be the output location, and an NDJSON folder cannot
@@ -281,23 +269,19 @@ fn check_apart(state: &Location, out: &Location, ndjson: &[Location]) -> Result<
 fn claim(location: &Location, state: &Location) -> Result<(), Error> {
     let key = location.key(OWNER_MARKER);
     let mine = Marker {
-        state: state.url().to_string(),
+        state_dir: state.url().into(),
     };
     let bytes = Bytes::from(serde_json::to_vec(&mine).unwrap_or_default());
     if location.put_new(&key, bytes)?.is_some() {
         return Ok(());
     }
     let found = location.get(&key)?;
-    let owner = found
-        .and_then(|object| serde_json::from_slice::<Marker>(&object.bytes).ok())
-        .map(|marker| marker.state);
+    let owner = found.and_then(|object| serde_json::from_slice::<Marker>(&object.bytes).ok());
     match owner {
-        Some(owner) if owner == mine.state => Ok(()),
+        Some(owner) if owner == mine => Ok(()),
         other => Err(Error::OwnedByOther {
             path: location.url().into(),
-            owner: other
-                .unwrap_or_else(|| "an unreadable marker".into())
-                .into(),
+            owner: other.map_or_else(|| "an unreadable marker".into(), |m| m.state_dir),
         }),
     }
 }
@@ -314,17 +298,17 @@ fn outputs_of(out: &Location, job: &str) -> Result<Option<String>, Error> {
     Ok(None)
 }
 
-/// The files under `root`, relative and `/`-separated, leaving out the owner marker and the
-/// staging folder; none when `root` does not exist.
+/// The files under `root`, relative and `/`-separated, leaving out hidden names (the lock, the
+/// owner marker, the staging folder, temporary files); none when `root` does not exist.
 fn local_files(root: &Path) -> Result<Vec<String>, Error> {
     if !root.exists() {
         return Ok(Vec::new());
     }
     let mut files = Vec::new();
     let walk = WalkDir::new(root).sort_by_file_name().into_iter();
-    for entry in walk.filter_entry(|e| {
-        e.depth() == 0 || (e.file_name() != STAGING && e.file_name() != OWNER_MARKER)
-    }) {
+    for entry in
+        walk.filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
+    {
         let entry = entry.map_err(|e| Error::io(root, e.into()))?;
         if !entry.file_type().is_file() {
             continue;
